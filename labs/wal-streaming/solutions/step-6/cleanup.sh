@@ -1,0 +1,3 @@
+# postgres on the new maestro: the cleanup the tutorial asks for.
+rm -rf "$ARCHIVE"
+rm -f "$DATADIR/recovery.done"

@@ -1,0 +1,71 @@
+/** Step 6 — esclavo promoted to maestro (trigger file / pg_ctl promote), new timeline, nothing lost. */
+import { TRIGGER_FILE, WAL_ARCHIVE_DIR } from '../pg/profile.js';
+import type { Probes } from '../pg/probes.js';
+import { fail, pass, type CheckFn } from './types.js';
+
+/** A promoted esclavo: a clone of maestro (same system identifier) on a later timeline. */
+async function wasPromoted(probes: Probes): Promise<boolean> {
+  const [esclavo, maestro] = await Promise.all([probes.controldata('esclavo'), probes.controldata('maestro')]);
+  return !!esclavo?.systemIdentifier && esclavo.systemIdentifier === maestro?.systemIdentifier && (esclavo.timeline ?? 0) >= 2;
+}
+
+export const promotedAndWritable: CheckFn = async ({ probes }) => {
+  if (!(await probes.serverUp('esclavo'))) return fail('down', {});
+  if (await probes.inRecovery('esclavo')) return fail('still-standby', { pg_is_in_recovery: 't' });
+  if (!(await wasPromoted(probes))) return fail('not-promoted', { pg_is_in_recovery: 'f' });
+  const attempt = await probes.sqlAttempt('esclavo', 'CREATE TEMP TABLE pglab_write_probe (i int); INSERT INTO pglab_write_probe VALUES (1)');
+  if (!attempt.ok) return fail('write-refused', { sqlstate: attempt.sqlstate ?? '—' });
+  return pass({ pg_is_in_recovery: 'f', write: 'ok' });
+};
+
+/**
+ * Promotion really happened (and not a hand-deleted recovery.conf / standby.signal followed by a
+ * restart, which starts a normal server on the same timeline): the standby file was consumed,
+ * the trigger file (where the version has one) was removed by the server, and the timeline moved.
+ */
+export const promotedProperly: CheckFn = async ({ probes, profile }) => {
+  const data = profile.dataDir;
+  const [conf, done, signal, trigger, control] = await Promise.all([
+    probes.stat('esclavo', `${data}/recovery.conf`), probes.stat('esclavo', `${data}/recovery.done`),
+    probes.stat('esclavo', `${data}/standby.signal`), probes.stat('esclavo', TRIGGER_FILE), probes.controldata('esclavo'),
+  ]);
+  const timeline = control?.timeline ?? 0;
+  const evidence = {
+    timeline,
+    ...(profile.recoveryConfFile ? { 'recovery.conf': conf ? 'sí/yes' : 'no', 'recovery.done': done ? 'sí/yes' : 'no' } : { 'standby.signal': signal ? 'sí/yes' : 'no' }),
+    ...(profile.triggerSetting ? { trigger: trigger ? 'sí/yes' : 'no' } : {}),
+  };
+  if (profile.recoveryConfFile ? conf : signal) return fail(trigger ? 'trigger-ignored' : 'still-standby', evidence);
+  if (timeline < 2) return fail('hand-deleted', evidence);
+  if (trigger) return fail('trigger-left', evidence);
+  return pass(evidence);
+};
+
+export const timelineAdvanced: CheckFn = async ({ probes, profile }) => {
+  const [esclavo, maestro] = await Promise.all([probes.controldata('esclavo'), probes.controldata('maestro')]);
+  const tli = esclavo?.timeline ?? 0;
+  if (tli < 2) return fail('same-timeline', { esclavo_timeline: tli });
+  const history = `${tli.toString(16).toUpperCase().padStart(8, '0')}.history`;
+  const path = `${profile.dataDir}/${profile.walDirName}/${history}`;
+  if (!(await probes.stat('esclavo', path))) return fail('no-history', { esclavo_timeline: tli, missing: path });
+  return pass({ esclavo_timeline: tli, maestro_timeline: maestro?.timeline ?? '—', history: path });
+};
+
+/** Rows written on maestro before the promotion are on the promoted esclavo. */
+export const rowsKept: CheckFn = async ({ probes }) => {
+  const tables = [...(await probes.userTables('esclavo'))].filter(([, n]) => n > 0);
+  if (!tables.length) return fail('no-rows', {});
+  return pass({ tables: tables.slice(0, 5).map(([name, n]) => `${name}=${n}`).join(', ') });
+};
+
+/** The cleanup the tutorial asks for after the promotion (only meaningful once promoted). */
+export const archiveCleaned: CheckFn = async ({ probes }) => {
+  if (!(await wasPromoted(probes))) return fail('not-promoted', {});
+  return (await probes.stat('esclavo', WAL_ARCHIVE_DIR)) ? fail('present', { path: WAL_ARCHIVE_DIR }) : pass({ removed: WAL_ARCHIVE_DIR });
+};
+
+export const recoveryDoneCleaned: CheckFn = async ({ probes, profile }) => {
+  if (!(await wasPromoted(probes))) return fail('not-promoted', {});
+  const path = `${profile.dataDir}/recovery.done`;
+  return (await probes.stat('esclavo', path)) ? fail('present', { path }) : pass({ removed: path });
+};

@@ -1,0 +1,55 @@
+/**
+ * Settings graded on the *running* server, with the config files consulted only to explain a
+ * failure: right in the file but not in effect → "reinicie"; a file with a syntax error (a wrapped
+ * line) → the server kept its old configuration.
+ */
+import { fail, pass, type CheckContext, type CheckOutcome } from './types.js';
+
+export interface SettingRule {
+  name: string;
+  /** Human-readable expectation, shown as evidence. */
+  expected: string;
+  ok: (value: string) => boolean;
+}
+
+export async function gradeSettings(ctx: CheckContext, role: string, rules: SettingRule[]): Promise<CheckOutcome> {
+  const running = await ctx.probes.settings(role);
+  const wrong: string[] = [];
+  const pending: string[] = [];
+  const seen: string[] = [];
+  for (const rule of rules) {
+    const value = running.get(rule.name) ?? '';
+    seen.push(`${rule.name}=${value || "''"}`);
+    if (rule.ok(value)) continue;
+    const inFile = await ctx.probes.fileSetting(role, rule.name);
+    if (inFile !== undefined && rule.ok(inFile)) pending.push(rule.name);
+    else wrong.push(`${rule.name}=${value || "''"} (esperado/expected: ${rule.expected})`);
+  }
+  if (!wrong.length && !pending.length) return pass({ settings: seen.join(', ') });
+  const { main } = await ctx.probes.configFiles(role);
+  const syntax = main?.errors ?? [];
+  if (syntax.length) {
+    return fail('conf-syntax', {
+      file: `${ctx.profile.confDir}/postgresql.conf`,
+      lines: syntax.map((e) => `${e.line}: ${e.raw.trim().slice(0, 60)}`).join(' | '),
+      wrong: [...wrong, ...pending].join(', '),
+    });
+  }
+  if (wrong.length) return fail('wrong-value', { wrong: wrong.join(', '), pending: pending.join(', ') || '—' });
+  return fail('pending-restart', { pending: pending.join(', ') });
+}
+
+/** Sizes as PostgreSQL reads them ('128MB', '128', '1GB') in MB. */
+export function sizeInMb(value: string): number {
+  const m = /^\s*(\d+)\s*(kB|MB|GB|TB)?\s*$/i.exec(value.replace(/'/g, ''));
+  if (!m) return NaN;
+  const mult: Record<string, number> = { kb: 1 / 1024, mb: 1, gb: 1024, tb: 1024 * 1024 };
+  return Number(m[1]) * mult[(m[2] ?? 'MB').toLowerCase()];
+}
+
+export const isOn = (v: string) => ['on', 'true', 'yes', '1'].includes(v.trim().toLowerCase());
+
+export function listensOn(value: string, ip: string): boolean {
+  const parts = value.split(',').map((p) => p.trim().toLowerCase());
+  return parts.includes('*') || parts.includes('0.0.0.0') || parts.includes(ip);
+}

@@ -1,0 +1,125 @@
+/** Step 2 — WAL shipping and the base backup. */
+import { looksLikeWrappedArchiveCommand } from '../pg/conf.js';
+import { parseBackupHistory } from '../pg/backup.js';
+import { WAL_ARCHIVE_DIR, WAL_SEGMENT_SIZE } from '../pg/profile.js';
+import { isBackupHistoryName, isWalSegmentName, validateWalSegment } from '../pg/wal.js';
+import { gradeSettings, isOn, listensOn, sizeInMb, type SettingRule } from './settings.js';
+import { fail, pass, type CheckContext, type CheckFn } from './types.js';
+
+export const archiveDir: CheckFn = async ({ probes }) => {
+  const st = await probes.stat('esclavo', WAL_ARCHIVE_DIR);
+  if (!st) return fail('missing', { path: WAL_ARCHIVE_DIR });
+  if (st.type !== 'd') return fail('not-dir', { path: WAL_ARCHIVE_DIR, type: st.type });
+  if (st.owner !== 'postgres') return fail('owner', { path: WAL_ARCHIVE_DIR, owner: st.owner });
+  return pass({ path: WAL_ARCHIVE_DIR, owner: st.owner });
+};
+
+export const walSettings: CheckFn = async (ctx) => {
+  const { profile } = ctx;
+  const rules: SettingRule[] = [
+    { name: 'wal_level', expected: profile.major === '9.1' ? 'hot_standby' : 'replica (hot_standby)', ok: (v) => ['hot_standby', 'replica', 'logical'].includes(v) },
+    { name: 'max_wal_senders', expected: '>= 3', ok: (v) => Number(v) >= 3 },
+  ];
+  if (profile.checkpointSetting.tutorialValue) {
+    const target = Number(profile.checkpointSetting.tutorialValue);
+    rules.push({ name: profile.checkpointSetting.name, expected: `>= ${target}`, ok: (v) => Number(v) >= target });
+  }
+  const keep = profile.walKeepSetting;
+  rules.push(keep.name === 'wal_keep_segments'
+    ? { name: keep.name, expected: `>= ${keep.tutorialValue}`, ok: (v) => Number(v) >= Number(keep.tutorialValue) }
+    : { name: keep.name, expected: `>= ${keep.tutorialValue}MB`, ok: (v) => sizeInMb(v) >= Number(keep.tutorialValue) });
+  return gradeSettings(ctx, 'maestro', rules);
+};
+
+export const archiveSettings: CheckFn = async (ctx) => {
+  const outcome = await gradeSettings(ctx, 'maestro', [
+    { name: 'archive_mode', expected: 'on', ok: (v) => isOn(v) || v === 'always' },
+    { name: 'archive_command', expected: `rsync … %p postgres@${ctx.ip.esclavo}:${WAL_ARCHIVE_DIR}/%f`, ok: (v) => archiveCommandOk(v, ctx) },
+    { name: 'archive_timeout', expected: '60', ok: (v) => Number(v) > 0 && Number(v) <= 60 },
+  ]);
+  if (outcome.status === 'fail') {
+    const value = (await ctx.probes.settings('maestro')).get('archive_command') ?? '';
+    const inFile = (await ctx.probes.fileSetting('maestro', 'archive_command')) ?? '';
+    if (looksLikeWrappedArchiveCommand(value) || looksLikeWrappedArchiveCommand(inFile)) {
+      return fail('space-after-colon', { ...outcome.evidence, archive_command: value || inFile });
+    }
+  }
+  return outcome;
+};
+
+function archiveCommandOk(v: string, { ip }: CheckContext): boolean {
+  return /\b(rsync|scp)\b/.test(v) && v.includes('%p') && v.includes('%f') && v.includes('wal_archive')
+    && (v.includes(ip.esclavo) || /@esclavo\b/.test(v)) && !looksLikeWrappedArchiveCommand(v);
+}
+
+export const listenAddresses: CheckFn = async (ctx) =>
+  gradeSettings(ctx, 'maestro', [
+    { name: 'listen_addresses', expected: `'*' o/or '${ctx.ip.maestro}, localhost'`, ok: (v) => listensOn(v, ctx.ip.maestro) },
+  ]);
+
+/** Genuine segments of *this* maestro in esclavo's archive: name, size, page magic, timeline, sysid. */
+export const segmentsArrived: CheckFn = async ({ probes, profile }) => {
+  const entries = await probes.listDir('esclavo', WAL_ARCHIVE_DIR);
+  if (!entries) return fail('no-archive-dir', { path: WAL_ARCHIVE_DIR });
+  const sysid = (await probes.controldata('maestro'))?.systemIdentifier;
+  if (!sysid) return fail('no-maestro-sysid', {});
+  const candidates = entries.filter((e) => e.type === 'f' && isWalSegmentName(e.name)).sort((a, b) => b.mtime - a.mtime).slice(0, 5);
+  if (!candidates.length) return fail('empty', { path: WAL_ARCHIVE_DIR, files: entries.length, ...(await archiverEvidence(probes, profile.walDirName, profile.dataDir)) });
+  const rejected: string[] = [];
+  for (const e of candidates) {
+    const firstPage = (await probes.readFile('esclavo', `${WAL_ARCHIVE_DIR}/${e.name}`, 8192)) ?? Buffer.alloc(0);
+    const verdict = validateWalSegment({ name: e.name, size: e.size, firstPage, profile, expectedSysid: sysid });
+    if (verdict.ok) {
+      return pass({ segment: e.name, size: e.size, magic: `0x${verdict.header.magic.toString(16)}`, sysid: verdict.header.sysid, segments: entries.filter((x) => isWalSegmentName(x.name)).length });
+    }
+    rejected.push(`${e.name}: ${verdict.reason}`);
+  }
+  return fail('invalid', { rejected: rejected.join(' | '), maestro_sysid: sysid, expected_size: WAL_SEGMENT_SIZE });
+};
+
+/** Why nothing arrives: segments waiting in archive_status (*.ready) mean archive_command keeps failing. */
+async function archiverEvidence(probes: CheckContext['probes'], walDir: string, dataDir: string) {
+  const status = (await probes.listDir('maestro', `${dataDir}/${walDir}/archive_status`).catch(() => undefined)) ?? [];
+  return { ready_on_maestro: status.filter((e) => e.name.endsWith('.ready')).length, done_on_maestro: status.filter((e) => e.name.endsWith('.done')).length };
+}
+
+/** pg_stop_backup / pg_backup_stop leaves a backup history file in the archive. */
+export const baseBackupTaken: CheckFn = async ({ probes, profile }) => {
+  const entries = await probes.listDir('esclavo', WAL_ARCHIVE_DIR);
+  if (!entries) return fail('no-archive-dir', { path: WAL_ARCHIVE_DIR });
+  const histories = entries.filter((e) => isBackupHistoryName(e.name)).sort((a, b) => b.mtime - a.mtime);
+  if (!histories.length) return fail('no-history', { path: WAL_ARCHIVE_DIR });
+  const sysid = (await probes.controldata('maestro'))?.systemIdentifier;
+  for (const h of histories) {
+    const info = parseBackupHistory((await probes.readText('esclavo', `${WAL_ARCHIVE_DIR}/${h.name}`)) ?? '');
+    if (!info.startWalLocation || !info.stopWalLocation || !info.startWalFile || !h.name.startsWith(info.startWalFile)) continue;
+    // If the backup's first segment is still archived it must belong to this maestro.
+    const start = entries.find((e) => e.name === info.startWalFile);
+    if (start && sysid) {
+      const page = (await probes.readFile('esclavo', `${WAL_ARCHIVE_DIR}/${start.name}`, 8192)) ?? Buffer.alloc(0);
+      if (!validateWalSegment({ name: start.name, size: start.size, firstPage: page, profile, expectedSysid: sysid }).ok) continue;
+    }
+    return pass({ file: h.name, label: info.label ?? '', start: info.startWalLocation, stop: info.stopWalLocation });
+  }
+  return fail('bad-history', { files: histories.map((h) => h.name).join(', ') });
+};
+
+/** esclavo's data directory is a clone of maestro: same database system identifier. */
+export const esclavoIsClone: CheckFn = async ({ probes }) => {
+  const [m, e] = await Promise.all([probes.controldata('maestro'), probes.controldata('esclavo')]);
+  if (!e?.systemIdentifier) return fail('no-datadir', {});
+  if (!m?.systemIdentifier) return fail('no-maestro-sysid', {});
+  if (m.systemIdentifier !== e.systemIdentifier) return fail('not-clone', { maestro: m.systemIdentifier, esclavo: e.systemIdentifier });
+  return pass({ sysid: e.systemIdentifier });
+};
+
+export const tarballCleaned: CheckFn = async (ctx) => {
+  const { probes } = ctx;
+  // Only meaningful once the backup was restored on esclavo.
+  if ((await esclavoIsClone(ctx)).status === 'fail') return fail('no-restore', {});
+  const leftovers: string[] = [];
+  for (const path of ['/var/lib/postgresql/base_backup.tar.gz', '/var/lib/postgresql/base_backup', '/var/lib/postgresql/base.tar.gz']) {
+    if (await probes.stat('esclavo', path)) leftovers.push(path);
+  }
+  return leftovers.length ? fail('leftovers', { files: leftovers.join(', ') }) : pass({ removed: '~/base_backup.tar.gz, ~/base_backup' });
+};

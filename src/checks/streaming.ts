@@ -1,0 +1,77 @@
+/** Step 5 — streaming replication verified: processes, pg_stat_replication, rows really replicated. */
+import { randomBytes } from 'node:crypto';
+import { PROBE_SCHEMA } from '../pg/probes.js';
+import { walReceivers, walSenders } from '../pg/ps.js';
+import { fail, pass, pollUntil, type CheckFn } from './types.js';
+
+export const walSenderProcess: CheckFn = async ({ probes, ip }) => {
+  if (!(await probes.serverUp('maestro'))) return fail('down', {});
+  const senders = walSenders(await probes.processes('maestro'));
+  const mine = senders.find((s) => s.clientAddr === ip.esclavo);
+  if (!mine) return fail('none', { senders: senders.map((s) => `${s.clientAddr} ${s.state}`).join(', ') || '—' });
+  if (mine.state !== 'streaming') return fail('not-streaming', { state: mine.state, client: mine.clientAddr });
+  return pass({ pid: mine.pid, client: `${mine.clientAddr}(${mine.clientPort ?? ''})`, state: mine.state, lsn: mine.lsn ?? '' });
+};
+
+export const replicationView: CheckFn = async ({ probes, profile, ip }) => {
+  const rows = await probes.sql('maestro', `SELECT ${profile.replPidColumn}, host(client_addr), state, ${profile.replSentColumn} FROM pg_stat_replication`);
+  const mine = rows.find((r) => r[1] === ip.esclavo);
+  if (!mine) return fail('none', { rows: rows.map((r) => `${r[1]} ${r[2]}`).join(', ') || '0' });
+  if (mine[2] !== 'streaming') return fail('not-streaming', { client_addr: mine[1], state: mine[2] });
+  return pass({ [profile.replPidColumn]: mine[0], client_addr: mine[1], state: mine[2], [profile.replSentColumn]: mine[3] });
+};
+
+export const walReceiverProcess: CheckFn = async ({ probes }) => {
+  if (!(await probes.serverUp('esclavo'))) return fail('down', {});
+  const receivers = walReceivers(await probes.processes('esclavo'));
+  if (!receivers.length) return fail('none', {});
+  const r = receivers[0];
+  if (r.state !== 'streaming') return fail('not-streaming', { state: r.state });
+  return pass({ pid: r.pid, state: r.state, lsn: r.lsn ?? '' });
+};
+
+const REPLICATION_WAIT_MS = 10_000;
+
+/**
+ * Writes a fresh random value on maestro (in the grader's own schema, dropped afterwards) and
+ * must read it on esclavo within REPLICATION_WAIT_MS; reports the lag.
+ */
+export const rowsReplicated: CheckFn = async ({ probes }) => {
+  if (!(await probes.serverUp('maestro'))) return fail('maestro-down', {});
+  if (!(await probes.serverUp('esclavo')) || !(await probes.inRecovery('esclavo'))) return fail('no-standby', {});
+  const nonce = randomBytes(8).toString('hex');
+  await probes.sql('maestro', `DROP SCHEMA IF EXISTS ${PROBE_SCHEMA} CASCADE; CREATE SCHEMA ${PROBE_SCHEMA}; CREATE TABLE ${PROBE_SCHEMA}.nonce (v text); INSERT INTO ${PROBE_SCHEMA}.nonce VALUES ('${nonce}')`, { memo: false });
+  const written = Date.now();
+  try {
+    const seen = await pollUntil(async () => {
+      const rows = await probes.sql('esclavo', `SELECT v FROM ${PROBE_SCHEMA}.nonce`, { memo: false }).catch(() => []);
+      return rows.some((r) => r[0] === nonce) ? Date.now() : undefined;
+    }, REPLICATION_WAIT_MS, 200);
+    if (seen === undefined) return fail('not-replicated', { nonce, waited_ms: REPLICATION_WAIT_MS });
+    return pass({ nonce, lag_ms: seen - written });
+  } finally {
+    await probes.sql('maestro', `DROP SCHEMA IF EXISTS ${PROBE_SCHEMA} CASCADE`, { memo: false }).catch(() => {});
+  }
+};
+
+/** A table the student created on maestro, with its rows, is on esclavo too (same row count). */
+export const studentTableReplicated: CheckFn = async ({ probes }) => {
+  const onMaestro = [...(await probes.userTables('maestro'))].filter(([, n]) => n > 0);
+  if (!onMaestro.length) return fail('no-table', {});
+  const match = await pollUntil(async () => {
+    const onEsclavo = await probes.userTables('esclavo', { memo: false });
+    const same = onMaestro.find(([name, n]) => onEsclavo.get(name) === n);
+    return same;
+  }, 5000, 500);
+  if (!match) return fail('missing-on-esclavo', { maestro: onMaestro.slice(0, 5).map(([n, c]) => `${n}=${c}`).join(', ') });
+  return pass({ table: match[0], rows: match[1] });
+};
+
+/** esclavo must refuse writes with SQLSTATE 25006 (read-only transaction); a temp table leaves no trace. */
+export const esclavoRefusesWrites: CheckFn = async ({ probes }) => {
+  if (!(await probes.serverUp('esclavo'))) return fail('down', {});
+  const attempt = await probes.sqlAttempt('esclavo', 'CREATE TEMP TABLE pglab_write_probe (i int)');
+  if (attempt.ok) return fail('accepted-write', {});
+  if (attempt.sqlstate === '25006') return pass({ sqlstate: '25006', statement: 'CREATE TEMP TABLE' });
+  return fail('other-error', { sqlstate: attempt.sqlstate ?? '—' });
+};

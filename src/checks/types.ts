@@ -1,0 +1,32 @@
+import type { Probes } from '../pg/probes.js';
+import type { PgProfile } from '../pg/profile.js';
+
+/** What a check returns. `reason` picks the hint in the lab manifest; evidence is what was really seen. */
+export interface CheckOutcome {
+  status: 'pass' | 'fail';
+  reason?: string;
+  evidence?: Record<string, string | number>;
+}
+
+export interface CheckContext {
+  probes: Probes;
+  profile: PgProfile;
+  /** IPs of this environment. */
+  ip: { maestro: string; esclavo: string };
+}
+
+/** A small named function with one job; the manifest says which step uses it. */
+export type CheckFn = (ctx: CheckContext) => Promise<CheckOutcome>;
+
+export const pass = (evidence?: CheckOutcome['evidence']): CheckOutcome => ({ status: 'pass', evidence });
+export const fail = (reason: string, evidence?: CheckOutcome['evidence']): CheckOutcome => ({ status: 'fail', reason, evidence });
+
+/** Polls `fn` until it returns a value or the deadline passes (one central, bounded wait). */
+export async function pollUntil<T>(fn: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 500): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined || Date.now() >= deadline) return v;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

@@ -1,0 +1,125 @@
+/** lab up / down / status / shell / psql / exec */
+import chalk from 'chalk';
+import { spawnSync } from 'node:child_process';
+import type { Command } from 'commander';
+import { CHECKS } from '../checks/index.js';
+import { execInContainer } from '../docker/client.js';
+import { down, findEnv, loadEnv, requireServer, up, type LabEnv } from '../env/env.js';
+import { canonicalRole, envName } from '../env/naming.js';
+import { LabError } from '../errors.js';
+import { t } from '../i18n/index.js';
+import { Probes } from '../pg/probes.js';
+import { isPgMajor, profileFor, type PgMajor } from '../pg/profile.js';
+import { confirm, progressLine } from './io.js';
+
+export function parsePg(raw: string | undefined): PgMajor | undefined {
+  if (raw === undefined) return undefined;
+  if (!isPgMajor(raw)) throw new LabError('cli.badPg', { pg: raw });
+  return raw;
+}
+
+export function registerEnvCommands(program: Command): void {
+  program.command('up')
+    .description('crea e inicia el entorno: maestro y esclavo / create and start the environment')
+    .option('--pg <version>', '9.1 | 13 | 15 | 17 (por defecto/default 9.1)')
+    .option('--env <name>', 'nombre del entorno / environment name')
+    .option('--standbys <n>', 'cantidad de esclavos / number of standbys', '1')
+    .option('--image <tag>', 'imagen ya construida / prebuilt image (docker/README.md)')
+    .action(async (opts) => {
+      const env = envName(opts.env);
+      const { env: lab, changed } = await up({ env, pg: parsePg(opts.pg), standbys: Number(opts.standbys), image: opts.image, progress: progressLine });
+      if (!changed) console.log(t('up.already', { env }));
+      else console.log(t('up.done', { env, pg: lab.pg, subnet: lab.subnet }));
+      for (const s of lab.servers) console.log(`  ${s.role.padEnd(9)} ${s.ip}`);
+      if (changed) console.log(t('up.next'));
+    });
+
+  program.command('down')
+    .description('detiene el entorno (los datos se conservan) / stop the environment (data kept)')
+    .option('--env <name>')
+    .option('--purge', 'borra también los volúmenes / also delete volumes')
+    .option('-y, --yes', 'no preguntar / do not ask')
+    .action(async (opts) => {
+      const env = envName(opts.env);
+      if (opts.purge && !(await confirm(t('down.confirmPurge', { env }), opts.yes))) return;
+      const existed = await down({ env, purge: opts.purge, progress: progressLine });
+      console.log(existed ? t(opts.purge ? 'down.purged' : 'down.done', { env }) : t('down.none', { env }));
+    });
+
+  program.command('status')
+    .description('estado de los servidores y de la replicación / servers and replication status')
+    .option('--env <name>')
+    .action(async (opts) => {
+      console.log(await statusText(await loadEnv(envName(opts.env))));
+    });
+
+  program.command('shell <server>')
+    .description('terminal interactiva en un servidor / interactive shell on a server')
+    .option('--env <name>')
+    .option('--user <user>', 'root | postgres', 'root')
+    .action(async (server, opts) => {
+      const env = await loadEnv(envName(opts.env));
+      const s = requireServer(env, canonicalRole(server));
+      process.exitCode = dockerCliExec(s.container, checkUser(opts.user), ['bash', '-l']);
+    });
+
+  program.command('psql <server>')
+    .description('psql como postgres en un servidor / psql as postgres on a server')
+    .option('--env <name>')
+    .action(async (server, opts) => {
+      const env = await loadEnv(envName(opts.env));
+      process.exitCode = dockerCliExec(requireServer(env, canonicalRole(server)).container, 'postgres', ['psql']);
+    });
+
+  program.command('exec <server> <command...>')
+    .description('ejecuta un comando en un servidor / run a command on a server (lab exec maestro -- ls -l)')
+    .option('--env <name>')
+    .option('--user <user>', 'root | postgres', 'root')
+    .action(async (server, command: string[], opts) => {
+      const env = await loadEnv(envName(opts.env));
+      const s = requireServer(env, canonicalRole(server));
+      const r = await execInContainer(s.container, command, { user: checkUser(opts.user), timeoutMs: 3600_000, env: { LC_ALL: process.env.LC_ALL ?? 'C.UTF-8' } });
+      process.stdout.write(r.stdout);
+      process.stderr.write(r.stderr);
+      process.exitCode = r.exitCode;
+    });
+}
+
+function checkUser(user: string): 'root' | 'postgres' {
+  if (user !== 'root' && user !== 'postgres') throw new LabError('cli.unexpected', { detail: `--user ${user}: root | postgres` }, 2);
+  return user;
+}
+
+/** Interactive sessions need a real TTY: hand the terminal to `docker exec -it`. */
+function dockerCliExec(container: string, user: 'root' | 'postgres', argv: string[]): number {
+  const home = user === 'postgres' ? '/var/lib/postgresql' : '/root';
+  const tty = process.stdin.isTTY ? ['-it'] : ['-i'];
+  const r = spawnSync('docker', ['exec', ...tty, '-u', user, '-w', home, '-e', `HOME=${home}`, container, ...argv], { stdio: 'inherit' });
+  if (r.error) throw new LabError('docker.missing', {}, 2, { cause: r.error });
+  return r.status ?? 1;
+}
+
+export async function statusText(env: LabEnv): Promise<string> {
+  const probes = new Probes(env);
+  const lines = [chalk.bold(t('status.header', { env: env.name, pg: env.pg, subnet: env.subnet, created: env.created }))];
+  for (const s of env.servers) {
+    let pgstate = t('status.pgDown');
+    if (s.state === 'running' && (await probes.readiness(s.role).catch(() => 'down')) !== 'down') {
+      const version = await probes.sql(s.role, 'SHOW server_version').then((r) => r[0][0]).catch(() => profileFor(env.pg).major);
+      const recovery = await probes.inRecovery(s.role).catch(() => undefined);
+      pgstate = t('status.pgUp', { version, mode: recovery === undefined ? '' : t(recovery ? 'status.recovery' : 'status.primary') });
+    }
+    lines.push('  ' + t('status.server', { role: s.role.padEnd(8), state: s.state, ip: s.ip, pgstate }));
+  }
+  if (env.servers.some((s) => s.role === 'esclavo')) {
+    const ctx = { probes, profile: probes.profile, ip: { maestro: probes.ip('maestro'), esclavo: probes.ip('esclavo') } };
+    const edge = async (check: string) => (await CHECKS[check](ctx).catch(() => ({ status: 'fail' }))).status === 'pass';
+    const [archive, streaming] = await Promise.all([edge('shipping.segmentsArrived'), edge('streaming.replicationView')]);
+    const mark = (ok: boolean) => (ok ? chalk.green(`✓ ${t('status.working')}`) : chalk.red(`✗ ${t('status.notWorking')}`));
+    lines.push('', `  maestro ──${t('status.archive')}──▶ esclavo   ${mark(archive)}`);
+    lines.push(`  maestro ──${t('status.streaming')}──▶ esclavo   ${mark(streaming)}`);
+  }
+  return lines.join('\n');
+}
+
+export { findEnv };

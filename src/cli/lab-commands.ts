@@ -1,0 +1,131 @@
+/** lab list / show / check / hint / solve */
+import chalk from 'chalk';
+import type { Command } from 'commander';
+import { marked } from 'marked';
+import { markedTerminal } from 'marked-terminal';
+import { loadEnv, type LabEnv } from '../env/env.js';
+import { envName } from '../env/naming.js';
+import { fill, lang, localized, t } from '../i18n/index.js';
+import { renderExerciseSource } from '../lab/exercise.js';
+import { envFacts } from '../lab/facts.js';
+import { findStep, loadLab, type LabManifest } from '../lab/manifest.js';
+import { readProgress, writeProgress } from '../lab/progress.js';
+import { recordResults, runStep, type StepResult } from '../lab/runner.js';
+import { applySolution } from '../lab/solve.js';
+import { Probes } from '../pg/probes.js';
+import { renderStep } from '../render/checklist.js';
+import { confirm, progressLine } from './io.js';
+
+export function registerLabCommands(program: Command): void {
+  program.command('list')
+    .description('pasos y su estado / steps and their status')
+    .option('--env <name>')
+    .action(async (opts) => {
+      const env = await loadEnv(envName(opts.env));
+      const lab = loadLab();
+      const progress = await readProgress(env);
+      console.log(t('list.header', { env: env.name, pg: env.pg }));
+      let next: string | undefined;
+      for (const step of lab.steps) {
+        const status = progress.steps[step.id]?.lastStatus;
+        const mark = status === 'pass' ? chalk.green('✓') : status === 'fail' ? chalk.red('✗') : chalk.dim('·');
+        if (!next && status !== 'pass') next = step.id;
+        console.log(`  ${mark} ${step.id}  ${localized(step.title)}`);
+      }
+      console.log(next ? t('list.next', { step: next }) : t('list.allDone'));
+    });
+
+  program.command('show <step>')
+    .description('muestra el ejercicio / show the exercise')
+    .option('--env <name>')
+    .option('--raw', 'markdown sin formato / plain markdown')
+    .action(async (stepId, opts) => {
+      const env = await loadEnv(envName(opts.env));
+      const step = findStep(loadLab(), stepId);
+      const source = renderExerciseSource(lang(), step.exercise, env.pg, envFacts(env));
+      if (opts.raw || !process.stdout.isTTY) {
+        console.log(source);
+      } else {
+        marked.use(markedTerminal({ reflowText: false, width: Math.min(process.stdout.columns ?? 100, 100) }) as never);
+        console.log(await marked.parse(source));
+      }
+    });
+
+  program.command('check [step]')
+    .description('verifica un paso (o todos hasta el primero que falla) / check a step (or all up to the first failing)')
+    .option('--env <name>')
+    .option('--json', 'salida JSON / JSON output')
+    .action(async (stepId: string | undefined, opts) => {
+      const env = await loadEnv(envName(opts.env));
+      const lab = loadLab();
+      const results = await checkSteps(env, lab, stepId);
+      if (opts.json) {
+        console.log(JSON.stringify(checkReport(env, lab, results), null, 2));
+      } else {
+        for (const r of results) {
+          console.log(renderStep(r, t('check.header', { title: r.title, env: env.name, pg: env.pg })));
+          console.log();
+        }
+        const last = results[results.length - 1];
+        const index = lab.steps.findIndex((s) => s.id === last.step);
+        if (!last.passed) console.log(t('check.someFailed', { step: last.step }));
+        else if (index < lab.steps.length - 1) console.log(t('check.allPassed', { next: lab.steps[index + 1].id }));
+        else console.log(t('check.lastStep'));
+      }
+      process.exitCode = results.every((r) => r.passed) ? 0 : 1;
+    });
+
+  program.command('hint <step>')
+    .description('pistas del paso, de suave a explícita / hints, gentle to explicit')
+    .option('--env <name>')
+    .action(async (stepId, opts) => {
+      const env = await loadEnv(envName(opts.env));
+      const step = findStep(loadLab(), stepId);
+      const facts = envFacts(env);
+      console.log(t('hint.header', { step: step.id }));
+      step.hints.forEach((h, i) => console.log(`  ${i + 1}. ${fill(localized(h), facts)}`));
+    });
+
+  program.command('solve <step>')
+    .description('aplica la solución de referencia / apply the reference solution')
+    .option('--env <name>')
+    .option('-y, --yes', 'no preguntar / do not ask')
+    .action(async (stepId, opts) => {
+      const env = await loadEnv(envName(opts.env));
+      const step = findStep(loadLab(), stepId);
+      if (!(await confirm(t('solve.confirm', { step: step.id, env: env.name }), opts.yes))) return;
+      progressLine(t('solve.running', { step: step.id }));
+      await applySolution(env, loadLab(), step, progressLine);
+      console.log(t('solve.done', { step: step.id }));
+    });
+}
+
+/** One step, or every step in order up to the first that fails (one shared set of probes). */
+export async function checkSteps(env: LabEnv, lab: LabManifest, stepId?: string): Promise<StepResult[]> {
+  if (stepId) return [await runStep(env, lab, findStep(lab, stepId))];
+  const probes = new Probes(env);
+  const progress = await readProgress(env);
+  const results: StepResult[] = [];
+  for (const step of lab.steps) {
+    const r = await runStep(env, lab, step, { probes, progress });
+    results.push(r);
+    if (!r.passed) break;
+  }
+  recordResults(progress, results);
+  await writeProgress(env, progress);
+  return results;
+}
+
+/** The `lab check --json` object (documented in README). */
+export function checkReport(env: LabEnv, lab: LabManifest, steps: StepResult[]) {
+  return {
+    lab: lab.id,
+    env: env.name,
+    pg: env.pg,
+    checkedAt: new Date().toISOString(),
+    passed: steps.every((s) => s.passed),
+    points: steps.reduce((s, r) => s + r.points, 0),
+    maxPoints: steps.reduce((s, r) => s + r.maxPoints, 0),
+    steps,
+  };
+}

@@ -1,0 +1,58 @@
+/** Names of everything an environment owns in Docker; derived, never stored locally. */
+import { LabError } from '../errors.js';
+
+export const LAB_LABEL = 'pglab.lab';
+export const ENV_LABEL = 'pglab.env';
+export const ROLE_LABEL = 'pglab.role';
+export const PG_LABEL = 'pglab.pg';
+export const SUBNET_LABEL = 'pglab.subnet';
+export const CREATED_LABEL = 'pglab.created';
+export const IMAGE_LABEL = 'pglab.image';
+
+export const DEFAULT_ENV = 'default';
+/** Mount points that survive `lab down` / `lab up` (named volumes). */
+export const PERSISTENT_MOUNTS = {
+  home: '/var/lib/postgresql', // data directory, the student's ssh keys and tarballs
+  etc: '/etc/postgresql', // postgresql.conf, pg_hba.conf
+  log: '/var/log/postgresql',
+  ssh: '/etc/ssh', // host keys, so known_hosts stays valid after a down/up
+  state: '/var/lib/pglab', // installed packages, progress of checks
+} as const;
+export type MountName = keyof typeof PERSISTENT_MOUNTS;
+
+export function envName(raw: string | undefined): string {
+  const name = raw ?? process.env.LAB_ENV ?? DEFAULT_ENV;
+  if (!/^[a-z0-9][a-z0-9_-]{0,30}$/.test(name)) throw new LabError('env.badName', { name });
+  return name;
+}
+
+/** maestro, esclavo, esclavo2, … */
+export function serverRoles(standbys: number): string[] {
+  return ['maestro', ...Array.from({ length: standbys }, (_, i) => (i === 0 ? 'esclavo' : `esclavo${i + 1}`))];
+}
+
+/** Accepts the tutorial's English names too (master/slave). */
+export function canonicalRole(raw: string): string {
+  const lower = raw.toLowerCase();
+  if (lower === 'master') return 'maestro';
+  const slave = /^slave(\d*)$/.exec(lower);
+  if (slave) return `esclavo${slave[1]}`;
+  return lower;
+}
+
+export const networkName = (env: string) => `pglab-${env}`;
+export const containerName = (env: string, role: string) => `pglab-${env}-${role}`;
+export const volumeName = (env: string, role: string, mount: MountName) => `pglab-${env}-${role}-${mount}`;
+
+/** Fixed addresses inside the env's /24: maestro .10, esclavo .11, esclavo2 .12 … */
+export function serverIp(subnet: string, role: string): string {
+  const prefix = subnet.split('.').slice(0, 3).join('.');
+  const index = role === 'maestro' ? 0 : role === 'esclavo' ? 1 : Number(role.replace('esclavo', ''));
+  return `${prefix}.${10 + index}`;
+}
+
+/** Candidate subnets, tried in order; an env keeps the one it got (stored on its volumes). */
+export function candidateSubnets(): string[] {
+  const base = process.env.PGLAB_SUBNET_BASE ?? '10.213';
+  return Array.from({ length: 250 }, (_, i) => `${base}.${i + 1}.0/24`);
+}

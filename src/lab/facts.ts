@@ -1,0 +1,23 @@
+/** This environment's facts, used to fill exercise text, hints and solution scripts. */
+import type { LabEnv } from '../env/env.js';
+import { TRIGGER_FILE, WAL_ARCHIVE_DIR, profileFor } from '../pg/profile.js';
+
+export function envFacts(env: LabEnv): Record<string, string> {
+  const p = profileFor(env.pg);
+  const ip = (role: string) => env.servers.find((s) => s.role === role)?.ip ?? '';
+  return {
+    env: env.name,
+    pg: env.pg,
+    subnet: env.subnet,
+    maestro_ip: ip('maestro'),
+    esclavo_ip: ip('esclavo'),
+    confdir: p.confDir,
+    datadir: p.dataDir,
+    logfile: p.logFile,
+    bindir: p.binDir,
+    waldir: p.walDirName,
+    archive: WAL_ARCHIVE_DIR,
+    trigger: TRIGGER_FILE,
+    switch_wal: p.switchWalFunction,
+  };
+}

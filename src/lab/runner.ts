@@ -1,0 +1,137 @@
+/**
+ * Runs a step's checks concurrently, each with a timeout, turns outcomes into results with
+ * expected / observed / hint text, and records them in the env's progress.
+ */
+import { CHECKS } from '../checks/index.js';
+import { withTimeout } from '../docker/client.js';
+import type { LabEnv } from '../env/env.js';
+import { fill, localized, t } from '../i18n/index.js';
+import { ProbeTimeoutError, Probes, ServerDownError, SqlError } from '../pg/probes.js';
+import type { CheckOutcome } from '../checks/types.js';
+import { envFacts } from './facts.js';
+import { checksFor, type CheckSpec, type LabManifest, type StepSpec } from './manifest.js';
+import { readProgress, record, writeProgress, type Progress } from './progress.js';
+
+export type CheckStatus = 'pass' | 'fail' | 'warn';
+
+export interface CheckResult {
+  id: string;
+  title: string;
+  status: CheckStatus;
+  points: number;
+  maxPoints: number;
+  expected: string;
+  /** What the grader really saw (values, file names, identifiers). */
+  evidence: Record<string, string | number>;
+  reason?: string;
+  hint?: string;
+  durationMs: number;
+  /** Set when the check passed earlier and its state was legitimately consumed by the promotion. */
+  passedBeforePromotion?: string;
+}
+
+export interface StepResult {
+  step: string;
+  title: string;
+  passed: boolean;
+  points: number;
+  maxPoints: number;
+  checks: CheckResult[];
+  durationMs: number;
+}
+
+const CHECK_TIMEOUT_MS = 30_000;
+
+export async function runStep(env: LabEnv, lab: LabManifest, step: StepSpec, shared?: { probes?: Probes; progress?: Progress }): Promise<StepResult> {
+  const started = Date.now();
+  const probes = shared?.probes ?? new Probes(env);
+  const facts = envFacts(env);
+  const ctx = { probes, profile: probes.profile, ip: { maestro: facts.maestro_ip, esclavo: facts.esclavo_ip } };
+  const progress = shared?.progress ?? (await readProgress(env));
+  const specs = checksFor(step, env.pg);
+  const checks = await Promise.all(specs.map(async (spec) => {
+    const t0 = Date.now();
+    const outcome = await runOne(spec, ctx);
+    return toResult(spec, outcome, facts, Date.now() - t0);
+  }));
+
+  // A check whose state the promotion consumed (standby files, the archive…) keeps a pass it earned before.
+  if (checks.some((c, i) => c.status === 'fail' && specs[i].supersededByPromotion) && (await esclavoPromoted(probes))) {
+    for (const [i, c] of checks.entries()) {
+      const earlier = progress.checks[`${step.id}/${c.id}`]?.firstPassed;
+      if (c.status === 'fail' && specs[i].supersededByPromotion && earlier) {
+        Object.assign(c, { status: 'pass', points: c.maxPoints, passedBeforePromotion: earlier, hint: undefined });
+      }
+    }
+  }
+
+  const result: StepResult = {
+    step: step.id,
+    title: localized(step.title),
+    passed: checks.every((c) => c.status !== 'fail'),
+    points: checks.reduce((s, c) => s + c.points, 0),
+    maxPoints: checks.reduce((s, c) => s + c.maxPoints, 0),
+    checks,
+    durationMs: Date.now() - started,
+  };
+  if (!shared?.progress) {
+    recordResults(progress, [result]);
+    await writeProgress(env, progress);
+  }
+  return result;
+}
+
+export function recordResults(progress: Progress, results: StepResult[]): void {
+  const at = new Date().toISOString();
+  for (const r of results) {
+    record(progress.steps, r.step, r.passed ? 'pass' : 'fail', at);
+    for (const c of r.checks) record(progress.checks, `${r.step}/${c.id}`, c.status, at);
+  }
+}
+
+async function esclavoPromoted(probes: Probes): Promise<boolean> {
+  try {
+    const [e, m] = await Promise.all([probes.controldata('esclavo'), probes.controldata('maestro')]);
+    return !!e?.systemIdentifier && e.systemIdentifier === m?.systemIdentifier && (e.timeline ?? 0) >= 2;
+  } catch {
+    return false;
+  }
+}
+
+/** A crashing or hanging check becomes a failed check with a reason, never a crashed command. */
+async function runOne(spec: CheckSpec, ctx: Parameters<(typeof CHECKS)[string]>[0]): Promise<CheckOutcome> {
+  try {
+    return await withTimeout(CHECKS[spec.check](ctx), CHECK_TIMEOUT_MS, spec.id);
+  } catch (err) {
+    if (err instanceof ServerDownError) return { status: 'fail', reason: 'server-down', evidence: { server: err.role } };
+    if (err instanceof ProbeTimeoutError || /^timeout after/.test((err as Error).message)) {
+      return { status: 'fail', reason: 'timeout', evidence: { probe: (err as Error).message } };
+    }
+    if (err instanceof SqlError) return { status: 'fail', reason: 'sql-error', evidence: { error: err.message.slice(0, 200) } };
+    return { status: 'fail', reason: 'error', evidence: { error: String((err as Error)?.message ?? err).slice(0, 200) } };
+  }
+}
+
+function toResult(spec: CheckSpec, outcome: CheckOutcome, facts: Record<string, string>, durationMs: number): CheckResult {
+  const evidence = outcome.evidence ?? {};
+  const params = { ...facts, ...evidence };
+  const status: CheckStatus = outcome.status === 'pass' ? 'pass' : spec.severity === 'warn' ? 'warn' : 'fail';
+  let hint: string | undefined;
+  if (outcome.status === 'fail') {
+    if (outcome.reason === 'server-down') hint = t('check.serverDown', { role: String(evidence.server) });
+    else if (outcome.reason === 'timeout') hint = t('check.probeTimeout', { what: String(evidence.probe) });
+    else hint = fill(localized(spec.hints[outcome.reason ?? 'default'] ?? spec.hints.default), params);
+  }
+  return {
+    id: spec.id,
+    title: fill(localized(spec.title), facts),
+    status,
+    points: outcome.status === 'pass' ? spec.points : 0,
+    maxPoints: spec.points,
+    expected: fill(localized(spec.expected), facts),
+    evidence,
+    reason: outcome.reason,
+    hint,
+    durationMs,
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * Reference solutions: shell scripts from the lab's data, run inside the containers through the
+ * same exec path a student uses (`lab exec`). Values come from this env as environment
+ * variables, never spliced into the script text.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { execInContainer } from '../docker/client.js';
+import { requireServer, type LabEnv } from '../env/env.js';
+import { LabError } from '../errors.js';
+import { envFacts } from './facts.js';
+import type { LabManifest, StepSpec } from './manifest.js';
+
+export async function applySolution(env: LabEnv, lab: LabManifest, step: StepSpec, progress: (line: string) => void = () => {}): Promise<void> {
+  const actions = step.solution.filter((a) => !a.versions || a.versions.includes(env.pg));
+  if (!actions.length) throw new LabError('lab.noSolution', { step: step.id, pg: env.pg });
+  const lib = readFileSync(path.join(lab.dir, 'solutions', 'lib.sh'), 'utf8');
+  const vars: Record<string, string> = Object.fromEntries(Object.entries(envFacts(env)).map(([k, v]) => [k.toUpperCase(), v]));
+  for (const action of actions) {
+    const server = requireServer(env, action.on);
+    progress(`  ${action.on} (${action.user}): ${action.script}`);
+    const script = lib + '\n' + readFileSync(path.join(lab.dir, action.script), 'utf8');
+    const r = await execInContainer(server.container, ['bash', '-s'], {
+      user: action.user,
+      env: { ...vars, LC_ALL: 'C.UTF-8' },
+      stdin: script,
+      timeoutMs: (action.timeoutSec ?? 60) * 1000,
+    });
+    if (r.exitCode !== 0) {
+      const tail = (r.stdout.toString() + r.stderr.toString()).trim().split('\n').slice(-8).join('\n');
+      throw new LabError('solve.failed', { step: step.id, role: action.on, code: r.exitCode, tail }, 1);
+    }
+    if (action.capture) vars[action.capture] = r.stdout.toString().trim();
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * Probes: the facts graders ask for ("settings in effect on maestro", "files in the archive",
+ * "is esclavo in recovery"). One Probes object lives for one `lab check` run and memoizes
+ * every fact, so concurrent checks share one docker exec per fact. Every probe has a timeout.
+ */
+import { execInContainer, type ExecResult } from '../docker/client.js';
+import type { LabEnv } from '../env/env.js';
+import { parseConf, type ParsedConf } from './conf.js';
+import { controlFacts } from './controldata.js';
+import { parsePsList, type ProcessLine } from './ps.js';
+import { profileFor, type PgProfile } from './profile.js';
+
+/** A probe could not get its fact because the server (or container) is not there. */
+export class ServerDownError extends Error {
+  constructor(readonly role: string) {
+    super(`server ${role} is not running`);
+  }
+}
+
+export class ProbeTimeoutError extends Error {
+  constructor(readonly what: string) {
+    super(`probe timed out: ${what}`);
+  }
+}
+
+export interface DirEntry { name: string; size: number; type: string; owner: string; mtime: number }
+
+/** Unit separator: cannot appear in names or settings we select. */
+const SEP = '\x1f';
+
+export class Probes {
+  readonly profile: PgProfile;
+  private memo = new Map<string, Promise<unknown>>();
+
+  constructor(readonly env: LabEnv) {
+    this.profile = profileFor(env.pg);
+  }
+
+  ip(role: string): string {
+    return this.env.servers.find((s) => s.role === role)?.ip ?? '';
+  }
+
+  containerRunning(role: string): boolean {
+    return this.env.servers.find((s) => s.role === role)?.state === 'running';
+  }
+
+  private once<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    let p = this.memo.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = fn();
+      this.memo.set(key, p);
+    }
+    return p;
+  }
+
+  /** Forget a fact (used after a probe write, or when polling). */
+  forget(prefix: string): void {
+    for (const k of [...this.memo.keys()]) if (k.startsWith(prefix)) this.memo.delete(k);
+  }
+
+  async exec(role: string, argv: string[], opts: { user?: 'root' | 'postgres'; timeoutMs?: number; stdin?: string; env?: Record<string, string> } = {}): Promise<ExecResult> {
+    if (!this.containerRunning(role)) throw new ServerDownError(role);
+    const container = this.env.servers.find((s) => s.role === role)!.container;
+    let r: ExecResult;
+    try {
+      r = await execInContainer(container, argv, { user: opts.user ?? 'postgres', timeoutMs: opts.timeoutMs ?? 10_000, stdin: opts.stdin, env: opts.env });
+    } catch (err) {
+      if (/no such container|is not running/i.test(String((err as Error).message))) throw new ServerDownError(role);
+      throw err;
+    }
+    if (r.timedOut) throw new ProbeTimeoutError(`${role}: ${argv[0]}`);
+    return r;
+  }
+
+  /** Is PostgreSQL accepting connections on this server? */
+  async serverUp(role: string): Promise<boolean> {
+    return (await this.readiness(role)) === 'accepting';
+  }
+
+  /** pg_isready: accepting (0), rejecting (1: starting up, or a standby without hot_standby), down. */
+  readiness(role: string): Promise<'accepting' | 'rejecting' | 'down'> {
+    return this.once(`ready:${role}`, async () => {
+      if (!this.containerRunning(role)) return 'down';
+      const r = await this.exec(role, [`${this.profile.binDir}/pg_isready`, '-q', '-t', '3'], { timeoutMs: 6000 });
+      return r.exitCode === 0 ? 'accepting' : r.exitCode === 1 ? 'rejecting' : 'down';
+    });
+  }
+
+  /** Databases a student may have used (names passed via PGDATABASE, never into SQL or a shell). */
+  databases(role: string): Promise<string[]> {
+    return this.once(`dbs:${role}`, async () =>
+      (await this.sql(role, 'SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname LIMIT 10')).map(([d]) => d));
+  }
+
+  /**
+   * User tables with their row counts, in every database. Identifiers are quoted by the server
+   * (format %I inside query_to_xml), so no student-chosen name ever reaches our SQL text.
+   */
+  userTables(role: string, opts: { memo?: boolean } = {}): Promise<Map<string, number>> {
+    const run = async () => {
+      const result = new Map<string, number>();
+      for (const db of await this.databases(role)) {
+        const rows = await this.sql(role, USER_TABLES_SQL, { database: db, memo: opts.memo });
+        for (const [name, count] of rows) result.set(`${db}:${name}`, Number(count));
+      }
+      return result;
+    };
+    return opts.memo === false ? run() : this.once(`tables:${role}`, run);
+  }
+
+  /**
+   * Runs fixed SQL (never student text) through psql on the server's socket and returns rows of
+   * fields. Throws ServerDownError when the server does not answer.
+   */
+  async sql(role: string, query: string, opts: { timeoutMs?: number; memo?: boolean; database?: string } = {}): Promise<string[][]> {
+    const run = async () => {
+      if (!(await this.serverUp(role))) throw new ServerDownError(role);
+      // The database name may come from the student: passed through PGDATABASE, which libpq takes literally.
+      const r = await this.exec(role, ['psql', '-X', '-A', '-t', '-q', '-F', SEP, '-v', 'ON_ERROR_STOP=1', '-c', query], {
+        timeoutMs: opts.timeoutMs ?? 10_000,
+        env: { PGDATABASE: opts.database ?? 'postgres' },
+      });
+      if (r.exitCode !== 0) throw new SqlError(r.stderr.toString().trim());
+      return r.stdout.toString().split('\n').filter((l) => l.length).map((l) => l.split(SEP));
+    };
+    return opts.memo === false ? run() : this.once(`sql:${role}:${opts.database ?? ''}:${query}`, run);
+  }
+
+  /** Runs SQL expected to fail; returns psql's exit code and stderr (with the SQLSTATE). */
+  async sqlAttempt(role: string, query: string): Promise<{ ok: boolean; sqlstate?: string; message: string }> {
+    if (!(await this.serverUp(role))) throw new ServerDownError(role);
+    const r = await this.exec(role, ['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose', '-d', 'postgres', '-c', query]);
+    const message = r.stderr.toString().trim();
+    return { ok: r.exitCode === 0, sqlstate: /ERROR:\s+([0-9A-Z]{5}):/.exec(message)?.[1], message };
+  }
+
+  /** Settings in effect (pg_settings). */
+  settings(role: string): Promise<Map<string, string>> {
+    return this.once(`settings:${role}`, async () => {
+      const rows = await this.sql(role, 'SELECT name, setting, coalesce(unit, \'\') FROM pg_settings');
+      return new Map(rows.map(([name, setting, unit]) => [name, normalizeUnit(setting, unit)]));
+    });
+  }
+
+  inRecovery(role: string): Promise<boolean> {
+    return this.once(`recovery:${role}`, async () => (await this.sql(role, 'SELECT pg_is_in_recovery()'))[0][0] === 't');
+  }
+
+  /** File contents (up to maxBytes); undefined when the file does not exist. */
+  readFile(role: string, path: string, maxBytes = 1 << 20, user: 'root' | 'postgres' = 'root'): Promise<Buffer | undefined> {
+    return this.once(`file:${role}:${path}:${maxBytes}`, async () => {
+      const r = await this.exec(role, ['head', '-c', String(maxBytes), '--', path], { user });
+      return r.exitCode === 0 ? r.stdout : undefined;
+    });
+  }
+
+  async readText(role: string, path: string): Promise<string | undefined> {
+    return (await this.readFile(role, path))?.toString('utf8');
+  }
+
+  /** Entries of a directory (depth 1); undefined when it does not exist. */
+  listDir(role: string, dir: string): Promise<DirEntry[] | undefined> {
+    return this.once(`ls:${role}:${dir}`, async () => {
+      const r = await this.exec(role, ['find', dir, '-mindepth', '1', '-maxdepth', '1', '-printf', '%f\\t%s\\t%y\\t%u\\t%T@\\n'], { user: 'root' });
+      if (r.exitCode !== 0 && !r.stdout.length) return undefined;
+      return r.stdout.toString().split('\n').filter(Boolean).map((line) => {
+        const [name, size, type, owner, mtime] = line.split('\t');
+        return { name, size: Number(size), type, owner, mtime: Number(mtime) };
+      });
+    });
+  }
+
+  /** Stat of one path: type (d/f/…), owner, mtime; undefined when absent. */
+  stat(role: string, path: string): Promise<{ type: string; owner: string; mtime: number; size: number } | undefined> {
+    return this.once(`stat:${role}:${path}`, async () => {
+      const r = await this.exec(role, ['stat', '-c', '%F\t%U\t%Y\t%s', '--', path], { user: 'root' });
+      if (r.exitCode !== 0) return undefined;
+      const [type, owner, mtime, size] = r.stdout.toString().trim().split('\t');
+      return { type: type.includes('directory') ? 'd' : type.includes('regular') ? 'f' : type, owner, mtime: Number(mtime), size: Number(size) };
+    });
+  }
+
+  /** pg_controldata facts (works while the server is stopped). */
+  controldata(role: string) {
+    return this.once(`controldata:${role}`, async () => {
+      const r = await this.exec(role, [`${this.profile.binDir}/pg_controldata`, this.profile.dataDir], { user: 'postgres' });
+      return r.exitCode === 0 ? controlFacts(r.stdout.toString()) : undefined;
+    });
+  }
+
+  processes(role: string): Promise<ProcessLine[]> {
+    return this.once(`ps:${role}`, async () => parsePsList((await this.exec(role, ['ps', '-eo', 'pid=,args='], { user: 'root' })).stdout.toString()));
+  }
+
+  /** postgresql.conf as written (plus conf.d and postgresql.auto.conf on modern versions). */
+  configFiles(role: string): Promise<{ main?: ParsedConf; mainText?: string; extra: ParsedConf[] }> {
+    return this.once(`conf:${role}`, async () => {
+      const mainText = await this.readText(role, `${this.profile.confDir}/postgresql.conf`);
+      const extra: ParsedConf[] = [];
+      if (!this.profile.recoveryConfFile) {
+        const confd = (await this.listDir(role, `${this.profile.confDir}/conf.d`)) ?? [];
+        for (const e of confd.filter((e) => e.name.endsWith('.conf')).sort((a, b) => a.name.localeCompare(b.name))) {
+          const text = await this.readText(role, `${this.profile.confDir}/conf.d/${e.name}`);
+          if (text) extra.push(parseConf(text));
+        }
+        const auto = await this.readText(role, `${this.profile.dataDir}/postgresql.auto.conf`);
+        if (auto) extra.push(parseConf(auto));
+      }
+      return { main: mainText === undefined ? undefined : parseConf(mainText), mainText, extra };
+    });
+  }
+
+  /** Value a setting has in the files (last one wins, in the server's reading order). */
+  async fileSetting(role: string, key: string): Promise<string | undefined> {
+    const { main, extra } = await this.configFiles(role);
+    let value: string | undefined;
+    for (const conf of [main, ...extra]) {
+      for (const e of conf?.entries ?? []) if (e.key === key.toLowerCase()) value = e.value;
+    }
+    return value;
+  }
+
+  /** The postmaster's start time and its config load time (epoch seconds). */
+  serverTimes(role: string): Promise<{ start: number; load: number }> {
+    return this.once(`times:${role}`, async () => {
+      const [[start, load]] = await this.sql(role, 'SELECT extract(epoch from pg_postmaster_start_time())::bigint, extract(epoch from pg_conf_load_time())::bigint');
+      return { start: Number(start), load: Number(load) };
+    });
+  }
+}
+
+export class SqlError extends Error {}
+
+export const PROBE_SCHEMA = 'pglab_probe';
+
+const USER_TABLES_SQL = `SELECT n.nspname || '.' || c.relname,
+  (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', '${PROBE_SCHEMA}')
+  AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+ORDER BY 1 LIMIT 20`;
+
+/** pg_settings reports sizes in units (8kB pages, MB…); normalise memory to MB for comparisons. */
+function normalizeUnit(setting: string, unit: string): string {
+  const n = Number(setting);
+  if (!unit || Number.isNaN(n)) return setting;
+  const kb: Record<string, number> = { kB: 1, '8kB': 8, '16kB': 16, MB: 1024, '16MB': 16384, GB: 1024 * 1024 };
+  if (unit in kb) return String((n * kb[unit]) / 1024) + 'MB';
+  return setting;
+}

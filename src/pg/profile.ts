@@ -1,0 +1,103 @@
+/**
+ * Everything that differs between PostgreSQL majors lives here and nowhere else
+ * (facts from shared/docs/pg-versions.md, checked against real 15/17 servers and the 9.1 captures).
+ */
+
+export type PgMajor = '9.1' | '13' | '15' | '17';
+export const PG_MAJORS: readonly PgMajor[] = ['9.1', '13', '15', '17'];
+export const DEFAULT_PG: PgMajor = '9.1';
+
+export interface PgProfile {
+  major: PgMajor;
+  /** Debian suite that ships this major (base image). */
+  debianSuite: 'wheezy' | 'bullseye' | 'bookworm' | 'trixie';
+  confDir: string;
+  dataDir: string;
+  logFile: string;
+  binDir: string;
+  /** pg_xlog (9.1) or pg_wal. */
+  walDirName: string;
+  /** Standby configured with recovery.conf (9.1) or standby.signal + GUCs (12+). */
+  recoveryConfFile: boolean;
+  /** Trigger-file promotion: recovery.conf trigger_file, GUC promote_trigger_file, or none (16+). */
+  triggerSetting: 'trigger_file' | 'promote_trigger_file' | null;
+  /** Exclusive two-call backups work (9.1, 13) or one session is required (15+). */
+  exclusiveBackup: boolean;
+  /** Checkpoint spacing / retained WAL settings and their tutorial values. */
+  walKeepSetting: { name: 'wal_keep_segments' | 'wal_keep_size'; tutorialValue: string };
+  checkpointSetting: { name: 'checkpoint_segments' | 'max_wal_size'; tutorialValue: string | null };
+  /** Value SHOW wal_level reports for the tutorial's `hot_standby`. */
+  walLevelExpected: string;
+  /** XLOG_PAGE_MAGIC (u16 LE at offset 0 of every WAL page). */
+  walPageMagic: number;
+  /** Long page header layout: 9.1 (sysid at 16, 32 bytes) or 9.3+ (sysid at 24, 40 bytes). */
+  walHeaderLayout: 'v91' | 'v93';
+  /** pg_stat_replication column names that differ. */
+  replPidColumn: 'procpid' | 'pid';
+  replSentColumn: 'sent_location' | 'sent_lsn';
+  switchWalFunction: 'pg_switch_xlog' | 'pg_switch_wal';
+  currentLsnFunction: 'pg_current_xlog_location' | 'pg_current_wal_lsn';
+}
+
+const PROFILES: Record<PgMajor, PgProfile> = {
+  '9.1': modern('9.1', {
+    debianSuite: 'wheezy',
+    walDirName: 'pg_xlog',
+    recoveryConfFile: true,
+    triggerSetting: 'trigger_file',
+    exclusiveBackup: true,
+    walKeepSetting: { name: 'wal_keep_segments', tutorialValue: '8' },
+    checkpointSetting: { name: 'checkpoint_segments', tutorialValue: '8' },
+    walLevelExpected: 'hot_standby',
+    walPageMagic: 0xd066,
+    walHeaderLayout: 'v91',
+    replPidColumn: 'procpid',
+    replSentColumn: 'sent_location',
+    switchWalFunction: 'pg_switch_xlog',
+    currentLsnFunction: 'pg_current_xlog_location',
+  }),
+  '13': modern('13', { debianSuite: 'bullseye', walPageMagic: 0xd106, triggerSetting: 'promote_trigger_file', exclusiveBackup: true }),
+  '15': modern('15', { debianSuite: 'bookworm', walPageMagic: 0xd110, triggerSetting: 'promote_trigger_file' }),
+  '17': modern('17', { debianSuite: 'trixie', walPageMagic: 0xd116, triggerSetting: null }),
+};
+
+function modern(major: PgMajor, overrides: Partial<PgProfile>): PgProfile {
+  return {
+    major,
+    debianSuite: 'bookworm',
+    confDir: `/etc/postgresql/${major}/main`,
+    dataDir: `/var/lib/postgresql/${major}/main`,
+    logFile: `/var/log/postgresql/postgresql-${major}-main.log`,
+    binDir: `/usr/lib/postgresql/${major}/bin`,
+    walDirName: 'pg_wal',
+    recoveryConfFile: false,
+    triggerSetting: null,
+    exclusiveBackup: false,
+    // 8 segments of 16 MB, the tutorial's wal_keep_segments = 8.
+    walKeepSetting: { name: 'wal_keep_size', tutorialValue: '128' },
+    checkpointSetting: { name: 'max_wal_size', tutorialValue: null },
+    walLevelExpected: 'replica',
+    walPageMagic: 0,
+    walHeaderLayout: 'v93',
+    replPidColumn: 'pid',
+    replSentColumn: 'sent_lsn',
+    switchWalFunction: 'pg_switch_wal',
+    currentLsnFunction: 'pg_current_wal_lsn',
+    ...overrides,
+  };
+}
+
+export function profileFor(major: PgMajor): PgProfile {
+  return PROFILES[major];
+}
+
+export function isPgMajor(value: string): value is PgMajor {
+  return (PG_MAJORS as readonly string[]).includes(value);
+}
+
+/** The folder where esclavo receives WAL segments (tutorial §2); the same on every version. */
+export const WAL_ARCHIVE_DIR = '/var/lib/postgresql/wal_archive';
+export const POSTGRES_HOME = '/var/lib/postgresql';
+/** The tutorial's trigger file. */
+export const TRIGGER_FILE = '/tmp/postgres-failover.trigger';
+export const WAL_SEGMENT_SIZE = 16 * 1024 * 1024;

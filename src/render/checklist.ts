@@ -1,0 +1,35 @@
+/** Terminal rendering of check results (chalk). */
+import chalk from 'chalk';
+import { t } from '../i18n/index.js';
+import type { CheckResult, StepResult } from '../lab/runner.js';
+
+const MARK = { pass: chalk.green('✓'), fail: chalk.red('✗'), warn: chalk.yellow('!') } as const;
+
+export function formatEvidence(evidence: Record<string, string | number>): string {
+  const parts = Object.entries(evidence).map(([k, v]) => `${k}=${v}`);
+  return parts.length ? parts.join(', ') : '—';
+}
+
+export function renderCheck(c: CheckResult): string {
+  const points = c.maxPoints ? chalk.dim(` (${c.points}/${c.maxPoints})`) : '';
+  const lines = [`${MARK[c.status]} ${c.title}${points}`];
+  if (c.status === 'pass' && c.passedBeforePromotion) {
+    lines.push(chalk.dim(`    (${c.passedBeforePromotion})`));
+  }
+  if (c.status !== 'pass') {
+    lines.push(`    ${chalk.bold(t('check.expected'))}: ${c.expected}`);
+    lines.push(`    ${chalk.bold(t('check.observed'))}: ${formatEvidence(c.evidence)}`);
+    if (c.hint) lines.push(`    ${chalk.bold(t('check.hint'))}: ${c.hint}`);
+  }
+  return lines.join('\n');
+}
+
+export function renderStep(r: StepResult, header: string): string {
+  const passed = r.checks.filter((c) => c.status !== 'fail').length;
+  return [
+    chalk.bold(header),
+    ...r.checks.map(renderCheck),
+    '',
+    t('check.summary', { passed, total: r.checks.length, points: r.points, maxPoints: r.maxPoints }),
+  ].join('\n');
+}
