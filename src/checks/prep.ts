@@ -25,7 +25,7 @@ export const configBackups: CheckFn = async ({ probes, profile }) => {
   const missing: string[] = [];
   const found: string[] = [];
   for (const role of SERVERS) {
-    const sums = await probes.exec(role, ['sh', '-c', 'find "$1" /var/lib/postgresql /root -maxdepth 3 -type f -size -1M -not -path "*/pglab/*" -exec sha256sum {} + 2>/dev/null; sha256sum /var/lib/pglab/pristine/*', 'sh', profile.confDir], { user: 'root', timeoutMs: 15_000 });
+    const sums = await probes.exec(role, ['sh', '-c', 'find "$1" /var/lib/postgresql /root -maxdepth 3 -type f -size -1024k -not -path "*/pglab/*" -exec sha256sum {} + 2>/dev/null; sha256sum /var/lib/pglab/pristine/*', 'sh', profile.confDir], { user: 'root', timeoutMs: 15_000 });
     const lines = sums.stdout.toString().split('\n').filter(Boolean).map((l) => {
       const m = /^([0-9a-f]{64})\s+(.*)$/.exec(l);
       return m ? { sum: m[1], path: m[2] } : undefined;

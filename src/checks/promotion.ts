@@ -1,12 +1,13 @@
 /** Step 6 — esclavo promoted to maestro (trigger file / pg_ctl promote), new timeline, nothing lost. */
 import { TRIGGER_FILE, WAL_ARCHIVE_DIR } from '../pg/profile.js';
+import { parseTimelineHistory } from '../pg/backup.js';
 import type { Probes } from '../pg/probes.js';
 import { fail, pass, type CheckFn } from './types.js';
 
 /** A promoted esclavo: a clone of maestro (same system identifier) on a later timeline. */
 async function wasPromoted(probes: Probes): Promise<boolean> {
-  const [esclavo, maestro] = await Promise.all([probes.controldata('esclavo'), probes.controldata('maestro')]);
-  return !!esclavo?.systemIdentifier && esclavo.systemIdentifier === maestro?.systemIdentifier && (esclavo.timeline ?? 0) >= 2;
+  const [esclavo, maestro, timeline] = await Promise.all([probes.controldata('esclavo'), probes.controldata('maestro'), probes.timeline('esclavo')]);
+  return !!esclavo?.systemIdentifier && esclavo.systemIdentifier === maestro?.systemIdentifier && timeline >= 2;
 }
 
 export const promotedAndWritable: CheckFn = async ({ probes }) => {
@@ -25,11 +26,10 @@ export const promotedAndWritable: CheckFn = async ({ probes }) => {
  */
 export const promotedProperly: CheckFn = async ({ probes, profile }) => {
   const data = profile.dataDir;
-  const [conf, done, signal, trigger, control] = await Promise.all([
+  const [conf, done, signal, trigger, timeline] = await Promise.all([
     probes.stat('esclavo', `${data}/recovery.conf`), probes.stat('esclavo', `${data}/recovery.done`),
-    probes.stat('esclavo', `${data}/standby.signal`), probes.stat('esclavo', TRIGGER_FILE), probes.controldata('esclavo'),
+    probes.stat('esclavo', `${data}/standby.signal`), probes.stat('esclavo', TRIGGER_FILE), probes.timeline('esclavo'),
   ]);
-  const timeline = control?.timeline ?? 0;
   const evidence = {
     timeline,
     ...(profile.recoveryConfFile ? { 'recovery.conf': conf ? 'sí/yes' : 'no', 'recovery.done': done ? 'sí/yes' : 'no' } : { 'standby.signal': signal ? 'sí/yes' : 'no' }),
@@ -42,13 +42,14 @@ export const promotedProperly: CheckFn = async ({ probes, profile }) => {
 };
 
 export const timelineAdvanced: CheckFn = async ({ probes, profile }) => {
-  const [esclavo, maestro] = await Promise.all([probes.controldata('esclavo'), probes.controldata('maestro')]);
-  const tli = esclavo?.timeline ?? 0;
+  const [tli, maestroTli] = await Promise.all([probes.timeline('esclavo'), probes.timeline('maestro').catch(() => 0)]);
   if (tli < 2) return fail('same-timeline', { esclavo_timeline: tli });
   const history = `${tli.toString(16).toUpperCase().padStart(8, '0')}.history`;
   const path = `${profile.dataDir}/${profile.walDirName}/${history}`;
-  if (!(await probes.stat('esclavo', path))) return fail('no-history', { esclavo_timeline: tli, missing: path });
-  return pass({ esclavo_timeline: tli, maestro_timeline: maestro?.timeline ?? '—', history: path });
+  // The history file names the timeline it branched from: a touched empty file does not count.
+  const entries = parseTimelineHistory((await probes.readText('esclavo', path)) ?? '');
+  if (!entries.length || entries[entries.length - 1].parentTli !== tli - 1) return fail('no-history', { esclavo_timeline: tli, missing: path });
+  return pass({ esclavo_timeline: tli, maestro_timeline: maestroTli || '—', history: path, branched_at: entries[entries.length - 1].switchLsn });
 };
 
 /** Rows written on maestro before the promotion are on the promoted esclavo. */

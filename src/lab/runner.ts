@@ -91,8 +91,8 @@ export function recordResults(progress: Progress, results: StepResult[]): void {
 
 async function esclavoPromoted(probes: Probes): Promise<boolean> {
   try {
-    const [e, m] = await Promise.all([probes.controldata('esclavo'), probes.controldata('maestro')]);
-    return !!e?.systemIdentifier && e.systemIdentifier === m?.systemIdentifier && (e.timeline ?? 0) >= 2;
+    const [e, m, tli] = await Promise.all([probes.controldata('esclavo'), probes.controldata('maestro'), probes.timeline('esclavo')]);
+    return !!e?.systemIdentifier && e.systemIdentifier === m?.systemIdentifier && tli >= 2;
   } catch {
     return false;
   }

@@ -188,6 +188,22 @@ export class Probes {
     });
   }
 
+  /**
+   * Current timeline. pg_controldata only shows it after the next checkpoint (a promotion
+   * does not wait for one on 9.3+), so a running primary is asked for its current WAL file name.
+   */
+  timeline(role: string): Promise<number> {
+    return this.once(`tli:${role}`, async () => {
+      const running = await this.serverUp(role).catch(() => false);
+      if (running && !(await this.inRecovery(role))) {
+        const fn = this.profile.walHeaderLayout === 'v91' ? 'pg_xlogfile_name' : 'pg_walfile_name';
+        const [[file]] = await this.sql(role, `SELECT ${fn}(${this.profile.currentLsnFunction}())`);
+        return parseInt(file.slice(0, 8), 16);
+      }
+      return (await this.controldata(role))?.timeline ?? 0;
+    });
+  }
+
   processes(role: string): Promise<ProcessLine[]> {
     return this.once(`ps:${role}`, async () => parsePsList((await this.exec(role, ['ps', '-eo', 'pid=,args='], { user: 'root' })).stdout.toString()));
   }
