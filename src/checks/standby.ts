@@ -5,12 +5,13 @@ import { TRIGGER_FILE, WAL_ARCHIVE_DIR } from '../pg/profile.js';
 import { isOn } from './settings.js';
 import { fail, pass, type CheckContext, type CheckFn } from './types.js';
 
+/** The tutorial sets hot_standby = on explicitly (9.1 default is off; 10+ default on, set it anyway). */
 export const hotStandbyOn: CheckFn = async ({ probes, profile }) => {
   const value = await probes.fileSetting('esclavo', 'hot_standby');
-  // Off by default on 9.1, on by default since 10.
-  const effective = value ?? (profile.major === '9.1' ? 'off' : 'on (default)');
-  if (value === undefined ? profile.major === '9.1' : !isOn(value)) return fail('off', { hot_standby: effective, file: `${profile.confDir}/postgresql.conf` });
-  return pass({ hot_standby: effective });
+  const file = `${profile.confDir}/postgresql.conf`;
+  if (value === undefined) return fail('not-set', { hot_standby: profile.major === '9.1' ? 'off (default)' : 'on (default)', file });
+  if (!isOn(value)) return fail('off', { hot_standby: value, file });
+  return pass({ hot_standby: value, file });
 };
 
 /** libpq conninfo (`host=… port=… user=…`, values optionally single-quoted). */

@@ -44,6 +44,8 @@ export const esclavoAnswersReads: CheckFn = async ({ probes }) => {
   const state = await probes.readiness('esclavo');
   if (state === 'down') return fail('down', {});
   if (state === 'rejecting') return fail('hot-standby-off', { pg_isready: state });
+  // Read-only answers from a *standby*: a plain server answering queries does not count.
+  if (!(await probes.inRecovery('esclavo'))) return fail('not-standby', { pg_is_in_recovery: 'f' });
   const [[count]] = await probes.sql('esclavo', 'SELECT count(*) FROM pg_database');
-  return pass({ query: 'SELECT count(*) FROM pg_database', result: count });
+  return pass({ query: 'SELECT count(*) FROM pg_database', result: count, pg_is_in_recovery: 't' });
 };

@@ -1,0 +1,130 @@
+/** `lab up/down/status/exec` on real containers, and the errors a person will hit. */
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envNameFor, exec, lab } from './helpers.js';
+
+const env = envNameFor('env');
+const NO_STACK = /\n\s+at .+\(.+:\d+:\d+\)/;
+
+function docker(args: string[]): string {
+  return execFileSync('docker', args, { encoding: 'utf8' }).trim();
+}
+
+describe('environment lifecycle (PostgreSQL 15)', () => {
+  beforeAll(async () => {
+    await lab(['down', '--env', env, '--purge', '--yes']);
+    const up = await lab(['up', '--pg', '15', '--env', env]);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stdout).toMatch(/maestro\s+10\.\d+\.\d+\.10/);
+    expect(up.stdout).toMatch(/lab show step-1/);
+  });
+  afterAll(async () => {
+    await lab(['down', '--env', env, '--purge', '--yes']);
+  });
+
+  it('gives two servers on a private, internal network that reach each other by IP and by name', async () => {
+    const net = JSON.parse(docker(['network', 'inspect', `pglab-${env}`]))[0];
+    expect(net.Internal).toBe(true);
+    expect(net.Labels['pglab.env']).toBe(env);
+    const esclavoIp = docker(['inspect', '-f', `{{(index .NetworkSettings.Networks "pglab-${env}").IPAddress}}`, `pglab-${env}-esclavo`]);
+    expect(esclavoIp).toMatch(/\.11$/);
+    for (const target of ['esclavo', esclavoIp, 'slave']) {
+      const ping = await exec(env, 'maestro', 'root', ['ping', '-c', '1', '-W', '3', target]);
+      expect(ping.code, `${target}: ${ping.stdout}${ping.stderr}`).toBe(0);
+    }
+    expect((await exec(env, 'esclavo', 'root', ['hostname'])).stdout.trim()).toBe('esclavo');
+    // Containers are not privileged and publish no ports.
+    const inspect = JSON.parse(docker(['inspect', `pglab-${env}-maestro`]))[0];
+    expect(inspect.HostConfig.Privileged).toBe(false);
+    expect(inspect.HostConfig.PortBindings ?? {}).toEqual({});
+  });
+
+  it('creates each cluster at first start: distinct system identifiers', async () => {
+    const sysid = async (server: string) =>
+      (await exec(env, server, 'postgres', ['/usr/lib/postgresql/15/bin/pg_controldata', '/var/lib/postgresql/15/main'])).stdout.match(/Database system identifier:\s+(\d+)/)?.[1];
+    const [m, e] = [await sysid('maestro'), await sysid('esclavo')];
+    expect(m).toMatch(/^\d{15,}$/);
+    expect(e).toMatch(/^\d{15,}$/);
+    expect(m).not.toBe(e);
+  });
+
+  it('re-running up changes nothing', async () => {
+    const id = docker(['inspect', '-f', '{{.Id}}', `pglab-${env}-maestro`]);
+    const again = await lab(['up', '--env', env]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/ya está en marcha/);
+    expect(docker(['inspect', '-f', '{{.Id}}', `pglab-${env}-maestro`])).toBe(id);
+  });
+
+  it('status shows both servers and the replication edges', async () => {
+    const s = await lab(['status', '--env', env]);
+    expect(s.code).toBe(0);
+    expect(s.stdout).toMatch(/maestro.*running.*PostgreSQL 15/);
+    expect(s.stdout).toMatch(/esclavo.*running/);
+    expect(s.stdout).toMatch(/streaming.*no funciona/);
+  });
+
+  it('keeps the student work across down/up: a table and the installed ssh/rsync', async () => {
+    expect((await exec(env, 'maestro', 'postgres', ['psql', '-Xqc', 'CREATE TABLE persiste (i int); INSERT INTO persiste VALUES (42);'])).code).toBe(0);
+    expect((await exec(env, 'maestro', 'root', ['apt-get', 'install', '-y', 'openssh-server', 'rsync'])).code).toBe(0);
+    const down = await lab(['down', '--env', env]);
+    expect(down.code).toBe(0);
+    expect(docker(['ps', '-a', '--filter', `label=pglab.env=${env}`, '-q'])).toBe('');
+    const up = await lab(['up', '--env', env]);
+    expect(up.code, up.stderr).toBe(0);
+    expect((await exec(env, 'maestro', 'postgres', ['psql', '-XAtc', 'SELECT i FROM persiste'])).stdout.trim()).toBe('42');
+    expect((await exec(env, 'maestro', 'root', ['dpkg', '-s', 'rsync'])).code).toBe(0);
+    expect((await exec(env, 'maestro', 'root', ['pgrep', '-x', 'sshd'])).code).toBe(0);
+  });
+
+  it('refuses another PostgreSQL version for an existing env', async () => {
+    const r = await lab(['up', '--pg', '17', '--env', env]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/ya existe con PostgreSQL 15/);
+    expect(r.stderr).not.toMatch(NO_STACK);
+  });
+
+  it('explains a container removed by hand, and up recreates it with its data', async () => {
+    docker(['rm', '-f', `pglab-${env}-esclavo`]);
+    const check = await lab(['check', 'step-1', '--env', env]);
+    expect(check.code).toBe(1);
+    expect(check.stdout).toMatch(/no está corriendo/);
+    const shell = await lab(['exec', 'esclavo', '--env', env, '--', 'true']);
+    expect(shell.code).toBe(2);
+    expect(shell.stderr).toMatch(/borrado a mano/);
+    const up = await lab(['up', '--env', env]);
+    expect(up.code, up.stderr).toBe(0);
+    expect((await exec(env, 'esclavo', 'root', ['true'])).code).toBe(0);
+  });
+
+  it('reports a subnet taken by someone else', async () => {
+    const subnet = JSON.parse(docker(['network', 'inspect', `pglab-${env}`]))[0].IPAM.Config[0].Subnet;
+    expect((await lab(['down', '--env', env])).code).toBe(0);
+    docker(['network', 'create', '--subnet', subnet, `intruder-${env}`]);
+    try {
+      const r = await lab(['up', '--env', env]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(subnet);
+      expect(r.stderr).not.toMatch(NO_STACK);
+    } finally {
+      docker(['network', 'rm', `intruder-${env}`]);
+    }
+    expect((await lab(['up', '--env', env])).code).toBe(0);
+  });
+
+  it('says plainly when Docker does not answer, in Spanish and in English', async () => {
+    const es = await lab(['status', '--env', env], { DOCKER_HOST: 'unix:///tmp/pglab-no-docker.sock' });
+    expect(es.code).toBe(2);
+    expect(es.stderr).toMatch(/Docker/);
+    expect(es.stderr).not.toMatch(NO_STACK);
+    const en = await lab(['status', '--env', env], { DOCKER_HOST: 'unix:///tmp/pglab-no-docker.sock', LAB_LANG: 'en' });
+    expect(en.stderr).toMatch(/Docker (daemon is not running|is not installed)/);
+  });
+
+  it('rejects the 9.1 build plainly when wheezy cannot be reached', async () => {
+    const r = await lab(['up', '--pg', '9.1', '--env', `${env}-91`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--pg 15/);
+    expect(r.stderr).not.toMatch(NO_STACK);
+  });
+});
