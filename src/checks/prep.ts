@@ -3,16 +3,15 @@ import { fail, pass, type CheckFn } from './types.js';
 
 const SERVERS = ['maestro', 'esclavo'] as const;
 
+/** Read from the files (PG_VERSION of each cluster, uname): true whether the servers run or not. */
 export const sameMajorAndArch: CheckFn = async ({ probes }) => {
   const facts = await Promise.all(SERVERS.map(async (role) => {
-    const [[num]] = await probes.sql(role, 'SHOW server_version_num');
+    const versions = (await probes.exec(role, ['sh', '-c', 'cat /var/lib/postgresql/*/main/PG_VERSION 2>/dev/null'], { user: 'root' })).stdout.toString().trim().split('\n');
     const arch = (await probes.exec(role, ['uname', '-m'])).stdout.toString().trim();
-    // 90124 → 9.1, 150018 → 15
-    const n = Number(num);
-    return { major: n >= 100000 ? String(Math.floor(n / 10000)) : `${Math.floor(n / 10000)}.${Math.floor(n / 100) % 100}`, arch };
+    return { major: versions.filter(Boolean).join('+') || '—', arch };
   }));
   const evidence = { maestro: `${facts[0].major} ${facts[0].arch}`, esclavo: `${facts[1].major} ${facts[1].arch}` };
-  if (facts[0].major !== facts[1].major) return fail('major-differs', evidence);
+  if (facts[0].major === '—' || facts[0].major !== facts[1].major) return fail('major-differs', evidence);
   if (facts[0].arch !== facts[1].arch) return fail('arch-differs', evidence);
   return pass(evidence);
 };

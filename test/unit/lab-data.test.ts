@@ -1,0 +1,82 @@
+/** The lab's data: manifest, exercise text and solutions are complete for every version and language. */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CHECKS } from '../../src/checks/index.js';
+import { exercisePath, fillPlaceholders, renderExerciseSource, selectVersion } from '../../src/lab/exercise.js';
+import { checksFor, findStep, loadLab } from '../../src/lab/manifest.js';
+import { envFacts } from '../../src/lab/facts.js';
+import { PG_MAJORS } from '../../src/pg/profile.js';
+import type { LabEnv } from '../../src/env/env.js';
+
+const lab = loadLab();
+const fakeEnv = (pg: LabEnv['pg']): LabEnv => ({
+  name: 'alumno01', pg, subnet: '10.213.7.0/24', created: '', image: '',
+  servers: [
+    { role: 'maestro', container: 'c1', ip: '10.213.7.10', state: 'running' },
+    { role: 'esclavo', container: 'c2', ip: '10.213.7.11', state: 'running' },
+  ],
+});
+
+describe('lab manifest', () => {
+  it('has the six tutorial steps, each with checks, points, graded hints and a solution', () => {
+    expect(lab.steps.map((s) => s.id)).toEqual(['step-1', 'step-2', 'step-3', 'step-4', 'step-5', 'step-6']);
+    for (const step of lab.steps) {
+      expect(step.checks.length).toBeGreaterThan(2);
+      expect(step.hints.length).toBeGreaterThanOrEqual(2);
+      for (const c of step.checks) {
+        expect(CHECKS[c.check], c.check).toBeTypeOf('function');
+        expect(c.title.en, c.id).toBeTruthy();
+        for (const h of Object.values(c.hints)) expect(h.en, `${step.id}/${c.id}`).toBeTruthy();
+      }
+      for (const a of step.solution) expect(existsSync(path.join(lab.dir, a.script)), a.script).toBe(true);
+    }
+  });
+
+  it('every failure reason a check can return has its own hint or falls back to default', () => {
+    // Reasons are literal strings in src/checks: each one used by a check must be handled.
+    const src = ['prep', 'shipping', 'settings', 'standby', 'startup', 'streaming', 'promotion']
+      .map((f) => readFileSync(path.resolve('src/checks', `${f}.ts`), 'utf8')).join('\n');
+    const reasons = new Set([...src.matchAll(/fail\('([a-z-]+)'/g)].map((m) => m[1]));
+    const hinted = new Set(lab.steps.flatMap((s) => s.checks.flatMap((c) => Object.keys(c.hints))));
+    const unhinted = [...reasons].filter((r) => !hinted.has(r));
+    // These reasons are deliberately covered by their check's default hint; a new reason must be added here or hinted.
+    const COVERED_BY_DEFAULT = ['arch-differs', 'bad-history', 'conninfo-port', 'down', 'failed', 'leftovers', 'major-differs',
+      'maestro-down', 'missing-on-esclavo', 'no-datadir', 'no-maestro-sysid', 'no-rows', 'no-rule', 'not-dir', 'not-running',
+      'not-set', 'not-streaming', 'other', 'other-error', 'other-server', 'present', 'same-timeline', 'wrong-value', 'write-refused'];
+    expect(unhinted.filter((r) => !COVERED_BY_DEFAULT.includes(r))).toEqual([]);
+  });
+
+  it('finds steps by id or number and filters version-specific checks', () => {
+    expect(findStep(lab, '3').id).toBe('step-3');
+    expect(() => findStep(lab, 'step-9')).toThrow();
+    const six = findStep(lab, 'step-6');
+    expect(checksFor(six, '9.1').map((c) => c.id)).toContain('recovery-done-cleaned');
+    expect(checksFor(six, '15').map((c) => c.id)).not.toContain('recovery-done-cleaned');
+  });
+});
+
+describe('exercise text', () => {
+  it.each(PG_MAJORS.flatMap((pg) => (['es', 'en'] as const).map((lang) => [pg, lang] as const)))('renders every step for PostgreSQL %s in %s with this env\'s facts', (pg, lang) => {
+    for (const step of lab.steps) {
+      const text = renderExerciseSource(lang, step.exercise, pg, envFacts(fakeEnv(pg)));
+      expect(text, step.id).not.toMatch(/\{\{\w+\}\}/);
+      expect(text, step.id).not.toMatch(/<<IP SERVIDOR/);
+      expect(text, step.id).not.toMatch(/^:::/m);
+      expect(text, step.id).toContain(`lab check ${step.id}`);
+      if (step.id === 'step-2') expect(text).toContain('10.213.7.11');
+      if (step.id === 'step-3') expect(text).toContain(pg === '9.1' ? 'recovery.conf' : 'standby.signal');
+    }
+  });
+
+  it('keeps version blocks for the right versions only', () => {
+    const md = 'común\n::: only 9.1\nsolo 9.1\n:::\n::: only 15,17\nmoderno\n:::\nfin';
+    expect(selectVersion(md, '9.1')).toBe('común\nsolo 9.1\nfin');
+    expect(selectVersion(md, '17')).toBe('común\nmoderno\nfin');
+    expect(fillPlaceholders('{{maestro_ip}} {{nada}}', { maestro_ip: '1.2.3.4' })).toBe('1.2.3.4 {{nada}}');
+  });
+
+  it('has an English version of every exercise', () => {
+    for (const step of lab.steps) expect(exercisePath('en', step.exercise)).toContain('/en/');
+  });
+});
