@@ -39,10 +39,10 @@ export const archiveSettings: CheckFn = async (ctx) => {
   ]);
   if (outcome.status === 'fail') {
     const value = (await ctx.probes.settings('maestro')).get('archive_command') ?? '';
-    const inFile = (await ctx.probes.fileSetting('maestro', 'archive_command')) ?? '';
-    if (looksLikeWrappedArchiveCommand(value) || looksLikeWrappedArchiveCommand(inFile)) {
-      return fail('space-after-colon', { ...outcome.evidence, archive_command: value || inFile });
-    }
+    const inFile = await ctx.probes.fileSetting('maestro', 'archive_command');
+    // Already fixed in the file but not reloaded: that is a pending restart, not a space to remove.
+    const wrapped = inFile !== undefined ? looksLikeWrappedArchiveCommand(inFile) : looksLikeWrappedArchiveCommand(value);
+    if (wrapped) return fail('space-after-colon', { ...outcome.evidence, archive_command: inFile ?? value });
   }
   return outcome;
 };
@@ -90,12 +90,13 @@ export const baseBackupTaken: CheckFn = async ({ probes, profile }) => {
   const histories = entries.filter((e) => isBackupHistoryName(e.name)).sort((a, b) => b.mtime - a.mtime);
   if (!histories.length) return fail('no-history', { path: WAL_ARCHIVE_DIR });
   const sysid = (await probes.controldata('maestro'))?.systemIdentifier;
+  if (!sysid) return fail('no-maestro-sysid', {});
   for (const h of histories) {
     const info = parseBackupHistory((await probes.readText('esclavo', `${WAL_ARCHIVE_DIR}/${h.name}`)) ?? '');
     if (!info.startWalLocation || !info.stopWalLocation || !info.startWalFile || !h.name.startsWith(info.startWalFile)) continue;
     // If the backup's first segment is still archived it must belong to this maestro.
     const start = entries.find((e) => e.name === info.startWalFile);
-    if (start && sysid) {
+    if (start) {
       const page = (await probes.readFile('esclavo', `${WAL_ARCHIVE_DIR}/${start.name}`, 8192)) ?? Buffer.alloc(0);
       if (!validateWalSegment({ name: start.name, size: start.size, firstPage: page, profile, expectedSysid: sysid }).ok) continue;
     }

@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { LabError } from '../errors.js';
 import { pickLang, setLang, t } from '../i18n/index.js';
 import { registerEnvCommands } from './env-commands.js';
+import { registerInstructorCommands } from './instructor-commands.js';
 import { registerLabCommands } from './lab-commands.js';
 
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     });
   registerEnvCommands(program);
   registerLabCommands(program);
+  registerInstructorCommands(program);
   return program;
 }
 

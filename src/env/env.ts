@@ -8,7 +8,7 @@ import { ensureImage, type Progress } from '../docker/images.js';
 import { LabError } from '../errors.js';
 import { DEFAULT_PG, isPgMajor, profileFor, type PgMajor } from '../pg/profile.js';
 import {
-  CREATED_LABEL, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PERSISTENT_MOUNTS, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
+  CLASS_LABEL, CREATED_LABEL, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PERSISTENT_MOUNTS, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
   candidateSubnets, containerName, networkName, serverIp, serverRoles, volumeName, type MountName,
 } from './naming.js';
 
@@ -29,6 +29,8 @@ export interface LabEnv {
   created: string;
   image: string;
   imageId?: string;
+  /** Set for envs created by `lab class up`. */
+  className?: string;
   servers: ServerInfo[];
 }
 
@@ -38,6 +40,10 @@ export interface UpOptions {
   standbys?: number;
   image?: string;
   progress?: Progress;
+  /** Instructors: the class this env belongs to (label pglab.class). */
+  className?: string;
+  /** Preferred subnet (reset keeps the IPs the student knows), used when free. */
+  subnet?: string;
 }
 
 /** Reads an environment from Docker; undefined when nothing of it exists. */
@@ -68,6 +74,7 @@ export async function findEnv(name: string): Promise<LabEnv | undefined> {
     created: labels[CREATED_LABEL] ?? '',
     image: labels[IMAGE_LABEL] ?? '',
     imageId: containers[0]?.ImageID,
+    className: labels[CLASS_LABEL],
     servers,
   };
 }
@@ -77,12 +84,13 @@ function roleOrder(a: string, b: string): number {
   return rank(a) - rank(b);
 }
 
-/** Every env on this Docker host (for instructors). */
-export async function listEnvNames(): Promise<string[]> {
+/** Every env on this Docker host, or those of one class (for instructors). */
+export async function listEnvNames(className?: string): Promise<string[]> {
   const docker = await ensureDocker();
+  const label = [className ? `${CLASS_LABEL}=${className}` : LAB_LABEL];
   const [containers, volumes] = await Promise.all([
-    docker.listContainers({ all: true, filters: { label: [LAB_LABEL] } }),
-    docker.listVolumes({ filters: { label: [LAB_LABEL] } }),
+    docker.listContainers({ all: true, filters: { label } }),
+    docker.listVolumes({ filters: { label } }),
   ]);
   const names = new Set<string>();
   for (const c of containers) names.add(c.Labels[ENV_LABEL]);
@@ -125,12 +133,13 @@ export async function up(opts: UpOptions): Promise<{ env: LabEnv; changed: boole
 
   const image = opts.image ?? existing?.image ?? (await ensureImage(pg, progress));
   if (opts.image) await checkImageContract(docker, opts.image, pg);
-  const subnet = existing?.subnet ?? (await createNetwork(docker, opts.env, pg, progress));
+  const subnet = existing?.subnet ?? (await createNetwork(docker, opts.env, pg, progress, opts.subnet));
   if (existing) await ensureNetwork(docker, opts.env, pg, subnet);
   const created = existing?.created || new Date().toISOString();
   const labels = (role: string) => ({
     [LAB_LABEL]: LAB_ID, [ENV_LABEL]: opts.env, [ROLE_LABEL]: role, [PG_LABEL]: pg,
     [SUBNET_LABEL]: subnet, [CREATED_LABEL]: created, [IMAGE_LABEL]: image,
+    ...((opts.className ?? existing?.className) ? { [CLASS_LABEL]: (opts.className ?? existing?.className)! } : {}),
   });
   const needsDockerInit = (await docker.getImage(image).inspect()).Config?.Labels?.['pglab.docker-init'] === 'true';
 
@@ -182,9 +191,9 @@ export async function up(opts: UpOptions): Promise<{ env: LabEnv; changed: boole
   return { env, changed: true };
 }
 
-async function createNetwork(docker: Docker, env: string, pg: PgMajor, progress: Progress): Promise<string> {
+async function createNetwork(docker: Docker, env: string, pg: PgMajor, progress: Progress, preferred?: string): Promise<string> {
   const used = await usedSubnets(docker);
-  for (const subnet of candidateSubnets()) {
+  for (const subnet of [...(preferred ? [preferred] : []), ...candidateSubnets()]) {
     if (used.has(subnet)) continue;
     try {
       await createNetworkWith(docker, env, pg, subnet);

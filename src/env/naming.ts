@@ -8,6 +8,7 @@ export const PG_LABEL = 'pglab.pg';
 export const SUBNET_LABEL = 'pglab.subnet';
 export const CREATED_LABEL = 'pglab.created';
 export const IMAGE_LABEL = 'pglab.image';
+export const CLASS_LABEL = 'pglab.class';
 
 export const DEFAULT_ENV = 'default';
 /** Mount points that survive `lab down` / `lab up` (named volumes). */

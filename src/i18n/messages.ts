@@ -67,6 +67,21 @@ const es = {
   'list.next': 'Siguiente: `lab show {step}`',
   'list.allDone': 'Todos los pasos aprobados.',
   'hint.header': 'Pistas para {step} (de suave a explícita):',
+  'class.duplicate': 'El listado tiene dos alumnos con el mismo nombre de entorno: "{name}".',
+  'class.noRoster': 'Indique los alumnos: --roster ARCHIVO.csv o --count N.',
+  'class.none': 'No hay entornos de la clase "{class}".',
+  'class.upDone': 'Clase "{class}": {ok} entornos listos, {failed} con error, en {seconds} s.',
+  'class.downDone': 'Clase "{class}": {count} entornos detenidos.',
+  'grade.noEnvs': 'No hay entornos para corregir.',
+  'grade.written': 'Reporte {format} escrito en {file}.',
+  'grade.badFormat': 'Formato desconocido "{format}" (text, json, md, html, csv, junit).',
+  'reset.confirm': 'Se recreará el entorno "{env}" desde imágenes limpias: se pierde TODO lo hecho (configuración, datos, claves ssh, progreso){to}. ¿Continuar?',
+  'reset.to': ' y se aplicarán las soluciones de los pasos 1 a {last}',
+  'reset.done': 'Entorno "{env}" recreado; empieza en {step}.',
+  'progress.header': 'Progreso del entorno "{env}" (registrado en el entorno):',
+  'progress.never': 'todavía no aprobado',
+  'progress.first': 'aprobado por primera vez {at}',
+  'check.passedBefore': 'aprobado antes de la promoción ({at})',
 } as const;
 
 export type MessageKey = keyof typeof es;
@@ -135,6 +150,21 @@ const en: Record<MessageKey, string> = {
   'list.next': 'Next: `lab show {step}`',
   'list.allDone': 'All steps passed.',
   'hint.header': 'Hints for {step} (gentle to explicit):',
+  'class.duplicate': 'The roster has two students with the same environment name: "{name}".',
+  'class.noRoster': 'Name the students: --roster FILE.csv or --count N.',
+  'class.none': 'There are no environments of class "{class}".',
+  'class.upDone': 'Class "{class}": {ok} environments ready, {failed} failed, in {seconds} s.',
+  'class.downDone': 'Class "{class}": {count} environments stopped.',
+  'grade.noEnvs': 'No environments to grade.',
+  'grade.written': '{format} report written to {file}.',
+  'grade.badFormat': 'Unknown format "{format}" (text, json, md, html, csv, junit).',
+  'reset.confirm': 'Environment "{env}" will be recreated from clean images: EVERYTHING done is lost (configuration, data, ssh keys, progress){to}. Continue?',
+  'reset.to': ' and the solutions of steps 1 to {last} will be applied',
+  'reset.done': 'Environment "{env}" recreated; it starts at {step}.',
+  'progress.header': 'Progress of environment "{env}" (recorded in the environment):',
+  'progress.never': 'not passed yet',
+  'progress.first': 'first passed {at}',
+  'check.passedBefore': 'passed before the promotion ({at})',
 };
 
 export const MESSAGES = { es, en } as const;

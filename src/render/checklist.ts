@@ -14,7 +14,7 @@ export function renderCheck(c: CheckResult): string {
   const points = c.maxPoints ? chalk.dim(` (${c.points}/${c.maxPoints})`) : '';
   const lines = [`${MARK[c.status]} ${c.title}${points}`];
   if (c.status === 'pass' && c.passedBeforePromotion) {
-    lines.push(chalk.dim(`    (${c.passedBeforePromotion})`));
+    lines.push(chalk.dim(`    ${t('check.passedBefore', { at: c.passedBeforePromotion })}`));
   }
   if (c.status !== 'pass') {
     lines.push(`    ${chalk.bold(t('check.expected'))}: ${c.expected}`);

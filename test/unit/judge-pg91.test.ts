@@ -321,6 +321,10 @@ describe.each(RUNS)('streaming.walSenderProcess / walReceiverProcess on 9.1 ps (
     expect(await receiver('ps-ef-esclavo-standby.txt')).toEqual({ status: 'pass', evidence: { pid: receiverPid, state: 'streaming', lsn: '0/4000078' } });
   });
 
+  it('walReceiverProcess passes `ps -ef | grep receiver` (grep line ignored)', async () => {
+    expect(await receiver('ps-wal-receiver.txt')).toEqual({ status: 'pass', evidence: { pid: receiverPid, state: 'streaming', lsn: '0/4000078' } });
+  });
+
   it("walReceiverProcess fails 'none' on the promoted esclavo", async () => {
     expect(await receiver('ps-ef-esclavo-promoted.txt')).toEqual({ status: 'fail', reason: 'none', evidence: {} });
   });

@@ -1,0 +1,129 @@
+/** Instructors: lab grade, lab class up/status/grade/down, lab reset, lab progress. */
+import chalk from 'chalk';
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { classDown, classEnvs, classUp, DEFAULT_CLASS, rosterNames } from '../env/class.js';
+import { down, listEnvNames, loadEnv, up } from '../env/env.js';
+import { envName } from '../env/naming.js';
+import { LabError } from '../errors.js';
+import { t } from '../i18n/index.js';
+import { gradeEnvs, type GradeReport } from '../lab/grade.js';
+import { findStep, loadLab } from '../lab/manifest.js';
+import { readProgress } from '../lab/progress.js';
+import { applySolution } from '../lab/solve.js';
+import { FORMATS, renderReport, type ReportFormat } from '../report/formats.js';
+import { statusText, parsePg } from './env-commands.js';
+import { confirm, progressLine } from './io.js';
+
+function checkFormat(format: string): ReportFormat {
+  if (!(FORMATS as readonly string[]).includes(format)) throw new LabError('grade.badFormat', { format });
+  return format as ReportFormat;
+}
+
+function emit(report: GradeReport, format: ReportFormat, out?: string): void {
+  const text = renderReport(report, format);
+  if (out) {
+    writeFileSync(out, text);
+    console.error(t('grade.written', { format, file: out }));
+  } else {
+    process.stdout.write(text);
+  }
+}
+
+export function registerInstructorCommands(program: Command): void {
+  program.command('grade')
+    .description('corrige entornos completos (todas las verificaciones) / grade whole environments')
+    .option('--env <names...>', 'entornos / environments')
+    .option('--all', 'todos los entornos de esta máquina / every environment on this machine')
+    .option('--format <format>', FORMATS.join(' | '), 'text')
+    .option('--out <file>', 'archivo de salida / output file')
+    .action(async (opts) => {
+      const format = checkFormat(opts.format);
+      const names: string[] = opts.all ? await listEnvNames() : (opts.env ?? [undefined]).map((n: string | undefined) => envName(n));
+      if (!names.length) throw new LabError('grade.noEnvs', {}, 2);
+      const report = await gradeEnvs(names, { progress: names.length > 1 ? progressLine : undefined });
+      emit(report, format, opts.out);
+      process.exitCode = report.envs.some((g) => g.error) ? 2 : 0;
+    });
+
+  program.command('progress')
+    .description('cuándo se aprobó cada paso por primera vez / when each step first passed')
+    .option('--env <name>')
+    .action(async (opts) => {
+      const env = await loadEnv(envName(opts.env));
+      const progress = await readProgress(env);
+      console.log(t('progress.header', { env: env.name }));
+      for (const step of loadLab().steps) {
+        const p = progress.steps[step.id];
+        const mark = p?.firstPassed ? chalk.green('✓') : p ? chalk.red('✗') : chalk.dim('·');
+        console.log(`  ${mark} ${step.id}  ${p?.firstPassed ? t('progress.first', { at: p.firstPassed }) : t('progress.never')}`);
+      }
+    });
+
+  program.command('reset')
+    .description('recrea el entorno; con --to step-N aplica las soluciones 1…N-1 / recreate the env; --to applies solutions 1…N-1')
+    .option('--env <name>')
+    .option('--to <step>', 'paso en el que empezar / step to start at')
+    .option('-y, --yes', 'no preguntar / do not ask')
+    .action(async (opts) => {
+      const name = envName(opts.env);
+      const env = await loadEnv(name);
+      const lab = loadLab();
+      const target = opts.to ? findStep(lab, opts.to) : lab.steps[0];
+      const index = lab.steps.indexOf(target);
+      const to = index > 0 ? t('reset.to', { last: index }) : '';
+      if (!(await confirm(t('reset.confirm', { env: name, to }), opts.yes))) return;
+      await down({ env: name, purge: true, progress: progressLine });
+      const { env: fresh } = await up({ env: name, pg: env.pg, standbys: env.servers.length - 1, className: env.className, subnet: env.subnet, progress: progressLine });
+      for (const step of lab.steps.slice(0, index)) {
+        progressLine(t('solve.running', { step: step.id }));
+        await applySolution(fresh, lab, step, progressLine);
+      }
+      console.log(t('reset.done', { env: name, step: target.id }));
+    });
+
+  const klass = program.command('class').description('una clase entera en este servidor / a whole class on this server');
+  klass.command('up')
+    .description('un entorno por alumno / one env per student')
+    .option('--roster <file>', 'CSV de alumnos / roster CSV')
+    .option('--count <n>', 'alumno01…alumnoN')
+    .option('--pg <version>')
+    .option('--class <name>', 'nombre de la clase / class name', DEFAULT_CLASS)
+    .option('--parallel <n>', 'entornos a la vez / envs at a time', '3')
+    .action(async (opts) => {
+      const names = rosterNames({ roster: opts.roster, count: opts.count ? Number(opts.count) : undefined });
+      const t0 = Date.now();
+      const results = await classUp(names, { pg: parsePg(opts.pg), className: opts.class, parallel: Number(opts.parallel), progress: progressLine });
+      const failed = results.filter((r) => !r.ok);
+      for (const f of failed) console.error(`  ${f.env}: ${f.error}`);
+      console.log(t('class.upDone', { class: opts.class, ok: results.length - failed.length, failed: failed.length, seconds: ((Date.now() - t0) / 1000).toFixed(1) }));
+      process.exitCode = failed.length ? 1 : 0;
+    });
+  klass.command('status')
+    .option('--class <name>', '', DEFAULT_CLASS)
+    .action(async (opts) => {
+      const envs = await classEnvs(opts.class);
+      if (!envs.length) return console.log(t('class.none', { class: opts.class }));
+      for (const env of envs) console.log(await statusText(env), '\n');
+    });
+  klass.command('grade')
+    .option('--class <name>', '', DEFAULT_CLASS)
+    .option('--format <format>', FORMATS.join(' | '), 'csv')
+    .option('--out <file>')
+    .option('--parallel <n>', 'entornos a la vez / envs at a time', '4')
+    .action(async (opts) => {
+      const format = checkFormat(opts.format);
+      const names = await listEnvNames(opts.class);
+      if (!names.length) throw new LabError('class.none', { class: opts.class }, 2);
+      emit(await gradeEnvs(names, { parallel: Number(opts.parallel), progress: progressLine }), format, opts.out);
+    });
+  klass.command('down')
+    .option('--class <name>', '', DEFAULT_CLASS)
+    .option('--purge')
+    .option('-y, --yes')
+    .action(async (opts) => {
+      if (opts.purge && !(await confirm(t('down.confirmPurge', { env: `${opts.class} (*)` }), opts.yes))) return;
+      const names = await classDown(opts.class, { purge: opts.purge, progress: progressLine });
+      console.log(t('class.downDone', { class: opts.class, count: names.length }));
+    });
+}

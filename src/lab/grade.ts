@@ -1,0 +1,99 @@
+/**
+ * Grading for instructors: every check of every step (no stop at the first failure), with the
+ * env's metadata and progress. Uses exactly the checks students run, so nothing is graded twice
+ * in two ways. Only the graders' own probe objects are touched (and cleaned up).
+ */
+import { findEnv, type LabEnv } from '../env/env.js';
+import { LabError } from '../errors.js';
+import { t } from '../i18n/index.js';
+import { Probes } from '../pg/probes.js';
+import { checksFor, loadLab, type LabManifest } from './manifest.js';
+import { readProgress, writeProgress } from './progress.js';
+import { recordResults, runStep, type StepResult } from './runner.js';
+
+export interface StepGrade extends StepResult {
+  percentage: number;
+  /** When this step's checks first all passed (from the env's recorded progress). */
+  firstPassed?: string;
+}
+
+export interface EnvGrade {
+  env: string;
+  pg: string;
+  imageId?: string;
+  image?: string;
+  created?: string;
+  gradedAt: string;
+  score: number;
+  maxScore: number;
+  percentage: number;
+  steps: StepGrade[];
+  /** Set when the env could not be graded at all (it then scores 0). */
+  error?: string;
+}
+
+export interface GradeReport {
+  schema: 'pglab-grade/1';
+  lab: string;
+  labTitle: string;
+  gradedAt: string;
+  envs: EnvGrade[];
+}
+
+const pct = (points: number, max: number) => (max ? Math.round((1000 * points) / max) / 10 : 0);
+
+export function maxScoreOf(lab: LabManifest, pg: LabEnv['pg']): number {
+  return lab.steps.reduce((sum, s) => sum + checksFor(s, pg).reduce((a, c) => a + c.points, 0), 0);
+}
+
+export async function gradeEnv(name: string, lab = loadLab()): Promise<EnvGrade> {
+  const gradedAt = new Date().toISOString();
+  let env: LabEnv | undefined;
+  try {
+    env = await findEnv(name);
+    if (!env) throw new LabError('env.notFound', { env: name });
+    const probes = new Probes(env);
+    const progress = await readProgress(env);
+    // Steps run one after another (they share probes and the grader's probe schema); checks inside a step run concurrently.
+    const steps: StepGrade[] = [];
+    for (const step of lab.steps) {
+      const r = await runStep(env, lab, step, { probes, progress });
+      steps.push({ ...r, percentage: pct(r.points, r.maxPoints) });
+    }
+    recordResults(progress, steps);
+    await writeProgress(env, progress);
+    for (const s of steps) s.firstPassed = progress.steps[s.step]?.firstPassed;
+    const score = steps.reduce((a, s) => a + s.points, 0);
+    const maxScore = steps.reduce((a, s) => a + s.maxPoints, 0);
+    return { env: name, pg: env.pg, imageId: env.imageId, image: env.image, created: env.created, gradedAt, score, maxScore, percentage: pct(score, maxScore), steps };
+  } catch (err) {
+    const message = err instanceof LabError ? t(err.key, err.params) : String((err as Error)?.message ?? err);
+    const maxScore = env ? maxScoreOf(lab, env.pg) : maxScoreOf(lab, '15');
+    return { env: name, pg: env?.pg ?? '', imageId: env?.imageId, created: env?.created, gradedAt, score: 0, maxScore, percentage: 0, steps: [], error: message };
+  }
+}
+
+/** Grades several envs concurrently, at most `parallel` at a time, reporting progress. */
+export async function gradeEnvs(names: string[], opts: { parallel?: number; progress?: (line: string) => void } = {}): Promise<GradeReport> {
+  const lab = loadLab();
+  const grades = await mapLimit(names, opts.parallel ?? 4, async (name) => {
+    const g = await gradeEnv(name, lab);
+    opts.progress?.(`${name}: ${g.error ? g.error : `${g.score}/${g.maxScore}`}`);
+    return g;
+  });
+  return { schema: 'pglab-grade/1', lab: lab.id, labTitle: lab.title.es, gradedAt: new Date().toISOString(), envs: grades };
+}
+
+/** Promise.all with at most `limit` tasks in flight; results keep the input order. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i], i);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}

@@ -1,0 +1,143 @@
+/**
+ * Instructor report formats from one GradeReport: text, json, md, html (self-contained, every
+ * student-controlled string escaped), csv (one row per env, for a gradebook), junit (CI autograders).
+ */
+import type { EnvGrade, GradeReport } from '../lab/grade.js';
+import type { CheckResult } from '../lab/runner.js';
+import { formatEvidence } from '../render/checklist.js';
+import { lang } from '../i18n/index.js';
+
+export const FORMATS = ['text', 'json', 'md', 'html', 'csv', 'junit'] as const;
+export type ReportFormat = (typeof FORMATS)[number];
+
+const L = () => (lang() === 'en'
+  ? { env: 'Environment', score: 'Score', step: 'Step', check: 'Check', status: 'Status', points: 'Points', evidence: 'Evidence', hint: 'Hint', graded: 'Graded', pg: 'PostgreSQL', image: 'Image', firstPassed: 'first passed', error: 'Could not be graded', before: 'passed before the promotion' }
+  : { env: 'Entorno', score: 'Nota', step: 'Paso', check: 'Verificación', status: 'Estado', points: 'Puntos', evidence: 'Evidencia', hint: 'Pista', graded: 'Corregido', pg: 'PostgreSQL', image: 'Imagen', firstPassed: 'aprobado por primera vez', error: 'No se pudo corregir', before: 'aprobado antes de la promoción' });
+
+const MARK: Record<CheckResult['status'], string> = { pass: '✓', fail: '✗', warn: '!' };
+
+export function renderReport(report: GradeReport, format: ReportFormat): string {
+  switch (format) {
+    case 'json': return JSON.stringify(report, null, 2) + '\n';
+    case 'text': return toText(report);
+    case 'md': return toMarkdown(report);
+    case 'html': return toHtml(report);
+    case 'csv': return toCsv(report);
+    case 'junit': return toJunit(report);
+  }
+}
+
+function scoreLine(g: EnvGrade): string {
+  return `${g.score}/${g.maxScore} (${g.percentage}%)`;
+}
+
+function toText(report: GradeReport): string {
+  const l = L();
+  const out: string[] = [];
+  for (const g of report.envs) {
+    out.push(`${l.env} ${g.env} — ${l.pg} ${g.pg || '—'} — ${l.score} ${scoreLine(g)} — ${l.graded} ${g.gradedAt}`);
+    if (g.error) out.push(`  ${l.error}: ${g.error}`);
+    for (const s of g.steps) {
+      out.push(`  ${s.passed ? '✓' : '✗'} ${s.title}: ${s.points}/${s.maxPoints}${s.firstPassed ? ` (${l.firstPassed} ${s.firstPassed})` : ''}`);
+      for (const c of s.checks) {
+        out.push(`      ${MARK[c.status]} ${c.title} [${c.points}/${c.maxPoints}] ${formatEvidence(c.evidence)}${c.passedBeforePromotion ? ` — ${l.before} ${c.passedBeforePromotion}` : ''}`);
+      }
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+/** Markdown table cells: escape pipes and HTML-significant characters, keep one line. */
+function mdCell(s: string | number): string {
+  return String(s).replace(/[\\|`*_<>]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
+}
+
+function toMarkdown(report: GradeReport): string {
+  const l = L();
+  const out = [`# ${mdCell(report.labTitle)}`, '', `${l.graded}: ${report.gradedAt}`, '', `| ${l.env} | ${l.pg} | ${l.score} | % |`, '|---|---|---|---|'];
+  for (const g of report.envs) out.push(`| ${mdCell(g.env)} | ${g.pg} | ${g.score}/${g.maxScore} | ${g.percentage} |`);
+  for (const g of report.envs) {
+    out.push('', `## ${mdCell(g.env)} — ${scoreLine(g)}`, '', `${l.pg} ${g.pg} · ${l.image} ${mdCell(g.imageId ?? '—')} · ${l.graded} ${g.gradedAt}`);
+    if (g.error) out.push('', `**${l.error}:** ${mdCell(g.error)}`);
+    for (const s of g.steps) {
+      out.push('', `### ${mdCell(s.title)} — ${s.points}/${s.maxPoints}`, '', `| | ${l.check} | ${l.points} | ${l.evidence} |`, '|---|---|---|---|');
+      for (const c of s.checks) out.push(`| ${MARK[c.status]} | ${mdCell(c.title)} | ${c.points}/${c.maxPoints} | ${mdCell(formatEvidence(c.evidence))}${c.passedBeforePromotion ? ` (${mdCell(l.before)} ${c.passedBeforePromotion})` : ''} |`);
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+export function escapeHtml(s: string | number | undefined): string {
+  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+function toHtml(report: GradeReport): string {
+  const l = L();
+  const e = escapeHtml;
+  const css = `body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em;width:100%}
+td,th{border:1px solid #bbb;padding:.3em .5em;text-align:left;vertical-align:top;font-size:.9em}th{background:#eee}
+.pass{color:#176117}.fail{color:#a00}.warn{color:#8a6d00}.ev{font-family:monospace;font-size:.85em;word-break:break-all}
+h2{border-bottom:2px solid #444;padding-bottom:.2em;page-break-before:always}h2:first-of-type{page-break-before:auto}
+.summary td:nth-child(3),.summary td:nth-child(4){text-align:right}@media print{body{margin:0}}`;
+  const parts = [`<!DOCTYPE html><html lang="${lang()}"><head><meta charset="utf-8"><title>${e(report.labTitle)}</title><style>${css}</style></head><body>`,
+    `<h1>${e(report.labTitle)}</h1><p>${e(l.graded)}: ${e(report.gradedAt)}</p>`,
+    `<table class="summary"><tr><th>${e(l.env)}</th><th>${e(l.pg)}</th><th>${e(l.score)}</th><th>%</th></tr>`,
+    ...report.envs.map((g) => `<tr><td>${e(g.env)}</td><td>${e(g.pg)}</td><td>${g.score}/${g.maxScore}</td><td>${g.percentage}</td></tr>`),
+    '</table>'];
+  for (const g of report.envs) {
+    parts.push(`<h2>${e(g.env)} — ${e(scoreLine(g))}</h2><p>${e(l.pg)} ${e(g.pg)} · ${e(l.image)} <span class="ev">${e(g.imageId ?? '—')}</span> · ${e(l.graded)} ${e(g.gradedAt)}</p>`);
+    if (g.error) parts.push(`<p class="fail"><b>${e(l.error)}:</b> ${e(g.error)}</p>`);
+    for (const s of g.steps) {
+      parts.push(`<h3>${e(s.title)} — ${s.points}/${s.maxPoints}${s.firstPassed ? ` <small>(${e(l.firstPassed)} ${e(s.firstPassed)})</small>` : ''}</h3>`,
+        `<table><tr><th></th><th>${e(l.check)}</th><th>${e(l.points)}</th><th>${e(l.evidence)}</th><th>${e(l.hint)}</th></tr>`);
+      for (const c of s.checks) {
+        const ev = Object.entries(c.evidence).map(([k, v]) => `${e(k)}=${e(v)}`).join('<br>') + (c.passedBeforePromotion ? `<br><i>${e(l.before)} ${e(c.passedBeforePromotion)}</i>` : '');
+        parts.push(`<tr><td class="${c.status}">${MARK[c.status]}</td><td>${e(c.title)}</td><td>${c.points}/${c.maxPoints}</td><td class="ev">${ev || '—'}</td><td>${e(c.status === 'pass' ? '' : c.hint)}</td></tr>`);
+      }
+      parts.push('</table>');
+    }
+  }
+  parts.push('</body></html>');
+  return parts.join('\n') + '\n';
+}
+
+/** RFC 4180 quoting; a leading = + - @ is neutralised so a spreadsheet never runs it as a formula. */
+export function csvCell(v: string | number | undefined): string {
+  let s = String(v ?? '');
+  if (/^[=+\-@]/.test(s) && !/^-?\d/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function toCsv(report: GradeReport): string {
+  const stepIds = [...new Set(report.envs.flatMap((g) => g.steps.map((s) => s.step)))];
+  const header = ['env', 'pg', 'score', 'maxScore', 'percentage', ...stepIds, 'gradedAt', 'error'];
+  const rows = report.envs.map((g) => [g.env, g.pg, g.score, g.maxScore, g.percentage,
+    ...stepIds.map((id) => { const s = g.steps.find((x) => x.step === id); return s ? s.points : ''; }), g.gradedAt, g.error ?? '']);
+  return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
+}
+
+const xml = (s: string | number | undefined) => escapeHtml(s).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+
+function toJunit(report: GradeReport): string {
+  const out = ['<?xml version="1.0" encoding="UTF-8"?>'];
+  const all = report.envs.flatMap((g) => g.steps.flatMap((s) => s.checks));
+  out.push(`<testsuites name="${xml(report.lab)}" tests="${all.length}" failures="${all.filter((c) => c.status === 'fail').length}">`);
+  for (const g of report.envs) {
+    const checks = g.steps.flatMap((s) => s.checks);
+    out.push(`  <testsuite name="${xml(g.env)}" tests="${checks.length || 1}" failures="${checks.filter((c) => c.status === 'fail').length + (g.error ? 1 : 0)}" timestamp="${xml(g.gradedAt)}">`);
+    out.push(`    <properties><property name="pg" value="${xml(g.pg)}"/><property name="score" value="${g.score}"/><property name="maxScore" value="${g.maxScore}"/><property name="imageId" value="${xml(g.imageId ?? '')}"/></properties>`);
+    if (g.error) out.push(`    <testcase classname="${xml(g.env)}" name="environment"><error message="${xml(g.error)}"/></testcase>`);
+    for (const s of g.steps) {
+      for (const c of s.checks) {
+        out.push(`    <testcase classname="${xml(`${g.env}.${s.step}`)}" name="${xml(c.id)}" time="${(c.durationMs / 1000).toFixed(3)}">`);
+        if (c.status === 'fail') out.push(`      <failure message="${xml(c.title)}">${xml(`${formatEvidence(c.evidence)}\n${c.hint ?? ''}`)}</failure>`);
+        if (c.status === 'warn') out.push(`      <system-out>${xml(`warning: ${formatEvidence(c.evidence)}`)}</system-out>`);
+        out.push('    </testcase>');
+      }
+    }
+    out.push('  </testsuite>');
+  }
+  out.push('</testsuites>');
+  return out.join('\n') + '\n';
+}
