@@ -90,7 +90,8 @@ export const hbaReplicationRule: CheckFn = async ({ probes, profile, ip }) => {
   const rule = matchHba(rules, { database: 'replication', user: 'postgres', ip: ip.esclavo, ssl: profile.major !== '9.1' });
   if (rule && rule.method !== 'reject') return pass({ line: rule.line, rule: rule.raw.trim() });
   if (rule) return fail('rejected', { line: rule.line, rule: rule.raw.trim() });
-  const other = rules.find((r) => r.databases.includes('replication') && r.type.startsWith('host'));
+  // A replication rule the student wrote for another address (Debian's own loopback rules do not count).
+  const other = [...rules].reverse().find((r) => r.databases.includes('replication') && r.type.startsWith('host') && !/^(127\.|::1)/.test(r.address ?? ''));
   if (other) return fail('wrong-address', { line: other.line, rule: other.raw.trim(), esclavo: ip.esclavo });
   return fail('no-rule', { path, esclavo: ip.esclavo });
 };

@@ -75,10 +75,9 @@ describe('grading reports from a real env', () => {
   });
 
   it('escapes hostile student text in HTML, and Chromium renders it as text', async () => {
+    // A pg_hba.conf line is student text that shows up verbatim in the evidence (rule for the wrong address).
     const hostile = `<script>document.title='pwned'</script><img src=x onerror=alert(1)>`;
-    await exec(env, 'maestro', 'postgres', ['psql', '-Xqc', `ALTER SYSTEM SET archive_command = '${hostile.replace(/'/g, "''")}'`]);
-    await exec(env, 'maestro', 'postgres', ['psql', '-Xqc', 'SELECT pg_reload_conf()']);
-    await new Promise((r) => setTimeout(r, 500));
+    await exec(env, 'maestro', 'root', ['sh', '-c', 'printf "host replication postgres 10.9.9.9/32 trust # %s pglab-hostile\\n" "$1" >> /etc/postgresql/15/main/pg_hba.conf', 'sh', hostile]);
     const html = await grade('html');
     expect(html).toContain('&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;');
     expect(html).not.toContain('<script>');
@@ -99,8 +98,7 @@ describe('grading reports from a real env', () => {
     } else {
       console.warn('chromium not installed: HTML rendering not checked');
     }
-    await exec(env, 'maestro', 'postgres', ['psql', '-Xqc', 'ALTER SYSTEM RESET archive_command']);
-    await exec(env, 'maestro', 'postgres', ['psql', '-Xqc', 'SELECT pg_reload_conf()']);
+    await exec(env, 'maestro', 'root', ['sed', '-i', '/pglab-hostile/d', '/etc/postgresql/15/main/pg_hba.conf']);
   });
 
   it('half-done: steps 1–3 score fully, with the evidence the graders saw', async () => {
@@ -146,13 +144,13 @@ describe('a class on one server', () => {
   it('brings up several envs from a roster, re-runs safely, grades them all, and takes them down', async () => {
     const roster = path.join(tmp, 'roster.csv');
     const names = ['Pérez Ana', 'Gómez Luis', 'Díaz Sol'].map((n, i) => `${klass}-${i + 1},${n}`);
-    execFileSync('sh', ['-c', `printf 'entorno,nombre\\n%s\\n' "$@" > ${roster}`, 'sh', ...names]);
+    execFileSync('sh', ['-c', `{ echo entorno,nombre; printf '%s\\n' "$@"; } > ${roster}`, 'sh', ...names]);
     const up = await lab(['class', 'up', '--roster', roster, '--pg', '15', '--class', klass]);
     expect(up.code, up.stderr).toBe(0);
     expect(up.stdout).toMatch(/3 entornos listos, 0 con error/);
     const again = await lab(['class', 'up', '--roster', roster, '--pg', '15', '--class', klass]);
     expect(again.code).toBe(0);
-    expect(again.stderr.match(/: = /g)?.length).toBe(3); // nothing recreated
+    expect(again.stderr.match(/: = /g)?.length, again.stderr).toBe(3); // nothing recreated
     const subnets = new Set(execFileSync('docker', ['network', 'ls', '--filter', `label=pglab.class=${klass}`, '-q'], { encoding: 'utf8' }).trim().split('\n'));
     expect(subnets.size).toBe(3);
     const status = await lab(['class', 'status', '--class', klass]);
