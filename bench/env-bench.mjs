@@ -17,8 +17,7 @@ if (process.env.BENCH_COLD_BASE === '1') {
   try { docker('rmi', '-f', imageTag(pg), `pglab/base:${profileFor(pg).debianSuite}`); } catch {}
   row('image build, cold (debootstrap + layer)', sec(await time(() => ensureImage(pg))));
 }
-try { docker('rmi', '-f', imageTag(pg)); } catch {}
-row('image build, server layer (base present)', sec(await time(() => ensureImage(pg))));
+row('image build, server layer, no cache (base present)', sec(await time(() => ensureImage(pg, () => {}, { noCache: true }))));
 row('image build, warm (up to date, reused)', sec(await time(() => ensureImage(pg))));
 row('image size', docker('image', 'inspect', '-f', '{{.Size}}', imageTag(pg)).replace(/\d+/, (b) => `${(Number(b) / 1048576).toFixed(0)} MiB`));
 
