@@ -1,7 +1,7 @@
 /** lab list / show / check / hint / solve */
 import chalk from 'chalk';
 import type { Command } from 'commander';
-import { loadEnv, type LabEnv } from '../env/env.js';
+import { loadEnv, requireServer, type LabEnv } from '../env/env.js';
 import { envName } from '../env/naming.js';
 import { fill, lang, localized, t } from '../i18n/index.js';
 import { renderExerciseSource } from '../lab/exercise.js';
@@ -57,6 +57,8 @@ export function registerLabCommands(program: Command): void {
     .option('--json', 'salida JSON / JSON output')
     .action(async (stepId: string | undefined, opts) => {
       const env = await loadEnv(envName(opts.env));
+      // A missing or stopped container means the env cannot be checked (exit 2), not a failed step.
+      for (const s of env.servers) requireServer(env, s.role);
       const lab = loadLab();
       const results = await checkSteps(env, lab, stepId);
       if (opts.json) {

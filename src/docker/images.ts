@@ -45,8 +45,20 @@ async function imageLabels(tag: string): Promise<Record<string, string> | undefi
   }
 }
 
+/** Builds in flight in this process: `class up` starts several envs at once, the image is built once. */
+const inFlight = new Map<PgMajor, Promise<string>>();
+
 /** Ensures the image for `major` exists and is current; returns its tag. */
-export async function ensureImage(major: PgMajor, progress: Progress = () => {}, opts: { noCache?: boolean } = {}): Promise<string> {
+export function ensureImage(major: PgMajor, progress: Progress = () => {}, opts: { noCache?: boolean } = {}): Promise<string> {
+  let pending = inFlight.get(major);
+  if (!pending || opts.noCache) {
+    pending = buildIfStale(major, progress, opts).finally(() => inFlight.delete(major));
+    inFlight.set(major, pending);
+  }
+  return pending;
+}
+
+async function buildIfStale(major: PgMajor, progress: Progress, opts: { noCache?: boolean }): Promise<string> {
   const tag = imageTag(major);
   const hash = recipeHash(major);
   const labels = await imageLabels(tag);

@@ -1,7 +1,10 @@
 /** `lab up/down/status/exec` on real containers, and the errors a person will hit. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { envNameFor, exec, lab } from './helpers.js';
+import { ROOT, envNameFor, exec, lab } from './helpers.js';
+
+const LAB = path.join(ROOT, 'bin', 'lab.js');
 
 const env = envNameFor('env');
 const NO_STACK = /\n\s+at .+\(.+:\d+:\d+\)/;
@@ -48,6 +51,24 @@ describe('environment lifecycle (PostgreSQL 15)', () => {
     expect(m).not.toBe(e);
   });
 
+  it('opens a shell and psql on a server (stdin piped; a terminal gets a TTY)', async () => {
+    const shell = spawnSync('node', [LAB, 'shell', 'maestro', '--env', env, '--user', 'postgres'], { input: 'whoami; pwd; hostname\n', encoding: 'utf8' });
+    expect(shell.status).toBe(0);
+    expect(shell.stdout.split('\n').map((l) => l.trim())).toEqual(expect.arrayContaining(['postgres', '/var/lib/postgresql', 'maestro']));
+    const psql = spawnSync('node', [LAB, 'psql', 'esclavo', '--env', env], { input: 'SELECT 40 + 2 AS respuesta;\n', encoding: 'utf8' });
+    expect(psql.stdout).toMatch(/respuesta[\s\S]*42/);
+  });
+
+  it('shows the exercise with this env\'s addresses filled in', async () => {
+    const show = await lab(['show', 'step-2', '--env', env]);
+    expect(show.code).toBe(0);
+    const esclavoIp = docker(['inspect', '-f', `{{(index .NetworkSettings.Networks "pglab-${env}").IPAddress}}`, `pglab-${env}-esclavo`]);
+    expect(show.stdout).toContain(`postgres@${esclavoIp}:/var/lib/postgresql/wal_archive/%f`);
+    expect(show.stdout).not.toMatch(/\{\{|<<IP/);
+    const en = await lab(['show', 'step-2', '--env', env, '--lang', 'en']);
+    expect(en.stdout).toMatch(/^# Step 2/m);
+  });
+
   it('re-running up changes nothing', async () => {
     const id = docker(['inspect', '-f', '{{.Id}}', `pglab-${env}-maestro`]);
     const again = await lab(['up', '--env', env]);
@@ -87,8 +108,8 @@ describe('environment lifecycle (PostgreSQL 15)', () => {
   it('explains a container removed by hand, and up recreates it with its data', async () => {
     docker(['rm', '-f', `pglab-${env}-esclavo`]);
     const check = await lab(['check', 'step-1', '--env', env]);
-    expect(check.code).toBe(1);
-    expect(check.stdout).toMatch(/no está corriendo/);
+    expect(check.code).toBe(2); // the env cannot be checked
+    expect(check.stderr).toMatch(/borrado a mano.*lab up/);
     const shell = await lab(['exec', 'esclavo', '--env', env, '--', 'true']);
     expect(shell.code).toBe(2);
     expect(shell.stderr).toMatch(/borrado a mano/);
