@@ -100,11 +100,16 @@ export function registerInstructorCommands(program: Command): void {
       process.exitCode = failed.length ? 1 : 0;
     });
   klass.command('status')
+    .description('un renglón por entorno (--full: el estado completo) / one line per env (--full: full status)')
     .option('--class <name>', '', DEFAULT_CLASS)
+    .option('--full')
     .action(async (opts) => {
       const envs = await classEnvs(opts.class);
       if (!envs.length) return console.log(t('class.none', { class: opts.class }));
-      for (const env of envs) console.log(await statusText(env), '\n');
+      for (const env of envs) {
+        if (opts.full) console.log(await statusText(env), '\n');
+        else console.log(`${env.name.padEnd(24)} PostgreSQL ${env.pg.padEnd(4)} ${env.subnet.padEnd(16)} ${env.servers.map((s) => `${s.role}:${s.state}`).join('  ')}`);
+      }
     });
   klass.command('grade')
     .option('--class <name>', '', DEFAULT_CLASS)

@@ -142,6 +142,13 @@ describe('environment lifecycle (PostgreSQL 15)', () => {
     expect(en.stderr).toMatch(/Docker (daemon is not running|is not installed)/);
   });
 
+  it('checks the contract of a prebuilt image given with --image', async () => {
+    const r = await lab(['up', '--pg', '15', '--env', `${env}-img`, '--image', 'pglab/base:bookworm']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no cumple el contrato[\s\S]*pglab\.image\.contract/);
+    expect(docker(['ps', '-aq', '--filter', `label=pglab.env=${env}-img`])).toBe('');
+  });
+
   it('rejects the 9.1 build plainly when wheezy cannot be reached', async () => {
     const r = await lab(['up', '--pg', '9.1', '--env', `${env}-91`]);
     expect(r.code).toBe(2);

@@ -154,7 +154,9 @@ describe('a class on one server', () => {
     const subnets = new Set(execFileSync('docker', ['network', 'ls', '--filter', `label=pglab.class=${klass}`, '-q'], { encoding: 'utf8' }).trim().split('\n'));
     expect(subnets.size).toBe(3);
     const status = await lab(['class', 'status', '--class', klass]);
-    expect(status.stdout.match(/maestro .*running/g)?.length).toBe(3);
+    expect(status.stdout.match(/maestro:running\s+esclavo:running/g)?.length).toBe(3);
+    const full = await lab(['class', 'status', '--class', klass, '--full']);
+    expect(full.stdout.match(/maestro .*running/g)?.length).toBe(3);
     const out = path.join(tmp, 'class.csv');
     const graded = await lab(['class', 'grade', '--class', klass, '--format', 'csv', '--out', out]);
     expect(graded.code, graded.stderr).toBe(0);
