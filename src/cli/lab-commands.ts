@@ -7,8 +7,8 @@ import { fill, lang, localized, t } from '../i18n/index.js';
 import { renderExerciseSource } from '../lab/exercise.js';
 import { envFacts } from '../lab/facts.js';
 import { findStep, loadLab, type LabManifest } from '../lab/manifest.js';
-import { readProgress, writeProgress } from '../lab/progress.js';
-import { recordResults, runStep, type StepResult } from '../lab/runner.js';
+import { appendProgress, readProgress } from '../lab/progress.js';
+import { lazy, progressRecords, runStep, type StepResult } from '../lab/runner.js';
 import { applySolution } from '../lab/solve.js';
 import { Probes } from '../pg/probes.js';
 import { renderStep } from '../render/checklist.js';
@@ -105,16 +105,14 @@ export function registerLabCommands(program: Command): void {
 /** One step, or every step in order up to the first that fails (one shared set of probes). */
 export async function checkSteps(env: LabEnv, lab: LabManifest, stepId?: string): Promise<StepResult[]> {
   if (stepId) return [await runStep(env, lab, findStep(lab, stepId))];
-  const probes = new Probes(env);
-  const progress = await readProgress(env);
+  const shared = { probes: new Probes(env), progress: lazy(() => readProgress(env)) };
   const results: StepResult[] = [];
   for (const step of lab.steps) {
-    const r = await runStep(env, lab, step, { probes, progress });
+    const r = await runStep(env, lab, step, shared);
     results.push(r);
     if (!r.passed) break;
   }
-  recordResults(progress, results);
-  await writeProgress(env, progress);
+  await appendProgress(env, progressRecords(results));
   return results;
 }
 

@@ -8,8 +8,8 @@ import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { Probes } from '../pg/probes.js';
 import { checksFor, loadLab, type LabManifest } from './manifest.js';
-import { readProgress, writeProgress } from './progress.js';
-import { recordResults, runStep, type StepResult } from './runner.js';
+import { appendProgress, readProgress } from './progress.js';
+import { lazy, progressRecords, runStep, type StepResult } from './runner.js';
 
 export interface StepGrade extends StepResult {
   percentage: number;
@@ -50,22 +50,22 @@ export async function gradeEnv(name: string, lab = loadLab()): Promise<EnvGrade>
   const gradedAt = new Date().toISOString();
   let env: LabEnv | undefined;
   try {
-    env = await findEnv(name);
-    if (!env) throw new LabError('env.notFound', { env: name });
-    const probes = new Probes(env);
-    const progress = await readProgress(env);
+    const found = await findEnv(name);
+    if (!found) throw new LabError('env.notFound', { env: name });
+    env = found;
+    const shared = { probes: new Probes(found), progress: lazy(() => readProgress(found)) };
     // Steps run one after another (they share probes and the grader's probe schema); checks inside a step run concurrently.
     const steps: StepGrade[] = [];
     for (const step of lab.steps) {
-      const r = await runStep(env, lab, step, { probes, progress });
+      const r = await runStep(found, lab, step, shared);
       steps.push({ ...r, percentage: pct(r.points, r.maxPoints) });
     }
-    recordResults(progress, steps);
-    await writeProgress(env, progress);
+    await appendProgress(found, progressRecords(steps));
+    const progress = await readProgress(found); // includes this run
     for (const s of steps) s.firstPassed = progress.steps[s.step]?.firstPassed;
     const score = steps.reduce((a, s) => a + s.points, 0);
     const maxScore = steps.reduce((a, s) => a + s.maxPoints, 0);
-    return { env: name, pg: env.pg, imageId: env.imageId, image: env.image, created: env.created, gradedAt, score, maxScore, percentage: pct(score, maxScore), steps };
+    return { env: name, pg: found.pg, imageId: found.imageId, image: found.image, created: found.created, gradedAt, score, maxScore, percentage: pct(score, maxScore), steps };
   } catch (err) {
     const message = err instanceof LabError ? t(err.key, err.params) : String((err as Error)?.message ?? err);
     const maxScore = env ? maxScoreOf(lab, env.pg) : maxScoreOf(lab, '15');

@@ -1,45 +1,54 @@
 /**
  * Check results recorded inside the environment (maestro's state volume), so progress follows
- * the env and not the laptop: when each check and step first passed, and the last result.
+ * the env and not the laptop. The record is an append-only JSON-lines log: recording a run is
+ * one `cat >>` (no read first), and first-passed / last-status are derived when read.
  */
 import { execInContainer } from '../docker/client.js';
 import type { LabEnv } from '../env/env.js';
 
-const PROGRESS_FILE = '/var/lib/pglab/progress.json';
+const PROGRESS_LOG = '/var/lib/pglab/progress.jsonl';
 
 export interface ProgressEntry { firstPassed?: string; lastStatus: string; lastAt: string }
 export interface Progress { steps: Record<string, ProgressEntry>; checks: Record<string, ProgressEntry> }
-
-const empty = (): Progress => ({ steps: {}, checks: {} });
+/** One line of the log: a step (`step-2`) or a check (`step-2/segments`) result. */
+export interface ProgressRecord { at: string; key: string; status: string }
 
 function maestro(env: LabEnv) {
   const m = env.servers.find((s) => s.role === 'maestro');
   return m?.state === 'running' ? m.container : undefined;
 }
 
+export function summarize(records: ProgressRecord[]): Progress {
+  const progress: Progress = { steps: {}, checks: {} };
+  for (const r of records) {
+    const map = r.key.includes('/') ? progress.checks : progress.steps;
+    const prev = map[r.key];
+    map[r.key] = { firstPassed: prev?.firstPassed ?? (r.status === 'pass' ? r.at : undefined), lastStatus: r.status, lastAt: r.at };
+  }
+  return progress;
+}
+
 export async function readProgress(env: LabEnv): Promise<Progress> {
   const container = maestro(env);
-  if (!container) return empty();
-  const r = await execInContainer(container, ['cat', PROGRESS_FILE], { timeoutMs: 5000 }).catch(() => undefined);
-  if (!r || r.exitCode !== 0) return empty();
-  try {
-    const parsed = JSON.parse(r.stdout.toString()) as Progress;
-    return { steps: parsed.steps ?? {}, checks: parsed.checks ?? {} };
-  } catch {
-    return empty();
+  if (!container) return summarize([]);
+  const r = await execInContainer(container, ['cat', PROGRESS_LOG], { timeoutMs: 5000 }).catch(() => undefined);
+  if (!r || r.exitCode !== 0) return summarize([]);
+  const records: ProgressRecord[] = [];
+  for (const line of r.stdout.toString().split('\n')) {
+    try {
+      if (line.trim()) records.push(JSON.parse(line) as ProgressRecord);
+    } catch {
+      // A torn line (interrupted write) is skipped, not fatal.
+    }
   }
+  return summarize(records);
 }
 
-export function record(map: Record<string, ProgressEntry>, key: string, status: string, at: string): void {
-  const prev = map[key];
-  map[key] = { firstPassed: prev?.firstPassed ?? (status === 'pass' ? at : undefined), lastStatus: status, lastAt: at };
-}
-
-export async function writeProgress(env: LabEnv, progress: Progress): Promise<void> {
+export async function appendProgress(env: LabEnv, records: ProgressRecord[]): Promise<void> {
   const container = maestro(env);
-  if (!container) return;
-  await execInContainer(container, ['sh', '-c', `cat > ${PROGRESS_FILE}.tmp && mv ${PROGRESS_FILE}.tmp ${PROGRESS_FILE}`], {
-    stdin: JSON.stringify(progress, null, 1),
+  if (!container || !records.length) return;
+  await execInContainer(container, ['sh', '-c', `cat >> ${PROGRESS_LOG}`], {
+    stdin: records.map((r) => JSON.stringify(r)).join('\n') + '\n',
     timeoutMs: 5000,
   }).catch(() => {});
 }

@@ -10,7 +10,7 @@ import { ProbeTimeoutError, Probes, ServerDownError, SqlError } from '../pg/prob
 import type { CheckOutcome } from '../checks/types.js';
 import { envFacts } from './facts.js';
 import { checksFor, type CheckSpec, type LabManifest, type StepSpec } from './manifest.js';
-import { readProgress, record, writeProgress, type Progress } from './progress.js';
+import { appendProgress, readProgress, type Progress, type ProgressRecord } from './progress.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'warn';
 
@@ -42,12 +42,24 @@ export interface StepResult {
 
 const CHECK_TIMEOUT_MS = 30_000;
 
-export async function runStep(env: LabEnv, lab: LabManifest, step: StepSpec, shared?: { probes?: Probes; progress?: Progress }): Promise<StepResult> {
+export interface RunShared {
+  probes?: Probes;
+  /** Recorded progress, read once and only if needed; when shared, the caller records the results. */
+  progress?: () => Promise<Progress>;
+}
+
+/** Memoizes an async value so it is fetched at most once, and only when asked for. */
+export function lazy<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
+}
+
+export async function runStep(env: LabEnv, lab: LabManifest, step: StepSpec, shared?: RunShared): Promise<StepResult> {
   const started = Date.now();
   const probes = shared?.probes ?? new Probes(env);
   const facts = envFacts(env);
   const ctx = { probes, profile: probes.profile, ip: { maestro: facts.maestro_ip, esclavo: facts.esclavo_ip } };
-  const progress = shared?.progress ?? (await readProgress(env));
+  const progress = shared?.progress ?? lazy(() => readProgress(env));
   const specs = checksFor(step, env.pg);
   const checks = await Promise.all(specs.map(async (spec) => {
     const t0 = Date.now();
@@ -57,8 +69,9 @@ export async function runStep(env: LabEnv, lab: LabManifest, step: StepSpec, sha
 
   // A check whose state the promotion consumed (standby files, the archive…) keeps a pass it earned before.
   if (checks.some((c, i) => c.status === 'fail' && specs[i].supersededByPromotion) && (await esclavoPromoted(probes))) {
+    const recorded = await progress();
     for (const [i, c] of checks.entries()) {
-      const earlier = progress.checks[`${step.id}/${c.id}`]?.firstPassed;
+      const earlier = recorded.checks[`${step.id}/${c.id}`]?.firstPassed;
       if (c.status === 'fail' && specs[i].supersededByPromotion && earlier) {
         Object.assign(c, { status: 'pass', points: c.maxPoints, passedBeforePromotion: earlier, hint: undefined });
       }
@@ -74,19 +87,17 @@ export async function runStep(env: LabEnv, lab: LabManifest, step: StepSpec, sha
     checks,
     durationMs: Date.now() - started,
   };
-  if (!shared?.progress) {
-    recordResults(progress, [result]);
-    await writeProgress(env, progress);
-  }
+  if (!shared?.progress) await appendProgress(env, progressRecords([result]));
   return result;
 }
 
-export function recordResults(progress: Progress, results: StepResult[]): void {
+/** The log lines that record these results (see progress.ts). */
+export function progressRecords(results: StepResult[]): ProgressRecord[] {
   const at = new Date().toISOString();
-  for (const r of results) {
-    record(progress.steps, r.step, r.passed ? 'pass' : 'fail', at);
-    for (const c of r.checks) record(progress.checks, `${r.step}/${c.id}`, c.status, at);
-  }
+  return results.flatMap((r) => [
+    { at, key: r.step, status: r.passed ? 'pass' : 'fail' },
+    ...r.checks.map((c) => ({ at, key: `${r.step}/${c.id}`, status: c.status })),
+  ]);
 }
 
 async function esclavoPromoted(probes: Probes): Promise<boolean> {

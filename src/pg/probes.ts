@@ -208,21 +208,23 @@ export class Probes {
     return this.once(`ps:${role}`, async () => parsePsList((await this.exec(role, ['ps', '-eo', 'pid=,args='], { user: 'root' })).stdout.toString()));
   }
 
-  /** postgresql.conf as written (plus conf.d and postgresql.auto.conf on modern versions). */
+  /**
+   * postgresql.conf as written, plus conf.d/*.conf and postgresql.auto.conf on modern versions,
+   * in the server's reading order. One exec for all files (each exec costs ~70 ms).
+   */
   configFiles(role: string): Promise<{ main?: ParsedConf; mainText?: string; extra: ParsedConf[] }> {
     return this.once(`conf:${role}`, async () => {
-      const mainText = await this.readText(role, `${this.profile.confDir}/postgresql.conf`);
-      const extra: ParsedConf[] = [];
-      if (!this.profile.recoveryConfFile) {
-        const confd = (await this.listDir(role, `${this.profile.confDir}/conf.d`)) ?? [];
-        for (const e of confd.filter((e) => e.name.endsWith('.conf')).sort((a, b) => a.name.localeCompare(b.name))) {
-          const text = await this.readText(role, `${this.profile.confDir}/conf.d/${e.name}`);
-          if (text) extra.push(parseConf(text));
-        }
-        const auto = await this.readText(role, `${this.profile.dataDir}/postgresql.auto.conf`);
-        if (auto) extra.push(parseConf(auto));
-      }
-      return { main: mainText === undefined ? undefined : parseConf(mainText), mainText, extra };
+      const { confDir, dataDir, recoveryConfFile } = this.profile;
+      const files = recoveryConfFile ? [`${confDir}/postgresql.conf`] : [`${confDir}/postgresql.conf`, `${confDir}/conf.d/*.conf`, `${dataDir}/postgresql.auto.conf`];
+      // Fixed script; the paths are ours and arrive as arguments (the glob is expanded by the shell).
+      const script = 'for p in "$@"; do for f in $p; do [ -f "$f" ] && { printf "\\036%s\\n" "$f"; cat "$f"; }; done; done; true';
+      const r = await this.exec(role, ['sh', '-c', script, 'sh', ...files], { user: 'root' });
+      const chunks = r.stdout.toString().split('\x1e').slice(1).map((chunk) => {
+        const nl = chunk.indexOf('\n');
+        return { path: chunk.slice(0, nl), text: chunk.slice(nl + 1) };
+      });
+      const main = chunks.find((c) => c.path === files[0]);
+      return { main: main ? parseConf(main.text) : undefined, mainText: main?.text, extra: chunks.filter((c) => c !== main).map((c) => parseConf(c.text)) };
     });
   }
 

@@ -119,6 +119,15 @@ export class FixtureProbes {
 
   async exec(role: string, argv: string[], opts: { user?: 'root' | 'postgres'; timeoutMs?: number; stdin?: string; env?: Record<string, string> } = {}): Promise<ExecResult> {
     if (!this.containerRunning(role)) throw new ServerDownError(role);
+    // Probes.configFiles reads every config file in one `sh -c` (paths as arguments): answer it from the fixture files.
+    if (argv[0] === 'sh' && argv[1] === '-c' && argv[2].includes('\\036')) {
+      const parts: string[] = [];
+      for (const file of argv.slice(4).filter((f) => !f.includes('*'))) {
+        const text = await this.readFile(role, file).catch(() => undefined);
+        if (text !== undefined) parts.push(`\x1e${file}\n${text.toString('utf8')}`);
+      }
+      return { exitCode: 0, stdout: Buffer.from(parts.join('')), stderr: Buffer.alloc(0), timedOut: false };
+    }
     if (!this.config.exec) throw new FixtureError(`exec(${role}, ${JSON.stringify(argv)}) called but this test gave no exec handler`);
     return this.config.exec(role as Role, argv, opts);
   }
