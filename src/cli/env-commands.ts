@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { CHECKS } from '../checks/index.js';
 import { execInContainer } from '../docker/client.js';
-import { down, findEnv, loadEnv, requireServer, up, type LabEnv } from '../env/env.js';
+import { down, loadEnv, requireServer, up, type LabEnv } from '../env/env.js';
 import { canonicalRole, envName } from '../env/naming.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
@@ -122,4 +122,3 @@ export async function statusText(env: LabEnv): Promise<string> {
   return lines.join('\n');
 }
 
-export { findEnv };

@@ -101,6 +101,8 @@ export async function listEnvNames(className?: string): Promise<string[]> {
 export function requireServer(env: LabEnv, role: string): ServerInfo {
   const server = env.servers.find((s) => s.role === role);
   if (!server) throw new LabError('env.noServer', { role, env: env.name, roles: env.servers.map((s) => s.role).join(', ') });
+  // After `lab down` every container is gone on purpose; one missing alone was removed by hand.
+  if (env.servers.every((s) => s.state === 'missing')) throw new LabError('env.stopped', { env: env.name });
   if (server.state === 'missing') throw new LabError('env.containerMissing', { role, env: env.name });
   if (server.state !== 'running') throw new LabError('env.containerStopped', { role, env: env.name });
   return server;

@@ -91,6 +91,9 @@ describe('environment lifecycle (PostgreSQL 15)', () => {
     const down = await lab(['down', '--env', env]);
     expect(down.code).toBe(0);
     expect(docker(['ps', '-a', '--filter', `label=pglab.env=${env}`, '-q'])).toBe('');
+    const stopped = await lab(['check', 'step-1', '--env', env]);
+    expect(stopped.code).toBe(2);
+    expect(stopped.stderr).toMatch(/está detenido \(`lab down`\)/);
     const up = await lab(['up', '--env', env]);
     expect(up.code, up.stderr).toBe(0);
     expect((await exec(env, 'maestro', 'postgres', ['psql', '-XAtc', 'SELECT i FROM persiste'])).stdout.trim()).toBe('42');
