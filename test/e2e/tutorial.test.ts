@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byId, checkJson, envNameFor, lab, type JsonStep } from './helpers.js';
 
-const VERSIONS = (process.env.PGLAB_E2E_VERSIONS ?? '15,17').split(',');
+const VERSIONS = (process.env.PGLAB_E2E_VERSIONS ?? '13,15,17').split(',');
 const STEPS = ['step-1', 'step-2', 'step-3', 'step-4', 'step-5', 'step-6'];
 /** Checks that are true of a brand-new env by construction; each has its own failing test elsewhere. */
 const TRUE_WHEN_FRESH = new Set(['step-1/same-version', 'step-4/esclavo-up']);
