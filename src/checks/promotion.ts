@@ -5,7 +5,7 @@ import type { Probes } from '../pg/probes.js';
 import { fail, pass, type CheckFn } from './types.js';
 
 /** A promoted esclavo: a clone of maestro (same system identifier) on a later timeline. */
-async function wasPromoted(probes: Probes): Promise<boolean> {
+export async function wasPromoted(probes: Probes): Promise<boolean> {
   const [esclavo, maestro, timeline] = await Promise.all([probes.controldata('esclavo'), probes.controldata('maestro'), probes.timeline('esclavo')]);
   return !!esclavo?.systemIdentifier && esclavo.systemIdentifier === maestro?.systemIdentifier && timeline >= 2;
 }

@@ -3,6 +3,7 @@
  * expected / observed / hint text, and records them in the env's progress.
  */
 import { CHECKS } from '../checks/index.js';
+import { wasPromoted } from '../checks/promotion.js';
 import { withTimeout } from '../docker/client.js';
 import type { LabEnv } from '../env/env.js';
 import { fill, localized, t } from '../i18n/index.js';
@@ -100,13 +101,9 @@ export function progressRecords(results: StepResult[]): ProgressRecord[] {
   ]);
 }
 
+/** Probe failures (a server down) mean "not promoted" here: the checks themselves report them. */
 async function esclavoPromoted(probes: Probes): Promise<boolean> {
-  try {
-    const [e, m, tli] = await Promise.all([probes.controldata('esclavo'), probes.controldata('maestro'), probes.timeline('esclavo')]);
-    return !!e?.systemIdentifier && e.systemIdentifier === m?.systemIdentifier && tli >= 2;
-  } catch {
-    return false;
-  }
+  return wasPromoted(probes).catch(() => false);
 }
 
 /** A crashing or hanging check becomes a failed check with a reason, never a crashed command. */
