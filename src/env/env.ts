@@ -136,14 +136,15 @@ export async function up(opts: UpOptions): Promise<{ env: LabEnv; changed: boole
   const image = opts.image ?? existing?.image ?? (await ensureImage(pg, progress));
   if (opts.image) await checkImageContract(docker, opts.image, pg);
   const className = opts.className ?? existing?.className;
-  const subnet = existing?.subnet ?? (await createNetwork(docker, opts.env, pg, className, progress, opts.subnet));
-  if (existing) await ensureNetwork(docker, opts.env, pg, className, subnet);
-  const created = existing?.created || new Date().toISOString();
-  const labels = (role: string) => ({
-    [LAB_LABEL]: LAB_ID, [ENV_LABEL]: opts.env, [ROLE_LABEL]: role, [PG_LABEL]: pg,
-    [SUBNET_LABEL]: subnet, [CREATED_LABEL]: created, [IMAGE_LABEL]: image,
+  // What the network, volumes and containers of this env all carry; servers add their own below.
+  const envLabels = (subnet: string): Record<string, string> => ({
+    [LAB_LABEL]: LAB_ID, [ENV_LABEL]: opts.env, [PG_LABEL]: pg, [SUBNET_LABEL]: subnet,
     ...(className ? { [CLASS_LABEL]: className } : {}),
   });
+  const subnet = existing?.subnet ?? (await createNetwork(docker, opts.env, envLabels, progress, opts.subnet));
+  if (existing) await ensureNetwork(docker, opts.env, envLabels(subnet));
+  const created = existing?.created || new Date().toISOString();
+  const labels = (role: string) => ({ ...envLabels(subnet), [ROLE_LABEL]: role, [CREATED_LABEL]: created, [IMAGE_LABEL]: image });
   const needsDockerInit = (await docker.getImage(image).inspect()).Config?.Labels?.['pglab.docker-init'] === 'true';
 
   await Promise.all(roles.map(async (role) => {
@@ -194,12 +195,14 @@ export async function up(opts: UpOptions): Promise<{ env: LabEnv; changed: boole
   return { env, changed: true };
 }
 
-async function createNetwork(docker: Docker, env: string, pg: PgMajor, className: string | undefined, progress: Progress, preferred?: string): Promise<string> {
+type Labels = Record<string, string>;
+
+async function createNetwork(docker: Docker, env: string, labelsFor: (subnet: string) => Labels, progress: Progress, preferred?: string): Promise<string> {
   const used = await usedSubnets(docker);
   for (const subnet of [...(preferred ? [preferred] : []), ...candidateSubnets()]) {
     if (used.has(subnet)) continue;
     try {
-      await createNetworkWith(docker, env, pg, className, subnet);
+      await createNetworkWith(docker, env, labelsFor(subnet));
       progress(`red ${networkName(env)} ${subnet}`);
       return subnet;
     } catch (err) {
@@ -211,24 +214,26 @@ async function createNetwork(docker: Docker, env: string, pg: PgMajor, className
   throw new LabError('env.noSubnet');
 }
 
-async function ensureNetwork(docker: Docker, env: string, pg: PgMajor, className: string | undefined, subnet: string): Promise<void> {
+async function ensureNetwork(docker: Docker, env: string, labels: Labels): Promise<void> {
+  const subnet = labels[SUBNET_LABEL];
   const nets = await docker.listNetworks({ filters: { name: [networkName(env)] } });
   if (nets.some((n) => n.Name === networkName(env))) return;
   try {
-    await createNetworkWith(docker, env, pg, className, subnet);
+    await createNetworkWith(docker, env, labels);
   } catch (err) {
     if (/overlap|in use/i.test(String((err as Error).message))) throw new LabError('env.subnetInUse', { subnet, env });
     throw err;
   }
 }
 
-function createNetworkWith(docker: Docker, env: string, pg: PgMajor, className: string | undefined, subnet: string) {
+function createNetworkWith(docker: Docker, env: string, labels: Labels) {
+  const subnet = labels[SUBNET_LABEL];
   return docker.createNetwork({
     Name: networkName(env),
     // No route out: the servers only see each other (and apt works from the image's cache).
     Internal: true,
     CheckDuplicate: true,
-    Labels: { [LAB_LABEL]: LAB_ID, [ENV_LABEL]: env, [PG_LABEL]: pg, [SUBNET_LABEL]: subnet, ...(className ? { [CLASS_LABEL]: className } : {}) },
+    Labels: labels,
     IPAM: { Driver: 'default', Config: [{ Subnet: subnet, Gateway: subnet.replace(/\.0\/24$/, '.1') }] },
   });
 }
