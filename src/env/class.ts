@@ -1,7 +1,7 @@
 /** A whole class on one server: one env per student, each with its own network and subnet. */
 import { readFileSync } from 'node:fs';
 import { LabError } from '../errors.js';
-import { mapLimit } from '../lab/grade.js';
+import { mapLimit } from '../concurrency.js';
 import type { PgMajor } from '../pg/profile.js';
 import { down, findEnv, listEnvNames, up } from './env.js';
 import { envName } from './naming.js';

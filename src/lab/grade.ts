@@ -6,6 +6,7 @@
 import { findEnv, type LabEnv } from '../env/env.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
+import { mapLimit } from '../concurrency.js';
 import { Probes } from '../pg/probes.js';
 import { checksFor, loadLab, type LabManifest } from './manifest.js';
 import { appendProgress, readProgress } from './progress.js';
@@ -60,9 +61,10 @@ export async function gradeEnv(name: string, lab = loadLab()): Promise<EnvGrade>
       const r = await runStep(found, lab, step, shared);
       steps.push({ ...r, percentage: pct(r.points, r.maxPoints) });
     }
-    await appendProgress(found, progressRecords(steps));
-    const progress = await readProgress(found); // includes this run
-    for (const s of steps) s.firstPassed = progress.steps[s.step]?.firstPassed;
+    const earlier = await shared.progress(); // memoized: read at most once per grading
+    const records = progressRecords(steps);
+    await appendProgress(found, records);
+    for (const s of steps) s.firstPassed = earlier.steps[s.step]?.firstPassed ?? (s.passed ? records[0].at : undefined);
     const score = steps.reduce((a, s) => a + s.points, 0);
     const maxScore = steps.reduce((a, s) => a + s.maxPoints, 0);
     return { env: name, pg: found.pg, imageId: found.imageId, image: found.image, created: found.created, gradedAt, score, maxScore, percentage: pct(score, maxScore), steps };
@@ -82,18 +84,4 @@ export async function gradeEnvs(names: string[], opts: { parallel?: number; prog
     return g;
   });
   return { schema: 'pglab-grade/1', lab: lab.id, labTitle: lab.title.es, gradedAt: new Date().toISOString(), envs: grades };
-}
-
-/** Promise.all with at most `limit` tasks in flight; results keep the input order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i], i);
-    }
-  });
-  await Promise.all(workers);
-  return results;
 }
