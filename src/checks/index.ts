@@ -23,6 +23,7 @@ export const CHECKS: Record<string, CheckFn> = {
   'shipping.tarballCleaned': shipping.tarballCleaned,
   'standby.hotStandbyOn': standby.hotStandbyOn,
   'standby.standbyConfigured': standby.standbyConfigured,
+  'standby.maestroListensInFile': standby.maestroListensInFile,
   'standby.hbaReplicationRule': standby.hbaReplicationRule,
   'standby.replicationConnection': standby.replicationConnection,
   'startup.maestroRestarted': startup.maestroRestarted,

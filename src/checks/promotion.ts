@@ -36,7 +36,10 @@ export const promotedProperly: CheckFn = async ({ probes, profile }) => {
     ...(profile.triggerSetting ? { trigger: trigger ? 'sí/yes' : 'no' } : {}),
   };
   if (profile.recoveryConfFile ? conf : signal) return fail(trigger ? 'trigger-ignored' : 'still-standby', evidence);
-  if (timeline < 2) return fail('hand-deleted', evidence);
+  // Neither standby file nor a new timeline: only a clone of maestro can have had its standby file deleted.
+  const [mine, maestro] = await Promise.all([probes.controldata('esclavo'), probes.controldata('maestro')]);
+  const clone = !!mine?.systemIdentifier && mine.systemIdentifier === maestro?.systemIdentifier;
+  if (timeline < 2) return fail(clone ? 'hand-deleted' : 'not-promoted', evidence);
   if (trigger) return fail('trigger-left', evidence);
   return pass(evidence);
 };
@@ -52,11 +55,19 @@ export const timelineAdvanced: CheckFn = async ({ probes, profile }) => {
   return pass({ esclavo_timeline: tli, maestro_timeline: maestroTli || '—', history: path, branched_at: entries[entries.length - 1].switchLsn });
 };
 
-/** Rows written on maestro before the promotion are on the promoted esclavo. */
+/**
+ * Rows written on maestro before the promotion are on the promoted esclavo: only after a promotion,
+ * and only for a table that maestro has too (when maestro answers), with at least as many rows
+ * on esclavo as maestro had when it last replicated (maestro may have written more since).
+ */
 export const rowsKept: CheckFn = async ({ probes }) => {
+  if (!(await wasPromoted(probes))) return fail('not-promoted', {});
   const tables = [...(await probes.userTables('esclavo'))].filter(([, n]) => n > 0);
   if (!tables.length) return fail('no-rows', {});
-  return pass({ tables: tables.slice(0, 5).map(([name, n]) => `${name}=${n}`).join(', ') });
+  const onMaestro = (await probes.serverUp('maestro').catch(() => false)) ? await probes.userTables('maestro') : undefined;
+  const kept = onMaestro ? tables.filter(([name]) => onMaestro.has(name)) : tables;
+  if (!kept.length) return fail('not-maestros', { esclavo: tables.slice(0, 5).map(([name, n]) => `${name}=${n}`).join(', ') });
+  return pass({ tables: kept.slice(0, 5).map(([name, n]) => `${name}=${n}`).join(', ') });
 };
 
 /** The cleanup the tutorial asks for after the promotion (only meaningful once promoted). */

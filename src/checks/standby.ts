@@ -14,6 +14,22 @@ export const hotStandbyOn: CheckFn = async ({ probes, profile }) => {
   return pass({ hot_standby: value, file });
 };
 
+/**
+ * Step 3 asks maestro to listen on its own address (`'<IP maestro>, localhost'`) in the file; the
+ * restart that puts it in effect is step 4's. The running value is not judged here: step 2's `'*'`
+ * is still in effect, and accepting it would pass step 3 before it was done.
+ */
+export const maestroListensInFile: CheckFn = async ({ probes, profile, ip }) => {
+  const value = await probes.fileSetting('maestro', 'listen_addresses');
+  const file = `${profile.confDir}/postgresql.conf`;
+  const { main } = await probes.configFiles('maestro');
+  if (main?.errors.length) return fail('conf-syntax', { file, lines: main.errors.map((e) => `${e.line}: ${e.raw.trim().slice(0, 60)}`).join(' | ') });
+  if (value === undefined) return fail('not-set', { file, listen_addresses: "localhost (default)" });
+  const parts = value.split(',').map((p) => p.trim());
+  if (!parts.includes(ip.maestro)) return fail('no-own-ip', { file, listen_addresses: value });
+  return pass({ file, listen_addresses: value });
+};
+
 /** libpq conninfo (`host=… port=… user=…`, values optionally single-quoted). */
 export function parseConninfo(s: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -99,7 +115,7 @@ export const hbaReplicationRule: CheckFn = async ({ probes, profile, ip }) => {
 /** Proof: a replication connection from esclavo to maestro answers IDENTIFY_SYSTEM with maestro's identifier. */
 export const replicationConnection: CheckFn = async ({ probes, ip }) => {
   const conninfo = `host=${ip.maestro} port=5432 user=postgres replication=true connect_timeout=5`;
-  const r = await probes.exec('esclavo', ['psql', '-X', '-A', '-t', '-F', '|', '-c', 'IDENTIFY_SYSTEM', conninfo], { user: 'postgres', timeoutMs: 12_000 });
+  const r = await probes.exec('esclavo', [probes.psql, '-X', '-A', '-t', '-F', '|', '-c', 'IDENTIFY_SYSTEM', conninfo], { user: 'postgres', timeoutMs: 12_000 });
   const out = r.stdout.toString().trim();
   const sysid = (await probes.controldata('maestro'))?.systemIdentifier;
   if (r.exitCode === 0 && out) {

@@ -1,25 +1,32 @@
 /** Step 4 — maestro restarted with its new configuration; esclavo started as a read-only hot standby. */
+import { matchHba, parseHba } from '../pg/hba.js';
 import { fail, pass, type CheckFn } from './types.js';
 
 /**
- * The configuration was changed (differs from the cluster's original) and the running server
- * started after the last change of postgresql.conf and loaded pg_hba.conf after its last change.
+ * Step 4's restart put step 3's access settings in force: the running maestro listens on its own
+ * address as the file says (no change waiting for a restart), and pg_hba.conf, with a replication
+ * rule for esclavo, was loaded after its last change. A restart right after step 2 does not count:
+ * step 3's settings were not there yet.
  */
-export const maestroRestarted: CheckFn = async ({ probes, profile }) => {
+export const maestroRestarted: CheckFn = async ({ probes, profile, ip }) => {
   if (!(await probes.serverUp('maestro'))) return fail('down', {});
-  const conf = `${profile.confDir}/postgresql.conf`;
   const hba = `${profile.confDir}/pg_hba.conf`;
-  const [confStat, hbaStat, times, pristine, current] = await Promise.all([
-    probes.stat('maestro', conf), probes.stat('maestro', hba), probes.serverTimes('maestro'),
-    probes.readText('maestro', '/var/lib/pglab/pristine/postgresql.conf'), probes.readText('maestro', conf),
+  const [running, inFile, hbaStat, hbaText, times] = await Promise.all([
+    probes.settings('maestro'), probes.fileSetting('maestro', 'listen_addresses'), probes.stat('maestro', hba),
+    probes.readText('maestro', hba), probes.serverTimes('maestro'),
   ]);
-  if (!confStat || !hbaStat) return fail('missing', { conf });
-  const evidence = { started: iso(times.start), conf_changed: iso(confStat.mtime), hba_changed: iso(hbaStat.mtime), conf_loaded: iso(times.load) };
-  if (pristine !== undefined && pristine === current) return fail('unchanged', evidence);
-  if (times.start < confStat.mtime) return fail('not-restarted', evidence);
-  if (times.load < hbaStat.mtime) return fail('hba-not-loaded', evidence);
+  const listening = running.get('listen_addresses') ?? '';
+  const evidence = { listen_addresses: listening, in_file: inFile ?? '—', started: iso(times.start), hba_loaded: iso(times.load) };
+  const rule = hbaText === undefined ? undefined
+    : matchHba(parseHba(hbaText).rules, { database: 'replication', user: 'postgres', ip: ip.esclavo, ssl: false });
+  const ownIp = (v: string | undefined) => !!v && v.split(',').map((p) => p.trim()).includes(ip.maestro);
+  if (!ownIp(inFile) || !rule || rule.method === 'reject') return fail('unchanged', evidence);
+  if (normalizeList(listening) !== normalizeList(inFile!)) return fail('not-restarted', evidence);
+  if (hbaStat && times.load < hbaStat.mtime) return fail('hba-not-loaded', { ...evidence, hba_changed: iso(hbaStat.mtime) });
   return pass(evidence);
 };
+
+const normalizeList = (v: string) => v.split(',').map((p) => p.trim()).filter(Boolean).join(',');
 
 const iso = (epoch: number) => new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');
 

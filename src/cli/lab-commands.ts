@@ -3,12 +3,12 @@ import chalk from 'chalk';
 import type { Command } from 'commander';
 import { loadEnv, requireServer, type LabEnv } from '../env/env.js';
 import { envName } from '../env/naming.js';
-import { fill, lang, localized, t } from '../i18n/index.js';
+import { lang, localized, t } from '../i18n/index.js';
 import { renderExerciseSource } from '../lab/exercise.js';
 import { envFacts } from '../lab/facts.js';
 import { findStep, loadLab, type LabManifest } from '../lab/manifest.js';
 import { appendProgress, readProgress } from '../lab/progress.js';
-import { lazy, progressRecords, runStep, type StepResult } from '../lab/runner.js';
+import { fillHint, lazy, progressRecords, runStep, type StepResult } from '../lab/runner.js';
 import { applySolution } from '../lab/solve.js';
 import { Probes } from '../pg/probes.js';
 import { renderStep } from '../render/checklist.js';
@@ -85,7 +85,7 @@ export function registerLabCommands(program: Command): void {
       const step = findStep(loadLab(), stepId);
       const facts = envFacts(env);
       console.log(t('hint.header', { step: step.id }));
-      step.hints.forEach((h, i) => console.log(`  ${i + 1}. ${fill(localized(h), facts)}`));
+      step.hints.forEach((h, i) => console.log(`  ${i + 1}. ${fillHint(localized(h), facts)}`));
     });
 
   program.command('solve <step>')

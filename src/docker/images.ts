@@ -4,13 +4,18 @@
  * recipe hash label: a changed Dockerfile or init script rebuilds, anything else is reused.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dockerClient } from './client.js';
 import { LabError } from '../errors.js';
 import { profileFor, type PgMajor } from '../pg/profile.js';
+import { PG91_COMMIT, PG91_VERSION, resolvePg91Source, type Pg91Source } from './pg91-source.js';
+
+/** Measured on a 2-core machine (make -j2): the estimate shown before the compile. */
+const PG91_BUILD_MINUTES = 5;
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DOCKER_DIR = path.join(PROJECT_ROOT, 'docker');
@@ -22,17 +27,23 @@ export function imageTag(major: PgMajor): string {
   return `pglab/pg:${major}`;
 }
 
-function dockerfileFor(major: PgMajor): string {
-  return major === '9.1' ? 'Dockerfile.wheezy' : 'Dockerfile';
+/** Files of docker/pg that go into the image's build context. */
+function recipeFiles(major: PgMajor): string[] {
+  return profileFor(major).buildFromSource ? ['Dockerfile.pg91', 'pg91-build.sh', 'pglab-init'] : ['Dockerfile', 'pglab-init'];
 }
 
-/** Hash of everything that goes into the image; stored as a label to detect stale images. */
+/**
+ * Hash of everything that goes into the image; stored as a label to detect stale images.
+ * For 9.1 that includes the pinned source (version + release commit): every source we accept is
+ * verified to be exactly that release, so the image is built once and reused whichever copy built it.
+ */
 export function recipeHash(major: PgMajor): string {
   const h = createHash('sha256');
-  for (const file of ['base/make-base.sh', `pg/${dockerfileFor(major)}`, 'pg/pglab-init']) {
+  for (const file of ['base/make-base.sh', ...recipeFiles(major).map((f) => `pg/${f}`)]) {
     h.update(file).update(readFileSync(path.join(DOCKER_DIR, file)));
   }
   h.update(major);
+  if (profileFor(major).buildFromSource) h.update(`postgresql-${PG91_VERSION}@${PG91_COMMIT}`);
   return h.digest('hex').slice(0, 16);
 }
 
@@ -64,8 +75,10 @@ async function buildIfStale(major: PgMajor, progress: Progress, opts: { noCache?
   const labels = await imageLabels(tag);
   if (labels?.['pglab.recipe'] === hash && !opts.noCache) return tag;
   progress(labels ? `imagen ${tag} desactualizada: reconstruyendo` : `construyendo imagen ${tag}`);
+  // Find the 9.1 source before the (slow) base image, so a missing source is said at once.
+  const source = profileFor(major).buildFromSource ? await resolvePg91Source(progress) : undefined;
   const base = await ensureBase(major, progress);
-  await buildPgImage(major, base, tag, hash, progress, !!opts.noCache);
+  await buildPgImage(major, base, tag, hash, progress, !!opts.noCache, source);
   return tag;
 }
 
@@ -73,14 +86,6 @@ async function ensureBase(major: PgMajor, progress: Progress): Promise<string> {
   const suite = profileFor(major).debianSuite;
   const ownTag = `pglab/base:${suite}`;
   if (await imageLabels(ownTag)) return ownTag;
-  if (suite === 'wheezy') {
-    // The registry image, if someone loaded it (docker load) or a registry is reachable.
-    if (await imageLabels('debian/eol:wheezy')) return 'debian/eol:wheezy';
-    const mirror = process.env.PGLAB_WHEEZY_MIRROR;
-    if (!mirror) throw new LabError('image.wheezyUnavailable');
-    await makeBase(suite, ownTag, mirror, progress);
-    return ownTag;
-  }
   await makeBase(suite, ownTag, DEBIAN_MIRROR, progress);
   return ownTag;
 }
@@ -110,16 +115,21 @@ function makeBase(suite: string, tag: string, mirror: string, progress: Progress
   });
 }
 
-async function buildPgImage(major: PgMajor, base: string, tag: string, hash: string, progress: Progress, noCache: boolean): Promise<void> {
+async function buildPgImage(
+  major: PgMajor, base: string, tag: string, hash: string, progress: Progress, noCache: boolean, source?: Pg91Source,
+): Promise<void> {
   const client = dockerClient();
-  const dockerfile = dockerfileFor(major);
+  const files = recipeFiles(major);
+  const dockerfile = files[0];
+  const context = source ? pg91Context(files, source.file) : path.join(DOCKER_DIR, 'pg');
+  const heartbeat = source ? compileHeartbeat(progress) : undefined;
   const stream = await client.buildImage(
-    { context: path.join(DOCKER_DIR, 'pg'), src: [dockerfile, 'pglab-init'] },
+    { context, src: source ? [...files, 'pg91-source'] : files },
     {
       t: tag,
       dockerfile,
       buildargs: { BASE_IMAGE: base, PG_MAJOR: major },
-      labels: { 'pglab.recipe': hash },
+      labels: { 'pglab.recipe': hash, ...(source ? { 'pglab.source.sha256': source.sha256 } : {}) },
       rm: true,
       forcerm: true,
       nocache: noCache, // benchmarks measure a real rebuild
@@ -137,10 +147,36 @@ async function buildPgImage(major: PgMajor, base: string, tag: string, hash: str
       (event: { stream?: string; error?: string }) => {
         for (const line of (event.stream ?? '').split('\n').filter((l) => l.trim())) {
           tail.push(line);
-          if (tail.length > 12) tail.shift();
-          if (/^Step \d+\/\d+/.test(line)) progress('  ' + line.slice(0, 100));
+          if (tail.length > 40) tail.shift();
+          // 9.1's compile reports its phases; the other images show Docker's steps.
+          if (source ? line.startsWith('PGLAB_PROGRESS ') : /^Step \d+\/\d+/.test(line)) {
+            progress('  ' + line.replace('PGLAB_PROGRESS ', '').slice(0, 100));
+          }
         }
       },
     );
+  }).finally(() => {
+    heartbeat?.stop();
+    if (source) rmSync(context, { recursive: true, force: true });
   });
+}
+
+/** The build context for 9.1: docker/pg's recipe plus the verified source, in a temporary folder. */
+function pg91Context(files: string[], sourceFile: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pglab-pg91-'));
+  for (const f of files) copyFileSync(path.join(DOCKER_DIR, 'pg', f), path.join(dir, f));
+  copyFileSync(sourceFile, path.join(dir, 'pg91-source'));
+  return dir;
+}
+
+/** The compile is long and silent: say once what is happening, then how long it has been. */
+function compileHeartbeat(progress: Progress): { stop(): void } {
+  const started = Date.now();
+  progress(`compilando PostgreSQL ${PG91_VERSION}: unos ${PG91_BUILD_MINUTES} minutos, una sola vez (la imagen se reutiliza)`);
+  const timer = setInterval(() => {
+    const s = Math.round((Date.now() - started) / 1000);
+    progress(`  … ${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')} de unos ${PG91_BUILD_MINUTES} minutos`);
+  }, 30_000);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }

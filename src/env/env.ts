@@ -6,6 +6,8 @@ import type Docker from 'dockerode';
 import { dockerClient, ensureDocker, execInContainer } from '../docker/client.js';
 import { ensureImage, type Progress } from '../docker/images.js';
 import { LabError } from '../errors.js';
+import { parseReadiness, readinessArgv } from '../pg/readiness.js';
+import { TIMEOUTS } from '../timeouts.js';
 import { DEFAULT_PG, isPgMajor, profileFor, type PgMajor } from '../pg/profile.js';
 import {
   CLASS_LABEL, CREATED_LABEL, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PERSISTENT_MOUNTS, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
@@ -265,13 +267,12 @@ async function checkImageContract(docker: Docker, image: string, pg: PgMajor): P
 }
 
 /** Waits for the init to finish and the server to accept connections (bounded). */
-export async function waitReady(container: string, pg: PgMajor, timeoutMs = 90_000): Promise<void> {
+export async function waitReady(container: string, pg: PgMajor, timeoutMs: number = TIMEOUTS.upReadyMs): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const pgIsReady = `${profileFor(pg).binDir}/pg_isready`;
+  const argv = readinessArgv(profileFor(pg), '/var/lib/pglab/ready');
   while (Date.now() < deadline) {
-    const r = await execInContainer(container, ['sh', '-c', `test -f /var/lib/pglab/ready && ${pgIsReady} -q`], { timeoutMs: 5000 })
-      .catch(() => undefined);
-    if (r?.exitCode === 0) return;
+    const r = await execInContainer(container, argv, { user: 'postgres', timeoutMs: TIMEOUTS.readinessMs }).catch(() => undefined);
+    if (r && parseReadiness(r.stdout.toString()) === 'accepting') return;
     await sleep(300);
   }
   throw new LabError('env.notReady', { container });

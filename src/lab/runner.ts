@@ -120,23 +120,29 @@ async function runOne(spec: CheckSpec, ctx: Parameters<(typeof CHECKS)[string]>[
   }
 }
 
+/** A hint never shows a raw `{placeholder}`: a value the check could not observe reads as "—". */
+export function fillHint(template: string, params: Record<string, string | number>): string {
+  return fill(template, params).replace(/\{(\w+)\}/g, '—');
+}
+
 function toResult(spec: CheckSpec, outcome: CheckOutcome, facts: Record<string, string>, durationMs: number): CheckResult {
   const evidence = outcome.evidence ?? {};
-  const params = { ...facts, ...evidence };
+  // The env's facts (IPs, paths, the trigger file) win over evidence keys of the same name.
+  const params = { ...evidence, ...facts };
   const status: CheckStatus = outcome.status === 'pass' ? 'pass' : spec.severity === 'warn' ? 'warn' : 'fail';
   let hint: string | undefined;
   if (outcome.status === 'fail') {
     if (outcome.reason === 'server-down') hint = t('check.serverDown', { role: String(evidence.server) });
     else if (outcome.reason === 'timeout') hint = t('check.probeTimeout', { what: String(evidence.probe) });
-    else hint = fill(localized(spec.hints[outcome.reason ?? 'default'] ?? spec.hints.default), params);
+    else hint = fillHint(localized(spec.hints[outcome.reason ?? 'default'] ?? spec.hints.default), params);
   }
   return {
     id: spec.id,
-    title: fill(localized(spec.title), facts),
+    title: fillHint(localized(spec.title), facts),
     status,
     points: outcome.status === 'pass' ? spec.points : 0,
     maxPoints: spec.points,
-    expected: fill(localized(spec.expected), facts),
+    expected: fillHint(localized(spec.expected), facts),
     evidence,
     reason: outcome.reason,
     hint,

@@ -9,6 +9,8 @@ import { parseConf, type ParsedConf } from './conf.js';
 import { controlFacts } from './controldata.js';
 import { parsePsList, type ProcessLine } from './ps.js';
 import { profileFor, type PgProfile } from './profile.js';
+import { parseReadiness, readinessArgv, type Readiness } from './readiness.js';
+import { TIMEOUTS } from '../timeouts.js';
 
 /** A probe could not get its fact because the server (or container) is not there. */
 export class ServerDownError extends Error {
@@ -63,7 +65,7 @@ export class Probes {
     const container = this.env.servers.find((s) => s.role === role)!.container;
     let r: ExecResult;
     try {
-      r = await execInContainer(container, argv, { user: opts.user ?? 'postgres', timeoutMs: opts.timeoutMs ?? 10_000, stdin: opts.stdin, env: opts.env });
+      r = await execInContainer(container, argv, { user: opts.user ?? 'postgres', timeoutMs: opts.timeoutMs ?? TIMEOUTS.probeMs, stdin: opts.stdin, env: opts.env });
     } catch (err) {
       if (/no such container|is not running/i.test(String((err as Error).message))) throw new ServerDownError(role);
       throw err;
@@ -77,13 +79,18 @@ export class Probes {
     return (await this.readiness(role)) === 'accepting';
   }
 
-  /** pg_isready: accepting (0), rejecting (1: starting up, or a standby without hot_standby), down. */
-  readiness(role: string): Promise<'accepting' | 'rejecting' | 'down'> {
+  /** accepting, rejecting (starting up, or a standby without hot_standby), down (see readiness.ts). */
+  readiness(role: string): Promise<Readiness> {
     return this.once(`ready:${role}`, async () => {
       if (!this.containerRunning(role)) return 'down';
-      const r = await this.exec(role, [`${this.profile.binDir}/pg_isready`, '-q', '-t', '3'], { timeoutMs: 6000 });
-      return r.exitCode === 0 ? 'accepting' : r.exitCode === 1 ? 'rejecting' : 'down';
+      const r = await this.exec(role, readinessArgv(this.profile), { timeoutMs: TIMEOUTS.readinessMs });
+      return parseReadiness(r.stdout.toString());
     });
+  }
+
+  /** The version's own psql: Debian's pg_wrapper dies on a broken postgresql.conf before connecting. */
+  get psql(): string {
+    return `${this.profile.binDir}/psql`;
   }
 
   /** Databases a student may have used (names passed via PGDATABASE, never into SQL or a shell). */
@@ -116,7 +123,7 @@ export class Probes {
     const run = async () => {
       if (!(await this.serverUp(role))) throw new ServerDownError(role);
       // The database name may come from the student: passed through PGDATABASE, which libpq takes literally.
-      const r = await this.exec(role, ['psql', '-X', '-A', '-t', '-q', '-F', SEP, '-v', 'ON_ERROR_STOP=1', '-c', query], {
+      const r = await this.exec(role, [this.psql, '-X', '-A', '-t', '-q', '-F', SEP, '-v', 'ON_ERROR_STOP=1', '-c', query], {
         timeoutMs: opts.timeoutMs ?? 10_000,
         env: { PGDATABASE: opts.database ?? 'postgres' },
       });
@@ -129,7 +136,7 @@ export class Probes {
   /** Runs SQL expected to fail; returns psql's exit code and stderr (with the SQLSTATE). */
   async sqlAttempt(role: string, query: string): Promise<{ ok: boolean; sqlstate?: string; message: string }> {
     if (!(await this.serverUp(role))) throw new ServerDownError(role);
-    const r = await this.exec(role, ['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose', '-d', 'postgres', '-c', query]);
+    const r = await this.exec(role, [this.psql, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose', '-d', 'postgres', '-c', query]);
     const message = r.stderr.toString().trim();
     return { ok: r.exitCode === 0, sqlstate: /ERROR:\s+([0-9A-Z]{5}):/.exec(message)?.[1], message };
   }

@@ -10,7 +10,9 @@ export const DEFAULT_PG: PgMajor = '9.1';
 export interface PgProfile {
   major: PgMajor;
   /** Debian suite that ships this major (base image). */
-  debianSuite: 'wheezy' | 'bullseye' | 'bookworm' | 'trixie';
+  debianSuite: 'bullseye' | 'bookworm' | 'trixie';
+  /** Compiled from source (Debian no longer ships it): docker/pg/Dockerfile.pg91. */
+  buildFromSource: boolean;
   confDir: string;
   dataDir: string;
   logFile: string;
@@ -41,7 +43,8 @@ export interface PgProfile {
 
 const PROFILES: Record<PgMajor, PgProfile> = {
   '9.1': modern('9.1', {
-    debianSuite: 'wheezy',
+    debianSuite: 'bookworm',
+    buildFromSource: true,
     walDirName: 'pg_xlog',
     recoveryConfFile: true,
     triggerSetting: 'trigger_file',
@@ -65,6 +68,7 @@ function modern(major: PgMajor, overrides: Partial<PgProfile>): PgProfile {
   return {
     major,
     debianSuite: 'bookworm',
+    buildFromSource: false,
     confDir: `/etc/postgresql/${major}/main`,
     dataDir: `/var/lib/postgresql/${major}/main`,
     logFile: `/var/log/postgresql/postgresql-${major}-main.log`,
