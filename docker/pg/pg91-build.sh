@@ -39,10 +39,14 @@ cp /usr/share/misc/config.guess /usr/share/misc/config.sub config/
 sed -i 's/^#if defined(__arm__) || defined(__arm)$/#if defined(__arm__) || defined(__arm) || defined(__aarch64__)/' src/include/storage/s_lock.h
 grep -q '__aarch64__' src/include/storage/s_lock.h
 
+# Optional cross build (PG91_CROSS_HOST=aarch64-linux-gnu): lets an amd64 host check the arm64 recipe.
+cross=()
+if [ -n "${PG91_CROSS_HOST:-}" ]; then cross=(--host="$PG91_CROSS_HOST" CC="$PG91_CROSS_HOST-gcc"); fi
+
 phase "configure ($(uname -m))"
 # -fcommon: gcc >= 10 defaults to -fno-common and 9.1 relies on tentative definitions.
 # No OpenSSL: 9.1's SSL code does not build against OpenSSL 3.
-run configure ./configure \
+run configure ./configure "${cross[@]}" \
   --prefix=/usr/lib/postgresql/9.1 --datadir=/usr/share/postgresql/9.1 \
   --includedir=/usr/include/postgresql --localedir=/usr/share/locale \
   --sysconfdir=/etc/postgresql-common --mandir=/usr/share/postgresql/9.1/man \
@@ -66,4 +70,11 @@ rm -rf /stage/usr/include /stage/usr/lib/postgresql/9.1/lib/*.a
 find /stage/usr/share/locale -mindepth 1 -maxdepth 1 ! -name 'es*' ! -name 'en*' -exec rm -rf {} +
 test -x /stage/usr/lib/postgresql/9.1/bin/postgres
 test -x /stage/usr/lib/postgresql/9.1/bin/pg_archivecleanup
-phase "done: $(/stage/usr/lib/postgresql/9.1/bin/postgres --version)"
+if [ -n "${PG91_CROSS_HOST:-}" ]; then
+  # A cross-built postgres cannot run here: check its ELF e_machine instead (183 = AArch64).
+  m="$(od -An -tu2 -j18 -N2 /stage/usr/lib/postgresql/9.1/bin/postgres | tr -d ' ')"
+  case "$PG91_CROSS_HOST" in aarch64*) [ "$m" = 183 ] || { echo "PGLAB_ERROR postgres is not AArch64 (e_machine $m)"; exit 1; };; esac
+  phase "done: cross-built for $PG91_CROSS_HOST (ELF e_machine $m)"
+else
+  phase "done: $(/stage/usr/lib/postgresql/9.1/bin/postgres --version)"
+fi

@@ -11,7 +11,7 @@ export async function wasPromoted(probes: Probes): Promise<boolean> {
 }
 
 export const promotedAndWritable: CheckFn = async ({ probes }) => {
-  if (!(await probes.serverUp('esclavo'))) return fail('down', {});
+  if (!(await probes.serverUp('esclavo'))) return fail('down', { server: 'esclavo' });
   if (await probes.inRecovery('esclavo')) return fail('still-standby', { pg_is_in_recovery: 't' });
   if (!(await wasPromoted(probes))) return fail('not-promoted', { pg_is_in_recovery: 'f' });
   const attempt = await probes.sqlAttempt('esclavo', 'CREATE TEMP TABLE pglab_write_probe (i int); INSERT INTO pglab_write_probe VALUES (1)');
@@ -37,7 +37,7 @@ export const promotedProperly: CheckFn = async ({ probes, profile }) => {
   };
   if (profile.recoveryConfFile ? conf : signal) return fail(trigger ? 'trigger-ignored' : 'still-standby', evidence);
   // Neither standby file nor a new timeline: only a clone of maestro can have had its standby file deleted.
-  const [mine, maestro] = await Promise.all([probes.controldata('esclavo'), probes.controldata('maestro')]);
+  const [mine, maestro] = await Promise.all([probes.controldata('esclavo').catch(() => undefined), probes.controldata('maestro').catch(() => undefined)]);
   const clone = !!mine?.systemIdentifier && mine.systemIdentifier === maestro?.systemIdentifier;
   if (timeline < 2) return fail(clone ? 'hand-deleted' : 'not-promoted', evidence);
   if (trigger) return fail('trigger-left', evidence);

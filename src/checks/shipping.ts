@@ -83,26 +83,39 @@ async function archiverEvidence(probes: CheckContext['probes'], walDir: string, 
   return { ready_on_maestro: status.filter((e) => e.name.endsWith('.ready')).length, done_on_maestro: status.filter((e) => e.name.endsWith('.done')).length };
 }
 
-/** pg_stop_backup / pg_backup_stop leaves a backup history file in the archive. */
+/**
+ * pg_stop_backup / pg_backup_stop writes a backup history file (`*.backup`) and archives it. Judged
+ * in esclavo's archive; once the tutorial's cleanup has deleted the archive, the copy that stays in
+ * maestro's pg_xlog / pg_wal with its archive_status `.done` still proves it was taken and shipped.
+ */
 export const baseBackupTaken: CheckFn = async ({ probes, profile }) => {
-  const entries = await probes.listDir('esclavo', WAL_ARCHIVE_DIR);
-  if (!entries) return fail('no-archive-dir', { path: WAL_ARCHIVE_DIR });
-  const histories = entries.filter((e) => isBackupHistoryName(e.name)).sort((a, b) => b.mtime - a.mtime);
-  if (!histories.length) return fail('no-history', { path: WAL_ARCHIVE_DIR });
   const sysid = (await probes.controldata('maestro'))?.systemIdentifier;
   if (!sysid) return fail('no-maestro-sysid', {});
-  for (const h of histories) {
+  const entries = await probes.listDir('esclavo', WAL_ARCHIVE_DIR);
+  const archived = (entries ?? []).filter((e) => isBackupHistoryName(e.name)).sort((a, b) => b.mtime - a.mtime);
+  for (const h of archived) {
     const info = parseBackupHistory((await probes.readText('esclavo', `${WAL_ARCHIVE_DIR}/${h.name}`)) ?? '');
     if (!info.startWalLocation || !info.stopWalLocation || !info.startWalFile || !h.name.startsWith(info.startWalFile)) continue;
     // If the backup's first segment is still archived it must belong to this maestro.
-    const start = entries.find((e) => e.name === info.startWalFile);
+    const start = entries!.find((e) => e.name === info.startWalFile);
     if (start) {
       const page = (await probes.readFile('esclavo', `${WAL_ARCHIVE_DIR}/${start.name}`, 8192)) ?? Buffer.alloc(0);
       if (!validateWalSegment({ name: start.name, size: start.size, firstPage: page, profile, expectedSysid: sysid }).ok) continue;
     }
     return pass({ file: h.name, label: info.label ?? '', start: info.startWalLocation, stop: info.stopWalLocation });
   }
-  return fail('bad-history', { files: histories.map((h) => h.name).join(', ') });
+  // Surviving evidence on maestro: its own history file, archived successfully (.done).
+  const walDir = `${profile.dataDir}/${profile.walDirName}`;
+  const local = ((await probes.listDir('maestro', walDir)) ?? []).filter((e) => isBackupHistoryName(e.name)).sort((a, b) => b.mtime - a.mtime);
+  const status = new Set(((await probes.listDir('maestro', `${walDir}/archive_status`)) ?? []).map((e) => e.name));
+  for (const h of local) {
+    const info = parseBackupHistory((await probes.readText('maestro', `${walDir}/${h.name}`)) ?? '');
+    if (!info.startWalLocation || !info.stopWalLocation || !info.startWalFile || !h.name.startsWith(info.startWalFile)) continue;
+    if (!status.has(`${h.name}.done`)) return fail('not-archived', { file: `${walDir}/${h.name}`, archive_status: status.has(`${h.name}.ready`) ? '.ready' : '—' });
+    return { ...pass({ file: h.name, label: info.label ?? '', start: info.startWalLocation, stop: info.stopWalLocation, archived: `${walDir}/archive_status/${h.name}.done` }), source: 'evidence' };
+  }
+  if (archived.length) return fail('bad-history', { files: archived.map((h) => h.name).join(', ') });
+  return fail(entries ? 'never-started' : 'no-archive-dir', { path: WAL_ARCHIVE_DIR, maestro: walDir });
 };
 
 /** esclavo's data directory is a clone of maestro: same database system identifier. */

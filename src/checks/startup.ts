@@ -9,7 +9,7 @@ import { fail, pass, type CheckFn } from './types.js';
  * step 3's settings were not there yet.
  */
 export const maestroRestarted: CheckFn = async ({ probes, profile, ip }) => {
-  if (!(await probes.serverUp('maestro'))) return fail('down', {});
+  if (!(await probes.serverUp('maestro'))) return fail('down', { server: 'maestro' });
   const hba = `${profile.confDir}/pg_hba.conf`;
   const [running, inFile, hbaStat, hbaText, times] = await Promise.all([
     probes.settings('maestro'), probes.fileSetting('maestro', 'listen_addresses'), probes.stat('maestro', hba),
@@ -33,13 +33,13 @@ const iso = (epoch: number) => new Date(epoch * 1000).toISOString().replace('.00
 export const esclavoUp: CheckFn = async ({ probes }) => {
   const state = await probes.readiness('esclavo');
   // "rejecting" still means the server process is up (a standby without hot_standby answers that way).
-  return state === 'down' ? fail('down', { pg_isready: state }) : pass({ pg_isready: state });
+  return state === 'down' ? fail('down', { server: 'esclavo', state }) : pass({ state });
 };
 
 export const esclavoInRecovery: CheckFn = async ({ probes, profile }) => {
   const state = await probes.readiness('esclavo');
-  if (state === 'down') return fail('down', {});
-  if (state === 'rejecting') return fail('hot-standby-off', { pg_isready: state });
+  if (state === 'down') return fail('down', { server: 'esclavo' });
+  if (state === 'rejecting') return fail('hot-standby-off', { state });
   if (!(await probes.inRecovery('esclavo'))) {
     const signal = profile.recoveryConfFile ? 'recovery.conf' : 'standby.signal';
     return fail('not-in-recovery', { pg_is_in_recovery: 'f', expected_file: `${profile.dataDir}/${signal}` });
@@ -49,8 +49,8 @@ export const esclavoInRecovery: CheckFn = async ({ probes, profile }) => {
 
 export const esclavoAnswersReads: CheckFn = async ({ probes }) => {
   const state = await probes.readiness('esclavo');
-  if (state === 'down') return fail('down', {});
-  if (state === 'rejecting') return fail('hot-standby-off', { pg_isready: state });
+  if (state === 'down') return fail('down', { server: 'esclavo' });
+  if (state === 'rejecting') return fail('hot-standby-off', { state });
   // Read-only answers from a *standby*: a plain server answering queries does not count.
   if (!(await probes.inRecovery('esclavo'))) return fail('not-standby', { pg_is_in_recovery: 'f' });
   const [[count]] = await probes.sql('esclavo', 'SELECT count(*) FROM pg_database');

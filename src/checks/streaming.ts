@@ -5,7 +5,7 @@ import { walReceivers, walSenders } from '../pg/ps.js';
 import { fail, pass, pollUntil, type CheckFn } from './types.js';
 
 export const walSenderProcess: CheckFn = async ({ probes, ip }) => {
-  if (!(await probes.serverUp('maestro'))) return fail('down', {});
+  if (!(await probes.serverUp('maestro'))) return fail('down', { server: 'maestro' });
   const senders = walSenders(await probes.processes('maestro'));
   const mine = senders.find((s) => s.clientAddr === ip.esclavo);
   if (!mine) return fail('none', { senders: senders.map((s) => `${s.clientAddr} ${s.state}`).join(', ') || '—' });
@@ -22,7 +22,7 @@ export const replicationView: CheckFn = async ({ probes, profile, ip }) => {
 };
 
 export const walReceiverProcess: CheckFn = async ({ probes }) => {
-  if (!(await probes.serverUp('esclavo'))) return fail('down', {});
+  if (!(await probes.serverUp('esclavo'))) return fail('down', { server: 'esclavo' });
   const receivers = walReceivers(await probes.processes('esclavo'));
   if (!receivers.length) return fail('none', {});
   const r = receivers[0];
@@ -37,7 +37,7 @@ const REPLICATION_WAIT_MS = 10_000;
  * must read it on esclavo within REPLICATION_WAIT_MS; reports the lag.
  */
 export const rowsReplicated: CheckFn = async ({ probes }) => {
-  if (!(await probes.serverUp('maestro'))) return fail('maestro-down', {});
+  if (!(await probes.serverUp('maestro'))) return fail('maestro-down', { server: 'maestro' });
   if (!(await probes.serverUp('esclavo')) || !(await probes.inRecovery('esclavo'))) return fail('no-standby', {});
   const nonce = randomBytes(8).toString('hex');
   await probes.sql('maestro', `DROP SCHEMA IF EXISTS ${PROBE_SCHEMA} CASCADE; CREATE SCHEMA ${PROBE_SCHEMA}; CREATE TABLE ${PROBE_SCHEMA}.nonce (v text); INSERT INTO ${PROBE_SCHEMA}.nonce VALUES ('${nonce}')`, { memo: false });
@@ -69,7 +69,7 @@ export const studentTableReplicated: CheckFn = async ({ probes }) => {
 
 /** esclavo must refuse writes with SQLSTATE 25006 (read-only transaction); a temp table leaves no trace. */
 export const esclavoRefusesWrites: CheckFn = async ({ probes }) => {
-  if (!(await probes.serverUp('esclavo'))) return fail('down', {});
+  if (!(await probes.serverUp('esclavo'))) return fail('down', { server: 'esclavo' });
   const attempt = await probes.sqlAttempt('esclavo', 'CREATE TEMP TABLE pglab_write_probe (i int)');
   if (attempt.ok) return fail('accepted-write', {});
   if (attempt.sqlstate === '25006') return pass({ sqlstate: '25006', statement: 'CREATE TEMP TABLE' });

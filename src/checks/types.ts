@@ -6,7 +6,14 @@ export interface CheckOutcome {
   status: 'pass' | 'fail';
   reason?: string;
   evidence?: Record<string, string | number>;
+  /**
+   * Where the verdict came from: the live state (default), evidence that survives the promotion
+   * and the cleanup, the env's flight recorder, or a pass recorded by an earlier check.
+   */
+  source?: VerdictSource;
 }
+
+export type VerdictSource = 'live' | 'evidence' | 'recorder' | 'earlier-pass';
 
 export interface CheckContext {
   probes: Probes;

@@ -8,7 +8,7 @@ import { withTimeout } from '../docker/client.js';
 import type { LabEnv } from '../env/env.js';
 import { fill, localized, t } from '../i18n/index.js';
 import { ProbeTimeoutError, Probes, ServerDownError, SqlError } from '../pg/probes.js';
-import type { CheckOutcome } from '../checks/types.js';
+import type { CheckOutcome, VerdictSource } from '../checks/types.js';
 import { envFacts } from './facts.js';
 import { checksFor, type CheckSpec, type LabManifest, type StepSpec } from './manifest.js';
 import { appendProgress, readProgress, type Progress, type ProgressRecord } from './progress.js';
@@ -29,6 +29,8 @@ export interface CheckResult {
   durationMs: number;
   /** Set when the check passed earlier and its state was legitimately consumed by the promotion. */
   passedBeforePromotion?: string;
+  /** Where the verdict came from (see CheckOutcome.source). */
+  source: VerdictSource;
 }
 
 export interface StepResult {
@@ -65,6 +67,11 @@ export async function runStep(env: LabEnv, lab: LabManifest, step: StepSpec, sha
   const checks = await Promise.all(specs.map(async (spec) => {
     const t0 = Date.now();
     const outcome = await runOne(spec, ctx);
+    // A stopped server's hint says why it will not start, when its files show it.
+    if (/^(server-|maestro-)?down$/.test(outcome.reason ?? '') && outcome.evidence?.server) {
+      const problems = await probes.startupBlockers(String(outcome.evidence.server)).catch(() => []);
+      if (problems.length) outcome.evidence.problems = problems.join('; ');
+    }
     return toResult(spec, outcome, facts, Date.now() - t0);
   }));
 
@@ -74,7 +81,7 @@ export async function runStep(env: LabEnv, lab: LabManifest, step: StepSpec, sha
     for (const [i, c] of checks.entries()) {
       const earlier = recorded.checks[`${step.id}/${c.id}`]?.firstPassed;
       if (c.status === 'fail' && specs[i].supersededByPromotion && earlier) {
-        Object.assign(c, { status: 'pass', points: c.maxPoints, passedBeforePromotion: earlier, hint: undefined });
+        Object.assign(c, { status: 'pass', points: c.maxPoints, passedBeforePromotion: earlier, hint: undefined, reason: undefined, source: 'earlier-pass' });
       }
     }
   }
@@ -125,14 +132,15 @@ export function fillHint(template: string, params: Record<string, string | numbe
   return fill(template, params).replace(/\{(\w+)\}/g, '—');
 }
 
-function toResult(spec: CheckSpec, outcome: CheckOutcome, facts: Record<string, string>, durationMs: number): CheckResult {
+export function toResult(spec: CheckSpec, outcome: CheckOutcome, facts: Record<string, string>, durationMs: number): CheckResult {
   const evidence = outcome.evidence ?? {};
   // The env's facts (IPs, paths, the trigger file) win over evidence keys of the same name.
   const params = { ...evidence, ...facts };
   const status: CheckStatus = outcome.status === 'pass' ? 'pass' : spec.severity === 'warn' ? 'warn' : 'fail';
   let hint: string | undefined;
   if (outcome.status === 'fail') {
-    if (outcome.reason === 'server-down') hint = t('check.serverDown', { role: String(evidence.server) });
+    if (evidence.problems) hint = t('check.serverDownConf', { role: String(evidence.server), problems: String(evidence.problems) });
+    else if (outcome.reason === 'server-down') hint = t('check.serverDown', { role: String(evidence.server) });
     else if (outcome.reason === 'timeout') hint = t('check.probeTimeout', { what: String(evidence.probe) });
     else hint = fillHint(localized(spec.hints[outcome.reason ?? 'default'] ?? spec.hints.default), params);
   }
@@ -147,5 +155,6 @@ function toResult(spec: CheckSpec, outcome: CheckOutcome, facts: Record<string, 
     reason: outcome.reason,
     hint,
     durationMs,
+    source: outcome.source ?? 'live',
   };
 }

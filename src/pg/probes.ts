@@ -235,6 +235,26 @@ export class Probes {
     });
   }
 
+  /**
+   * Why a stopped server will not start, from its files alone (never its log): lines of
+   * postgresql.conf, and on 9.1 of recovery.conf, that PostgreSQL cannot parse.
+   */
+  startupBlockers(role: string): Promise<string[]> {
+    return this.once(`blockers:${role}`, async () => {
+      const problems: string[] = [];
+      const lines = (conf: ParsedConf) => conf.errors.map((e) => e.line).join(', ');
+      const { main } = await this.configFiles(role);
+      if (main?.errors.length) problems.push(`${this.profile.confDir}/postgresql.conf (${lines(main)})`);
+      if (this.profile.recoveryConfFile) {
+        const path = `${this.profile.dataDir}/recovery.conf`;
+        const text = await this.readText(role, path);
+        const recovery = text === undefined ? undefined : parseConf(text);
+        if (recovery?.errors.length) problems.push(`${path} (${lines(recovery)})`);
+      }
+      return problems;
+    });
+  }
+
   /** Value a setting has in the files (last one wins, in the server's reading order). */
   async fileSetting(role: string, key: string): Promise<string | undefined> {
     const { main, extra } = await this.configFiles(role);

@@ -12,7 +12,7 @@ const STEPS = ['step-1', 'step-2', 'step-3', 'step-4', 'step-5', 'step-6'];
 const TRUE_WHEN_FRESH = new Set(['step-1/same-version', 'step-4/esclavo-up']);
 
 describe.each(VERSIONS)('tutorial on PostgreSQL %s', (pg) => {
-  const env = envNameFor(`tut${pg}`);
+  const env = envNameFor(`tut${pg.replace(".", "")}`);
 
   beforeAll(async () => {
     await lab(['down', '--env', env, '--purge', '--yes']);

@@ -174,10 +174,22 @@ describe.each(RUNS)('shipping.segmentsArrived on the 9.1 archive ($run)', ({ dir
 
 describe.each(RUNS)('shipping.baseBackupTaken on the 9.1 archive ($run)', ({ dir }) => {
   const history = { [`${WAL_ARCHIVE_DIR}/${HISTORY_NAME}`]: fx(`${dir}backup-history-file.txt`) };
-  const withArchive = (listing: string, files: Record<string, Buffer | string>) =>
+  const PG_XLOG = '/var/lib/postgresql/9.1/main/pg_xlog';
+  /** `ls -la` output of one transcript command (the lines up to the next command). */
+  const transcriptListing = (command: string, listDir?: string) => {
+    const text = fx(`${dir}session-transcript.txt`);
+    const at = text.indexOf(command);
+    if (at < 0) throw new Error(`transcript has no "${command}"`);
+    const chunk = text.slice(at).split('\n### ')[0].split('\n').slice(1).join('\n');
+    return lsLa(chunk, listDir);
+  };
+  // maestro's pg_xlog + archive_status before the base backup, and pg_xlog right after pg_stop_backup.
+  const beforeBackup = () => transcriptListing(`ls -la ${PG_XLOG}/ ${PG_XLOG}/archive_status/`);
+  const afterStop = () => transcriptListing(`ls -la ${PG_XLOG}/; cat ${PG_XLOG}/*.backup`, PG_XLOG);
+  const withArchive = (listing: string | undefined, files: Record<string, Buffer | string>, maestroDirs = beforeBackup()) =>
     judge('shipping.baseBackupTaken', {
-      esclavo: { dirs: lsLa(fx(`${dir}${listing}`), WAL_ARCHIVE_DIR), files },
-      maestro: { controldata: fx(`${dir}pg_controldata-maestro.txt`) },
+      esclavo: { dirs: listing ? lsLa(fx(`${dir}${listing}`), WAL_ARCHIVE_DIR) : { '/var/lib/postgresql': [] }, files },
+      maestro: { controldata: fx(`${dir}pg_controldata-maestro.txt`), dirs: maestroDirs, files: { [`${PG_XLOG}/${HISTORY_NAME}`]: fx(`${dir}backup-history-file.txt`) } },
     });
 
   it('passes the archive after cleanup (history file kept, its start segment removed)', async () => {
@@ -190,9 +202,24 @@ describe.each(RUNS)('shipping.baseBackupTaken on the 9.1 archive ($run)', ({ dir
     expect(out).toEqual({ status: 'fail', reason: 'bad-history', evidence: { files: HISTORY_NAME } });
   });
 
-  it("fails 'no-history' on the archive before pg_stop_backup", async () => {
+  it("fails 'never-started' before pg_start_backup (the seed's two -c in one psql run only pg_stop_backup)", async () => {
     const out = await withArchive('wal_archive-listing-after-archiving.txt', {});
-    expect(out).toEqual({ status: 'fail', reason: 'no-history', evidence: { path: WAL_ARCHIVE_DIR } });
+    expect(out).toEqual({ status: 'fail', reason: 'never-started', evidence: { path: WAL_ARCHIVE_DIR, maestro: PG_XLOG } });
+  });
+
+  it("once the tutorial's cleanup deleted the archive: maestro's own history file proves it, when archived (.done)", async () => {
+    const dirs = afterStop();
+    // Captured right after pg_stop_backup, before the archiver's turn: the history file is not .done yet.
+    dirs[`${PG_XLOG}/archive_status`] = beforeBackup()[`${PG_XLOG}/archive_status`];
+    expect(await withArchive(undefined, {}, dirs)).toEqual({
+      status: 'fail', reason: 'not-archived', evidence: { file: `${PG_XLOG}/${HISTORY_NAME}`, archive_status: '—' },
+    });
+    // The archiver's .done for it (what a successful archive_command leaves): surviving evidence.
+    dirs[`${PG_XLOG}/archive_status`] = [...dirs[`${PG_XLOG}/archive_status`], { name: `${HISTORY_NAME}.done`, size: 0, type: 'f', owner: 'postgres', mtime: 0 }];
+    expect(await withArchive(undefined, {}, dirs)).toEqual({
+      status: 'pass', source: 'evidence',
+      evidence: { file: HISTORY_NAME, label: 'base_backup', start: '0/3000020', stop: '0/30000D8', archived: `${PG_XLOG}/archive_status/${HISTORY_NAME}.done` },
+    });
   });
 });
 
@@ -405,7 +432,7 @@ describe.each(RUNS)('promotion.promotedProperly / timelineAdvanced on the 9.1 pr
   });
 
   it("promotedProperly fails 'hand-deleted' when recovery.conf was deleted by hand (timeline 1)", async () => {
-    expect(await judge('promotion.promotedProperly', { esclavo: handDeleted() })).toEqual({
+    expect(await judge('promotion.promotedProperly', { esclavo: handDeleted(), maestro: { ...maestro, controldata: fx(`${dir}pg_controldata-maestro.txt`) } })).toEqual({
       status: 'fail',
       reason: 'hand-deleted',
       evidence: { timeline: 1, 'recovery.conf': 'no', 'recovery.done': 'no', trigger: 'no' },
