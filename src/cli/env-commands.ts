@@ -2,12 +2,12 @@
 import chalk from 'chalk';
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
-import { CHECKS } from '../checks/index.js';
 import { execInContainer } from '../docker/client.js';
 import { down, loadEnv, requireServer, up, type LabEnv } from '../env/env.js';
 import { canonicalRole, envName } from '../env/naming.js';
 import { LabError } from '../errors.js';
-import { t } from '../i18n/index.js';
+import { lang, t } from '../i18n/index.js';
+import { topology } from '../lab/topology.js';
 import { Probes } from '../pg/probes.js';
 import { isPgMajor, profileFor, type PgMajor } from '../pg/profile.js';
 import { confirm, progressLine } from './io.js';
@@ -101,24 +101,39 @@ function dockerCliExec(container: string, user: 'root' | 'postgres', argv: strin
 
 export async function statusText(env: LabEnv): Promise<string> {
   const probes = new Probes(env);
-  const lines = [chalk.bold(t('status.header', { env: env.name, pg: env.pg, subnet: env.subnet, created: env.created }))];
+  const created = env.created ? localTime(env.created) : '—';
+  const lines = [chalk.bold(t('status.header', { env: env.name, pg: env.pg, subnet: env.subnet, created }))];
+  const ctx = { probes, profile: probes.profile, ip: { maestro: probes.ip('maestro'), esclavo: probes.ip('esclavo') } };
+  const topo = await topology(ctx);
   for (const s of env.servers) {
+    const view = topo.servers.find((v) => v.role === s.role);
     let pgstate = t('status.pgDown');
-    if (s.state === 'running' && (await probes.readiness(s.role).catch(() => 'down')) !== 'down') {
+    if (view?.up) {
       const version = await probes.sql(s.role, 'SHOW server_version').then((r) => r[0][0]).catch(() => profileFor(env.pg).major);
-      const recovery = await probes.inRecovery(s.role).catch(() => undefined);
-      pgstate = t('status.pgUp', { version, mode: recovery === undefined ? '' : t(recovery ? 'status.recovery' : 'status.primary') });
+      const mode = view.primary === undefined ? '' : t(view.primary ? 'status.primary' : 'status.recovery');
+      pgstate = t('status.pgUp', { version, mode }) + (view.timeline ? ` ${t('status.timeline', { tli: view.timeline })}` : '');
     }
     lines.push('  ' + t('status.server', { role: s.role.padEnd(8), state: s.state, ip: s.ip, pgstate }));
   }
-  if (env.servers.some((s) => s.role === 'esclavo')) {
-    const ctx = { probes, profile: probes.profile, ip: { maestro: probes.ip('maestro'), esclavo: probes.ip('esclavo') } };
-    const edge = async (check: string) => (await CHECKS[check](ctx).catch(() => ({ status: 'fail' }))).status === 'pass';
-    const [archive, streaming] = await Promise.all([edge('shipping.segmentsArrived'), edge('streaming.replicationView')]);
-    const mark = (ok: boolean) => (ok ? chalk.green(`✓ ${t('status.working')}`) : chalk.red(`✗ ${t('status.notWorking')}`));
-    lines.push('', `  maestro ──${t('status.archive')}──▶ esclavo   ${mark(archive)}`);
-    lines.push(`  maestro ──${t('status.streaming')}──▶ esclavo   ${mark(streaming)}`);
+  if (topo.promoted) {
+    const tli = (role: string) => topo.servers.find((v) => v.role === role)?.timeline ?? '?';
+    lines.push('', '  ' + chalk.yellow(t('status.promoted', { tli: tli('esclavo'), maestroTli: tli('maestro') })));
+  } else if (topo.archive && topo.streaming) {
+    const a = topo.archive;
+    const archive = a.state === 'ok' ? chalk.green(`✓ ${t('status.archiveOk', { segment: a.lastArchived ?? '—' })}`)
+      : a.state === 'failing' ? chalk.red(`✗ ${t('status.archiveFailing', { n: a.waiting, minutes: Math.round((a.oldestWaitingS ?? 0) / 60) })}`)
+        : a.state === 'off' ? chalk.red(`✗ ${t('status.archiveOff')}`) : chalk.yellow(`… ${t('status.archiveWaiting')}`);
+    const streaming = topo.streaming.state === 'streaming'
+      ? chalk.green(`✓ ${t('status.working')}${topo.streaming.detail ? ` (${topo.streaming.detail})` : ''}`)
+      : chalk.red(`✗ ${t('status.notWorking')}`);
+    lines.push('', `  maestro ──${t('status.archive')}──▶ esclavo   ${archive}`);
+    lines.push(`  maestro ──${t('status.streaming')}──▶ esclavo   ${streaming}`);
   }
   return lines.join('\n');
 }
 
+/** Times people read: local time of this machine, never a raw UTC ISO string. */
+export function localTime(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(lang() === 'en' ? 'en-GB' : 'es-AR', { dateStyle: 'short', timeStyle: 'short' });
+}

@@ -129,6 +129,20 @@ describe('graders on real PostgreSQL 9.1 mistakes', () => {
     expect(String(c.evidence.sent_location)).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
   });
 
+  it('lab status says archiving fails while segments pile up on maestro (not just that old ones arrived)', async () => {
+    const before = await lab(['status', '--env', env]);
+    expect(before.stdout).toMatch(/✓ funciona \(último segmento WAL archivado: [0-9A-F]{24}\)/);
+    await append('maestro', 'root', `${CONF}/postgresql.conf`, ["archive_command = '/bin/false'"]);
+    await exec(env, 'maestro', 'root', ['/etc/init.d/postgresql', 'reload']);
+    await exec(env, 'maestro', 'postgres', ['psql', '-c', 'select txid_current();']);
+    await exec(env, 'maestro', 'postgres', ['psql', '-c', 'select pg_switch_xlog();']);
+    await new Promise((r) => setTimeout(r, 95_000)); // a segment .ready for longer than the archiver would take
+    const after = await lab(['status', '--env', env]);
+    expect(after.stdout).toMatch(/✗ falla: \d+ segmentos WAL esperando en el maestro/);
+    await exec(env, 'maestro', 'root', ['sed', '-i', '$d', `${CONF}/postgresql.conf`]);
+    await exec(env, 'maestro', 'root', ['/etc/init.d/postgresql', 'reload']);
+  });
+
   it('recovery.conf deleted by hand and a restart is not a promotion', async () => {
     await exec(env, 'esclavo', 'postgres', ['rm', `${DATA}/recovery.conf`]);
     await exec(env, 'esclavo', 'root', ['/etc/init.d/postgresql', 'restart']);

@@ -152,10 +152,20 @@ describe('environment lifecycle (PostgreSQL 15)', () => {
     expect(docker(['ps', '-aq', '--filter', `label=pglab.env=${env}-img`])).toBe('');
   });
 
-  it('rejects the 9.1 build plainly when wheezy cannot be reached', async () => {
-    const r = await lab(['up', '--pg', '9.1', '--env', `${env}-91`]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--pg 15/);
-    expect(r.stderr).not.toMatch(NO_STACK);
+  it('lab up with no --pg gives the course\'s PostgreSQL 9.1, run by Debian\'s tools', async () => {
+    const name = `${env}-91`;
+    const r = await lab(['up', '--env', name]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/PostgreSQL 9\.1/);
+    const status = await lab(['status', '--env', name]);
+    expect(status.stdout).toMatch(/maestro\s*: contenedor running, IP \S+, PostgreSQL 9\.1\.24 \(lectura\/escritura\)/);
+    const clusters = await lab(['exec', 'maestro', '--env', name, '--', 'pg_lsclusters', '-h']);
+    expect(clusters.stdout).toMatch(/^9\.1 main 5432 online postgres \/var\/lib\/postgresql\/9\.1\/main/m);
+    // 9.1's own psql, with its quirk: of two -c only the last runs.
+    const twoC = await lab(['exec', 'maestro', '--env', name, '--user', 'postgres', '--', 'psql', '-At', '-c', 'select 1', '-c', 'select 2']);
+    expect(twoC.stdout.trim()).toBe('2');
+    const log = await lab(['exec', 'maestro', '--env', name, '--', 'cat', '/var/log/postgresql/postgresql-9.1-main.log']);
+    expect(log.stdout).toMatch(/listo para aceptar conexiones/); // Spanish server messages, as in the seed
+    await lab(['down', '--env', name, '--purge', '--yes']);
   });
 });

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byId, checkJson, envNameFor, lab, type JsonStep } from './helpers.js';
 
-const VERSIONS = (process.env.PGLAB_E2E_VERSIONS ?? '13,15,17').split(',');
+const VERSIONS = (process.env.PGLAB_E2E_VERSIONS ?? '9.1,13,15,17').split(',');
 const STEPS = ['step-1', 'step-2', 'step-3', 'step-4', 'step-5', 'step-6'];
 /** Checks that are true of a brand-new env by construction; each has its own failing test elsewhere. */
 const TRUE_WHEN_FRESH = new Set(['step-1/same-version', 'step-4/esclavo-up']);
@@ -69,6 +69,9 @@ describe.each(VERSIONS)('tutorial on PostgreSQL %s', (pg) => {
     expect(fiveAfter['rows-replicated']).toHaveProperty('passedBeforePromotion');
     const six = byId(results['step-6']);
     expect(Number(six.timeline.evidence.esclavo_timeline)).toBeGreaterThanOrEqual(2);
+    // `lab status` says plainly that there are two primaries now.
+    const status = await lab(['status', '--env', env]);
+    expect(status.stdout).toMatch(/El esclavo fue promovido: ahora hay dos primarios\. esclavo acepta escrituras en la línea de tiempo 2/);
     // `lab check` with no step runs everything and passes on a finished env.
     const all = await lab(['check', '--env', env]);
     expect(all.code, all.stdout).toBe(0);
