@@ -1,4 +1,5 @@
 /** The grader library by name: the lab manifest refers to checks by these keys. */
+import * as afterwards from './afterwards.js';
 import * as prep from './prep.js';
 import * as promotion from './promotion.js';
 import * as shipping from './shipping.js';
@@ -42,4 +43,11 @@ export const CHECKS: Record<string, CheckFn> = {
   'promotion.rowsKept': promotion.rowsKept,
   'promotion.archiveCleaned': promotion.archiveCleaned,
   'promotion.recoveryDoneCleaned': promotion.recoveryDoneCleaned,
+  // Fallbacks: the same requirements judged from surviving evidence and the flight recorder.
+  'afterwards.streamedFromMaestro': afterwards.streamedFromMaestro,
+  'afterwards.ranAsHotStandby': afterwards.ranAsHotStandby,
+  'afterwards.tableKeptOnClone': afterwards.tableKeptOnClone,
+  'afterwards.rowsReachedClone': afterwards.rowsReachedClone,
+  'afterwards.archivedToEsclavo': afterwards.archivedToEsclavo,
+  'afterwards.wasConfiguredAsStandby': afterwards.wasConfiguredAsStandby,
 };

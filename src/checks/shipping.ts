@@ -47,7 +47,7 @@ export const archiveSettings: CheckFn = async (ctx) => {
   return outcome;
 };
 
-function archiveCommandOk(v: string, { ip }: CheckContext): boolean {
+export function archiveCommandOk(v: string, { ip }: CheckContext): boolean {
   return /\b(rsync|scp)\b/.test(v) && v.includes('%p') && v.includes('%f') && v.includes('wal_archive')
     && (v.includes(ip.esclavo) || /@esclavo\b/.test(v)) && !looksLikeWrappedArchiveCommand(v);
 }

@@ -59,10 +59,14 @@ export const standbyConfigured: CheckFn = async (ctx) => {
 };
 
 async function recoveryConf(ctx: CheckContext) {
-  const { probes, profile } = ctx;
-  const path = `${profile.dataDir}/recovery.conf`;
-  const text = await probes.readText('esclavo', path);
+  const path = `${ctx.profile.dataDir}/recovery.conf`;
+  const text = await ctx.probes.readText('esclavo', path);
   if (text === undefined) return fail('missing', { path });
+  return judgeRecoveryConf(text, path, ctx);
+}
+
+/** 9.1's recovery.conf, judged from any copy of it (the live file, recovery.done, the recorder's copy). */
+export function judgeRecoveryConf(text: string, path: string, ctx: CheckContext) {
   const conf = parseConf(text);
   if (conf.errors.length) {
     return fail('syntax', { path, lines: conf.errors.map((e) => `${e.line}: ${e.raw.trim().slice(0, 60)}`).join(' | ') });
@@ -76,14 +80,15 @@ async function recoveryConf(ctx: CheckContext) {
   return problems.length ? fail(problems[0][0], { path, problems: problems.map((p) => p[1]).join(', ') }) : pass({ path, settings: summarize(conf) });
 }
 
-async function standbySignal(ctx: CheckContext) {
+/** 12+: standby.signal plus the standby settings; `afterPromotion` judges the settings alone (the signal is consumed). */
+export async function standbySignal(ctx: CheckContext, afterPromotion = false) {
   const { probes, profile } = ctx;
   const problems: Problem[] = [];
   if (await probes.stat('esclavo', `${profile.dataDir}/recovery.conf`)) problems.push(['recovery-conf-present', `${profile.dataDir}/recovery.conf`]);
   const { main } = await probes.configFiles('esclavo');
   const legacy = ['standby_mode', 'trigger_file', 'checkpoint_segments', 'wal_keep_segments'].filter((k) => main && confGet(main, k));
   if (legacy.length) problems.push(['legacy-keys', legacy.join(', ')]);
-  if (!(await probes.stat('esclavo', `${profile.dataDir}/standby.signal`))) problems.push(['no-signal', `${profile.dataDir}/standby.signal`]);
+  if (!afterPromotion && !(await probes.stat('esclavo', `${profile.dataDir}/standby.signal`))) problems.push(['no-signal', `${profile.dataDir}/standby.signal`]);
   const values = new Map<string, string | undefined>();
   for (const key of ['primary_conninfo', 'restore_command', 'archive_cleanup_command', 'promote_trigger_file']) values.set(key, await probes.fileSetting('esclavo', key));
   problems.push(...standbySettingProblems((k) => values.get(k), ctx));

@@ -29,7 +29,8 @@ export function imageTag(major: PgMajor): string {
 
 /** Files of docker/pg that go into the image's build context. */
 function recipeFiles(major: PgMajor): string[] {
-  return profileFor(major).buildFromSource ? ['Dockerfile.pg91', 'pg91-build.sh', 'pglab-init'] : ['Dockerfile', 'pglab-init'];
+  const common = ['pglab-init', 'pglab-recorder'];
+  return profileFor(major).buildFromSource ? ['Dockerfile.pg91', 'pg91-build.sh', ...common] : ['Dockerfile', ...common];
 }
 
 /**

@@ -27,6 +27,11 @@ export interface CheckSpec {
   versions?: PgMajor[];
   /** The state it checks legitimately disappears once esclavo is promoted (step 6). */
   supersededByPromotion?: boolean;
+  /**
+   * Checks (keys in src/checks/index.ts) that judge the same requirement from surviving evidence or
+   * the env's flight recorder; tried in order when the live check fails.
+   */
+  fallbacks?: string[];
 }
 
 export interface SolutionAction {
@@ -82,6 +87,7 @@ export function validateLab(lab: LabManifest): void {
     const checkIds = new Set<string>();
     for (const c of step.checks) {
       if (!CHECKS[c.check]) throw new Error(`${step.id}/${c.id}: unknown check ${c.check}`);
+      for (const f of c.fallbacks ?? []) if (!CHECKS[f]) throw new Error(`${step.id}/${c.id}: unknown fallback ${f}`);
       if (checkIds.has(c.id)) throw new Error(`${step.id}: duplicate check ${c.id}`);
       if (!c.hints.default) throw new Error(`${step.id}/${c.id}: no default hint`);
       checkIds.add(c.id);

@@ -66,7 +66,15 @@ export async function runStep(env: LabEnv, lab: LabManifest, step: StepSpec, sha
   const specs = checksFor(step, env.pg);
   const checks = await Promise.all(specs.map(async (spec) => {
     const t0 = Date.now();
-    const outcome = await runOne(spec, ctx);
+    let outcome = await runOne(spec.check, spec.id, ctx);
+    // The live state is gone (promotion, cleanup, a stopped server): what survives may still prove it.
+    for (const fallback of outcome.status === 'fail' ? spec.fallbacks ?? [] : []) {
+      const alt = await runOne(fallback, spec.id, ctx);
+      if (alt.status === 'pass') {
+        outcome = { ...alt, source: alt.source ?? 'evidence' };
+        break;
+      }
+    }
     // A stopped server's hint says why it will not start, when its files show it.
     if (/^(server-|maestro-)?down$/.test(outcome.reason ?? '') && outcome.evidence?.server) {
       const problems = await probes.startupBlockers(String(outcome.evidence.server)).catch(() => []);
@@ -114,9 +122,9 @@ async function esclavoPromoted(probes: Probes): Promise<boolean> {
 }
 
 /** A crashing or hanging check becomes a failed check with a reason, never a crashed command. */
-async function runOne(spec: CheckSpec, ctx: Parameters<(typeof CHECKS)[string]>[0]): Promise<CheckOutcome> {
+async function runOne(check: string, id: string, ctx: Parameters<(typeof CHECKS)[string]>[0]): Promise<CheckOutcome> {
   try {
-    return await withTimeout(CHECKS[spec.check](ctx), CHECK_TIMEOUT_MS, spec.id);
+    return await withTimeout(CHECKS[check](ctx), CHECK_TIMEOUT_MS, id);
   } catch (err) {
     if (err instanceof ServerDownError) return { status: 'fail', reason: 'server-down', evidence: { server: err.role } };
     if (err instanceof ProbeTimeoutError || /^timeout after/.test((err as Error).message)) {

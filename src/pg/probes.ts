@@ -10,6 +10,7 @@ import { controlFacts } from './controldata.js';
 import { parsePsList, type ProcessLine } from './ps.js';
 import { profileFor, type PgProfile } from './profile.js';
 import { parseReadiness, readinessArgv, type Readiness } from './readiness.js';
+import { parseRecording, type Recording } from './recorder.js';
 import { TIMEOUTS } from '../timeouts.js';
 
 /** A probe could not get its fact because the server (or container) is not there. */
@@ -252,6 +253,24 @@ export class Probes {
         if (recovery?.errors.length) problems.push(`${path} (${lines(recovery)})`);
       }
       return problems;
+    });
+  }
+
+  /**
+   * This server's flight record (see recorder.ts) and the last recovery.conf it saw, in one exec.
+   * Records outside the env's lifetime are rejected. Undefined when there is no record at all.
+   */
+  recording(role: string): Promise<(Recording & { recoveryConf?: string }) | undefined> {
+    return this.once(`recording:${role}`, async () => {
+      const dir = '/var/lib/pglab/recorder';
+      const script = 'for f in "$1/previous.tsv" "$1/current.tsv"; do [ -f "$f" ] && tail -c 2097152 "$f"; done; printf "\\036"; [ -f "$1/recovery.conf" ] && head -c 65536 "$1/recovery.conf"; true';
+      const r = await this.exec(role, ['sh', '-c', script, 'sh', dir], { user: 'root' });
+      const [tsv, recoveryConf] = r.stdout.toString('utf8').split('\x1e');
+      if (!tsv && !recoveryConf) return undefined;
+      const created = Date.parse(this.env.created) / 1000;
+      const now = Date.now() / 1000;
+      const recording = parseRecording(tsv, { notBefore: Number.isFinite(created) ? created - 120 : 0, notAfter: now + 120 });
+      return { ...recording, recoveryConf: recoveryConf || undefined };
     });
   }
 

@@ -1,0 +1,58 @@
+/** The flight record is parsed strictly: a line the student edited into another shape never counts. */
+import { describe, expect, it } from 'vitest';
+import { lsnBytes, parseRecording, spans } from '../../src/pg/recorder.js';
+
+const T0 = 1_790_000_000;
+const window = { notBefore: T0 - 100, notAfter: T0 + 10_000 };
+const line = (at: number, over: Record<string, string> = {}) => {
+  const f: Record<string, string> = {
+    up: '1', sysid: '5880123456789012345', rec: 'f', wal: '000000010000000000000003', rcv: '', rpl: '',
+    snd: '10.213.1.11/streaming/0/3000148', wr: '', done: '000000010000000000000002', ready: '0', ...over,
+  };
+  return ['R1', String(at), ...Object.entries(f).map(([k, v]) => `${k}=${v}`)].join('\t');
+};
+
+describe('parseRecording', () => {
+  it('reads what pglab-recorder writes: a primary with a streaming wal sender, a standby receiving', () => {
+    const text = [
+      line(T0),
+      line(T0 + 5, { rec: 't', wal: '', rcv: '0/3000148', rpl: '0/3000148', snd: '', wr: 'streaming', done: '', ready: '0' }),
+      line(T0 + 10, { snd: '10.213.1.11/startup/,local/streaming/0/3000200' }),
+    ].join('\n') + '\n';
+    const { records, rejected } = parseRecording(text, window);
+    expect(rejected).toBe(0);
+    expect(records[0]).toMatchObject({ at: T0, up: true, inRecovery: false, senders: [{ client: '10.213.1.11', state: 'streaming', sent: '0/3000148' }], lastArchived: '000000010000000000000002' });
+    expect(records[1]).toMatchObject({ inRecovery: true, receiver: 'streaming', receiveLsn: '0/3000148' });
+    expect(records[2].senders).toEqual([{ client: '10.213.1.11', state: 'startup', sent: '' }, { client: 'local', state: 'streaming', sent: '0/3000200' }]);
+  });
+
+  it('rejects torn, edited and out-of-lifetime lines, and counts them', () => {
+    const good = line(T0);
+    const text = [
+      good,
+      good.slice(0, 40), // torn by a crash
+      line(T0 + 5, { snd: '10.213.1.11/streaming/0/ZZZ' }), // not an LSN
+      line(T0 + 6, { rec: 'yes' }),
+      line(T0 + 7, { wal: '../../etc/passwd' }),
+      line(T0 - 5000), // before the env existed
+      line(T0 + 99_999), // in the future
+      'R1\tnot-a-time\tup=1',
+      '{"x":1}',
+      line(T0 + 8).replace('\tready=0', '\tready=0\textra=1'),
+    ].join('\n');
+    const { records, rejected } = parseRecording(text, window);
+    expect(records).toHaveLength(1);
+    expect(rejected).toBe(9);
+  });
+
+  it('groups consecutive records into periods, split by gaps', () => {
+    const recs = parseRecording([0, 5, 10, 100, 105].map((d) => line(T0 + d)).join('\n'), window).records;
+    expect(spans(recs, () => true)).toEqual([[T0, T0 + 10], [T0 + 100, T0 + 105]]);
+    expect(spans(recs, (r) => r.at > T0 + 50)).toEqual([[T0 + 100, T0 + 105]]);
+  });
+
+  it('compares LSNs as byte positions', () => {
+    expect(lsnBytes('0/3000148')).toBe(0x3000148);
+    expect(lsnBytes('1/0')).toBeGreaterThan(lsnBytes('0/FFFFFFFF'));
+  });
+});
