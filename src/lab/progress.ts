@@ -33,21 +33,61 @@ export async function readProgress(env: LabEnv): Promise<Progress> {
   if (!container) return summarize([]);
   const r = await execInContainer(container, ['cat', PROGRESS_LOG], { timeoutMs: 5000 }).catch(() => undefined);
   if (!r || r.exitCode !== 0) return summarize([]);
-  const records: ProgressRecord[] = [];
-  for (const line of r.stdout.toString().split('\n')) {
-    try {
-      if (line.trim()) records.push(JSON.parse(line) as ProgressRecord);
-    } catch {
-      // A torn line (interrupted write) is skipped, not fatal.
-    }
-  }
-  return summarize(records);
+  return summarize(parseProgressLog(r.stdout.toString()));
 }
+
+/**
+ * The records of a log the student can edit (they are root on maestro): any line that is not a
+ * progress record (`null`, `{"x":1}`, a torn write) is skipped, never fatal.
+ */
+export function parseProgressLog(text: string): ProgressRecord[] {
+  const records: ProgressRecord[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const record = parseRecord(line) ?? salvageGlued(line);
+    if (record) records.push(record);
+  }
+  return records;
+}
+
+function parseRecord(text: string): ProgressRecord | undefined {
+  try {
+    return asRecord(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}
+
+const RECORD_KEY = /^[a-z0-9][\w-]*(\/[a-z0-9][\w-]*)?$/i;
+
+function asRecord(value: unknown): ProgressRecord | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const { at, key, status } = value as Record<string, unknown>;
+  if (typeof at !== 'string' || typeof key !== 'string' || typeof status !== 'string') return undefined;
+  // Keys are step ids (`step-2`) or step/check ids; anything else (`__proto__`, '') is not ours.
+  if (!RECORD_KEY.test(key) || Number.isNaN(Date.parse(at))) return undefined;
+  return { at, key, status };
+}
+
+/**
+ * Logs written before the writer guarded against it can hold a torn line with the next record
+ * glued to its end (`{"at":"…","ke{"at":"…","key":"step-2","status":"pass"}`): keep that record.
+ */
+function salvageGlued(line: string): ProgressRecord | undefined {
+  const start = line.lastIndexOf('{"at":');
+  return start > 0 ? parseRecord(line.slice(start)) : undefined;
+}
+
+/**
+ * Fixed script, the path is its only argument: when the log does not end in a newline (a write
+ * was torn), one is added first, so a torn line never swallows the records appended after it.
+ */
+export const APPEND_SCRIPT = '[ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ] && echo >> "$1"; cat >> "$1"';
 
 export async function appendProgress(env: LabEnv, records: ProgressRecord[]): Promise<void> {
   const container = maestro(env);
   if (!container || !records.length) return;
-  await execInContainer(container, ['sh', '-c', `cat >> ${PROGRESS_LOG}`], {
+  await execInContainer(container, ['sh', '-c', APPEND_SCRIPT, 'append-progress', PROGRESS_LOG], {
     stdin: records.map((r) => JSON.stringify(r)).join('\n') + '\n',
     timeoutMs: 5000,
   }).catch(() => {});
