@@ -6,11 +6,15 @@ import { execInContainer } from '../docker/client.js';
 import { down, loadEnv, requireServer, up, type LabEnv } from '../env/env.js';
 import { canonicalRole, envName } from '../env/naming.js';
 import { LabError } from '../errors.js';
-import { lang, t } from '../i18n/index.js';
+import { t } from '../i18n/index.js';
+import { localTime } from '../i18n/time.js';
 import { topology } from '../lab/topology.js';
 import { Probes } from '../pg/probes.js';
 import { isPgMajor, profileFor, type PgMajor } from '../pg/profile.js';
 import { confirm, progressLine } from './io.js';
+
+/** Kept for importers of the old place; the helper lives in i18n/time.ts. */
+export { localTime };
 
 export function parsePg(raw: string | undefined): PgMajor | undefined {
   if (raw === undefined) return undefined;
@@ -130,10 +134,4 @@ export async function statusText(env: LabEnv): Promise<string> {
     lines.push(`  maestro ──${t('status.streaming')}──▶ esclavo   ${streaming}`);
   }
   return lines.join('\n');
-}
-
-/** Times people read: local time of this machine, never a raw UTC ISO string. */
-export function localTime(iso: string): string {
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(lang() === 'en' ? 'en-GB' : 'es-AR', { dateStyle: 'short', timeStyle: 'short' });
 }

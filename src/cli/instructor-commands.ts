@@ -7,6 +7,7 @@ import { down, listEnvNames, loadEnv, up } from '../env/env.js';
 import { envName } from '../env/naming.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
+import { localTime } from '../i18n/time.js';
 import { gradeEnvs, type GradeReport } from '../lab/grade.js';
 import { findStep, loadLab } from '../lab/manifest.js';
 import { readProgress } from '../lab/progress.js';
@@ -56,7 +57,7 @@ export function registerInstructorCommands(program: Command): void {
       for (const step of loadLab().steps) {
         const p = progress.steps[step.id];
         const mark = p?.firstPassed ? chalk.green('✓') : p ? chalk.red('✗') : chalk.dim('·');
-        console.log(`  ${mark} ${step.id}  ${p?.firstPassed ? t('progress.first', { at: p.firstPassed }) : t('progress.never')}`);
+        console.log(`  ${mark} ${step.id}  ${p?.firstPassed ? t('progress.first', { at: localTime(p.firstPassed) }) : t('progress.never')}`);
       }
     });
 

@@ -1,11 +1,13 @@
 /**
  * Instructor report formats from one GradeReport: text, json, md, html (self-contained, every
  * student-controlled string escaped), csv (one row per env, for a gradebook), junit (CI autograders).
+ * Text, md and html show times in local time; json, csv and junit keep ISO (UTC) for machines.
  */
 import type { EnvGrade, GradeReport } from '../lab/grade.js';
 import type { CheckResult } from '../lab/runner.js';
 import { formatEvidence } from '../render/checklist.js';
 import { lang } from '../i18n/index.js';
+import { localTime } from '../i18n/time.js';
 
 export const FORMATS = ['text', 'json', 'md', 'html', 'csv', 'junit'] as const;
 export type ReportFormat = (typeof FORMATS)[number];
@@ -35,12 +37,12 @@ function toText(report: GradeReport): string {
   const l = L();
   const out: string[] = [];
   for (const g of report.envs) {
-    out.push(`${l.env} ${g.env} — ${l.pg} ${g.pg || '—'} — ${l.score} ${scoreLine(g)} — ${l.graded} ${g.gradedAt}`);
+    out.push(`${l.env} ${g.env} — ${l.pg} ${g.pg || '—'} — ${l.score} ${scoreLine(g)} — ${l.graded} ${localTime(g.gradedAt)}`);
     if (g.error) out.push(`  ${l.error}: ${g.error}`);
     for (const s of g.steps) {
-      out.push(`  ${s.passed ? '✓' : '✗'} ${s.title}: ${s.points}/${s.maxPoints}${s.firstPassed ? ` (${l.firstPassed} ${s.firstPassed})` : ''}`);
+      out.push(`  ${s.passed ? '✓' : '✗'} ${s.title}: ${s.points}/${s.maxPoints}${s.firstPassed ? ` (${l.firstPassed} ${localTime(s.firstPassed)})` : ''}`);
       for (const c of s.checks) {
-        out.push(`      ${MARK[c.status]} ${c.title} [${c.points}/${c.maxPoints}] ${formatEvidence(c.evidence)}${c.passedBeforePromotion ? ` — ${l.before} ${c.passedBeforePromotion}` : ''}`);
+        out.push(`      ${MARK[c.status]} ${c.title} [${c.points}/${c.maxPoints}] ${formatEvidence(c.evidence)}${c.passedBeforePromotion ? ` — ${l.before} ${localTime(c.passedBeforePromotion)}` : ''}`);
       }
     }
     out.push('');
@@ -55,14 +57,14 @@ function mdCell(s: string | number): string {
 
 function toMarkdown(report: GradeReport): string {
   const l = L();
-  const out = [`# ${mdCell(report.labTitle)}`, '', `${l.graded}: ${report.gradedAt}`, '', `| ${l.env} | ${l.pg} | ${l.score} | % |`, '|---|---|---|---|'];
+  const out = [`# ${mdCell(report.labTitle)}`, '', `${l.graded}: ${localTime(report.gradedAt)}`, '', `| ${l.env} | ${l.pg} | ${l.score} | % |`, '|---|---|---|---|'];
   for (const g of report.envs) out.push(`| ${mdCell(g.env)} | ${g.pg} | ${g.score}/${g.maxScore} | ${g.percentage} |`);
   for (const g of report.envs) {
-    out.push('', `## ${mdCell(g.env)} — ${scoreLine(g)}`, '', `${l.pg} ${g.pg} · ${l.image} ${mdCell(g.imageId ?? '—')} · ${l.graded} ${g.gradedAt}`);
+    out.push('', `## ${mdCell(g.env)} — ${scoreLine(g)}`, '', `${l.pg} ${g.pg} · ${l.image} ${mdCell(g.imageId ?? '—')} · ${l.graded} ${localTime(g.gradedAt)}`);
     if (g.error) out.push('', `**${l.error}:** ${mdCell(g.error)}`);
     for (const s of g.steps) {
       out.push('', `### ${mdCell(s.title)} — ${s.points}/${s.maxPoints}`, '', `| | ${l.check} | ${l.points} | ${l.evidence} |`, '|---|---|---|---|');
-      for (const c of s.checks) out.push(`| ${MARK[c.status]} | ${mdCell(c.title)} | ${c.points}/${c.maxPoints} | ${mdCell(formatEvidence(c.evidence))}${c.passedBeforePromotion ? ` (${mdCell(l.before)} ${c.passedBeforePromotion})` : ''} |`);
+      for (const c of s.checks) out.push(`| ${MARK[c.status]} | ${mdCell(c.title)} | ${c.points}/${c.maxPoints} | ${mdCell(formatEvidence(c.evidence))}${c.passedBeforePromotion ? ` (${mdCell(l.before)} ${localTime(c.passedBeforePromotion)})` : ''} |`);
     }
   }
   return out.join('\n') + '\n';
@@ -81,18 +83,18 @@ td,th{border:1px solid #bbb;padding:.3em .5em;text-align:left;vertical-align:top
 h2{border-bottom:2px solid #444;padding-bottom:.2em;page-break-before:always}h2:first-of-type{page-break-before:auto}
 .summary td:nth-child(3),.summary td:nth-child(4){text-align:right}@media print{body{margin:0}}`;
   const parts = [`<!DOCTYPE html><html lang="${lang()}"><head><meta charset="utf-8"><title>${e(report.labTitle)}</title><style>${css}</style></head><body>`,
-    `<h1>${e(report.labTitle)}</h1><p>${e(l.graded)}: ${e(report.gradedAt)}</p>`,
+    `<h1>${e(report.labTitle)}</h1><p>${e(l.graded)}: ${e(localTime(report.gradedAt))}</p>`,
     `<table class="summary"><tr><th>${e(l.env)}</th><th>${e(l.pg)}</th><th>${e(l.score)}</th><th>%</th></tr>`,
     ...report.envs.map((g) => `<tr><td>${e(g.env)}</td><td>${e(g.pg)}</td><td>${g.score}/${g.maxScore}</td><td>${g.percentage}</td></tr>`),
     '</table>'];
   for (const g of report.envs) {
-    parts.push(`<h2>${e(g.env)} — ${e(scoreLine(g))}</h2><p>${e(l.pg)} ${e(g.pg)} · ${e(l.image)} <span class="ev">${e(g.imageId ?? '—')}</span> · ${e(l.graded)} ${e(g.gradedAt)}</p>`);
+    parts.push(`<h2>${e(g.env)} — ${e(scoreLine(g))}</h2><p>${e(l.pg)} ${e(g.pg)} · ${e(l.image)} <span class="ev">${e(g.imageId ?? '—')}</span> · ${e(l.graded)} ${e(localTime(g.gradedAt))}</p>`);
     if (g.error) parts.push(`<p class="fail"><b>${e(l.error)}:</b> ${e(g.error)}</p>`);
     for (const s of g.steps) {
-      parts.push(`<h3>${e(s.title)} — ${s.points}/${s.maxPoints}${s.firstPassed ? ` <small>(${e(l.firstPassed)} ${e(s.firstPassed)})</small>` : ''}</h3>`,
+      parts.push(`<h3>${e(s.title)} — ${s.points}/${s.maxPoints}${s.firstPassed ? ` <small>(${e(l.firstPassed)} ${e(localTime(s.firstPassed))})</small>` : ''}</h3>`,
         `<table><tr><th></th><th>${e(l.check)}</th><th>${e(l.points)}</th><th>${e(l.evidence)}</th><th>${e(l.hint)}</th></tr>`);
       for (const c of s.checks) {
-        const ev = Object.entries(c.evidence).map(([k, v]) => `${e(k)}=${e(v)}`).join('<br>') + (c.passedBeforePromotion ? `<br><i>${e(l.before)} ${e(c.passedBeforePromotion)}</i>` : '');
+        const ev = Object.entries(c.evidence).map(([k, v]) => `${e(k)}=${e(v)}`).join('<br>') + (c.passedBeforePromotion ? `<br><i>${e(l.before)} ${e(localTime(c.passedBeforePromotion))}</i>` : '');
         parts.push(`<tr><td class="${c.status}">${MARK[c.status]}</td><td>${e(c.title)}</td><td>${c.points}/${c.maxPoints}</td><td class="ev">${ev || '—'}</td><td>${e(c.status === 'pass' ? '' : c.hint)}</td></tr>`);
       }
       parts.push('</table>');
