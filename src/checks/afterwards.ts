@@ -8,10 +8,11 @@
  * from a record whose system identifier is the live one, consistent with the live positions and
  * confirmed by the other server's record.
  */
-import { parseTimelineHistory } from '../pg/backup.js';
+import { lang } from '../i18n/index.js';
+import { parseBackupHistory, parseTimelineHistory } from '../pg/backup.js';
 import { WAL_ARCHIVE_DIR } from '../pg/profile.js';
 import { lsnBytes, spans, type RecordLine } from '../pg/recorder.js';
-import { isWalSegmentName } from '../pg/wal.js';
+import { isBackupHistoryName, isWalSegmentName } from '../pg/wal.js';
 import { wasPromoted } from './promotion.js';
 import { archiveCommandOk } from './shipping.js';
 import { judgeRecoveryConf, standbySignal } from './standby.js';
@@ -22,7 +23,7 @@ const recorded = (e: CheckOutcome['evidence']): CheckOutcome => ({ ...pass(e), s
 
 /** "19:18–19:20" in the machine's local time. */
 function period([from, to]: [number, number]): string {
-  const hm = (s: number) => new Date(s * 1000).toLocaleTimeString('es-AR', { hour: '2-digit', minute: '2-digit' });
+  const hm = (s: number) => new Date(s * 1000).toLocaleTimeString(lang() === 'en' ? 'en-GB' : 'es-AR', { hour: '2-digit', minute: '2-digit' });
   return from === to ? hm(from) : `${hm(from)}–${hm(to)}`;
 }
 
@@ -113,12 +114,27 @@ export const tableKeptOnClone: CheckFn = async (ctx) => {
   return evidence({ table: kept[0], rows: kept[1], maestro_rows: onMaestro.get(kept[0]) ?? 0 });
 };
 
-/** Rows reached esclavo by replication: the table kept on the clone, and streaming in the record. */
-export const rowsReachedClone: CheckFn = async (ctx) => {
-  const [table, streamed] = await Promise.all([tableKeptOnClone(ctx), streamedFromMaestro(ctx)]);
-  if (table.status !== 'pass' || streamed.status !== 'pass') return fail('not-recorded', {});
-  return recorded({ ...table.evidence, ...streamed.evidence });
+/**
+ * Rows reached esclavo by replication: while the record shows streaming, esclavo had replayed WAL
+ * written after its base backup ended (maestro's changes since the clone, whatever table they were in).
+ */
+export const replayedFromMaestro: CheckFn = async (ctx) => {
+  const { probes, profile } = ctx;
+  const periods = await confirmedStreaming(ctx);
+  if (!periods.length) return fail('not-recorded', {});
+  const { records } = await trustedEsclavoRecords(ctx);
+  const replayed = records.filter((r) => r.inRecovery && r.replayLsn).map((r) => lsnBytes(r.replayLsn));
+  if (!replayed.length) return fail('not-recorded', {});
+  const furthest = Math.max(...replayed);
+  // Where the base backup ended: the newest backup history file maestro keeps.
+  const walDir = `${profile.dataDir}/${profile.walDirName}`;
+  const histories = ((await probes.listDir('maestro', walDir)) ?? []).filter((e) => isBackupHistoryName(e.name)).sort((a, b) => b.mtime - a.mtime);
+  const stop = histories.length ? parseBackupHistory((await probes.readText('maestro', `${walDir}/${histories[0].name}`)) ?? '').stopWalLocation : undefined;
+  if (!stop || furthest <= lsnBytes(stop)) return fail('not-recorded', { backup_stop: stop ?? '—' });
+  return recorded({ replayed_up_to: lsnText(furthest), backup_ended_at: stop, streaming: period(periods[periods.length - 1]) });
 };
+
+const lsnText = (bytes: number) => `${Math.floor(bytes / 2 ** 32).toString(16).toUpperCase()}/${(bytes % 2 ** 32).toString(16).toUpperCase()}`;
 
 /**
  * WAL segments reached esclavo's archive: maestro's archiver marked segments `.done` (archive_command
@@ -141,19 +157,20 @@ export const archivedToEsclavo: CheckFn = async (ctx) => {
 };
 
 /**
- * esclavo was configured as a standby: it was promoted (so it ran in recovery) and its standby
- * settings survive: 12+ in postgresql.conf; 9.1 in recovery.done or, after the cleanup, the
- * recorder's copy of recovery.conf.
+ * esclavo was configured as a standby: it ran as one (promoted since, or recorded in recovery) and
+ * its standby settings survive: 12+ in postgresql.conf; 9.1 in recovery.done or, after the cleanup
+ * (or a recovery.conf deleted by hand), the recorder's copy of recovery.conf.
  */
 export const wasConfiguredAsStandby: CheckFn = async (ctx) => {
   const { probes, profile } = ctx;
-  if (!(await wasPromoted(probes).catch(() => false))) return fail('not-promoted', {});
+  const promoted = await wasPromoted(probes).catch(() => false);
+  if (!promoted && (await ranAsHotStandby(ctx)).status !== 'pass') return fail('never-standby', {});
   if (!profile.recoveryConfFile) {
     const outcome = await standbySignal(ctx, true);
-    return outcome.status === 'pass' ? evidence(outcome.evidence) : outcome;
+    return outcome.status === 'pass' ? { ...outcome, source: promoted ? 'evidence' : 'recorder' } : outcome;
   }
   const donePath = `${profile.dataDir}/recovery.done`;
-  const done = await probes.readText('esclavo', donePath);
+  const done = promoted ? await probes.readText('esclavo', donePath) : undefined;
   if (done !== undefined) {
     const outcome = judgeRecoveryConf(done, donePath, ctx);
     return outcome.status === 'pass' ? evidence(outcome.evidence) : outcome;

@@ -47,7 +47,7 @@ export const CHECKS: Record<string, CheckFn> = {
   'afterwards.streamedFromMaestro': afterwards.streamedFromMaestro,
   'afterwards.ranAsHotStandby': afterwards.ranAsHotStandby,
   'afterwards.tableKeptOnClone': afterwards.tableKeptOnClone,
-  'afterwards.rowsReachedClone': afterwards.rowsReachedClone,
+  'afterwards.replayedFromMaestro': afterwards.replayedFromMaestro,
   'afterwards.archivedToEsclavo': afterwards.archivedToEsclavo,
   'afterwards.wasConfiguredAsStandby': afterwards.wasConfiguredAsStandby,
 };

@@ -68,12 +68,19 @@ export async function runStep(env: LabEnv, lab: LabManifest, step: StepSpec, sha
     const t0 = Date.now();
     let outcome = await runOne(spec.check, spec.id, ctx);
     // The live state is gone (promotion, cleanup, a stopped server): what survives may still prove it.
+    const tried: string[] = [];
     for (const fallback of outcome.status === 'fail' ? spec.fallbacks ?? [] : []) {
       const alt = await runOne(fallback, spec.id, ctx);
       if (alt.status === 'pass') {
         outcome = { ...alt, source: alt.source ?? 'evidence' };
         break;
       }
+      tried.push(`${fallback.replace(/^afterwards\./, '')}: ${alt.reason ?? 'fail'}`);
+    }
+    if (outcome.status === 'fail' && tried.length) {
+      // Say what else was looked at, and whether the flight record had lines that could not be trusted.
+      const rejected = (await probes.recording('esclavo').catch(() => undefined))?.rejected ?? 0;
+      outcome = { ...outcome, evidence: { ...outcome.evidence, also_checked: tried.join('; '), ...(rejected ? { record_rejected_lines: rejected } : {}) } };
     }
     // A stopped server's hint says why it will not start, when its files show it.
     if (/^(server-|maestro-)?down$/.test(outcome.reason ?? '') && outcome.evidence?.server) {

@@ -1,6 +1,7 @@
 /** Terminal rendering of check results (chalk). */
 import chalk from 'chalk';
 import { t } from '../i18n/index.js';
+import { localTime } from '../i18n/time.js';
 import type { CheckResult, StepResult } from '../lab/runner.js';
 
 const MARK = { pass: chalk.green('✓'), fail: chalk.red('✗'), warn: chalk.yellow('!') } as const;
@@ -14,7 +15,10 @@ export function renderCheck(c: CheckResult): string {
   const points = c.maxPoints ? chalk.dim(` (${c.points}/${c.maxPoints})`) : '';
   const lines = [`${MARK[c.status]} ${c.title}${points}`];
   if (c.status === 'pass' && c.passedBeforePromotion) {
-    lines.push(chalk.dim(`    ${t('check.passedBefore', { at: c.passedBeforePromotion })}`));
+    lines.push(chalk.dim(`    ${t('check.passedBefore', { at: localTime(c.passedBeforePromotion) })}`));
+  } else if (c.status === 'pass' && (c.source === 'evidence' || c.source === 'recorder')) {
+    // The live state is gone (promotion, cleanup): say what proved it instead.
+    lines.push(chalk.dim(`    ${t(c.source === 'evidence' ? 'check.fromEvidence' : 'check.fromRecorder')}: ${formatEvidence(c.evidence)}`));
   }
   if (c.status !== 'pass') {
     lines.push(`    ${chalk.bold(t('check.expected'))}: ${c.expected}`);
