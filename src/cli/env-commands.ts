@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { execInContainer } from '../docker/client.js';
-import { down, loadEnv, requireServer, up, type LabEnv } from '../env/env.js';
+import { down, incompleteError, loadEnv, requireServer, up, type LabEnv } from '../env/env.js';
 import { canonicalRole, envName } from '../env/naming.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
@@ -12,6 +12,7 @@ import { topology } from '../lab/topology.js';
 import { Probes } from '../pg/probes.js';
 import { isPgMajor, profileFor, type PgMajor } from '../pg/profile.js';
 import { confirm, progressLine } from './io.js';
+import { parseIntOption, STANDBYS } from './options.js';
 
 /** Kept for importers of the old place; the helper lives in i18n/time.ts. */
 export { localTime };
@@ -31,7 +32,15 @@ export function registerEnvCommands(program: Command): void {
     .option('--image <tag>', 'imagen ya construida / prebuilt image (docker/README.md)')
     .action(async (opts) => {
       const env = envName(opts.env);
-      const { env: lab, changed } = await up({ env, pg: parsePg(opts.pg), standbys: Number(opts.standbys), image: opts.image, progress: progressLine });
+      const standbys = parseIntOption(opts.standbys, '--standbys', STANDBYS);
+      const { env: lab, changed, notAccepting } = await up({ env, pg: parsePg(opts.pg), standbys, image: opts.image, progress: progressLine });
+      if (notAccepting.length) {
+        for (const s of lab.servers) console.log(`  ${s.role.padEnd(9)} ${s.ip}`);
+        const roles = notAccepting.map((s) => s.role);
+        console.error(t('up.notAccepting', { env, roles: roles.join(', '), role: roles[0] }));
+        process.exitCode = 1;
+        return;
+      }
       if (!changed) console.log(t('up.already', { env }));
       else console.log(t('up.done', { env, pg: lab.pg, subnet: lab.subnet }));
       for (const s of lab.servers) console.log(`  ${s.role.padEnd(9)} ${s.ip}`);
@@ -54,7 +63,13 @@ export function registerEnvCommands(program: Command): void {
     .description('estado de los servidores y de la replicación / servers and replication status')
     .option('--env <name>')
     .action(async (opts) => {
-      console.log(await statusText(await loadEnv(envName(opts.env))));
+      const env = await loadEnv(envName(opts.env));
+      // Only the network is left: say exactly that, not a table of missing servers.
+      if (env.incomplete) {
+        const { key, params } = incompleteError(env);
+        return console.log(t(key, params));
+      }
+      console.log(await statusText(env));
     });
 
   program.command('shell <server>')
@@ -62,9 +77,10 @@ export function registerEnvCommands(program: Command): void {
     .option('--env <name>')
     .option('--user <user>', 'root | postgres', 'root')
     .action(async (server, opts) => {
+      const user = checkUser(opts.user);
       const env = await loadEnv(envName(opts.env));
       const s = requireServer(env, canonicalRole(server));
-      process.exitCode = dockerCliExec(s.container, checkUser(opts.user), ['bash', '-l']);
+      process.exitCode = dockerCliExec(s.container, user, ['bash', '-l']);
     });
 
   program.command('psql <server>')
@@ -80,9 +96,10 @@ export function registerEnvCommands(program: Command): void {
     .option('--env <name>')
     .option('--user <user>', 'root | postgres', 'root')
     .action(async (server, command: string[], opts) => {
+      const user = checkUser(opts.user);
       const env = await loadEnv(envName(opts.env));
       const s = requireServer(env, canonicalRole(server));
-      const r = await execInContainer(s.container, command, { user: checkUser(opts.user), timeoutMs: 3600_000, env: { LC_ALL: process.env.LC_ALL ?? 'C.UTF-8' } });
+      const r = await execInContainer(s.container, command, { user, timeoutMs: 3600_000, env: { LC_ALL: process.env.LC_ALL ?? 'C.UTF-8' } });
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
       process.exitCode = r.exitCode;
@@ -90,7 +107,7 @@ export function registerEnvCommands(program: Command): void {
 }
 
 function checkUser(user: string): 'root' | 'postgres' {
-  if (user !== 'root' && user !== 'postgres') throw new LabError('cli.unexpected', { detail: `--user ${user}: root | postgres` }, 2);
+  if (user !== 'root' && user !== 'postgres') throw new LabError('cli.badUser', { user }, 2);
   return user;
 }
 
@@ -111,7 +128,7 @@ export async function statusText(env: LabEnv): Promise<string> {
   const topo = await topology(ctx);
   for (const s of env.servers) {
     const view = topo.servers.find((v) => v.role === s.role);
-    let pgstate = t('status.pgDown');
+    let pgstate = t(view?.frozen ? 'status.pgFrozen' : 'status.pgDown');
     if (view?.up) {
       const version = await probes.sql(s.role, 'SHOW server_version').then((r) => r[0][0]).catch(() => profileFor(env.pg).major);
       const mode = view.primary === undefined ? '' : t(view.primary ? 'status.primary' : 'status.recovery');

@@ -15,6 +15,7 @@ import { applySolution } from '../lab/solve.js';
 import { FORMATS, renderReport, type ReportFormat } from '../report/formats.js';
 import { statusText, parsePg } from './env-commands.js';
 import { confirm, progressLine } from './io.js';
+import { CLASS_SIZE, PARALLEL, parseIntOption } from './options.js';
 
 function checkFormat(format: string): ReportFormat {
   if (!(FORMATS as readonly string[]).includes(format)) throw new LabError('grade.badFormat', { format });
@@ -92,9 +93,13 @@ export function registerInstructorCommands(program: Command): void {
     .option('--class <name>', 'nombre de la clase / class name', DEFAULT_CLASS)
     .option('--parallel <n>', 'entornos a la vez / envs at a time', '3')
     .action(async (opts) => {
-      const names = rosterNames({ roster: opts.roster, count: opts.count ? Number(opts.count) : undefined });
+      // Every value is checked before the first env is created.
+      const parallel = parseIntOption(opts.parallel, '--parallel', PARALLEL);
+      const count = opts.count !== undefined && !opts.roster ? parseIntOption(opts.count, '--count', CLASS_SIZE) : undefined;
+      const pg = parsePg(opts.pg);
+      const names = rosterNames({ roster: opts.roster, count });
       const t0 = Date.now();
-      const results = await classUp(names, { pg: parsePg(opts.pg), className: opts.class, parallel: Number(opts.parallel), progress: progressLine });
+      const results = await classUp(names, { pg, className: opts.class, parallel, progress: progressLine });
       const failed = results.filter((r) => !r.ok);
       for (const f of failed) console.error(`  ${f.env}: ${f.error}`);
       console.log(t('class.upDone', { class: opts.class, ok: results.length - failed.length, failed: failed.length, seconds: ((Date.now() - t0) / 1000).toFixed(1) }));
@@ -119,9 +124,10 @@ export function registerInstructorCommands(program: Command): void {
     .option('--parallel <n>', 'entornos a la vez / envs at a time', '4')
     .action(async (opts) => {
       const format = checkFormat(opts.format);
+      const parallel = parseIntOption(opts.parallel, '--parallel', PARALLEL);
       const names = await listEnvNames(opts.class);
       if (!names.length) throw new LabError('class.none', { class: opts.class }, 2);
-      emit(await gradeEnvs(names, { parallel: Number(opts.parallel), progress: progressLine }), format, opts.out);
+      emit(await gradeEnvs(names, { parallel, progress: progressLine }), format, opts.out);
     });
   klass.command('down')
     .option('--class <name>', '', DEFAULT_CLASS)
@@ -130,6 +136,6 @@ export function registerInstructorCommands(program: Command): void {
     .action(async (opts) => {
       if (opts.purge && !(await confirm(t('down.confirmPurge', { env: `${opts.class} (*)` }), opts.yes))) return;
       const names = await classDown(opts.class, { purge: opts.purge, progress: progressLine });
-      console.log(t('class.downDone', { class: opts.class, count: names.length }));
+      console.log(t(opts.purge ? 'class.purgedDone' : 'class.downDone', { class: opts.class, count: names.length }));
     });
 }

@@ -3,15 +3,16 @@
  * Docker labels (no local state file that could drift from what is really running).
  */
 import type Docker from 'dockerode';
+import { hostname } from 'node:os';
 import { dockerClient, ensureDocker, execInContainer } from '../docker/client.js';
 import { ensureImage, type Progress } from '../docker/images.js';
 import { LabError } from '../errors.js';
-import { parseReadiness, readinessArgv } from '../pg/readiness.js';
+import { parseReadiness, readinessArgv, type Readiness } from '../pg/readiness.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { DEFAULT_PG, isPgMajor, profileFor, type PgMajor } from '../pg/profile.js';
 import {
   CLASS_LABEL, CREATED_LABEL, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PERSISTENT_MOUNTS, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
-  candidateSubnets, containerName, networkName, serverIp, serverRoles, volumeName, type MountName,
+  MAX_STANDBYS, candidateSubnets, containerName, networkName, serverIp, serverRoles, volumeName, type MountName,
 } from './naming.js';
 
 export const LAB_ID = 'wal-streaming';
@@ -34,6 +35,11 @@ export interface LabEnv {
   /** Set for envs created by `lab class up`. */
   className?: string;
   servers: ServerInfo[];
+  /**
+   * Only the network exists (an interrupted `lab up` / `class up`): no containers, no data.
+   * `lab up` completes it, `lab down --purge` removes it; servers are listed as missing.
+   */
+  incomplete?: boolean;
 }
 
 export interface UpOptions {
@@ -52,16 +58,19 @@ export interface UpOptions {
 export async function findEnv(name: string): Promise<LabEnv | undefined> {
   const docker = await ensureDocker();
   const filters = { label: [`${ENV_LABEL}=${name}`] };
-  const [containers, volumes] = await Promise.all([
+  const [containers, volumes, networks] = await Promise.all([
     docker.listContainers({ all: true, filters }),
     docker.listVolumes({ filters }),
+    docker.listNetworks({ filters }),
   ]);
   const vols = volumes.Volumes ?? [];
-  if (!containers.length && !vols.length) return undefined;
-  const labels = containers[0]?.Labels ?? vols[0].Labels ?? {};
+  const network = networks.find((n) => n.Name === networkName(name));
+  if (!containers.length && !vols.length && !network) return undefined;
+  const labels = containers[0]?.Labels ?? vols[0]?.Labels ?? network?.Labels ?? {};
   const pg = labels[PG_LABEL];
   if (!pg || !isPgMajor(pg)) throw new LabError('env.corrupt', { env: name });
-  const roles = new Set<string>();
+  const incomplete = !containers.length && !vols.length;
+  const roles = new Set<string>(incomplete ? serverRoles(1) : []);
   for (const c of containers) roles.add(c.Labels[ROLE_LABEL]);
   for (const v of vols) if (v.Labels?.[ROLE_LABEL]) roles.add(v.Labels[ROLE_LABEL]);
   const subnet = labels[SUBNET_LABEL];
@@ -78,6 +87,7 @@ export async function findEnv(name: string): Promise<LabEnv | undefined> {
     imageId: containers[0]?.ImageID,
     className: labels[CLASS_LABEL],
     servers,
+    ...(incomplete ? { incomplete } : {}),
   };
 }
 
@@ -90,17 +100,20 @@ function roleOrder(a: string, b: string): number {
 export async function listEnvNames(className?: string): Promise<string[]> {
   const docker = await ensureDocker();
   const label = [className ? `${CLASS_LABEL}=${className}` : LAB_LABEL];
-  const [containers, volumes] = await Promise.all([
+  const [containers, volumes, networks] = await Promise.all([
     docker.listContainers({ all: true, filters: { label } }),
     docker.listVolumes({ filters: { label } }),
+    docker.listNetworks({ filters: { label } }), // an env reduced to its network still counts (and gets purged)
   ]);
   const names = new Set<string>();
   for (const c of containers) names.add(c.Labels[ENV_LABEL]);
   for (const v of volumes.Volumes ?? []) if (v.Labels?.[ENV_LABEL]) names.add(v.Labels[ENV_LABEL]);
+  for (const n of networks) if (n.Labels?.[ENV_LABEL]) names.add(n.Labels[ENV_LABEL]);
   return [...names].sort();
 }
 
 export function requireServer(env: LabEnv, role: string): ServerInfo {
+  if (env.incomplete) throw incompleteError(env);
   const server = env.servers.find((s) => s.role === role);
   if (!server) throw new LabError('env.noServer', { role, env: env.name, roles: env.servers.map((s) => s.role).join(', ') });
   // After `lab down` every container is gone on purpose; one missing alone was removed by hand.
@@ -108,6 +121,10 @@ export function requireServer(env: LabEnv, role: string): ServerInfo {
   if (server.state === 'missing') throw new LabError('env.containerMissing', { role, env: env.name });
   if (server.state !== 'running') throw new LabError('env.containerStopped', { role, env: env.name });
   return server;
+}
+
+export function incompleteError(env: LabEnv): LabError {
+  return new LabError('env.incomplete', { env: env.name, network: networkName(env.name), subnet: env.subnet });
 }
 
 /** Loads an env that must exist. */
@@ -118,33 +135,92 @@ export async function loadEnv(name: string): Promise<LabEnv> {
 }
 
 /**
- * Creates what is missing and starts what is stopped; an env that is already running is left
- * exactly as it is. Volumes (the student's work) are reused.
+ * Limits of every lab server, so one student cannot hurt the others on a class server:
+ * - memory 512 MiB: PostgreSQL with the tutorial's settings uses ~60 MiB; base backups and apt fit.
+ * - pids 512: an idle server runs ~12 processes (PostgreSQL ~8, init, sshd); max_connections = 100
+ *   backends plus walsenders, shells and apt stay far below. A fork bomb stops at 512 instead of
+ *   taking the host's whole pid space (32768 on many hosts), so 30 envs × 2 servers still fit.
+ * - 1 CPU: pg_basebackup, initdb and the checks need less; on a 2-core host one runaway server
+ *   leaves a whole core to everybody else. CPU shares stay equal (Docker's default, 1024).
  */
-export async function up(opts: UpOptions): Promise<{ env: LabEnv; changed: boolean }> {
+export const SERVER_LIMITS = { memoryBytes: 512 * 1024 * 1024, pids: 512, nanoCpus: 1_000_000_000 } as const;
+
+/**
+ * Restart policy: after a daemon restart or a reboot the envs come back by themselves. `lab down`
+ * removes the containers, so a stopped env stays stopped.
+ */
+export const RESTART_POLICY = 'unless-stopped';
+
+export interface UpResult {
+  env: LabEnv;
+  changed: boolean;
+  /** Servers whose container runs but whose PostgreSQL does not accept connections (stopped by the student, broken config, standby without hot_standby). */
+  notAccepting: { role: string; state: Readiness }[];
+}
+
+/**
+ * Creates what is missing and starts what is stopped; an env that is already running is left
+ * exactly as it is. Volumes (the student's work) are reused. Safe to run twice at once on the
+ * same env: the second waits for the first (withEnvLock) and then finds its work done; Docker's
+ * 304/409 answers for something already started or created are taken as success.
+ */
+export async function up(opts: UpOptions): Promise<UpResult> {
   const progress = opts.progress ?? (() => {});
+  if (opts.standbys !== undefined && !(Number.isInteger(opts.standbys) && opts.standbys >= 1 && opts.standbys <= MAX_STANDBYS)) {
+    throw new LabError('cli.badInteger', { option: '--standbys', value: String(opts.standbys), min: 1, max: MAX_STANDBYS });
+  }
   const docker = await ensureDocker();
-  const existing = await findEnv(opts.env);
+  const first = await planUp(opts);
+  // Running containers are not enough to say "ya está en marcha": PostgreSQL must accept connections.
+  if (first.running) return { env: first.existing!, changed: false, notAccepting: await awaitServers(opts.env, first.roles, first.pg) };
+  // `||`: an env reduced to its network has no image label ('').
+  const image = opts.image || first.existing?.image || (await ensureImage(first.pg, progress));
+  if (opts.image) await checkImageContract(docker, opts.image, first.pg);
+  // A second `lab up` of the same env waits here for the first, then finds its work done.
+  return withEnvLock(docker, opts.env, image, progress, async () => {
+    const plan = await planUp(opts); // read again: a concurrent run may have changed everything
+    if (plan.running) return { env: plan.existing!, changed: false, notAccepting: await awaitServers(opts.env, plan.roles, plan.pg) };
+    return createOrStart(docker, opts, plan, image, progress);
+  });
+}
+
+interface UpPlan {
+  existing?: LabEnv;
+  pg: PgMajor;
+  roles: string[];
+  /** Every server's container is running already. */
+  running: boolean;
+  /** Only a network of another PostgreSQL version is left: it holds no data, drop it and start over. */
+  dropNetwork: boolean;
+}
+
+async function planUp(opts: UpOptions): Promise<UpPlan> {
+  let existing = await findEnv(opts.env);
+  const dropNetwork = Boolean(existing?.incomplete && opts.pg && existing.pg !== opts.pg);
+  if (dropNetwork) existing = undefined;
   if (existing && opts.pg && existing.pg !== opts.pg) {
     throw new LabError('env.otherPg', { env: opts.env, pg: existing.pg, wanted: opts.pg });
   }
   const pg = existing?.pg ?? opts.pg ?? DEFAULT_PG;
   const standbys = Math.max(opts.standbys ?? 1, (existing?.servers.length ?? 1) - 1);
   const roles = serverRoles(standbys);
-  if (existing && roles.every((r) => existing.servers.find((s) => s.role === r)?.state === 'running')) {
-    return { env: existing, changed: false };
-  }
+  const running = Boolean(existing && !existing.incomplete && roles.every((r) => existing!.servers.find((s) => s.role === r)?.state === 'running'));
+  return { existing, pg, roles, running, dropNetwork };
+}
 
-  const image = opts.image ?? existing?.image ?? (await ensureImage(pg, progress));
-  if (opts.image) await checkImageContract(docker, opts.image, pg);
+async function createOrStart(docker: Docker, opts: UpOptions, plan: UpPlan, image: string, progress: Progress): Promise<UpResult> {
+  const { existing, pg, roles } = plan;
+  if (plan.dropNetwork) await removeNetworks(docker, opts.env);
   const className = opts.className ?? existing?.className;
   // What the network, volumes and containers of this env all carry; servers add their own below.
   const envLabels = (subnet: string): Record<string, string> => ({
     [LAB_LABEL]: LAB_ID, [ENV_LABEL]: opts.env, [PG_LABEL]: pg, [SUBNET_LABEL]: subnet,
     ...(className ? { [CLASS_LABEL]: className } : {}),
   });
-  const subnet = existing?.subnet ?? (await createNetwork(docker, opts.env, envLabels, progress, opts.subnet));
-  if (existing) await ensureNetwork(docker, opts.env, envLabels(subnet));
+  const network = existing
+    ? await ensureNetwork(docker, opts.env, envLabels(existing.subnet))
+    : await createNetwork(docker, opts.env, envLabels, progress, opts.subnet);
+  const subnet = network.subnet;
   const created = existing?.created || new Date().toISOString();
   const labels = (role: string) => ({ ...envLabels(subnet), [ROLE_LABEL]: role, [CREATED_LABEL]: created, [IMAGE_LABEL]: image });
   const needsDockerInit = (await docker.getImage(image).inspect()).Config?.Labels?.['pglab.docker-init'] === 'true';
@@ -155,14 +231,14 @@ export async function up(opts: UpOptions): Promise<{ env: LabEnv; changed: boole
     if (state === 'running') return;
     if (state && state !== 'missing') {
       progress(`iniciando ${role}`);
-      await docker.getContainer(name).start();
+      await startContainer(docker, name, state);
       return;
     }
     progress(`creando ${role} (${serverIp(subnet, role)})`);
     for (const mount of Object.keys(PERSISTENT_MOUNTS) as MountName[]) {
-      await docker.createVolume({ Name: volumeName(opts.env, role, mount), Labels: labels(role) });
+      await docker.createVolume({ Name: volumeName(opts.env, role, mount), Labels: labels(role) }); // idempotent
     }
-    const container = await docker.createContainer({
+    await docker.createContainer({
       name,
       Image: image,
       Hostname: role,
@@ -170,62 +246,192 @@ export async function up(opts: UpOptions): Promise<{ env: LabEnv; changed: boole
       Env: [`PGLAB_PG_MAJOR=${pg}`, `PGLAB_LOCALE=${process.env.PGLAB_LOCALE ?? 'es_AR.UTF-8'}`],
       StopTimeout: 30,
       HostConfig: {
-        NetworkMode: networkName(opts.env),
+        NetworkMode: network.id, // by id: a duplicate name left by a concurrent run must not make it ambiguous
         Binds: (Object.entries(PERSISTENT_MOUNTS) as [MountName, string][]).map(
           ([mount, target]) => `${volumeName(opts.env, role, mount)}:${target}`,
         ),
         Init: needsDockerInit,
         Privileged: false,
-        RestartPolicy: { Name: 'no' },
-        Memory: 512 * 1024 * 1024,
+        RestartPolicy: { Name: RESTART_POLICY },
+        Memory: SERVER_LIMITS.memoryBytes,
+        PidsLimit: SERVER_LIMITS.pids,
+        NanoCpus: SERVER_LIMITS.nanoCpus,
       },
       NetworkingConfig: {
         EndpointsConfig: {
-          [networkName(opts.env)]: {
+          [network.id]: {
             IPAMConfig: { IPv4Address: serverIp(subnet, role) },
             Aliases: role === 'maestro' ? ['maestro', 'master'] : [role, role.replace('esclavo', 'slave')],
           },
         },
       },
-    });
-    await container.start();
+    }).catch(ignoreStatus(409)); // a concurrent `lab up` created it first: start that one
+    await startContainer(docker, name, 'created');
   }));
 
   progress('esperando que PostgreSQL acepte conexiones…');
-  await Promise.all(roles.map((role) => waitReady(containerName(opts.env, role), pg)));
+  const notAccepting = await awaitServers(opts.env, roles, pg);
   const env = await loadEnv(opts.env);
-  return { env, changed: true };
+  return { env, changed: true, notAccepting };
+}
+
+/** Starts a container; "already started" (304, a concurrent `lab up`) is fine, a paused one is resumed. */
+async function startContainer(docker: Docker, name: string, state: string): Promise<void> {
+  const container = docker.getContainer(name);
+  if (state === 'paused') {
+    await container.unpause().catch(ignoreStatus(304, 409));
+    return;
+  }
+  await container.start().catch(ignoreStatus(304));
+}
+
+/** A catch handler that swallows the given Docker HTTP answers and rethrows anything else. */
+function ignoreStatus(...codes: number[]) {
+  return (err: unknown): void => {
+    if (codes.includes((err as { statusCode?: number })?.statusCode ?? 0)) return;
+    throw err;
+  };
+}
+
+/** Waits for every server; returns those that settled without accepting connections. */
+async function awaitServers(env: string, roles: string[], pg: PgMajor): Promise<UpResult['notAccepting']> {
+  const states = await Promise.all(roles.map(async (role) => ({ role, state: await waitReady(containerName(env, role), pg) })));
+  return states.filter((s) => s.state !== 'accepting');
 }
 
 type Labels = Record<string, string>;
 
-async function createNetwork(docker: Docker, env: string, labelsFor: (subnet: string) => Labels, progress: Progress, preferred?: string): Promise<string> {
+const LOCK_LABEL = 'pglab.lock';
+/** Longest a `lab up` waits for another one of the same env: its readiness wait plus creating everything. */
+const LOCK_WAIT_MS = TIMEOUTS.upReadyMs + 90_000;
+/** A lock older than this is left over (its `lab up` cannot take that long), whoever holds it. */
+const LOCK_STALE_MS = 15 * 60_000;
+
+/**
+ * One `lab up` at a time per env. Docker 20.10 lets two concurrent runs create two networks of the
+ * same name, but refuses a second container of the same name: an unstarted container
+ * `pglab-<env>-lock` is the lock (no env label, so nothing else ever counts it as part of the env).
+ * A lock whose holder died (Ctrl+C, SIGKILL) is recognised by its pid on this host, or by its age.
+ */
+async function withEnvLock<T>(docker: Docker, env: string, image: string, progress: Progress, fn: () => Promise<T>): Promise<T> {
+  const name = `${networkName(env)}-lock`;
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  let told = false;
+  for (;;) {
+    try {
+      await docker.createContainer({
+        name, Image: image, Cmd: ['true'], Entrypoint: [],
+        Labels: { [LOCK_LABEL]: env, 'pglab.lock.pid': String(process.pid), 'pglab.lock.host': hostname() },
+        HostConfig: { NetworkMode: 'none' },
+      });
+      break;
+    } catch (err) {
+      if ((err as { statusCode?: number })?.statusCode !== 409) throw err;
+      if (await lockIsStale(docker, name)) {
+        await docker.getContainer(name).remove({ force: true }).catch(ignoreStatus(404, 409));
+        continue;
+      }
+      if (Date.now() > deadline) throw new LabError('env.busy', { env, seconds: Math.round(LOCK_WAIT_MS / 1000), lock: name });
+      if (!told) progress(`otro \`lab up\` de "${env}" está trabajando; esperando que termine…`);
+      told = true;
+      await sleep(500);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await docker.getContainer(name).remove({ force: true }).catch(() => {});
+  }
+}
+
+async function lockIsStale(docker: Docker, name: string): Promise<boolean> {
+  const info = await docker.getContainer(name).inspect().catch(() => undefined);
+  if (!info) return false; // released meanwhile: just try again
+  const labels = info.Config?.Labels ?? {};
+  if (Date.now() - Date.parse(info.Created) > LOCK_STALE_MS) return true;
+  if (labels['pglab.lock.host'] !== hostname()) return false;
+  const pid = Number(labels['pglab.lock.pid']);
+  try {
+    process.kill(pid, 0); // signal 0: only asks whether the process exists
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+interface EnvNetwork { id: string; subnet: string }
+
+/** A new env's network, on the preferred subnet when free, else the first free one. */
+async function createNetwork(docker: Docker, env: string, labelsFor: (subnet: string) => Labels, progress: Progress, preferred?: string): Promise<EnvNetwork> {
+  const found = await settleNetwork(docker, env); // a concurrent `lab up` may have made it since findEnv
+  if (found) return found;
   const used = await usedSubnets(docker);
   for (const subnet of [...(preferred ? [preferred] : []), ...candidateSubnets()]) {
     if (used.has(subnet)) continue;
     try {
       await createNetworkWith(docker, env, labelsFor(subnet));
       progress(`red ${networkName(env)} ${subnet}`);
-      return subnet;
+      return (await settleNetwork(docker, env))!;
     } catch (err) {
-      // Another host interface or a racing `class up` took it: try the next one.
-      if (/overlap|in use|already exists/i.test(String((err as Error).message))) continue;
-      throw err;
+      if (!isNameTaken(err) && !isSubnetTaken(err)) throw err;
+      // A concurrent `lab up` of this env made it first: use that one (and its subnet).
+      const theirs = await settleNetwork(docker, env);
+      if (theirs) return theirs;
+      // Another host interface or a racing `class up` took this subnet: try the next one.
     }
   }
   throw new LabError('env.noSubnet');
 }
 
-async function ensureNetwork(docker: Docker, env: string, labels: Labels): Promise<void> {
+/** The network of an env that exists (stopped, or with a container gone), on its own subnet. */
+async function ensureNetwork(docker: Docker, env: string, labels: Labels): Promise<EnvNetwork> {
   const subnet = labels[SUBNET_LABEL];
-  const nets = await docker.listNetworks({ filters: { name: [networkName(env)] } });
-  if (nets.some((n) => n.Name === networkName(env))) return;
+  const found = await settleNetwork(docker, env);
+  if (found) return found;
   try {
     await createNetworkWith(docker, env, labels);
   } catch (err) {
-    if (/overlap|in use/i.test(String((err as Error).message))) throw new LabError('env.subnetInUse', { subnet, env });
-    throw err;
+    if (!isNameTaken(err) && !isSubnetTaken(err)) throw err;
+    // Taken by a concurrent `lab up` of this same env is fine; by anything else, the student must know.
+    const theirs = await settleNetwork(docker, env);
+    if (theirs) return theirs;
+    throw new LabError('env.subnetInUse', { subnet, env });
   }
+  return (await settleNetwork(docker, env))!;
+}
+
+const errorText = (err: unknown) => String((err as Error)?.message ?? err);
+const isNameTaken = (err: unknown) => (err as { statusCode?: number })?.statusCode === 409 && /already exists/i.test(errorText(err));
+const isSubnetTaken = (err: unknown) => /overlap|in use/i.test(errorText(err));
+
+/** Networks named exactly like the env's (Docker's name filter also matches longer names). */
+async function envNetworks(docker: Docker, env: string) {
+  return (await docker.listNetworks({ filters: { name: [networkName(env)] } })).filter((n) => n.Name === networkName(env));
+}
+
+/**
+ * The env's network, if any. Docker 20.10 does not refuse a second network with the same name
+ * when two `lab up` create it at the same moment, so every run settles on the oldest one (the
+ * same answer for both) and removes the others before creating any container.
+ */
+async function settleNetwork(docker: Docker, env: string): Promise<EnvNetwork | undefined> {
+  const nets = await envNetworks(docker, env);
+  if (!nets.length) return undefined;
+  const [oldest, ...others] = nets.sort((a, b) => createdKey(a.Created).localeCompare(createdKey(b.Created)) || a.Id.localeCompare(b.Id));
+  await Promise.all(others.map((n) => docker.getNetwork(n.Id).remove().catch(() => {})));
+  const subnet = oldest.Labels?.[SUBNET_LABEL] ?? oldest.IPAM?.Config?.[0]?.Subnet;
+  if (!subnet) throw new LabError('env.corrupt', { env });
+  return { id: oldest.Id, subnet };
+}
+
+/** Docker's RFC 3339 times drop trailing zeros of the nanoseconds: pad them so strings sort as times. */
+export function createdKey(created: string | undefined): string {
+  return (created ?? '').replace(/\.(\d{1,9})/, (_, f: string) => `.${f.padEnd(9, '0')}`).replace(/(\d{2}:\d{2}:\d{2})(?=[Z+-])/, '$1.000000000');
+}
+
+async function removeNetworks(docker: Docker, env: string): Promise<void> {
+  const nets = await envNetworks(docker, env);
+  await Promise.all(nets.map((n) => docker.getNetwork(n.Id).remove().catch(() => {})));
 }
 
 function createNetworkWith(docker: Docker, env: string, labels: Labels) {
@@ -237,6 +443,10 @@ function createNetworkWith(docker: Docker, env: string, labels: Labels) {
     CheckDuplicate: true,
     Labels: labels,
     IPAM: { Driver: 'default', Config: [{ Subnet: subnet, Gateway: subnet.replace(/\.0\/24$/, '.1') }] },
+    // The host keeps no address on the env's bridge, so its own services (ssh, databases, the
+    // Docker API on tcp…) cannot be reached from a lab container: without this, every address of
+    // the host answered through the gateway .1 even on an Internal network.
+    Options: { 'com.docker.network.bridge.inhibit_ipv4': 'true' },
   });
 }
 
@@ -266,16 +476,40 @@ async function checkImageContract(docker: Docker, image: string, pg: PgMajor): P
   if (missing.length) throw new LabError('image.contract', { image, missing: missing.join('\n  ') });
 }
 
-/** Waits for the init to finish and the server to accept connections (bounded). */
-export async function waitReady(container: string, pg: PgMajor, timeoutMs: number = TIMEOUTS.upReadyMs): Promise<void> {
+/** How long a server may stay down / refusing after its init finished before `lab up` stops waiting for it. */
+const SETTLE_MS = { down: 10_000, rejecting: 30_000, frozen: 10_000 } as const;
+const READY_FILE = '/var/lib/pglab/ready';
+
+/**
+ * Waits until the server accepts connections (bounded). Returns early, with what it saw, when the
+ * init has finished and PostgreSQL stays down (stopped, or a config that does not start) or keeps
+ * refusing connections (a standby without hot_standby): nobody will change that by waiting.
+ * Throws when the init itself does not finish in time.
+ */
+export async function waitReady(container: string, pg: PgMajor, timeoutMs: number = TIMEOUTS.upReadyMs): Promise<Readiness> {
   const deadline = Date.now() + timeoutMs;
-  const argv = readinessArgv(profileFor(pg), '/var/lib/pglab/ready');
+  const argv = readinessArgv(profileFor(pg), READY_FILE);
+  let settled: { state: Readiness; since: number } | undefined;
   while (Date.now() < deadline) {
     const r = await execInContainer(container, argv, { user: 'postgres', timeoutMs: TIMEOUTS.readinessMs }).catch(() => undefined);
-    if (r && parseReadiness(r.stdout.toString()) === 'accepting') return;
+    let state: Readiness | 'starting' = r ? parseReadiness(r.stdout.toString()) : 'starting';
+    if (state === 'accepting') return state;
+    // "down" also means "the init has not finished yet" (no ready file): tell them apart.
+    if (state === 'down' && !(await initFinished(container))) state = 'starting';
+    if (state === 'starting') settled = undefined;
+    else {
+      if (settled?.state !== state) settled = { state, since: Date.now() };
+      if (Date.now() - settled.since >= SETTLE_MS[state]) return state;
+    }
     await sleep(300);
   }
+  if (settled) return settled.state;
   throw new LabError('env.notReady', { container });
+}
+
+async function initFinished(container: string): Promise<boolean> {
+  const r = await execInContainer(container, ['test', '-f', READY_FILE], { timeoutMs: TIMEOUTS.readinessMs }).catch(() => undefined);
+  return r?.exitCode === 0;
 }
 
 export interface DownOptions { env: string; purge?: boolean; progress?: Progress }
@@ -291,10 +525,9 @@ export async function down(opts: DownOptions): Promise<boolean> {
     progress(`deteniendo ${server.role}`);
     const c = docker.getContainer(server.container);
     if (server.state === 'running') await c.stop({ t: 30 }).catch(() => {});
-    await c.remove({ force: true });
+    await c.remove({ force: true }).catch(ignoreStatus(404, 409)); // gone already / being removed by a concurrent down
   }));
-  const net = docker.getNetwork(networkName(opts.env));
-  await net.remove().catch(() => {});
+  await removeNetworks(docker, opts.env); // every one of that name (a concurrent up may have left two)
   if (opts.purge) {
     progress('borrando volúmenes');
     const vols = await docker.listVolumes({ filters: { label: [`${ENV_LABEL}=${opts.env}`] } });

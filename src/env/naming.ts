@@ -21,9 +21,15 @@ export const PERSISTENT_MOUNTS = {
 } as const;
 export type MountName = keyof typeof PERSISTENT_MOUNTS;
 
+/** Longest env name: keeps `pglab-<env>-esclavo4-state` (volumes) and hostnames well under Docker's limits. */
+export const MAX_ENV_NAME = 31;
+/** Standbys one env may have: esclavo … esclavo4 (addresses .11–.14). */
+export const MAX_STANDBYS = 4;
+const ENV_NAME = new RegExp(`^[a-z0-9][a-z0-9_-]{0,${MAX_ENV_NAME - 1}}$`);
+
 export function envName(raw: string | undefined): string {
   const name = raw ?? process.env.LAB_ENV ?? DEFAULT_ENV;
-  if (!/^[a-z0-9][a-z0-9_-]{0,30}$/.test(name)) throw new LabError('env.badName', { name });
+  if (!ENV_NAME.test(name)) throw new LabError('env.badName', { name });
   return name;
 }
 
