@@ -17,21 +17,24 @@ export const sameMajorAndArch: CheckFn = async ({ probes }) => {
 };
 
 /**
- * A copy of postgresql.conf and pg_hba.conf, identical to the files as the cluster was created
- * (pristine copies kept by the image's init), somewhere in the config dir, postgres' home or /root.
+ * A copy of postgresql.conf and pg_hba.conf, identical to the files as the cluster was created,
+ * somewhere in the config dir, postgres' home or /root. The reference is read from the image
+ * (pg_createcluster's output for the env's locale, kept at build time), never from the container,
+ * where the student is root; images without it fall back to the init's copies in /var/lib/pglab.
  */
 export const configBackups: CheckFn = async ({ probes, profile }) => {
   const missing: string[] = [];
   const found: string[] = [];
+  const reference = await probes.pristineSums().catch(() => undefined);
   for (const role of SERVERS) {
-    const sums = await probes.exec(role, ['sh', '-c', 'find "$1" /var/lib/postgresql /root -maxdepth 3 -type f -size -1024k -not -path "*/pglab/*" -exec sha256sum {} + 2>/dev/null; sha256sum /var/lib/pglab/pristine/*', 'sh', profile.confDir], { user: 'root', timeoutMs: 15_000 });
+    const sums = await probes.exec(role, ['sh', '-c', 'find "$1" /var/lib/postgresql /root -maxdepth 3 -type f -size -1024k -not -path "*/pglab/*" -exec sha256sum {} + 2>/dev/null; sha256sum /var/lib/pglab/pristine/* 2>/dev/null; true', 'sh', profile.confDir], { user: 'root', timeoutMs: 15_000 });
     const lines = sums.stdout.toString().split('\n').filter(Boolean).map((l) => {
       const m = /^([0-9a-f]{64})\s+(.*)$/.exec(l);
       return m ? { sum: m[1], path: m[2] } : undefined;
     }).filter((x): x is { sum: string; path: string } => !!x);
     for (const file of ['postgresql.conf', 'pg_hba.conf']) {
-      const pristine = lines.find((l) => l.path === `/var/lib/pglab/pristine/${file}`);
-      const copy = lines.find((l) => pristine && l.sum === pristine.sum && !l.path.startsWith('/var/lib/pglab/') && l.path !== `${profile.confDir}/${file}`);
+      const pristine = reference?.get(file) ?? lines.find((l) => l.path === `/var/lib/pglab/pristine/${file}`)?.sum;
+      const copy = lines.find((l) => pristine && l.sum === pristine && !l.path.startsWith('/var/lib/pglab/') && l.path !== `${profile.confDir}/${file}`);
       if (copy) found.push(`${role}:${copy.path}`);
       else missing.push(`${role}:${file}`);
     }

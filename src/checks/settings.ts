@@ -26,6 +26,9 @@ export async function gradeSettings(ctx: CheckContext, role: string, rules: Sett
     else wrong.push(`${rule.name}=${value || "''"} (esperado/expected: ${rule.expected})`);
   }
   if (!wrong.length && !pending.length) return pass({ settings: seen.join(', ') });
+  // A file the server cannot read explains any difference better than "restart" would.
+  const file = `${ctx.profile.confDir}/postgresql.conf`;
+  if (!(await ctx.probes.readableByPostgres(role, file))) return fail('conf-unreadable', { file, wrong: [...wrong, ...pending].join(', ') });
   const { main } = await ctx.probes.configFiles(role);
   const syntax = main?.errors ?? [];
   if (syntax.length) {

@@ -33,12 +33,12 @@ const iso = (epoch: number) => new Date(epoch * 1000).toISOString().replace('.00
 export const esclavoUp: CheckFn = async ({ probes }) => {
   const state = await probes.readiness('esclavo');
   // "rejecting" still means the server process is up (a standby without hot_standby answers that way).
-  return state === 'down' ? fail('down', { server: 'esclavo', state }) : pass({ state });
+  return state === 'down' || state === 'frozen' ? fail('down', { server: 'esclavo', state }) : pass({ state });
 };
 
 export const esclavoInRecovery: CheckFn = async ({ probes, profile }) => {
   const state = await probes.readiness('esclavo');
-  if (state === 'down') return fail('down', { server: 'esclavo' });
+  if (state === 'down' || state === 'frozen') return fail('down', { server: 'esclavo', state });
   if (state === 'rejecting') return fail('hot-standby-off', { state });
   if (!(await probes.inRecovery('esclavo'))) {
     const signal = profile.recoveryConfFile ? 'recovery.conf' : 'standby.signal';
@@ -49,7 +49,7 @@ export const esclavoInRecovery: CheckFn = async ({ probes, profile }) => {
 
 export const esclavoAnswersReads: CheckFn = async ({ probes }) => {
   const state = await probes.readiness('esclavo');
-  if (state === 'down') return fail('down', { server: 'esclavo' });
+  if (state === 'down' || state === 'frozen') return fail('down', { server: 'esclavo', state });
   if (state === 'rejecting') return fail('hot-standby-off', { state });
   // Read-only answers from a *standby*: a plain server answering queries does not count.
   if (!(await probes.inRecovery('esclavo'))) return fail('not-standby', { pg_is_in_recovery: 'f' });

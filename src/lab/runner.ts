@@ -7,7 +7,7 @@ import { wasPromoted } from '../checks/promotion.js';
 import { withTimeout } from '../docker/client.js';
 import type { LabEnv } from '../env/env.js';
 import { fill, localized, t } from '../i18n/index.js';
-import { ProbeTimeoutError, Probes, ServerDownError, SqlError } from '../pg/probes.js';
+import { FileTooLargeError, ProbeTimeoutError, Probes, ServerDownError, SqlError } from '../pg/probes.js';
 import type { CheckOutcome, VerdictSource } from '../checks/types.js';
 import { envFacts } from './facts.js';
 import { checksFor, type CheckSpec, type LabManifest, type StepSpec } from './manifest.js';
@@ -82,10 +82,14 @@ export async function runStep(env: LabEnv, lab: LabManifest, step: StepSpec, sha
       const rejected = (await probes.recording('esclavo').catch(() => undefined))?.rejected ?? 0;
       outcome = { ...outcome, evidence: { ...outcome.evidence, also_checked: tried.join('; '), ...(rejected ? { record_rejected_lines: rejected } : {}) } };
     }
-    // A stopped server's hint says why it will not start, when its files show it.
-    if (/^(server-|maestro-)?down$/.test(outcome.reason ?? '') && outcome.evidence?.server) {
-      const problems = await probes.startupBlockers(String(outcome.evidence.server)).catch(() => []);
-      if (problems.length) outcome.evidence.problems = problems.join('; ');
+    // A server that does not answer: frozen (SIGSTOP), or stopped and why it will not start, when its files show it.
+    if (/^(server-|maestro-)?down$|^timeout$/.test(outcome.reason ?? '') && outcome.evidence?.server) {
+      const role = String(outcome.evidence.server);
+      if ((await probes.readiness(role).catch(() => 'down')) === 'frozen') outcome.evidence.state = 'frozen';
+      else if (outcome.reason !== 'timeout') {
+        const problems = await probes.startupBlockers(role).catch(() => []);
+        if (problems.length) outcome.evidence.problems = problems.join('; ');
+      }
     }
     return toResult(spec, outcome, facts, Date.now() - t0);
   }));
@@ -134,9 +138,9 @@ async function runOne(check: string, id: string, ctx: Parameters<(typeof CHECKS)
     return await withTimeout(CHECKS[check](ctx), CHECK_TIMEOUT_MS, id);
   } catch (err) {
     if (err instanceof ServerDownError) return { status: 'fail', reason: 'server-down', evidence: { server: err.role } };
-    if (err instanceof ProbeTimeoutError || /^timeout after/.test((err as Error).message)) {
-      return { status: 'fail', reason: 'timeout', evidence: { probe: (err as Error).message } };
-    }
+    if (err instanceof ProbeTimeoutError) return { status: 'fail', reason: 'timeout', evidence: { server: err.role, command: err.command } };
+    if (/^timeout after/.test((err as Error).message)) return { status: 'fail', reason: 'timeout', evidence: { command: id } };
+    if (err instanceof FileTooLargeError) return { status: 'fail', reason: 'too-large', evidence: { file: `${err.role}:${err.path}`, limit_mb: err.limit / (1 << 20) } };
     if (err instanceof SqlError) return { status: 'fail', reason: 'sql-error', evidence: { error: err.message.slice(0, 200) } };
     return { status: 'fail', reason: 'error', evidence: { error: String((err as Error)?.message ?? err).slice(0, 200) } };
   }
@@ -154,9 +158,12 @@ export function toResult(spec: CheckSpec, outcome: CheckOutcome, facts: Record<s
   const status: CheckStatus = outcome.status === 'pass' ? 'pass' : spec.severity === 'warn' ? 'warn' : 'fail';
   let hint: string | undefined;
   if (outcome.status === 'fail') {
-    if (evidence.problems) hint = t('check.serverDownConf', { role: String(evidence.server), problems: String(evidence.problems) });
+    if (evidence.state === 'frozen') hint = t('check.serverFrozen', { role: String(evidence.server) });
+    else if (evidence.problems) hint = t('check.serverDownConf', { role: String(evidence.server), problems: String(evidence.problems) });
     else if (outcome.reason === 'server-down') hint = t('check.serverDown', { role: String(evidence.server) });
-    else if (outcome.reason === 'timeout') hint = t('check.probeTimeout', { what: String(evidence.probe) });
+    else if (outcome.reason === 'timeout') hint = t('check.probeTimeout', { role: String(evidence.server ?? '—'), command: String(evidence.command ?? '—') });
+    else if (outcome.reason === 'too-large') hint = t('check.fileTooLarge', { file: String(evidence.file), limit: String(evidence.limit_mb) });
+    else if (outcome.reason === 'conf-unreadable') hint = t('check.confUnreadable', { file: String(evidence.file) });
     else hint = fillHint(localized(spec.hints[outcome.reason ?? 'default'] ?? spec.hints.default), params);
   }
   return {

@@ -12,7 +12,7 @@ import { isWalSegmentName } from '../pg/wal.js';
 /** A segment still `.ready` this long after it was completed means archive_command keeps failing. */
 const STALE_READY_S = 90;
 
-export interface ServerView { role: string; up: boolean; primary?: boolean; timeline?: number }
+export interface ServerView { role: string; up: boolean; frozen?: boolean; primary?: boolean; timeline?: number }
 export interface ArchiveEdge { state: 'ok' | 'failing' | 'waiting' | 'off'; lastArchived?: string; waiting: number; oldestWaitingS?: number }
 export interface StreamingEdge { state: 'streaming' | 'off'; detail?: string }
 export interface Topology { servers: ServerView[]; archive?: ArchiveEdge; streaming?: StreamingEdge; promoted: boolean }
@@ -20,8 +20,9 @@ export interface Topology { servers: ServerView[]; archive?: ArchiveEdge; stream
 export async function topology(ctx: CheckContext, nowS = Date.now() / 1000): Promise<Topology> {
   const { probes } = ctx;
   const servers = await Promise.all(probes.env.servers.map(async (s): Promise<ServerView> => {
-    const up = await probes.serverUp(s.role).catch(() => false);
-    if (!up) return { role: s.role, up };
+    const state = await probes.readiness(s.role).catch(() => 'down' as const);
+    const up = state === 'accepting';
+    if (!up) return { role: s.role, up, frozen: state === 'frozen' };
     const primary = !(await probes.inRecovery(s.role).catch(() => true));
     const timeline = await probes.timeline(s.role).catch(() => undefined);
     return { role: s.role, up, primary, timeline };

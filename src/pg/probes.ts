@@ -3,7 +3,8 @@
  * "is esclavo in recovery"). One Probes object lives for one `lab check` run and memoizes
  * every fact, so concurrent checks share one docker exec per fact. Every probe has a timeout.
  */
-import { execInContainer, type ExecResult } from '../docker/client.js';
+import { dockerClient, execInContainer, type ExecResult } from '../docker/client.js';
+import { imageFileSums } from '../docker/image-files.js';
 import type { LabEnv } from '../env/env.js';
 import { parseConf, type ParsedConf } from './conf.js';
 import { controlFacts } from './controldata.js';
@@ -21,10 +22,20 @@ export class ServerDownError extends Error {
 }
 
 export class ProbeTimeoutError extends Error {
-  constructor(readonly what: string) {
-    super(`probe timed out: ${what}`);
+  constructor(readonly role: string, readonly command: string) {
+    super(`probe timed out: ${role}: ${command}`);
   }
 }
+
+/** A file bigger than graders read: said plainly instead of judging a truncated copy. */
+export class FileTooLargeError extends Error {
+  constructor(readonly role: string, readonly path: string, readonly limit: number) {
+    super(`${role}:${path} is larger than ${limit} bytes`);
+  }
+}
+
+/** Config files up to this size are read whole (a 100k-line pg_hba.conf is about 6 MiB). */
+export const MAX_FILE_BYTES = 16 * 1024 * 1024;
 
 export interface DirEntry { name: string; size: number; type: string; owner: string; mtime: number }
 
@@ -71,7 +82,7 @@ export class Probes {
       if (/no such container|is not running/i.test(String((err as Error).message))) throw new ServerDownError(role);
       throw err;
     }
-    if (r.timedOut) throw new ProbeTimeoutError(`${role}: ${argv[0]}`);
+    if (r.timedOut) throw new ProbeTimeoutError(role, argv[0].split('/').pop() ?? argv[0]);
     return r;
   }
 
@@ -155,11 +166,19 @@ export class Probes {
   }
 
   /** File contents (up to maxBytes); undefined when the file does not exist. */
-  readFile(role: string, path: string, maxBytes = 1 << 20, user: 'root' | 'postgres' = 'root'): Promise<Buffer | undefined> {
+  readFile(role: string, path: string, maxBytes = MAX_FILE_BYTES, user: 'root' | 'postgres' = 'root'): Promise<Buffer | undefined> {
     return this.once(`file:${role}:${path}:${maxBytes}`, async () => {
-      const r = await this.exec(role, ['head', '-c', String(maxBytes), '--', path], { user });
-      return r.exitCode === 0 ? r.stdout : undefined;
+      // One byte more than the limit tells a file that fits from one that was cut.
+      const r = await this.exec(role, ['head', '-c', String(maxBytes + 1), '--', path], { user });
+      if (r.exitCode !== 0) return undefined;
+      if (r.stdout.length > maxBytes && maxBytes >= MAX_FILE_BYTES) throw new FileTooLargeError(role, path, maxBytes);
+      return r.stdout.subarray(0, maxBytes);
     });
+  }
+
+  /** Can the postgres user read this file? (root, who runs the graders, reads anything.) */
+  readableByPostgres(role: string, path: string): Promise<boolean> {
+    return this.once(`readable:${role}:${path}`, async () => (await this.exec(role, ['test', '-r', path], { user: 'postgres' })).exitCode === 0);
   }
 
   async readText(role: string, path: string): Promise<string | undefined> {
@@ -225,12 +244,14 @@ export class Probes {
       const { confDir, dataDir, recoveryConfFile } = this.profile;
       const files = recoveryConfFile ? [`${confDir}/postgresql.conf`] : [`${confDir}/postgresql.conf`, `${confDir}/conf.d/*.conf`, `${dataDir}/postgresql.auto.conf`];
       // Fixed script; the paths are ours and arrive as arguments (the glob is expanded by the shell).
-      const script = 'for p in "$@"; do for f in $p; do [ -f "$f" ] && { printf "\\036%s\\n" "$f"; cat "$f"; }; done; done; true';
+      const script = `for p in "$@"; do for f in $p; do [ -f "$f" ] && { printf "\\036%s\\n" "$f"; head -c ${MAX_FILE_BYTES + 1} "$f"; }; done; done; true`;
       const r = await this.exec(role, ['sh', '-c', script, 'sh', ...files], { user: 'root' });
       const chunks = r.stdout.toString().split('\x1e').slice(1).map((chunk) => {
         const nl = chunk.indexOf('\n');
         return { path: chunk.slice(0, nl), text: chunk.slice(nl + 1) };
       });
+      const big = chunks.find((c) => Buffer.byteLength(c.text) > MAX_FILE_BYTES);
+      if (big) throw new FileTooLargeError(role, big.path, MAX_FILE_BYTES);
       const main = chunks.find((c) => c.path === files[0]);
       return { main: main ? parseConf(main.text) : undefined, mainText: main?.text, extra: chunks.filter((c) => c !== main).map((c) => parseConf(c.text)) };
     });
@@ -244,8 +265,10 @@ export class Probes {
     return this.once(`blockers:${role}`, async () => {
       const problems: string[] = [];
       const lines = (conf: ParsedConf) => conf.errors.map((e) => e.line).join(', ');
+      const confPath = `${this.profile.confDir}/postgresql.conf`;
+      if (!(await this.readableByPostgres(role, confPath))) problems.push(`${confPath}: postgres no puede leerlo (permisos) / not readable by postgres`);
       const { main } = await this.configFiles(role);
-      if (main?.errors.length) problems.push(`${this.profile.confDir}/postgresql.conf (${lines(main)})`);
+      if (main?.errors.length) problems.push(`${confPath} (${lines(main)})`);
       if (this.profile.recoveryConfFile) {
         const path = `${this.profile.dataDir}/recovery.conf`;
         const text = await this.readText(role, path);
@@ -271,6 +294,24 @@ export class Probes {
       const now = Date.now() / 1000;
       const recording = parseRecording(tsv, { notBefore: Number.isFinite(created) ? created - 120 : 0, notAfter: now + 120 });
       return { ...recording, recoveryConf: recoveryConf || undefined };
+    });
+  }
+
+  /**
+   * sha256 of postgresql.conf and pg_hba.conf as pg_createcluster wrote them for this env's locale,
+   * read from the image (see docker/pg/Dockerfile); undefined for images that do not ship them.
+   */
+  pristineSums(): Promise<Map<string, string> | undefined> {
+    return this.once('pristine', async () => {
+      const server = this.env.servers.find((s) => s.state !== 'missing');
+      if (!server || !this.env.imageId) return undefined;
+      const info = await dockerClient().getContainer(server.container).inspect();
+      const locale = (info.Config?.Env ?? []).find((e) => e.startsWith('PGLAB_LOCALE='))?.slice('PGLAB_LOCALE='.length) ?? 'es_AR.UTF-8';
+      const dir = `/usr/share/pglab/pristine/${locale}`;
+      const sums = await imageFileSums(this.env.imageId, [`${dir}/postgresql.conf`, `${dir}/pg_hba.conf`]);
+      const conf = sums.get(`${dir}/postgresql.conf`);
+      const hba = sums.get(`${dir}/pg_hba.conf`);
+      return conf && hba ? new Map([['postgresql.conf', conf], ['pg_hba.conf', hba]]) : undefined;
     });
   }
 

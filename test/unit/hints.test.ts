@@ -17,7 +17,7 @@ const env = (pg: LabEnv['pg']): LabEnv => ({
 });
 const PLACEHOLDER = /\{\w+\}/;
 // Reasons the runner produces for any check, besides the check's own.
-const ENGINE_REASONS = ['server-down', 'timeout', 'sql-error', 'error', 'no-such-reason'];
+const ENGINE_REASONS = ['server-down', 'timeout', 'sql-error', 'error', 'too-large', 'conf-unreadable', 'no-such-reason'];
 
 describe.each(['es', 'en'] as const)('hints in %s', (lang) => {
   it.each(PG_MAJORS)('PostgreSQL %s: every hint of every check, with no evidence at all, is fully filled', (pg) => {

@@ -189,6 +189,11 @@ export class FixtureProbes {
 
   // ---- derived: the production code over the primitives above -----------------------------
 
+  /** The captures were taken with intact permissions: every config file is readable by postgres. */
+  async readableByPostgres(_role: string, _p: string): Promise<boolean> {
+    return true;
+  }
+
   serverUp(role: string): Promise<boolean> {
     return Probes.prototype.serverUp.call(this.asProbes(), role);
   }

@@ -1,0 +1,54 @@
+/**
+ * Checksums of files inside an image (not a container): what the image shipped, which a student
+ * who is root in the running container cannot edit. Read once per image in a throwaway container
+ * (no network, removed at once) and cached on the host by image id.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { dockerClient, withTimeout } from './client.js';
+import { cacheDir } from './pg91-source.js';
+
+export async function imageFileSums(imageId: string, paths: string[]): Promise<Map<string, string>> {
+  const key = imageId.replace(/^sha256:/, '').slice(0, 32) + '-' + Buffer.from(paths.join('\n')).toString('base64url').slice(0, 40);
+  const cacheFile = path.join(cacheDir(), 'image-sums', `${key}.json`);
+  try {
+    return new Map(Object.entries(JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, string>));
+  } catch {
+    // not cached yet
+  }
+  const docker = dockerClient();
+  const container = await docker.createContainer({
+    Image: imageId,
+    Entrypoint: ['sha256sum', '--'],
+    Cmd: paths,
+    Labels: { 'pglab.throwaway': 'image-files' },
+    HostConfig: { NetworkMode: 'none' },
+  });
+  try {
+    await withTimeout(container.start(), 20_000, 'image-files start');
+    await withTimeout(container.wait(), 20_000, 'image-files wait');
+    const logs = (await container.logs({ stdout: true, stderr: false })) as unknown as Buffer;
+    const sums = new Map<string, string>();
+    // Docker multiplexes the log stream: 8-byte frame headers before each chunk.
+    for (const line of demux(logs).split('\n')) {
+      const m = /^([0-9a-f]{64})\s+\*?(.+)$/.exec(line.trim());
+      if (m) sums.set(m[2], m[1]);
+    }
+    mkdirSync(path.dirname(cacheFile), { recursive: true });
+    writeFileSync(cacheFile, JSON.stringify(Object.fromEntries(sums)));
+    return sums;
+  } finally {
+    await container.remove({ force: true }).catch(() => {});
+  }
+}
+
+function demux(buf: Buffer): string {
+  const parts: Buffer[] = [];
+  let i = 0;
+  while (i + 8 <= buf.length && (buf[i] === 1 || buf[i] === 2) && buf[i + 1] === 0) {
+    const len = buf.readUInt32BE(i + 4);
+    if (buf[i] === 1) parts.push(buf.subarray(i + 8, i + 8 + len));
+    i += 8 + len;
+  }
+  return (i === 0 ? buf : Buffer.concat(parts)).toString('utf8');
+}
