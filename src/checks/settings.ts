@@ -23,7 +23,7 @@ export async function gradeSettings(ctx: CheckContext, role: string, rules: Sett
     if (rule.ok(value)) continue;
     const inFile = await ctx.probes.fileSetting(role, rule.name);
     if (inFile !== undefined && rule.ok(inFile)) pending.push(rule.name);
-    else wrong.push(`${rule.name}=${value || "''"} (esperado/expected: ${rule.expected})`);
+    else wrong.push(`${rule.name} = ${value || "''"} → ${rule.expected}`);
   }
   if (!wrong.length && !pending.length) return pass({ settings: seen.join(', ') });
   // A file the server cannot read explains any difference better than "restart" would.

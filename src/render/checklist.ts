@@ -1,14 +1,15 @@
 /** Terminal rendering of check results (chalk). */
 import chalk from 'chalk';
 import { t } from '../i18n/index.js';
+import { evidencePairs } from './evidence.js';
 import { localTime } from '../i18n/time.js';
 import type { CheckResult, StepResult } from '../lab/runner.js';
 
 const MARK = { pass: chalk.green('✓'), fail: chalk.red('✗'), warn: chalk.yellow('!') } as const;
 
 export function formatEvidence(evidence: Record<string, string | number>): string {
-  const parts = Object.entries(evidence).map(([k, v]) => `${k}=${v}`);
-  return parts.length ? parts.join(', ') : '—';
+  const parts = evidencePairs(evidence);
+  return parts.length ? parts.join('; ') : '—';
 }
 
 export function renderCheck(c: CheckResult): string {
@@ -22,7 +23,9 @@ export function renderCheck(c: CheckResult): string {
   }
   if (c.status !== 'pass') {
     lines.push(`    ${chalk.bold(t('check.expected'))}: ${c.expected}`);
-    lines.push(`    ${chalk.bold(t('check.observed'))}: ${formatEvidence(c.evidence)}`);
+    const observed = evidencePairs(c.evidence);
+    if (observed.length <= 1) lines.push(`    ${chalk.bold(t('check.observed'))}: ${observed[0] ?? '—'}`);
+    else lines.push(`    ${chalk.bold(t('check.observed'))}:`, ...observed.map((p) => `      ${p}`));
     if (c.hint) lines.push(`    ${chalk.bold(t('check.hint'))}: ${c.hint}`);
   }
   return lines.join('\n');

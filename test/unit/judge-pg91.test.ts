@@ -276,7 +276,7 @@ describe.each(RUNS)('shipping.walSettings / shipping.archiveSettings on 9.1 pg_s
       status: 'fail',
       reason: 'space-after-colon',
       evidence: {
-        wrong: `archive_command=${spaced} (esperado/expected: rsync … %p postgres@10.91.1.11:/var/lib/postgresql/wal_archive/%f)`,
+        wrong: `archive_command = ${spaced} → rsync … %p postgres@10.91.1.11:/var/lib/postgresql/wal_archive/%f`,
         pending: '—',
         archive_command: spaced,
       },
