@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { LabError } from '../errors.js';
 import { pickLang, setLang, t } from '../i18n/index.js';
 import { registerEnvCommands } from './env-commands.js';
+import { registerImageCommands } from './image-commands.js';
 import { registerInstructorCommands } from './instructor-commands.js';
 import { registerLabCommands } from './lab-commands.js';
 import { onInterrupt } from './io.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerEnvCommands(program);
   registerLabCommands(program);
   registerInstructorCommands(program);
+  registerImageCommands(program);
   return program;
 }
 

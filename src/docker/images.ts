@@ -1,101 +1,193 @@
 /**
- * Lab images: a Debian base made locally (debootstrap + docker import, no registry needed)
- * and the PostgreSQL layer built from docker/pg. Images are tagged by major and carry a
- * recipe hash label: a changed Dockerfile or init script rebuilds, anything else is reused.
+ * Lab images: `<ns>/pg:<major>` (see recipe.ts for names, recipe hash and contract). `ensureImage`
+ * reuses a current image; otherwise it pulls one from PGLAB_REGISTRY when that is set and answers,
+ * and builds it otherwise. A build needs the Debian base `<ns>/base:<suite>`: Debian's official
+ * slim image from a registry (Docker Hub, or the mirror in PGLAB_BASE_REGISTRY) when one answers,
+ * else debootstrap + docker import on Linux as root (docker/base/make-base.sh), else one message that
+ * says where to get images. Every file sent into a build context goes out with LF line ends.
  */
-import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { dockerClient } from './client.js';
 import { LabError } from '../errors.js';
-import { profileFor, type PgMajor } from '../pg/profile.js';
-import { PG91_COMMIT, PG91_VERSION, resolvePg91Source, type Pg91Source } from './pg91-source.js';
+import { t } from '../i18n/index.js';
+import { PG_MAJORS, profileFor, type PgMajor } from '../pg/profile.js';
+import { PG91_VERSION, resolvePg91Source, type Pg91Source } from './pg91-source.js';
+import {
+  baseTag, DOCKER_DIR, enginePlatform, imageTag, inspectImage, LABELS, lf, platformArch, recipeFiles, recipeHash, untag,
+} from './recipe.js';
+import { DOCKER_HUB, normalizeRegistry, probeRegistry, pullRef, TransferError } from './registry.js';
+import { pullLabImage } from './distribute.js';
+
+export { PROJECT_ROOT, imageTag, recipeHash } from './recipe.js';
 
 /** Measured on a 2-core machine (make -j2): the estimate shown before the compile. */
 const PG91_BUILD_MINUTES = 5;
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const DOCKER_DIR = path.join(PROJECT_ROOT, 'docker');
 const DEBIAN_MIRROR = process.env.PGLAB_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
 
 export type Progress = (line: string) => void;
 
-export function imageTag(major: PgMajor): string {
-  return `pglab/pg:${major}`;
-}
-
-/** Files of docker/pg that go into the image's build context. */
-function recipeFiles(major: PgMajor): string[] {
-  const common = ['pglab-init', 'pglab-recorder'];
-  return profileFor(major).buildFromSource ? ['Dockerfile.pg91', 'pg91-build.sh', ...common] : ['Dockerfile', ...common];
-}
-
-/**
- * Hash of everything that goes into the image; stored as a label to detect stale images.
- * For 9.1 that includes the pinned source (version + release commit): every source we accept is
- * verified to be exactly that release, so the image is built once and reused whichever copy built it.
- */
-export function recipeHash(major: PgMajor): string {
-  const h = createHash('sha256');
-  for (const file of ['base/make-base.sh', ...recipeFiles(major).map((f) => `pg/${f}`)]) {
-    h.update(file).update(readFileSync(path.join(DOCKER_DIR, file)));
-  }
-  h.update(major);
-  if (profileFor(major).buildFromSource) h.update(`postgresql-${PG91_VERSION}@${PG91_COMMIT}`);
-  return h.digest('hex').slice(0, 16);
-}
-
-async function imageLabels(tag: string): Promise<Record<string, string> | undefined> {
-  try {
-    const info = await dockerClient().getImage(tag).inspect();
-    return info.Config?.Labels ?? {};
-  } catch {
-    return undefined;
-  }
+export interface EnsureOptions {
+  /** Rebuild without Docker's layer cache (benchmarks); never pulls. */
+  noCache?: boolean;
+  /** false: do not ask PGLAB_REGISTRY (`lab images build`, `save`, `push`). */
+  registry?: boolean;
+  /** `linux/arm64` etc.: build (and pull the base) for another platform, where the engine supports it. */
+  platform?: string;
 }
 
 /** Builds in flight in this process: `class up` starts several envs at once, the image is built once. */
-const inFlight = new Map<PgMajor, Promise<string>>();
+const inFlight = new Map<string, Promise<string>>();
 
 /** Ensures the image for `major` exists and is current; returns its tag. */
-export function ensureImage(major: PgMajor, progress: Progress = () => {}, opts: { noCache?: boolean } = {}): Promise<string> {
-  let pending = inFlight.get(major);
+export function ensureImage(major: PgMajor, progress: Progress = () => {}, opts: EnsureOptions = {}): Promise<string> {
+  const key = `${imageTag(major)} ${opts.platform ?? ''}`;
+  let pending = inFlight.get(key);
   if (!pending || opts.noCache) {
-    pending = buildIfStale(major, progress, opts).finally(() => inFlight.delete(major));
-    inFlight.set(major, pending);
+    pending = pullOrBuild(major, progress, opts).finally(() => inFlight.delete(key));
+    inFlight.set(key, pending);
   }
   return pending;
 }
 
-async function buildIfStale(major: PgMajor, progress: Progress, opts: { noCache?: boolean }): Promise<string> {
+export type ImageState = 'current' | 'stale' | 'missing';
+
+export interface ImageStatus {
+  major: PgMajor;
+  tag: string;
+  state: ImageState;
+  /** This checkout's recipe. */
+  wanted: string;
+  /** The image's recipe label. */
+  recipe?: string;
+  size?: number;
+  arch?: string;
+  created?: string;
+}
+
+export async function imageStatus(major: PgMajor): Promise<ImageStatus> {
+  const tag = imageTag(major);
+  const wanted = recipeHash(major);
+  const facts = await inspectImage(tag);
+  if (!facts) return { major, tag, state: 'missing', wanted };
+  const recipe = facts.labels[LABELS.recipe];
+  return { major, tag, state: recipe === wanted ? 'current' : 'stale', wanted, recipe, size: facts.size, arch: facts.arch, created: facts.created };
+}
+
+export async function listImages(): Promise<ImageStatus[]> {
+  return Promise.all(PG_MAJORS.map(imageStatus));
+}
+
+async function pullOrBuild(major: PgMajor, progress: Progress, opts: EnsureOptions): Promise<string> {
+  const tag = imageTag(major);
+  const status = await imageStatus(major);
+  if (status.state === 'current' && !opts.noCache) {
+    if (!opts.platform || status.arch?.split('/')[0] === platformArch(opts.platform)) return tag;
+  }
+  const registry = process.env.PGLAB_REGISTRY?.trim();
+  if (registry && opts.registry !== false && !opts.noCache) {
+    try {
+      const pulled = await pullLabImage(registry, major, progress, { platform: opts.platform });
+      if (pulled.used) {
+        progress(t('registry.pulled', { tag, recipe: pulled.recipe }));
+        return tag;
+      }
+      progress(t('registry.staleBuild', { tag, registry, recipe: pulled.recipe, wanted: status.wanted }));
+    } catch (err) {
+      if (!(err instanceof LabError)) throw err;
+      progress(t('registry.fallbackBuild', { registry, reason: t(err.key, err.params) }));
+    }
+  }
+  return buildImage(major, progress, opts, status.state);
+}
+
+/** Builds `<ns>/pg:<major>` from docker/pg (the base first, if missing). */
+export async function buildImage(major: PgMajor, progress: Progress, opts: EnsureOptions = {}, state?: ImageState): Promise<string> {
   const tag = imageTag(major);
   const hash = recipeHash(major);
-  const labels = await imageLabels(tag);
-  if (labels?.['pglab.recipe'] === hash && !opts.noCache) return tag;
-  progress(labels ? `imagen ${tag} desactualizada: reconstruyendo` : `construyendo imagen ${tag}`);
+  progress(state === 'stale' ? `imagen ${tag} desactualizada: reconstruyendo` : `construyendo imagen ${tag}`);
   // Find the 9.1 source before the (slow) base image, so a missing source is said at once.
   const source = profileFor(major).buildFromSource ? await resolvePg91Source(progress) : undefined;
-  const base = await ensureBase(major, progress);
-  await buildPgImage(major, base, tag, hash, progress, !!opts.noCache, source);
+  const base = await ensureBase(profileFor(major).debianSuite, progress, opts.platform);
+  await buildPgImage(major, base, tag, hash, progress, !!opts.noCache, source, opts.platform);
   return tag;
 }
 
-async function ensureBase(major: PgMajor, progress: Progress): Promise<string> {
-  const suite = profileFor(major).debianSuite;
-  const ownTag = `pglab/base:${suite}`;
-  if (await imageLabels(ownTag)) return ownTag;
-  await makeBase(suite, ownTag, DEBIAN_MIRROR, progress);
-  return ownTag;
+/** PGLAB_BASE_REGISTRY=none (or off): never ask a registry for Debian's base, go straight to debootstrap. */
+function baseRegistry(): string | undefined {
+  const raw = process.env.PGLAB_BASE_REGISTRY?.trim();
+  if (raw && /^(none|off|no|false|0)$/i.test(raw)) return undefined;
+  return raw ? normalizeRegistry(raw) : DOCKER_HUB;
+}
+
+/** Debian's official slim image of `suite` in `registry` (a Docker Hub mirror keeps Hub's `library/`). */
+export function debianRef(registry: string, suite: string): string {
+  return `${registry}/library/debian:${suite}-slim`;
+}
+
+/** `<ns>/base:<suite>`: present, else pulled from a registry, else debootstrap (Linux, root), else one clear message. */
+export async function ensureBase(suite: string, progress: Progress, platform?: string): Promise<string> {
+  const own = baseTag(suite);
+  if (await inspectImage(own)) return own;
+  const registry = baseRegistry();
+  let registryReason = t('image.baseRegistryOff');
+  if (registry) {
+    const ref = debianRef(registry, suite);
+    try {
+      progress(t('image.basePulling', { ref }));
+      const probe = await probeRegistry(registry);
+      await pullRef(ref, { auth: probe.auth, platform });
+      await deriveBase(ref, suite, own, platform);
+      await untag(ref);
+      progress(t('image.basePulled', { tag: own, ref }));
+      return own;
+    } catch (err) {
+      registryReason = err instanceof LabError ? t(err.key, err.params)
+        : err instanceof TransferError ? `${ref}: ${err.message.slice(0, 200)}`
+        : String((err as Error)?.message ?? err);
+      progress(t('image.baseRegistryFailed', { ref, reason: registryReason }));
+    }
+  }
+  if (process.platform !== 'linux') throw new LabError('image.noBase', { suite, reason: registryReason, local: t('image.debootstrapLinuxOnly') });
+  try {
+    await makeBase(suite, own, DEBIAN_MIRROR, progress);
+  } catch (err) {
+    if (err instanceof LabError && (err.key === 'image.noDebootstrap' || err.key === 'image.baseNeedsRoot')) {
+      throw new LabError('image.noBase', { suite, reason: registryReason, local: t(err.key) });
+    }
+    throw err;
+  }
+  return own;
+}
+
+/**
+ * Debian's slim images drop downloaded .debs (docker-clean) and most of /usr/share (dpkg excludes):
+ * the lab image needs both (ssh/rsync installed offline; PostgreSQL's Spanish messages). A one-step
+ * build makes the pulled image behave like make-base.sh's debootstrap base.
+ */
+async function deriveBase(ref: string, suite: string, tag: string, platform?: string): Promise<void> {
+  const context = stageContext([{ name: 'Dockerfile', from: path.join(DOCKER_DIR, 'base', 'Dockerfile.registry') }]);
+  try {
+    await runBuild(context, ['Dockerfile'], {
+      t: tag,
+      buildargs: { DEBIAN_IMAGE: ref, SUITE: suite },
+      labels: { 'pglab.base.suite': suite, 'pglab.base.source': ref },
+      ...(platform ? { platform } : {}),
+    }, () => {}, tag);
+  } finally {
+    rmSync(context, { recursive: true, force: true });
+  }
 }
 
 function makeBase(suite: string, tag: string, mirror: string, progress: Progress): Promise<void> {
   progress(`creando imagen base ${tag} con debootstrap (${mirror}), unos minutos…`);
-  const script = path.join(DOCKER_DIR, 'base', 'make-base.sh');
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [script, suite, tag, mirror], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Run from a copy with LF line ends: a CRLF checkout works too.
+  const dir = stageContext([{ name: 'make-base.sh', from: path.join(DOCKER_DIR, 'base', 'make-base.sh') }]);
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn('bash', [path.join(dir, 'make-base.sh'), suite, tag, mirror], { stdio: ['ignore', 'pipe', 'pipe'] });
     const tail: string[] = [];
     const remember = (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n').filter(Boolean)) {
@@ -113,29 +205,63 @@ function makeBase(suite: string, tag: string, mirror: string, progress: Progress
       if (tail.some((l) => l.includes('not-root'))) return reject(new LabError('image.baseNeedsRoot'));
       reject(new LabError('image.baseFailed', { suite, tail: tail.join('\n') }));
     });
-  });
+  }).finally(() => rmSync(dir, { recursive: true, force: true }));
+}
+
+interface ContextFile {
+  name: string;
+  from: string;
+  /** Copied byte for byte (the 9.1 source archive); everything else is text and gets LF line ends. */
+  binary?: boolean;
+}
+
+/** A build context in a temporary folder: text files with LF line ends, whatever the checkout has. */
+export function stageContext(files: ContextFile[]): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pglab-build-'));
+  for (const f of files) {
+    if (f.binary) copyFileSync(f.from, path.join(dir, f.name));
+    else writeFileSync(path.join(dir, f.name), lf(readFileSync(f.from, 'utf8')));
+  }
+  return dir;
 }
 
 async function buildPgImage(
-  major: PgMajor, base: string, tag: string, hash: string, progress: Progress, noCache: boolean, source?: Pg91Source,
+  major: PgMajor, base: string, tag: string, hash: string, progress: Progress, noCache: boolean, source?: Pg91Source, platform?: string,
 ): Promise<void> {
-  const client = dockerClient();
   const files = recipeFiles(major);
-  const dockerfile = files[0];
-  const context = source ? pg91Context(files, source.file) : path.join(DOCKER_DIR, 'pg');
+  const context = stageContext([
+    ...files.map((name) => ({ name, from: path.join(DOCKER_DIR, 'pg', name) })),
+    ...(source ? [{ name: 'pg91-source', from: source.file, binary: true }] : []),
+  ]);
   const heartbeat = source ? compileHeartbeat(progress) : undefined;
-  const stream = await client.buildImage(
-    { context, src: source ? [...files, 'pg91-source'] : files },
-    {
+  try {
+    await runBuild(context, source ? [...files, 'pg91-source'] : files, {
       t: tag,
-      dockerfile,
+      dockerfile: files[0],
       buildargs: { BASE_IMAGE: base, PG_MAJOR: major },
-      labels: { 'pglab.recipe': hash, ...(source ? { 'pglab.source.sha256': source.sha256 } : {}) },
-      rm: true,
-      forcerm: true,
+      labels: { [LABELS.recipe]: hash, ...(source ? { 'pglab.source.sha256': source.sha256 } : {}) },
       nocache: noCache, // benchmarks measure a real rebuild
-    },
-  );
+      ...(platform ? { platform } : {}),
+    }, (line) => {
+      // 9.1's compile reports its phases; the other images show Docker's steps.
+      if (source ? line.startsWith('PGLAB_PROGRESS ') : /^Step \d+\/\d+/.test(line)) {
+        progress('  ' + line.replace('PGLAB_PROGRESS ', '').slice(0, 100));
+      }
+    }, tag);
+  } finally {
+    heartbeat?.stop();
+    rmSync(context, { recursive: true, force: true });
+  }
+  if (platform) {
+    const { arch } = await enginePlatform();
+    if (platformArch(platform) !== arch) progress(t('image.builtForPlatform', { tag, platform }));
+  }
+}
+
+/** One build through the Docker API; rejects with the last lines of its output. */
+async function runBuild(context: string, src: string[], options: Record<string, unknown>, onLine: (line: string) => void, tag: string): Promise<void> {
+  const client = dockerClient();
+  const stream = await client.buildImage({ context, src }, { rm: true, forcerm: true, ...options });
   const tail: string[] = [];
   await new Promise<void>((resolve, reject) => {
     client.modem.followProgress(
@@ -149,25 +275,11 @@ async function buildPgImage(
         for (const line of (event.stream ?? '').split('\n').filter((l) => l.trim())) {
           tail.push(line);
           if (tail.length > 40) tail.shift();
-          // 9.1's compile reports its phases; the other images show Docker's steps.
-          if (source ? line.startsWith('PGLAB_PROGRESS ') : /^Step \d+\/\d+/.test(line)) {
-            progress('  ' + line.replace('PGLAB_PROGRESS ', '').slice(0, 100));
-          }
+          onLine(line);
         }
       },
     );
-  }).finally(() => {
-    heartbeat?.stop();
-    if (source) rmSync(context, { recursive: true, force: true });
   });
-}
-
-/** The build context for 9.1: docker/pg's recipe plus the verified source, in a temporary folder. */
-function pg91Context(files: string[], sourceFile: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'pglab-pg91-'));
-  for (const f of files) copyFileSync(path.join(DOCKER_DIR, 'pg', f), path.join(dir, f));
-  copyFileSync(sourceFile, path.join(dir, 'pg91-source'));
-  return dir;
 }
 
 /** The compile is long and silent: say once what is happening, then how long it has been. */

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execInContainer } from '../docker/client.js';
+import { lf } from '../docker/recipe.js';
 import { requireServer, type LabEnv } from '../env/env.js';
 import { LabError } from '../errors.js';
 import { envFacts } from './facts.js';
@@ -14,12 +15,13 @@ import type { LabManifest, StepSpec } from './manifest.js';
 export async function applySolution(env: LabEnv, lab: LabManifest, step: StepSpec, progress: (line: string) => void = () => {}): Promise<void> {
   const actions = step.solution.filter((a) => !a.versions || a.versions.includes(env.pg));
   if (!actions.length) throw new LabError('lab.noSolution', { step: step.id, pg: env.pg });
-  const lib = readFileSync(path.join(lab.dir, 'solutions', 'lib.sh'), 'utf8');
+  // LF line ends whatever the checkout has (Git for Windows writes CRLF): bash in the container chokes on `\r`.
+  const lib = lf(readFileSync(path.join(lab.dir, 'solutions', 'lib.sh'), 'utf8'));
   const vars: Record<string, string> = Object.fromEntries(Object.entries(envFacts(env)).map(([k, v]) => [k.toUpperCase(), v]));
   for (const action of actions) {
     const server = requireServer(env, action.on);
     progress(`  ${action.on} (${action.user}): ${action.script}`);
-    const script = lib + '\n' + readFileSync(path.join(lab.dir, action.script), 'utf8');
+    const script = lib + '\n' + lf(readFileSync(path.join(lab.dir, action.script), 'utf8'));
     const r = await execInContainer(server.container, ['bash', '-s'], {
       user: action.user,
       env: { ...vars, LC_ALL: 'C.UTF-8' },
