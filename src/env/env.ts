@@ -171,8 +171,11 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   }
   const docker = await ensureDocker();
   const first = await planUp(opts);
-  // Running containers are not enough to say "ya está en marcha": PostgreSQL must accept connections.
-  if (first.running) return { env: first.existing!, changed: false, notAccepting: await awaitServers(opts.env, first.roles, first.pg) };
+  if (first.running) {
+    await clearStaleLock(docker, opts.env); // left by a run killed after it had started everything
+    // Running containers are not enough to say "ya está en marcha": PostgreSQL must accept connections.
+    return { env: first.existing!, changed: false, notAccepting: await awaitServers(opts.env, first.roles, first.pg) };
+  }
   // `||`: an env reduced to its network has no image label ('').
   const image = opts.image || first.existing?.image || (await ensureImage(first.pg, progress));
   if (opts.image) await checkImageContract(docker, opts.image, first.pg);
@@ -314,7 +317,7 @@ const LOCK_STALE_MS = 15 * 60_000;
  * A lock whose holder died (Ctrl+C, SIGKILL) is recognised by its pid on this host, or by its age.
  */
 async function withEnvLock<T>(docker: Docker, env: string, image: string, progress: Progress, fn: () => Promise<T>): Promise<T> {
-  const name = `${networkName(env)}-lock`;
+  const name = lockName(env);
   const deadline = Date.now() + LOCK_WAIT_MS;
   let told = false;
   for (;;) {
@@ -342,6 +345,12 @@ async function withEnvLock<T>(docker: Docker, env: string, image: string, progre
   } finally {
     await docker.getContainer(name).remove({ force: true }).catch(() => {});
   }
+}
+
+const lockName = (env: string) => `${networkName(env)}-lock`;
+
+async function clearStaleLock(docker: Docker, env: string): Promise<void> {
+  if (await lockIsStale(docker, lockName(env))) await docker.getContainer(lockName(env)).remove({ force: true }).catch(() => {});
 }
 
 async function lockIsStale(docker: Docker, name: string): Promise<boolean> {
@@ -528,6 +537,7 @@ export async function down(opts: DownOptions): Promise<boolean> {
     await c.remove({ force: true }).catch(ignoreStatus(404, 409)); // gone already / being removed by a concurrent down
   }));
   await removeNetworks(docker, opts.env); // every one of that name (a concurrent up may have left two)
+  await clearStaleLock(docker, opts.env);
   if (opts.purge) {
     progress('borrando volúmenes');
     const vols = await docker.listVolumes({ filters: { label: [`${ENV_LABEL}=${opts.env}`] } });
