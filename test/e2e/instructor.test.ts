@@ -165,7 +165,7 @@ describe('a class on one server', () => {
     expect(rows.slice(1).map((r) => r.split(',')[0]).sort()).toEqual([`${klass}-1`, `${klass}-2`, `${klass}-3`]);
     for (const r of rows.slice(1)) expect(r.split(',').slice(2, 4)).toEqual(['2', '54']);
     const downR = await lab(['class', 'down', '--class', klass, '--purge', '--yes']);
-    expect(downR.stdout).toMatch(/3 entornos detenidos/);
+    expect(downR.stdout).toMatch(/3 entornos borrados/);
     expect(execFileSync('docker', ['ps', '-aq', '--filter', `label=pglab.class=${klass}`], { encoding: 'utf8' }).trim()).toBe('');
   });
 });
