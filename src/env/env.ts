@@ -278,12 +278,19 @@ async function createOrStart(docker: Docker, opts: UpOptions, plan: UpPlan, imag
   return { env, changed: true, notAccepting };
 }
 
-/** Starts a container; "already started" (304, a concurrent `lab up`) is fine, a paused one is resumed. */
+/**
+ * Starts a container; "already started" (304, a concurrent `lab up`) is fine, a paused one is resumed.
+ * A stopped container made by an older pglab (restart policy "no", no pids/CPU limit: it stayed
+ * down after a reboot) gets today's limits and policy first; an engine that refuses is not fatal.
+ */
 async function startContainer(docker: Docker, name: string, state: string): Promise<void> {
   const container = docker.getContainer(name);
   if (state === 'paused') {
     await container.unpause().catch(ignoreStatus(304, 409));
     return;
+  }
+  if (state !== 'created') {
+    await container.update({ RestartPolicy: { Name: RESTART_POLICY }, PidsLimit: SERVER_LIMITS.pids, NanoCpus: SERVER_LIMITS.nanoCpus }).catch(() => {});
   }
   await container.start().catch(ignoreStatus(304));
 }

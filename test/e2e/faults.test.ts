@@ -201,6 +201,12 @@ describe('faults and bad input (PostgreSQL 15)', () => {
     expect(hc.NanoCpus).toBe(1_000_000_000);
     expect(hc.Memory).toBe(512 * 1024 * 1024);
     expect(hc.RestartPolicy.Name).toBe('unless-stopped');
+    // A stopped container of an older pglab (policy "no", no pids/CPU limit) gets them at the next `lab up`.
+    docker(['stop', '-t', '30', `pglab-${A}-esclavo`]);
+    docker(['update', '--restart', 'no', '--cpus', '0', `pglab-${A}-esclavo`]);
+    expect((await lab(['up', '--env', A])).code).toBe(0);
+    const updated = JSON.parse(docker(['inspect', `pglab-${A}-esclavo`]))[0].HostConfig;
+    expect([updated.RestartPolicy.Name, updated.NanoCpus, updated.PidsLimit]).toEqual(['unless-stopped', 1_000_000_000, 512]);
     if (process.getuid?.() !== 0) return; // killing the container's init from the host needs root
     // A crash of the container (its init killed from the host): Docker brings it back, PostgreSQL too.
     const pid = Number(docker(['inspect', '-f', '{{.State.Pid}}', `pglab-${A}-maestro`]));
