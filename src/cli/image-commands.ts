@@ -5,6 +5,7 @@ import { loadBundle, saveBundle } from '../docker/bundle.js';
 import { mib, pullLabImage, pushLabImage } from '../docker/distribute.js';
 import { buildImage, imageStatus, listImages, type ImageStatus } from '../docker/images.js';
 import { platformArch } from '../docker/recipe.js';
+import { normalizeRegistry, probeRegistry } from '../docker/registry.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { isPgMajor, PG_MAJORS, type PgMajor } from '../pg/profile.js';
@@ -97,7 +98,10 @@ export function registerImageCommands(program: Command): void {
     .option('--pg <versions...>', '9.1 13 15 17 (por defecto todas / default all)')
     .action(async (registry: string, opts) => {
       await ensureDocker();
-      for (const major of parsePgList(opts.pg)) {
+      const majors = parsePgList(opts.pg);
+      // Unreachable, or wants a login: said before anything is built.
+      await probeRegistry(normalizeRegistry(registry));
+      for (const major of majors) {
         const status = await imageStatus(major);
         if (status.state !== 'current') await buildImage(major, progressLine, {}, status.state);
         const refs = await pushLabImage(registry, major, progressLine);
