@@ -59,7 +59,8 @@ export async function probeRegistry(registry: string, timeoutMs = REGISTRY_PROBE
   const host = registryHost(registry);
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
-  for (const scheme of ['https', 'http'] as const) {
+  // Docker Hub speaks https only.
+  for (const scheme of host === DOCKER_HUB ? (['https'] as const) : (['https', 'http'] as const)) {
     const left = deadline - Date.now();
     if (left <= 0) break;
     try {
@@ -75,7 +76,8 @@ export async function probeRegistry(registry: string, timeoutMs = REGISTRY_PROBE
       if (err instanceof LabError) throw err;
       lastError = describeFetchError(err);
       // A certificate Node does not trust may still be trusted by the engine (certs.d): let Docker decide.
-      if (/certificate|CERT_|SELF_SIGNED/i.test(lastError)) return { scheme };
+      // Not for Docker Hub: there a certificate nobody knows means a proxy in the way.
+      if (host !== DOCKER_HUB && /certificate|CERT_|SELF_SIGNED/i.test(lastError)) return { scheme };
       if ((err as Error)?.name === 'TimeoutError') break;
     }
   }
