@@ -16,6 +16,10 @@ export default defineConfig({
     testTimeout: 600_000,
     hookTimeout: 900_000,
     reporters: ['default'],
-    env: { TESTCONTAINERS_RYUK_DISABLED: 'true', LAB_LANG: 'es', ...(pg91Source ? { PGLAB_PG91_SOURCE: pg91Source } : {}) },
+    // No test may reach Docker Hub: bases come from debootstrap (or a registry a test starts on 127.0.0.1).
+    env: {
+      TESTCONTAINERS_RYUK_DISABLED: 'true', LAB_LANG: 'es', PGLAB_BASE_REGISTRY: process.env.PGLAB_BASE_REGISTRY ?? 'none',
+      ...(pg91Source ? { PGLAB_PG91_SOURCE: pg91Source } : {}),
+    },
   },
 });

@@ -4,6 +4,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// Benchmarks run where no registry may be asked (Debian's base by debootstrap) and build 9.1 from
+// the vendored source beside the checkout, never downloaded.
+process.env.PGLAB_BASE_REGISTRY ??= 'none';
+process.env.PGLAB_PG91_SOURCE ??= path.resolve(ROOT, '../shared/vendor/postgresql-9.1.24.git-REL9_1_24.tar.gz');
 const LAB = path.join(ROOT, 'bin', 'lab.js');
 
 export function lab(args) {
