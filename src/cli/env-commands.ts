@@ -33,7 +33,8 @@ export function registerEnvCommands(program: Command): void {
     .action(async (opts) => {
       const env = envName(opts.env);
       const standbys = parseIntOption(opts.standbys, '--standbys', STANDBYS);
-      const { env: lab, changed, notAccepting } = await up({ env, pg: parsePg(opts.pg), standbys, image: opts.image, progress: progressLine });
+      const { env: lab, changed, notAccepting, resumed } = await up({ env, pg: parsePg(opts.pg), standbys, image: opts.image, progress: progressLine });
+      if (resumed) console.log(t('up.resumed', { env }));
       if (notAccepting.length) {
         for (const s of lab.servers) console.log(`  ${s.role.padEnd(9)} ${s.ip}`);
         const roles = notAccepting.map((s) => s.role);

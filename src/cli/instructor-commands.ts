@@ -75,8 +75,12 @@ export function registerInstructorCommands(program: Command): void {
       const index = lab.steps.indexOf(target);
       const to = index > 0 ? t('reset.to', { last: index }) : '';
       if (!(await confirm(t('reset.confirm', { env: name, to }), opts.yes))) return;
-      await down({ env: name, purge: true, progress: progressLine });
-      const { env: fresh } = await up({ env: name, pg: env.pg, standbys: env.servers.length - 1, className: env.className, subnet: env.subnet, progress: progressLine });
+      // A reset (or up) killed half-way: its env is still found (the network is kept below) and recreated.
+      if (env.leftover) console.log(t('reset.resumed', { env: name }));
+      // The network stays until `up` reuses it: a reset killed after the volumes are gone still finds
+      // its env (version, subnet, class) and the same `lab reset` finishes it.
+      await down({ env: name, purge: true, keepNetwork: true, progress: progressLine });
+      const { env: fresh } = await up({ env: name, pg: env.pg, standbys: Math.max(1, env.servers.length - 1), className: env.className, subnet: env.subnet, progress: progressLine });
       for (const step of lab.steps.slice(0, index)) {
         progressLine(t('solve.running', { step: step.id }));
         await applySolution(fresh, lab, step, progressLine);

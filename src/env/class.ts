@@ -70,9 +70,19 @@ function readRoster(file: string): string {
   }
 }
 
-export interface ClassUpResult { env: string; ok: boolean; changed: boolean; error?: string }
+export interface ClassUpResult {
+  env: string;
+  ok: boolean;
+  changed: boolean;
+  /** It completed what an interrupted `class up` (or another command) had left half-done. */
+  resumed?: boolean;
+  error?: string;
+}
 
-/** Creates only what is missing (safe to re-run), at most `parallel` envs at a time. */
+/**
+ * Creates only what is missing (safe to re-run, also after a `class up` killed half-way: each env
+ * is completed by `up`), at most `parallel` envs at a time.
+ */
 export async function classUp(names: string[], opts: { pg?: PgMajor; className: string; parallel?: number; progress?: (l: string) => void }): Promise<ClassUpResult[]> {
   let done = 0;
   return mapLimit(names, opts.parallel ?? 3, async (env) => {
@@ -82,8 +92,9 @@ export async function classUp(names: string[], opts: { pg?: PgMajor; className: 
         const roles = r.notAccepting.map((s) => s.role);
         throw new LabError('up.notAccepting', { env, roles: roles.join(', '), role: roles[0] });
       }
-      opts.progress?.(`[${++done}/${names.length}] ${env}: ${r.changed ? 'ok' : '='} ${r.env.subnet}`);
-      return { env, ok: true, changed: r.changed };
+      const resumed = r.resumed ? ` (${t('class.upResumed')})` : '';
+      opts.progress?.(`[${++done}/${names.length}] ${env}: ${r.changed ? 'ok' : '='} ${r.env.subnet}${resumed}`);
+      return { env, ok: true, changed: r.changed, ...(r.resumed ? { resumed: true } : {}) };
     } catch (err) {
       opts.progress?.(`[${++done}/${names.length}] ${env}: error`);
       // The message a person reads, never a raw key like env.noSubnet.

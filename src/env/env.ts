@@ -40,6 +40,11 @@ export interface LabEnv {
    * `lab up` completes it, `lab down --purge` removes it; servers are listed as missing.
    */
   incomplete?: boolean;
+  /**
+   * Left half-done by an interrupted command (Ctrl+C, SIGKILL): its network exists while a server's
+   * container is missing or was created and never started. The same command run again completes it.
+   */
+  leftover?: boolean;
 }
 
 export interface UpOptions {
@@ -88,6 +93,7 @@ export async function findEnv(name: string): Promise<LabEnv | undefined> {
     className: labels[CLASS_LABEL],
     servers,
     ...(incomplete ? { incomplete } : {}),
+    ...(network && servers.some((s) => s.state === 'missing' || s.state === 'created') ? { leftover: true } : {}),
   };
 }
 
@@ -156,6 +162,8 @@ export interface UpResult {
   changed: boolean;
   /** Servers whose container runs but whose PostgreSQL does not accept connections (stopped by the student, broken config, standby without hot_standby). */
   notAccepting: { role: string; state: Readiness }[];
+  /** It completed what an interrupted command had left half-done (a lock, a network without servers, a container never started). */
+  resumed: boolean;
 }
 
 /**
@@ -170,11 +178,13 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     throw new LabError('cli.badInteger', { option: '--standbys', value: String(opts.standbys), min: 1, max: MAX_STANDBYS });
   }
   const docker = await ensureDocker();
+  // A lock whose `lab up` was killed (its pid is gone): also left when the run died after starting everything.
+  const staleLock = await clearStaleLock(docker, opts.env);
   const first = await planUp(opts);
   if (first.running) {
-    await clearStaleLock(docker, opts.env); // left by a run killed after it had started everything
+    const resumed = staleLock;
     // Running containers are not enough to say "ya está en marcha": PostgreSQL must accept connections.
-    return { env: first.existing!, changed: false, notAccepting: await awaitServers(opts.env, first.roles, first.pg) };
+    return { env: first.existing!, changed: false, notAccepting: await awaitServers(opts.env, first.roles, first.pg), resumed };
   }
   // `||`: an env reduced to its network has no image label ('').
   const image = opts.image || first.existing?.image || (await ensureImage(first.pg, progress));
@@ -182,8 +192,10 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   // A second `lab up` of the same env waits here for the first, then finds its work done.
   return withEnvLock(docker, opts.env, image, progress, async () => {
     const plan = await planUp(opts); // read again: a concurrent run may have changed everything
-    if (plan.running) return { env: plan.existing!, changed: false, notAccepting: await awaitServers(opts.env, plan.roles, plan.pg) };
-    return createOrStart(docker, opts, plan, image, progress);
+    // Read under the lock, so a concurrent `lab up` half-way through is never taken for a leftover.
+    const resumed = staleLock || Boolean(plan.existing?.leftover);
+    if (plan.running) return { env: plan.existing!, changed: false, notAccepting: await awaitServers(opts.env, plan.roles, plan.pg), resumed };
+    return { ...(await createOrStart(docker, opts, plan, image, progress)), resumed };
   });
 }
 
@@ -211,7 +223,7 @@ async function planUp(opts: UpOptions): Promise<UpPlan> {
   return { existing, pg, roles, running, dropNetwork };
 }
 
-async function createOrStart(docker: Docker, opts: UpOptions, plan: UpPlan, image: string, progress: Progress): Promise<UpResult> {
+async function createOrStart(docker: Docker, opts: UpOptions, plan: UpPlan, image: string, progress: Progress): Promise<Omit<UpResult, 'resumed'>> {
   const { existing, pg, roles } = plan;
   if (plan.dropNetwork) await removeNetworks(docker, opts.env);
   const className = opts.className ?? existing?.className;
@@ -356,8 +368,11 @@ async function withEnvLock<T>(docker: Docker, env: string, image: string, progre
 
 const lockName = (env: string) => `${networkName(env)}-lock`;
 
-async function clearStaleLock(docker: Docker, env: string): Promise<void> {
-  if (await lockIsStale(docker, lockName(env))) await docker.getContainer(lockName(env)).remove({ force: true }).catch(() => {});
+/** Removes the env's lock when its holder is gone; true when there was one to remove. */
+async function clearStaleLock(docker: Docker, env: string): Promise<boolean> {
+  if (!(await lockIsStale(docker, lockName(env)))) return false;
+  await docker.getContainer(lockName(env)).remove({ force: true }).catch(() => {});
+  return true;
 }
 
 async function lockIsStale(docker: Docker, name: string): Promise<boolean> {
@@ -528,7 +543,16 @@ async function initFinished(container: string): Promise<boolean> {
   return r?.exitCode === 0;
 }
 
-export interface DownOptions { env: string; purge?: boolean; progress?: Progress }
+export interface DownOptions {
+  env: string;
+  purge?: boolean;
+  progress?: Progress;
+  /**
+   * `lab reset` only: the network stays (it carries the env's version, subnet and class) until `up`
+   * reuses it, so a reset killed after the volumes are gone still finds its env and finishes.
+   */
+  keepNetwork?: boolean;
+}
 
 export async function down(opts: DownOptions): Promise<boolean> {
   const progress = opts.progress ?? (() => {});
@@ -543,12 +567,15 @@ export async function down(opts: DownOptions): Promise<boolean> {
     if (server.state === 'running') await c.stop({ t: 30 }).catch(() => {});
     await c.remove({ force: true }).catch(ignoreStatus(404, 409)); // gone already / being removed by a concurrent down
   }));
-  await removeNetworks(docker, opts.env); // every one of that name (a concurrent up may have left two)
+  // Containers first, then the network, then the volumes: a run interrupted anywhere leaves an env
+  // that findEnv still sees (by its volumes or network), so the same command run again finishes it.
+  if (!opts.keepNetwork) await removeNetworks(docker, opts.env); // every one of that name (a concurrent up may have left two)
   await clearStaleLock(docker, opts.env);
   if (opts.purge) {
     progress('borrando volúmenes');
     const vols = await docker.listVolumes({ filters: { label: [`${ENV_LABEL}=${opts.env}`] } });
-    await Promise.all((vols.Volumes ?? []).map((v) => docker.getVolume(v.Name).remove()));
+    // 404: removed meanwhile by a concurrent or interrupted `down --purge`.
+    await Promise.all((vols.Volumes ?? []).map((v) => docker.getVolume(v.Name).remove().catch(ignoreStatus(404))));
   }
   return true;
 }
