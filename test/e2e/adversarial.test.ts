@@ -47,7 +47,10 @@ describe('graders are not fooled (PostgreSQL 15)', () => {
     const own = (await exec(env, 'esclavo', 'postgres', ['ls', '/var/lib/postgresql/15/main/pg_wal'])).stdout.split('\n').find((n) => /^[0-9A-F]{24}$/.test(n))!;
     await exec(env, 'esclavo', 'postgres', ['cp', `/var/lib/postgresql/15/main/pg_wal/${own}`, `${ARCHIVE}/${own}`]);
     const c = await check('step-2', 'segments');
-    expect(c.status).toBe('fail');
+    // The premise: two clusters, two identifiers (initdb derives them from the time and the pid).
+    const clone = byId((await checkJson(env, 'step-2')).report.steps[0]).clone;
+    expect(clone.reason, JSON.stringify(clone.evidence)).toBe('not-clone');
+    expect(c.status, JSON.stringify(c)).toBe('fail');
     expect(String(c.evidence.rejected)).toMatch(/sysid-mismatch/);
     await exec(env, 'esclavo', 'postgres', ['rm', `${ARCHIVE}/${own}`]);
   });

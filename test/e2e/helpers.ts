@@ -18,7 +18,7 @@ export function lab(args: string[], env: Record<string, string> = {}): Promise<C
   });
 }
 
-export interface JsonCheck { id: string; status: 'pass' | 'fail' | 'warn'; reason?: string; evidence: Record<string, string | number>; hint?: string; points: number; maxPoints: number }
+export interface JsonCheck { id: string; status: 'pass' | 'fail' | 'warn'; reason?: string; evidence: Record<string, string | number>; hint?: string; points: number; maxPoints: number; source?: string }
 export interface JsonStep { step: string; passed: boolean; checks: JsonCheck[]; durationMs: number }
 export interface JsonReport { env: string; pg: string; passed: boolean; points: number; maxPoints: number; steps: JsonStep[] }
 
