@@ -97,6 +97,21 @@ function host() {
   };
 }
 
+/** Busy and total CPU jiffies of the host (/proc/stat), and CPU seconds used so far by dockerd and containerd. */
+function cpu() {
+  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const idle = f[3] + f[4];
+  const total = f.reduce((a, b) => a + b, 0);
+  const seconds = (name) => {
+    const pid = lines(spawnSync('pgrep', ['-x', name], { encoding: 'utf8' }).stdout ?? '')[0];
+    if (!pid) return NaN;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
+  };
+  return { busy: total - idle, total, dockerd: seconds('dockerd'), containerd: seconds('containerd') };
+}
+
 function safe(fn) {
   try { return fn(); } catch { return { rssMiB: NaN, fds: NaN }; }
 }
@@ -115,7 +130,11 @@ async function main() {
   row(`class up ${COUNT} envs`, sec(up.ms));
   const envs = [...new Set(lines(docker(['ps', '--filter', `label=pglab.class=${CLASS}`, '--format', '{{.Label "pglab.env"}}'])))].sort();
   await sleep(10_000); // let the servers settle before the baseline
-  const before = { memory: containerMemory(), execs: execsAndProcesses(), host: host() };
+  // One env checked alone, three times in a row: the latency without any load, to compare with.
+  const alone = [];
+  for (let i = 0; i < 3; i++) alone.push((await labAsync(['check', 'step-1', '--env', envs[0]])).ms);
+  row('check step-1 alone (3 in a row)', alone.map(sec).join(', '));
+  const before = { memory: containerMemory(), execs: execsAndProcesses(), host: host(), cpu: cpu() };
 
   const chaos = [envs[Math.floor(envs.length / 4)], envs[Math.floor((3 * envs.length) / 4)]];
   /** env → [from, to] windows in which exit 2 is expected (killed, until brought back + grace). */
@@ -125,17 +144,19 @@ async function main() {
   const restarts = [];
   const t0 = Date.now();
   const end = t0 + MINUTES * 60_000;
-  const inWindow = (env, at) => (windows.get(env) ?? []).some(([a, b]) => at >= a && at <= (b ?? Infinity));
+  /** The check [from, to] overlaps a kill window of its env (one started just before the kill counts too). */
+  const inWindow = (env, from, to) => (windows.get(env) ?? []).some(([a, b]) => to >= a && from <= (b ?? Infinity));
 
   const worker = async (env, i) => {
     await sleep((i * INTERVAL_MS) / envs.length); // staggered
     while (Date.now() < end) {
       const started = Date.now();
       const r = await labAsync(['check', 'step-1', '--env', env]);
-      const expected2 = r.code === 2 && inWindow(env, started);
+      const chaos = inWindow(env, started, Date.now());
+      const expected2 = r.code === 2 && chaos;
       const output = r.stdout + r.stderr;
       const bad = (r.code !== 0 && r.code !== 1 && !expected2) || STACK.test(output) || /Error inesperado|Unexpected error/.test(output);
-      results.push({ env, ms: r.ms, code: r.code, chaos: inWindow(env, started) });
+      results.push({ env, ms: r.ms, code: r.code, chaos });
       if (bad) failures.push(`${new Date(started).toISOString()} ${env} exit ${r.code}: ${output.trim().split('\n').slice(-3).join(' | ')}`);
       await sleep(Math.max(0, INTERVAL_MS - (Date.now() - started)));
     }
@@ -162,8 +183,9 @@ async function main() {
     killer(chaos[0], 0.25, ['maestro', 'esclavo']),
     killer(chaos[1], 0.55, ['esclavo']),
   ]);
+  const cpuEnd = cpu();
   await sleep(5000); // let the last execs end
-  const after = { memory: containerMemory(), execs: execsAndProcesses(), host: host() };
+  const after = { memory: containerMemory(), execs: execsAndProcesses(), host: host(), cpu: cpuEnd };
 
   console.log('\n## checks');
   const normal = results.filter((r) => !r.chaos).map((r) => r.ms).sort((a, b) => a - b);
@@ -172,6 +194,11 @@ async function main() {
   row('checks run', `${results.length} (${(results.length / MINUTES).toFixed(0)}/min), exits ${JSON.stringify(codes)}`);
   row('checks during kill windows (exit 2 expected)', String(results.filter((r) => r.chaos).length));
   row('latency p50 / p90 / p99 / max (outside kill windows)', [50, 90, 99, 100].map((p) => sec(percentile(normal, p))).join(' / '));
+  const cores = (await import('node:os')).cpus().length;
+  const busy = (after.cpu.busy - before.cpu.busy) / (after.cpu.total - before.cpu.total);
+  const busyS = ((after.cpu.busy - before.cpu.busy) / 100) ; // jiffies of all cores, USER_HZ = 100
+  row('host CPU busy during the run', `${(busy * 100).toFixed(0)} % of ${cores} cores, ${(busyS / results.length).toFixed(2)} CPU-s per check`);
+  row('dockerd / containerd CPU during the run', `${(after.cpu.dockerd - before.cpu.dockerd).toFixed(0)} s / ${(after.cpu.containerd - before.cpu.containerd).toFixed(0)} s`);
   for (const r of restarts) console.log(`  ${r}`);
   row('failures', String(failures.length));
   for (const f of failures.slice(0, 30)) console.log(`  ✗ ${f}`);
