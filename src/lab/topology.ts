@@ -9,8 +9,11 @@ import type { CheckContext } from '../checks/types.js';
 import type { Probes } from '../pg/probes.js';
 import { isWalSegmentName } from '../pg/wal.js';
 
-/** A segment still `.ready` this long after it was completed means archive_command keeps failing. */
-const STALE_READY_S = 90;
+/**
+ * A segment still `.ready` this long after it was completed means archive_command keeps failing
+ * (PGLAB_ARCHIVE_STALE_S overrides it: tests, or a class that wants an earlier warning).
+ */
+const STALE_READY_S = Number(process.env.PGLAB_ARCHIVE_STALE_S) > 0 ? Number(process.env.PGLAB_ARCHIVE_STALE_S) : 90;
 
 export interface ServerView { role: string; up: boolean; frozen?: boolean; primary?: boolean; timeline?: number }
 export interface ArchiveEdge { state: 'ok' | 'failing' | 'waiting' | 'off'; lastArchived?: string; waiting: number; oldestWaitingS?: number }
