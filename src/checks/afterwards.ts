@@ -10,8 +10,8 @@
  */
 import { lang } from '../i18n/index.js';
 import { parseBackupHistory, parseTimelineHistory } from '../pg/backup.js';
-import { WAL_ARCHIVE_DIR } from '../pg/profile.js';
-import { lsnBytes, spans, type RecordLine } from '../pg/recorder.js';
+import { timelineHistoryPath, WAL_ARCHIVE_DIR } from '../pg/profile.js';
+import { lsnBytes, lsnText, spans, type RecordLine } from '../pg/recorder.js';
 import { isBackupHistoryName, isWalSegmentName } from '../pg/wal.js';
 import { wasPromoted } from './promotion.js';
 import { archiveCommandOk } from './shipping.js';
@@ -44,7 +44,7 @@ async function trustedEsclavoRecords(ctx: CheckContext): Promise<{ records: Reco
   let limit = Infinity;
   const tli = await probes.timeline('esclavo').catch(() => 1);
   if (tli >= 2) {
-    const history = `${profile.dataDir}/${profile.walDirName}/${tli.toString(16).toUpperCase().padStart(8, '0')}.history`;
+    const history = timelineHistoryPath(profile, tli);
     const entries = parseTimelineHistory((await probes.readText('esclavo', history).catch(() => undefined)) ?? '');
     const switchLsn = entries[entries.length - 1]?.switchLsn;
     // 9.1 records the switch at a segment start; allow one segment of slack.
@@ -134,8 +134,6 @@ export const replayedFromMaestro: CheckFn = async (ctx) => {
   return recorded({ replayed_up_to: lsnText(furthest), backup_ended_at: stop, streaming: period(periods[periods.length - 1]) });
 };
 
-const lsnText = (bytes: number) => `${Math.floor(bytes / 2 ** 32).toString(16).toUpperCase()}/${(bytes % 2 ** 32).toString(16).toUpperCase()}`;
-
 /**
  * WAL segments reached esclavo's archive: maestro's archiver marked segments `.done` (archive_command
  * exited 0) with an archive_command that ships to esclavo's wal_archive, for segments maestro has
@@ -148,7 +146,7 @@ export const archivedToEsclavo: CheckFn = async (ctx) => {
   const walDir = `${profile.dataDir}/${profile.walDirName}`;
   const status = (await probes.listDir('maestro', `${walDir}/archive_status`)) ?? [];
   const done = status.map((e) => e.name).filter((n) => n.endsWith('.done') && isWalSegmentName(n.slice(0, -5))).map((n) => n.slice(0, -5)).sort();
-  const current = (await probes.sql('maestro', `SELECT ${profile.walHeaderLayout === 'v91' ? 'pg_xlogfile_name' : 'pg_walfile_name'}(${profile.currentLsnFunction}())`).catch(() => [['']]))[0][0];
+  const current = (await probes.sql('maestro', `SELECT ${profile.walFileFunction}(${profile.currentLsnFunction}())`).catch(() => [['']]))[0][0];
   const real = done.filter((seg) => !current || seg.slice(8) <= current.slice(8));
   if (!real.length) return fail('nothing-archived', {});
   const command = (await probes.settings('maestro').catch(() => new Map<string, string>())).get('archive_command') ?? (await probes.fileSetting('maestro', 'archive_command')) ?? '';

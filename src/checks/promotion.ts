@@ -1,5 +1,5 @@
 /** Step 6 — esclavo promoted to maestro (trigger file / pg_ctl promote), new timeline, nothing lost. */
-import { TRIGGER_FILE, WAL_ARCHIVE_DIR } from '../pg/profile.js';
+import { timelineHistoryPath, TRIGGER_FILE, WAL_ARCHIVE_DIR } from '../pg/profile.js';
 import { parseTimelineHistory } from '../pg/backup.js';
 import type { Probes } from '../pg/probes.js';
 import { fail, pass, type CheckFn } from './types.js';
@@ -47,8 +47,7 @@ export const promotedProperly: CheckFn = async ({ probes, profile }) => {
 export const timelineAdvanced: CheckFn = async ({ probes, profile }) => {
   const [tli, maestroTli] = await Promise.all([probes.timeline('esclavo'), probes.timeline('maestro').catch(() => 0)]);
   if (tli < 2) return fail('same-timeline', { esclavo_timeline: tli });
-  const history = `${tli.toString(16).toUpperCase().padStart(8, '0')}.history`;
-  const path = `${profile.dataDir}/${profile.walDirName}/${history}`;
+  const path = timelineHistoryPath(profile, tli);
   // The history file names the timeline it branched from: a touched empty file does not count.
   const entries = parseTimelineHistory((await probes.readText('esclavo', path)) ?? '');
   if (!entries.length || entries[entries.length - 1].parentTli !== tli - 1) return fail('no-history', { esclavo_timeline: tli, missing: path });

@@ -223,8 +223,7 @@ export class Probes {
     return this.once(`tli:${role}`, async () => {
       const running = await this.serverUp(role).catch(() => false);
       if (running && !(await this.inRecovery(role))) {
-        const fn = this.profile.walHeaderLayout === 'v91' ? 'pg_xlogfile_name' : 'pg_walfile_name';
-        const [[file]] = await this.sql(role, `SELECT ${fn}(${this.profile.currentLsnFunction}())`);
+        const [[file]] = await this.sql(role, `SELECT ${this.profile.walFileFunction}(${this.profile.currentLsnFunction}())`);
         return parseInt(file.slice(0, 8), 16);
       }
       return (await this.controldata(role))?.timeline ?? 0;

@@ -38,6 +38,8 @@ export interface PgProfile {
   replPidColumn: 'procpid' | 'pid';
   replSentColumn: 'sent_location' | 'sent_lsn';
   switchWalFunction: 'pg_switch_xlog' | 'pg_switch_wal';
+  /** WAL file name of an LSN (only on a primary). */
+  walFileFunction: 'pg_xlogfile_name' | 'pg_walfile_name';
   currentLsnFunction: 'pg_current_xlog_location' | 'pg_current_wal_lsn';
 }
 
@@ -57,6 +59,7 @@ const PROFILES: Record<PgMajor, PgProfile> = {
     replPidColumn: 'procpid',
     replSentColumn: 'sent_location',
     switchWalFunction: 'pg_switch_xlog',
+    walFileFunction: 'pg_xlogfile_name',
     currentLsnFunction: 'pg_current_xlog_location',
   }),
   '13': modern('13', { debianSuite: 'bullseye', walPageMagic: 0xd106, triggerSetting: 'promote_trigger_file', exclusiveBackup: true }),
@@ -86,6 +89,7 @@ function modern(major: PgMajor, overrides: Partial<PgProfile>): PgProfile {
     replPidColumn: 'pid',
     replSentColumn: 'sent_lsn',
     switchWalFunction: 'pg_switch_wal',
+    walFileFunction: 'pg_walfile_name',
     currentLsnFunction: 'pg_current_wal_lsn',
     ...overrides,
   };
@@ -93,6 +97,11 @@ function modern(major: PgMajor, overrides: Partial<PgProfile>): PgProfile {
 
 export function profileFor(major: PgMajor): PgProfile {
   return PROFILES[major];
+}
+
+/** Where a promotion writes the history file of timeline `tli` (e.g. pg_xlog/00000002.history). */
+export function timelineHistoryPath(profile: PgProfile, tli: number): string {
+  return `${profile.dataDir}/${profile.walDirName}/${tli.toString(16).toUpperCase().padStart(8, '0')}.history`;
 }
 
 export function isPgMajor(value: string): value is PgMajor {

@@ -87,6 +87,11 @@ export function lsnBytes(lsn: string): number {
   return parseInt(hi, 16) * 2 ** 32 + parseInt(lo, 16);
 }
 
+/** The inverse of lsnBytes: "X/Y". */
+export function lsnText(bytes: number): string {
+  return `${Math.floor(bytes / 2 ** 32).toString(16).toUpperCase()}/${(bytes % 2 ** 32).toString(16).toUpperCase()}`;
+}
+
 /** Consecutive records where `pred` holds, as [from, to] epoch spans (gaps over `maxGapS` split spans). */
 export function spans(records: RecordLine[], pred: (r: RecordLine) => boolean, maxGapS = 30): [number, number][] {
   const out: [number, number][] = [];

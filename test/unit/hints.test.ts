@@ -5,16 +5,9 @@ import { envFacts } from '../../src/lab/facts.js';
 import { checksFor, loadLab } from '../../src/lab/manifest.js';
 import { toResult } from '../../src/lab/runner.js';
 import { PG_MAJORS } from '../../src/pg/profile.js';
-import type { LabEnv } from '../../src/env/env.js';
+import { fakeEnv } from './support/fake-env.js';
 
 const lab = loadLab();
-const env = (pg: LabEnv['pg']): LabEnv => ({
-  name: 'alumno01', pg, subnet: '10.213.7.0/24', created: '', image: '',
-  servers: [
-    { role: 'maestro', container: 'c1', ip: '10.213.7.10', state: 'running' },
-    { role: 'esclavo', container: 'c2', ip: '10.213.7.11', state: 'running' },
-  ],
-});
 const PLACEHOLDER = /\{\w+\}/;
 // Reasons the runner produces for any check, besides the check's own.
 const ENGINE_REASONS = ['server-down', 'timeout', 'sql-error', 'error', 'too-large', 'conf-unreadable', 'no-such-reason'];
@@ -22,7 +15,7 @@ const ENGINE_REASONS = ['server-down', 'timeout', 'sql-error', 'error', 'too-lar
 describe.each(['es', 'en'] as const)('hints in %s', (lang) => {
   it.each(PG_MAJORS)('PostgreSQL %s: every hint of every check, with no evidence at all, is fully filled', (pg) => {
     setLang(lang);
-    const facts = envFacts(env(pg));
+    const facts = envFacts(fakeEnv(pg));
     let filled = 0;
     for (const step of lab.steps) {
       for (const spec of checksFor(step, pg)) {
@@ -43,7 +36,7 @@ describe.each(['es', 'en'] as const)('hints in %s', (lang) => {
   it('an evidence key never overrides the env facts in a hint (the trigger file stays a path)', () => {
     setLang(lang);
     const spec = lab.steps.find((s) => s.id === 'step-6')!.checks.find((c) => c.id === 'promoted-properly')!;
-    const r = toResult(spec, { status: 'fail', reason: 'still-standby', evidence: { trigger: 'no', timeline: 1 } }, envFacts(env('9.1')), 0);
+    const r = toResult(spec, { status: 'fail', reason: 'still-standby', evidence: { trigger: 'no', timeline: 1 } }, envFacts(fakeEnv('9.1')), 0);
     expect(r.hint).toContain('touch /tmp/postgres-failover.trigger');
     expect(r.hint).not.toContain('touch no');
     setLang('es');

@@ -7,16 +7,9 @@ import { exercisePath, fillPlaceholders, renderExerciseSource, selectVersion } f
 import { checksFor, findStep, loadLab } from '../../src/lab/manifest.js';
 import { envFacts } from '../../src/lab/facts.js';
 import { PG_MAJORS } from '../../src/pg/profile.js';
-import type { LabEnv } from '../../src/env/env.js';
+import { fakeEnv } from './support/fake-env.js';
 
 const lab = loadLab();
-const fakeEnv = (pg: LabEnv['pg']): LabEnv => ({
-  name: 'alumno01', pg, subnet: '10.213.7.0/24', created: '', image: '',
-  servers: [
-    { role: 'maestro', container: 'c1', ip: '10.213.7.10', state: 'running' },
-    { role: 'esclavo', container: 'c2', ip: '10.213.7.11', state: 'running' },
-  ],
-});
 
 describe('lab manifest', () => {
   it('has the six tutorial steps, each with checks, points, graded hints and a solution', () => {
