@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-// Compiled by `npm install` (prepare → tsc). Kept tiny: everything lives in src/.
-import { main } from '../dist/cli/main.js';
+// Compiled by `npm install` (prepare → tsc). Kept tiny: the engine lives in src/, each lab in labs/<id>/.
+import { main } from '../dist/src/cli/main.js';
 await main();

@@ -1,4 +1,7 @@
-/** The grader library by name: the lab manifest refers to checks by these keys. */
+/**
+ * The shared grading library by name: judgments of replication state any lab may use; a lab's
+ * manifest refers to them by these keys (and to its own, from labs/<id>/checks/, by theirs).
+ */
 import * as afterwards from './afterwards.js';
 import * as prep from './prep.js';
 import * as promotion from './promotion.js';
@@ -37,6 +40,7 @@ export const CHECKS: Record<string, CheckFn> = {
   'streaming.rowsReplicated': streaming.rowsReplicated,
   'streaming.studentTableReplicated': streaming.studentTableReplicated,
   'streaming.esclavoRefusesWrites': streaming.esclavoRefusesWrites,
+  'promotion.esclavoPromoted': promotion.esclavoPromoted,
   'promotion.promotedAndWritable': promotion.promotedAndWritable,
   'promotion.promotedProperly': promotion.promotedProperly,
   'promotion.timelineAdvanced': promotion.timelineAdvanced,

@@ -10,6 +10,10 @@ export async function wasPromoted(probes: Probes): Promise<boolean> {
   return !!esclavo?.systemIdentifier && esclavo.systemIdentifier === maestro?.systemIdentifier && timeline >= 2;
 }
 
+/** Passes once esclavo was promoted: what its standby checks judged has been legitimately consumed. */
+export const esclavoPromoted: CheckFn = async ({ probes }) =>
+  ((await wasPromoted(probes).catch(() => false)) ? pass({ promoted: 'yes' }) : fail('not-promoted', {}));
+
 export const promotedAndWritable: CheckFn = async ({ probes }) => {
   if (!(await probes.serverUp('esclavo'))) return fail('down', { server: 'esclavo' });
   if (await probes.inRecovery('esclavo')) return fail('still-standby', { pg_is_in_recovery: 't' });

@@ -18,8 +18,8 @@ export type VerdictSource = 'live' | 'evidence' | 'recorder' | 'earlier-pass';
 export interface CheckContext {
   probes: Probes;
   profile: PgProfile;
-  /** IPs of this environment. */
-  ip: { maestro: string; esclavo: string };
+  /** IP of every server of this environment by role (maestro, esclavo, esclavo2…). */
+  ip: { maestro: string; esclavo: string; [role: string]: string };
 }
 
 /** A small named function with one job; the manifest says which step uses it. */

@@ -3,11 +3,13 @@ import chalk from 'chalk';
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { execInContainer } from '../docker/client.js';
-import { down, incompleteError, loadEnv, requireServer, up, type LabEnv } from '../env/env.js';
+import { down, incompleteError, loadEnv, requireServer, type LabEnv } from '../env/env.js';
 import { canonicalRole, envName } from '../env/naming.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
+import { readManifest } from '../lab/manifest.js';
+import { upLab } from '../lab/prepare.js';
 import { topology } from '../lab/topology.js';
 import { Probes } from '../pg/probes.js';
 import { isPgMajor, profileFor, type PgMajor } from '../pg/profile.js';
@@ -28,13 +30,16 @@ export function registerEnvCommands(program: Command): void {
     .description('crea e inicia el entorno: maestro y esclavo / create and start the environment')
     .option('--pg <version>', '9.1 | 13 | 15 | 17 (por defecto/default 9.1)')
     .option('--env <name>', 'nombre del entorno / environment name')
-    .option('--standbys <n>', 'cantidad de esclavos / number of standbys', '1')
+    .option('--lab <id>', 'lab del entorno (mirá `lab labs`) / the env\'s lab (see `lab labs`)')
+    .option('--standbys <n>', 'cantidad de esclavos (por defecto, los del lab) / number of standbys (default: the lab\'s)')
     .option('--image <tag>', 'imagen ya construida / prebuilt image (docker/README.md)')
     .action(async (opts) => {
       const env = envName(opts.env);
-      const standbys = parseIntOption(opts.standbys, '--standbys', STANDBYS);
-      const { env: lab, changed, notAccepting, resumed } = await up({ env, pg: parsePg(opts.pg), standbys, image: opts.image, progress: progressLine });
+      const standbys = opts.standbys === undefined ? undefined : parseIntOption(opts.standbys, '--standbys', STANDBYS);
+      if (opts.lab) readManifest(opts.lab); // an unknown lab: exit 2 before any Docker call
+      const { env: lab, changed, notAccepting, resumed, continued } = await upLab({ env, lab: opts.lab, pg: parsePg(opts.pg), standbys, image: opts.image }, progressLine);
       if (resumed) console.log(t('up.resumed', { env }));
+      if (continued) console.log(t('up.continued', { env, lab: continued }));
       if (notAccepting.length) {
         for (const s of lab.servers) console.log(`  ${s.role.padEnd(9)} ${s.ip}`);
         const roles = notAccepting.map((s) => s.role);
@@ -45,7 +50,7 @@ export function registerEnvCommands(program: Command): void {
       if (!changed) console.log(t('up.already', { env }));
       else console.log(t('up.done', { env, pg: lab.pg, subnet: lab.subnet }));
       for (const s of lab.servers) console.log(`  ${s.role.padEnd(9)} ${s.ip}`);
-      if (changed) console.log(t('up.next'));
+      if (changed || continued) console.log(t('up.next'));
     });
 
   program.command('down')

@@ -3,13 +3,14 @@ import chalk from 'chalk';
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { classDown, classEnvs, classUp, DEFAULT_CLASS, rosterNames } from '../env/class.js';
-import { down, listEnvNames, loadEnv, up } from '../env/env.js';
+import { down, listEnvNames, loadEnv } from '../env/env.js';
 import { envName } from '../env/naming.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
 import { gradeEnvs, type GradeReport } from '../lab/grade.js';
-import { findStep, loadLab } from '../lab/manifest.js';
+import { findStep, readManifest } from '../lab/manifest.js';
+import { upLab } from '../lab/prepare.js';
 import { readProgress } from '../lab/progress.js';
 import { applySolution } from '../lab/solve.js';
 import { FORMATS, renderReport, type ReportFormat } from '../report/formats.js';
@@ -37,13 +38,14 @@ export function registerInstructorCommands(program: Command): void {
     .description('corrige entornos completos (todas las verificaciones) / grade whole environments')
     .option('--env <names...>', 'entornos / environments')
     .option('--all', 'todos los entornos de esta máquina / every environment on this machine')
+    .option('--lab <id>', 'corregir este lab en vez del de cada entorno / grade this lab instead of each env\'s')
     .option('--format <format>', FORMATS.join(' | '), 'text')
     .option('--out <file>', 'archivo de salida / output file')
     .action(async (opts) => {
       const format = checkFormat(opts.format);
       const names: string[] = opts.all ? await listEnvNames() : (opts.env ?? [undefined]).map((n: string | undefined) => envName(n));
       if (!names.length) throw new LabError('grade.noEnvs', {}, 2);
-      const report = await gradeEnvs(names, { progress: names.length > 1 ? progressLine : undefined });
+      const report = await gradeEnvs(names, { lab: opts.lab, progress: names.length > 1 ? progressLine : undefined });
       emit(report, format, opts.out);
       process.exitCode = report.envs.some((g) => g.error) ? 2 : 0;
     });
@@ -51,11 +53,13 @@ export function registerInstructorCommands(program: Command): void {
   program.command('progress')
     .description('cuándo se aprobó cada paso por primera vez / when each step first passed')
     .option('--env <name>')
+    .option('--lab <id>', 'otro lab que el del entorno / another lab than the env\'s')
     .action(async (opts) => {
       const env = await loadEnv(envName(opts.env));
-      const progress = await readProgress(env);
+      const lab = readManifest(opts.lab ?? env.lab);
+      const progress = await readProgress(env, lab.id);
       console.log(t('progress.header', { env: env.name }));
-      for (const step of loadLab().steps) {
+      for (const step of lab.steps) {
         const p = progress.steps[step.id];
         const mark = p?.firstPassed ? chalk.green('✓') : p ? chalk.red('✗') : chalk.dim('·');
         console.log(`  ${mark} ${step.id}  ${p?.firstPassed ? t('progress.first', { at: localTime(p.firstPassed) }) : t('progress.never')}`);
@@ -70,7 +74,7 @@ export function registerInstructorCommands(program: Command): void {
     .action(async (opts) => {
       const name = envName(opts.env);
       const env = await loadEnv(name);
-      const lab = loadLab();
+      const lab = readManifest(env.lab);
       const target = opts.to ? findStep(lab, opts.to) : lab.steps[0];
       const index = lab.steps.indexOf(target);
       const to = index > 0 ? t('reset.to', { last: index }) : '';
@@ -80,7 +84,8 @@ export function registerInstructorCommands(program: Command): void {
       // The network stays until `up` reuses it: a reset killed after the volumes are gone still finds
       // its env (version, subnet, class) and the same `lab reset` finishes it.
       await down({ env: name, purge: true, keepNetwork: true, progress: progressLine });
-      const { env: fresh } = await up({ env: name, pg: env.pg, standbys: Math.max(1, env.servers.length - 1), className: env.className, subnet: env.subnet, progress: progressLine });
+      // A lab that continues another is prepared again from that lab's solutions (upLab).
+      const { env: fresh } = await upLab({ env: name, lab: env.lab, pg: env.pg, standbys: Math.max(1, env.servers.length - 1), className: env.className, subnet: env.subnet }, progressLine);
       for (const step of lab.steps.slice(0, index)) {
         progressLine(t('solve.running', { step: step.id }));
         await applySolution(fresh, lab, step, progressLine);
@@ -94,6 +99,7 @@ export function registerInstructorCommands(program: Command): void {
     .option('--roster <file>', 'CSV de alumnos / roster CSV')
     .option('--count <n>', 'alumno01…alumnoN')
     .option('--pg <version>')
+    .option('--lab <id>', 'lab de la clase / the class\'s lab')
     .option('--class <name>', 'nombre de la clase / class name', DEFAULT_CLASS)
     .option('--parallel <n>', 'entornos a la vez / envs at a time', '3')
     .action(async (opts) => {
@@ -101,9 +107,10 @@ export function registerInstructorCommands(program: Command): void {
       const parallel = parseIntOption(opts.parallel, '--parallel', PARALLEL);
       const count = opts.count !== undefined && !opts.roster ? parseIntOption(opts.count, '--count', CLASS_SIZE) : undefined;
       const pg = parsePg(opts.pg);
+      if (opts.lab) readManifest(opts.lab);
       const names = rosterNames({ roster: opts.roster, count });
       const t0 = Date.now();
-      const results = await classUp(names, { pg, className: opts.class, parallel, progress: progressLine });
+      const results = await classUp(names, { pg, className: opts.class, parallel, progress: progressLine, bringUp: (o) => upLab({ ...o, lab: opts.lab }) });
       const failed = results.filter((r) => !r.ok);
       for (const f of failed) console.error(`  ${f.env}: ${f.error}`);
       console.log(t('class.upDone', { class: opts.class, ok: results.length - failed.length, failed: failed.length, seconds: ((Date.now() - t0) / 1000).toFixed(1) }));
@@ -126,12 +133,13 @@ export function registerInstructorCommands(program: Command): void {
     .option('--format <format>', FORMATS.join(' | '), 'csv')
     .option('--out <file>')
     .option('--parallel <n>', 'entornos a la vez / envs at a time', '4')
+    .option('--lab <id>', 'corregir este lab en vez del de cada entorno / grade this lab instead of each env\'s')
     .action(async (opts) => {
       const format = checkFormat(opts.format);
       const parallel = parseIntOption(opts.parallel, '--parallel', PARALLEL);
       const names = await listEnvNames(opts.class);
       if (!names.length) throw new LabError('class.none', { class: opts.class }, 2);
-      emit(await gradeEnvs(names, { parallel, progress: progressLine }), format, opts.out);
+      emit(await gradeEnvs(names, { lab: opts.lab, parallel, progress: progressLine }), format, opts.out);
     });
   klass.command('down')
     .option('--class <name>', '', DEFAULT_CLASS)

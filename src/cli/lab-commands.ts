@@ -6,7 +6,7 @@ import { envName } from '../env/naming.js';
 import { lang, localized, t } from '../i18n/index.js';
 import { renderExerciseSource } from '../lab/exercise.js';
 import { envFacts } from '../lab/facts.js';
-import { findStep, loadLab, type LabManifest } from '../lab/manifest.js';
+import { findStep, labIds, loadLab, readManifest, type Lab } from '../lab/manifest.js';
 import { appendProgress, readProgress } from '../lab/progress.js';
 import { fillHint, lazy, progressRecords, runStep, type StepResult } from '../lab/runner.js';
 import { applySolution } from '../lab/solve.js';
@@ -15,20 +15,41 @@ import { renderStep } from '../render/checklist.js';
 import { confirm, progressLine } from './io.js';
 
 export function registerLabCommands(program: Command): void {
+  program.command('labs')
+    .description('los labs de este pglab / the labs in this pglab')
+    .option('--json', 'salida JSON / JSON output')
+    .action((opts) => {
+      const labs = labIds().map((id) => readManifest(id));
+      if (opts.json) {
+        const rows = labs.map((l) => ({ id: l.id, title: localized(l.title), steps: l.steps.length, startsFrom: l.startsFrom ?? null, standbys: l.standbys ?? 1 }));
+        return console.log(JSON.stringify(rows, null, 2));
+      }
+      for (const l of labs) {
+        const from = l.startsFrom ? `  ${t('labs.startsFrom', { lab: l.startsFrom })}` : '';
+        console.log(`  ${l.id.padEnd(16)} ${localized(l.title)} (${t('labs.steps', { n: l.steps.length })})${from}`);
+      }
+      console.log(t('labs.usage'));
+    });
+
   program.command('list')
     .description('pasos y su estado / steps and their status')
     .option('--env <name>')
+    .option('--lab <id>', 'otro lab que el del entorno / another lab than the env\'s')
+    .option('--json', 'salida JSON / JSON output')
     .action(async (opts) => {
       const env = await loadEnv(envName(opts.env));
-      const lab = loadLab();
-      const progress = await readProgress(env);
-      console.log(t('list.header', { env: env.name, pg: env.pg }));
-      let next: string | undefined;
-      for (const step of lab.steps) {
-        const status = progress.steps[step.id]?.lastStatus;
-        const mark = status === 'pass' ? chalk.green('✓') : status === 'fail' ? chalk.red('✗') : chalk.dim('·');
-        if (!next && status !== 'pass') next = step.id;
-        console.log(`  ${mark} ${step.id}  ${localized(step.title)}`);
+      const lab = readManifest(opts.lab ?? env.lab);
+      const progress = await readProgress(env, lab.id);
+      const steps = lab.steps.map((step) => ({
+        id: step.id, title: localized(step.title),
+        status: progress.steps[step.id]?.lastStatus ?? null, firstPassed: progress.steps[step.id]?.firstPassed ?? null,
+      }));
+      const next = steps.find((s) => s.status !== 'pass')?.id;
+      if (opts.json) return console.log(JSON.stringify({ env: env.name, lab: lab.id, pg: env.pg, next: next ?? null, steps }, null, 2));
+      console.log(t('list.header', { env: env.name, pg: env.pg, lab: lab.id }));
+      for (const step of steps) {
+        const mark = step.status === 'pass' ? chalk.green('✓') : step.status === 'fail' ? chalk.red('✗') : chalk.dim('·');
+        console.log(`  ${mark} ${step.id}  ${step.title}`);
       }
       console.log(next ? t('list.next', { step: next }) : t('list.allDone'));
     });
@@ -39,8 +60,8 @@ export function registerLabCommands(program: Command): void {
     .option('--raw', 'markdown sin formato / plain markdown')
     .action(async (stepId, opts) => {
       const env = await loadEnv(envName(opts.env));
-      const step = findStep(loadLab(), stepId);
-      const source = renderExerciseSource(lang(), step.exercise, env.pg, envFacts(env));
+      const step = findStep(readManifest(env.lab), stepId);
+      const source = renderExerciseSource(env.lab, lang(), step.exercise, env.pg, envFacts(env));
       if (opts.raw || !process.stdout.isTTY) {
         console.log(source);
       } else {
@@ -54,12 +75,13 @@ export function registerLabCommands(program: Command): void {
   program.command('check [step]')
     .description('verifica un paso (o todos hasta el primero que falla) / check a step (or all up to the first failing)')
     .option('--env <name>')
+    .option('--lab <id>', 'otro lab que el del entorno / another lab than the env\'s')
     .option('--json', 'salida JSON / JSON output')
     .action(async (stepId: string | undefined, opts) => {
       const env = await loadEnv(envName(opts.env));
       // A missing or stopped container means the env cannot be checked (exit 2), not a failed step.
       for (const s of env.servers) requireServer(env, s.role);
-      const lab = loadLab();
+      const lab = await loadLab(opts.lab ?? env.lab);
       const results = await checkSteps(env, lab, stepId);
       if (opts.json) {
         console.log(JSON.stringify(checkReport(env, lab, results), null, 2));
@@ -82,7 +104,7 @@ export function registerLabCommands(program: Command): void {
     .option('--env <name>')
     .action(async (stepId, opts) => {
       const env = await loadEnv(envName(opts.env));
-      const step = findStep(loadLab(), stepId);
+      const step = findStep(readManifest(env.lab), stepId);
       const facts = envFacts(env);
       console.log(t('hint.header', { step: step.id }));
       step.hints.forEach((h, i) => console.log(`  ${i + 1}. ${fillHint(localized(h), facts)}`));
@@ -94,30 +116,31 @@ export function registerLabCommands(program: Command): void {
     .option('-y, --yes', 'no preguntar / do not ask')
     .action(async (stepId, opts) => {
       const env = await loadEnv(envName(opts.env));
-      const step = findStep(loadLab(), stepId);
+      const lab = readManifest(env.lab);
+      const step = findStep(lab, stepId);
       if (!(await confirm(t('solve.confirm', { step: step.id, env: env.name }), opts.yes))) return;
       progressLine(t('solve.running', { step: step.id }));
-      await applySolution(env, loadLab(), step, progressLine);
+      await applySolution(env, lab, step, progressLine);
       console.log(t('solve.done', { step: step.id }));
     });
 }
 
 /** One step, or every step in order up to the first that fails (one shared set of probes). */
-export async function checkSteps(env: LabEnv, lab: LabManifest, stepId?: string): Promise<StepResult[]> {
+export async function checkSteps(env: LabEnv, lab: Lab, stepId?: string): Promise<StepResult[]> {
   if (stepId) return [await runStep(env, lab, findStep(lab, stepId))];
-  const shared = { probes: new Probes(env), progress: lazy(() => readProgress(env)) };
+  const shared = { probes: new Probes(env), progress: lazy(() => readProgress(env, lab.id)) };
   const results: StepResult[] = [];
   for (const step of lab.steps) {
     const r = await runStep(env, lab, step, shared);
     results.push(r);
     if (!r.passed) break;
   }
-  await appendProgress(env, progressRecords(results));
+  await appendProgress(env, progressRecords(lab.id, results));
   return results;
 }
 
 /** The `lab check --json` object (documented in README). */
-export function checkReport(env: LabEnv, lab: LabManifest, steps: StepResult[]) {
+export function checkReport(env: LabEnv, lab: Lab, steps: StepResult[]) {
   return {
     lab: lab.id,
     env: env.name,

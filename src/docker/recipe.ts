@@ -6,13 +6,14 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { dockerClient } from './client.js';
 import { LabError } from '../errors.js';
 import { profileFor, type PgMajor } from '../pg/profile.js';
 import { PG91_COMMIT, PG91_VERSION } from './pg91-source.js';
+import { PROJECT_ROOT } from '../paths.js';
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export { PROJECT_ROOT };
+
 export const DOCKER_DIR = path.join(PROJECT_ROOT, 'docker');
 
 /** Label names of the image contract (docker/README.md). */

@@ -4,7 +4,7 @@ import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { mapLimit } from '../concurrency.js';
 import type { PgMajor } from '../pg/profile.js';
-import { down, findEnv, listEnvNames, up } from './env.js';
+import { down, findEnv, listEnvNames, up, type UpOptions, type UpResult } from './env.js';
 import { candidateSubnets, envName, MAX_ENV_NAME } from './naming.js';
 
 export const DEFAULT_CLASS = 'clase';
@@ -83,11 +83,15 @@ export interface ClassUpResult {
  * Creates only what is missing (safe to re-run, also after a `class up` killed half-way: each env
  * is completed by `up`), at most `parallel` envs at a time.
  */
-export async function classUp(names: string[], opts: { pg?: PgMajor; className: string; parallel?: number; progress?: (l: string) => void }): Promise<ClassUpResult[]> {
+export async function classUp(
+  names: string[],
+  opts: { pg?: PgMajor; className: string; parallel?: number; progress?: (l: string) => void; bringUp?: (o: UpOptions) => Promise<UpResult> },
+): Promise<ClassUpResult[]> {
   let done = 0;
+  const bringUp = opts.bringUp ?? up;
   return mapLimit(names, opts.parallel ?? 3, async (env) => {
     try {
-      const r = await up({ env, pg: opts.pg, className: opts.className });
+      const r = await bringUp({ env, pg: opts.pg, className: opts.className });
       if (r.notAccepting.length) {
         const roles = r.notAccepting.map((s) => s.role);
         throw new LabError('up.notAccepting', { env, roles: roles.join(', '), role: roles[0] });

@@ -11,11 +11,12 @@ import { parseReadiness, readinessArgv, type Readiness } from '../pg/readiness.j
 import { TIMEOUTS } from '../timeouts.js';
 import { DEFAULT_PG, isPgMajor, profileFor, type PgMajor } from '../pg/profile.js';
 import {
-  CLASS_LABEL, CREATED_LABEL, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PERSISTENT_MOUNTS, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
-  MAX_STANDBYS, candidateSubnets, containerName, networkName, serverIp, serverRoles, volumeName, type MountName,
+  CLASS_LABEL, CONTINUED_LABEL, CREATED_LABEL, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PERSISTENT_MOUNTS, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
+  MAX_STANDBYS, candidateSubnets, containerName, continuationVolumeName, networkName, serverIp, serverRoles, volumeName, type MountName,
 } from './naming.js';
 
-export const LAB_ID = 'wal-streaming';
+/** Envs made before labs were recorded carry this label value. */
+const FIRST_LAB = 'wal-streaming';
 
 export interface ServerInfo {
   role: string;
@@ -27,6 +28,8 @@ export interface ServerInfo {
 
 export interface LabEnv {
   name: string;
+  /** The lab the env works on now: the one it was made for, or the last one it continued into. */
+  lab: string;
   pg: PgMajor;
   subnet: string;
   created: string;
@@ -50,6 +53,10 @@ export interface LabEnv {
 export interface UpOptions {
   env: string;
   pg?: PgMajor;
+  /** Lab of a new env (label pglab.lab); for an existing env, a lab it may continue into (`continuable`). */
+  lab?: string;
+  /** Labs an env of lab X may go on into: `lab up --lab Y` on such an env records Y instead of refusing. */
+  continuable?: (from: string, to: string) => boolean;
   standbys?: number;
   image?: string;
   progress?: Progress;
@@ -68,7 +75,10 @@ export async function findEnv(name: string): Promise<LabEnv | undefined> {
     docker.listVolumes({ filters }),
     docker.listNetworks({ filters }),
   ]);
-  const vols = volumes.Volumes ?? [];
+  const all = volumes.Volumes ?? [];
+  const vols = all.filter((v) => v.Labels?.[ROLE_LABEL]);
+  const continued = all.filter((v) => v.Labels?.[CONTINUED_LABEL] === 'true')
+    .sort((a, b) => String((a as { CreatedAt?: string }).CreatedAt).localeCompare(String((b as { CreatedAt?: string }).CreatedAt)));
   const network = networks.find((n) => n.Name === networkName(name));
   if (!containers.length && !vols.length && !network) return undefined;
   const labels = containers[0]?.Labels ?? vols[0]?.Labels ?? network?.Labels ?? {};
@@ -85,6 +95,7 @@ export async function findEnv(name: string): Promise<LabEnv | undefined> {
   });
   return {
     name,
+    lab: continued.at(-1)?.Labels[LAB_LABEL] ?? labels[LAB_LABEL] ?? FIRST_LAB,
     pg,
     subnet,
     created: labels[CREATED_LABEL] ?? '',
@@ -164,6 +175,10 @@ export interface UpResult {
   notAccepting: { role: string; state: Readiness }[];
   /** It completed what an interrupted command had left half-done (a lock, a network without servers, a container never started). */
   resumed: boolean;
+  /** No server of this env existed before: a lab that starts from another still has to be prepared. */
+  created?: boolean;
+  /** The existing env went on into this lab (`lab up --lab` on an env of the lab it starts from). */
+  continued?: string;
 }
 
 /**
@@ -180,11 +195,14 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   const docker = await ensureDocker();
   // A lock whose `lab up` was killed (its pid is gone): also left when the run died after starting everything.
   const staleLock = await clearStaleLock(docker, opts.env);
+  await awaitDockerRestarts(opts.env);
+  const continued = await continueIntoLab(docker, opts);
   const first = await planUp(opts);
   if (first.running) {
     const resumed = staleLock;
     // Running containers are not enough to say "ya está en marcha": PostgreSQL must accept connections.
-    return { env: first.existing!, changed: false, notAccepting: await awaitServers(opts.env, first.roles, first.pg), resumed };
+    const env = continued ? { ...first.existing!, lab: continued } : first.existing!;
+    return { env, changed: false, notAccepting: await awaitServers(opts.env, first.roles, first.pg), resumed, continued };
   }
   // `||`: an env reduced to its network has no image label ('').
   const image = opts.image || first.existing?.image || (await ensureImage(first.pg, progress));
@@ -194,9 +212,43 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     const plan = await planUp(opts); // read again: a concurrent run may have changed everything
     // Read under the lock, so a concurrent `lab up` half-way through is never taken for a leftover.
     const resumed = staleLock || Boolean(plan.existing?.leftover);
-    if (plan.running) return { env: plan.existing!, changed: false, notAccepting: await awaitServers(opts.env, plan.roles, plan.pg), resumed };
-    return { ...(await createOrStart(docker, opts, plan, image, progress)), resumed };
+    if (plan.running) return { env: plan.existing!, changed: false, notAccepting: await awaitServers(opts.env, plan.roles, plan.pg), resumed, continued };
+    const created = !plan.existing || plan.existing.servers.every((s) => s.state === 'missing');
+    return { ...(await createOrStart(docker, opts, plan, image, progress)), resumed, continued, created };
   });
+}
+
+/**
+ * A container that crashed is restarted by Docker itself (policy unless-stopped); for a few
+ * seconds its state is "restarting". Starting it ourselves then would race Docker, and the env is
+ * in fact already on its way back: wait until Docker has settled it (running, or given up).
+ */
+async function awaitDockerRestarts(env: string): Promise<void> {
+  const deadline = Date.now() + TIMEOUTS.dockerRestartMs;
+  while (Date.now() < deadline) {
+    const found = await findEnv(env);
+    if (!found?.servers.some((s) => s.state === 'restarting')) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * `lab up --lab Y` on an env of lab X: allowed when Y continues X (the student goes on from their
+ * own finished work). Recorded on a data-less marker volume, since a container's labels are fixed.
+ */
+async function continueIntoLab(docker: Docker, opts: UpOptions): Promise<string | undefined> {
+  if (!opts.lab) return undefined;
+  const existing = await findEnv(opts.env);
+  if (!existing || existing.incomplete || existing.lab === opts.lab) return undefined;
+  if (!opts.continuable?.(existing.lab, opts.lab)) throw new LabError('env.otherLab', { env: opts.env, lab: existing.lab, wanted: opts.lab }, 2);
+  await docker.createVolume({
+    Name: continuationVolumeName(opts.env, opts.lab),
+    Labels: {
+      [LAB_LABEL]: opts.lab, [CONTINUED_LABEL]: 'true', [ENV_LABEL]: opts.env, [PG_LABEL]: existing.pg,
+      ...(existing.className ? { [CLASS_LABEL]: existing.className } : {}),
+    },
+  });
+  return opts.lab;
 }
 
 interface UpPlan {
@@ -229,7 +281,7 @@ async function createOrStart(docker: Docker, opts: UpOptions, plan: UpPlan, imag
   const className = opts.className ?? existing?.className;
   // What the network, volumes and containers of this env all carry; servers add their own below.
   const envLabels = (subnet: string): Record<string, string> => ({
-    [LAB_LABEL]: LAB_ID, [ENV_LABEL]: opts.env, [PG_LABEL]: pg, [SUBNET_LABEL]: subnet,
+    [LAB_LABEL]: opts.lab ?? existing?.lab ?? FIRST_LAB, [ENV_LABEL]: opts.env, [PG_LABEL]: pg, [SUBNET_LABEL]: subnet,
     ...(className ? { [CLASS_LABEL]: className } : {}),
   });
   const network = existing

@@ -1,7 +1,10 @@
 /** Names of everything an environment owns in Docker; derived, never stored locally. */
 import { LabError } from '../errors.js';
 
+/** Every object of every env carries it; its value is the lab the env was made for. */
 export const LAB_LABEL = 'pglab.lab';
+/** On a data-less marker volume: the env went on into this lab (labels cannot change on a container). */
+export const CONTINUED_LABEL = 'pglab.lab.continued';
 export const ENV_LABEL = 'pglab.env';
 export const ROLE_LABEL = 'pglab.role';
 export const PG_LABEL = 'pglab.pg';
@@ -31,6 +34,11 @@ export function envName(raw: string | undefined): string {
   const name = raw ?? process.env.LAB_ENV ?? DEFAULT_ENV;
   if (!ENV_NAME.test(name)) throw new LabError('env.badName', { name });
   return name;
+}
+
+/** The marker volume that records that an env continued into `lab`. */
+export function continuationVolumeName(env: string, lab: string): string {
+  return `pglab-${env}-lab-${lab}`;
 }
 
 /** maestro, esclavo, esclavo2, … */

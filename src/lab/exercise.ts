@@ -1,16 +1,17 @@
 /**
- * Exercise text: exercises/<lang>/<file>.md with `::: only 9.1,13` … `:::` version blocks and
+ * Exercise text: exercises/<lab>/<lang>/<file>.md with `::: only 9.1,13` … `:::` version blocks and
  * `{{placeholder}}` facts of this environment.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../docker/images.js';
+import { EXERCISES_DIR } from '../paths.js';
 import type { Lang } from '../i18n/index.js';
 import type { PgMajor } from '../pg/profile.js';
 
-export function exercisePath(lang: Lang, file: string): string {
-  const preferred = path.join(PROJECT_ROOT, 'exercises', lang, file);
-  return existsSync(preferred) ? preferred : path.join(PROJECT_ROOT, 'exercises', 'es', file);
+/** The reader's language when the lab has that text, else Spanish (every lab is written in Spanish first). */
+export function exercisePath(lab: string, lang: Lang, file: string): string {
+  const preferred = path.join(EXERCISES_DIR, lab, lang, file);
+  return existsSync(preferred) ? preferred : path.join(EXERCISES_DIR, lab, 'es', file);
 }
 
 /** Keeps the blocks meant for `pg`, drops the others. */
@@ -36,6 +37,6 @@ export function fillPlaceholders(markdown: string, facts: Record<string, string>
   return markdown.replace(/\{\{(\w+)\}\}/g, (m, key: string) => facts[key] ?? m);
 }
 
-export function renderExerciseSource(lang: Lang, file: string, pg: PgMajor, facts: Record<string, string>): string {
-  return fillPlaceholders(selectVersion(readFileSync(exercisePath(lang, file), 'utf8'), pg), facts);
+export function renderExerciseSource(lab: string, lang: Lang, file: string, pg: PgMajor, facts: Record<string, string>): string {
+  return fillPlaceholders(selectVersion(readFileSync(exercisePath(lab, lang, file), 'utf8'), pg), facts);
 }

@@ -7,10 +7,12 @@ export function envFacts(env: LabEnv): Record<string, string> {
   const ip = (role: string) => env.servers.find((s) => s.role === role)?.ip ?? '';
   return {
     env: env.name,
+    lab: env.lab,
     pg: env.pg,
     subnet: env.subnet,
-    maestro_ip: ip('maestro'),
+    // maestro_ip, esclavo_ip, esclavo2_ip…; esclavo_ip is always there (hints name it).
     esclavo_ip: ip('esclavo'),
+    ...Object.fromEntries(env.servers.map((s) => [`${s.role}_ip`, s.ip])),
     confdir: p.confDir,
     datadir: p.dataDir,
     logfile: p.logFile,

@@ -8,7 +8,7 @@ import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { mapLimit } from '../concurrency.js';
 import { Probes } from '../pg/probes.js';
-import { checksFor, loadLab, type LabManifest } from './manifest.js';
+import { checksFor, DEFAULT_LAB, loadLab, readManifest, type Lab, type LabManifest } from './manifest.js';
 import { appendProgress, readProgress } from './progress.js';
 import { lazy, progressRecords, runStep, type StepResult } from './runner.js';
 
@@ -20,6 +20,8 @@ export interface StepGrade extends StepResult {
 
 export interface EnvGrade {
   env: string;
+  /** The lab graded: the env's own, unless the instructor asked for another (`--lab`). */
+  lab: string;
   pg: string;
   imageId?: string;
   image?: string;
@@ -47,14 +49,17 @@ export function maxScoreOf(lab: LabManifest, pg: LabEnv['pg']): number {
   return lab.steps.reduce((sum, s) => sum + checksFor(s, pg).reduce((a, c) => a + c.points, 0), 0);
 }
 
-export async function gradeEnv(name: string, lab = loadLab()): Promise<EnvGrade> {
+export async function gradeEnv(name: string, labId?: string): Promise<EnvGrade> {
   const gradedAt = new Date().toISOString();
   let env: LabEnv | undefined;
+  let lab: Lab | undefined;
   try {
     const found = await findEnv(name);
     if (!found) throw new LabError('env.notFound', { env: name });
     env = found;
-    const shared = { probes: new Probes(found), progress: lazy(() => readProgress(found)) };
+    lab = await loadLab(labId ?? found.lab);
+    const graded = lab;
+    const shared = { probes: new Probes(found), progress: lazy(() => readProgress(found, graded.id)) };
     // Steps run one after another (they share probes and the grader's probe schema); checks inside a step run concurrently.
     const steps: StepGrade[] = [];
     for (const step of lab.steps) {
@@ -62,26 +67,33 @@ export async function gradeEnv(name: string, lab = loadLab()): Promise<EnvGrade>
       steps.push({ ...r, percentage: pct(r.points, r.maxPoints) });
     }
     const earlier = await shared.progress(); // memoized: read at most once per grading
-    const records = progressRecords(steps);
+    const records = progressRecords(lab.id, steps);
     await appendProgress(found, records);
     for (const s of steps) s.firstPassed = earlier.steps[s.step]?.firstPassed ?? (s.passed ? records[0].at : undefined);
     const score = steps.reduce((a, s) => a + s.points, 0);
     const maxScore = steps.reduce((a, s) => a + s.maxPoints, 0);
-    return { env: name, pg: found.pg, imageId: found.imageId, image: found.image, created: found.created, gradedAt, score, maxScore, percentage: pct(score, maxScore), steps };
+    return { env: name, lab: lab.id, pg: found.pg, imageId: found.imageId, image: found.image, created: found.created, gradedAt, score, maxScore, percentage: pct(score, maxScore), steps };
   } catch (err) {
     const message = err instanceof LabError ? t(err.key, err.params) : String((err as Error)?.message ?? err);
-    const maxScore = env ? maxScoreOf(lab, env.pg) : maxScoreOf(lab, '15');
-    return { env: name, pg: env?.pg ?? '', imageId: env?.imageId, created: env?.created, gradedAt, score: 0, maxScore, percentage: 0, steps: [], error: message };
+    const manifest = lab ?? readManifest(labId ?? env?.lab ?? DEFAULT_LAB);
+    const maxScore = maxScoreOf(manifest, env?.pg ?? '15');
+    return { env: name, lab: manifest.id, pg: env?.pg ?? '', imageId: env?.imageId, created: env?.created, gradedAt, score: 0, maxScore, percentage: 0, steps: [], error: message };
   }
 }
 
 /** Grades several envs concurrently, at most `parallel` at a time, reporting progress. */
-export async function gradeEnvs(names: string[], opts: { parallel?: number; progress?: (line: string) => void } = {}): Promise<GradeReport> {
-  const lab = loadLab();
+/**
+ * Grades several envs concurrently, at most `parallel` at a time, reporting progress. Each env is
+ * graded on its own lab unless `lab` names one; the report names the lab when they all share it.
+ */
+export async function gradeEnvs(names: string[], opts: { lab?: string; parallel?: number; progress?: (line: string) => void } = {}): Promise<GradeReport> {
+  if (opts.lab) await loadLab(opts.lab); // an unknown lab fails once, before any env
   const grades = await mapLimit(names, opts.parallel ?? 4, async (name) => {
-    const g = await gradeEnv(name, lab);
+    const g = await gradeEnv(name, opts.lab);
     opts.progress?.(`${name}: ${g.error ? g.error : `${g.score}/${g.maxScore}`}`);
     return g;
   });
-  return { schema: 'pglab-grade/1', lab: lab.id, labTitle: lab.title.es, gradedAt: new Date().toISOString(), envs: grades };
+  const labs = [...new Set(grades.map((g) => g.lab))];
+  const lab = readManifest(opts.lab ?? (labs.length === 1 ? labs[0] : DEFAULT_LAB));
+  return { schema: 'pglab-grade/1', lab: labs.length > 1 && !opts.lab ? labs.join(',') : lab.id, labTitle: labs.length > 1 && !opts.lab ? labs.join(', ') : lab.title.es, gradedAt: new Date().toISOString(), envs: grades };
 }

@@ -1,20 +1,26 @@
 /**
- * The lab as data: labs/<lab>/lab.json lists steps → checks (with points, titles, hints per
- * failure reason) and reference solutions. The engine does not know which lab it runs.
+ * A lab is a plugin: labs/<id>/lab.json (steps → checks with points, titles, hints per failure
+ * reason; reference solutions), labs/<id>/solutions/, optionally labs/<id>/checks/index.ts (checks
+ * only this lab needs), and exercises/<id>/<lang>/ (the text students read). The engine knows no
+ * lab by name except the default one for envs made before labs were recorded.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../docker/images.js';
-import { CHECKS } from '../checks/index.js';
+import { CHECKS as LIBRARY } from '../checks/index.js';
+import type { CheckFn } from '../checks/types.js';
 import { LabError } from '../errors.js';
+import { LABS_DIR } from '../paths.js';
 import type { PgMajor } from '../pg/profile.js';
+
+/** The manifest format this engine reads; a newer lab says so instead of half-working. */
+export const MANIFEST_FORMAT = 1;
 
 export interface Text { es: string; en?: string }
 
 export interface CheckSpec {
   /** Unique within its step. */
   id: string;
-  /** Key in src/checks/index.ts. */
+  /** Key in the shared grading library (src/checks/index.ts) or in the lab's own checks. */
   check: string;
   points: number;
   title: Text;
@@ -25,11 +31,14 @@ export interface CheckSpec {
   severity?: 'error' | 'warn';
   /** Only for these PostgreSQL majors. */
   versions?: PgMajor[];
-  /** The state it checks legitimately disappears once esclavo is promoted (step 6). */
-  supersededByPromotion?: boolean;
   /**
-   * Checks (keys in src/checks/index.ts) that judge the same requirement from surviving evidence or
-   * the env's flight recorder; tried in order when the live check fails.
+   * A check key that passes once a later step has legitimately consumed this check's state (e.g.
+   * the promotion consumes recovery.conf): a pass recorded before then is kept.
+   */
+  supersededWhen?: string;
+  /**
+   * Checks that judge the same requirement from surviving evidence or the env's flight recorder;
+   * tried in order when the live check fails.
    */
   fallbacks?: string[];
 }
@@ -48,7 +57,7 @@ export interface SolutionAction {
 export interface StepSpec {
   id: string;
   title: Text;
-  /** File name under exercises/<lang>/. */
+  /** File name under exercises/<lab>/<lang>/. */
   exercise: string;
   /** From gentle to explicit. */
   hints: Text[];
@@ -57,37 +66,97 @@ export interface StepSpec {
 }
 
 export interface LabManifest {
+  format: number;
   id: string;
   title: Text;
+  /** Standbys a new env of this lab gets (esclavo, esclavo2…); `lab up --standbys` may ask for more. */
+  standbys?: number;
+  /** Packages students install for this lab; kept across `lab down` / `lab up` (reinstalled offline). */
+  packages?: string[];
+  /** A lab that continues another: a new env is first brought to the end of that lab by its solutions. */
+  startsFrom?: string;
   steps: StepSpec[];
-  /** Folder the manifest was read from. */
-  dir: string;
 }
 
+/** A manifest ready to run: where it was read from and every check it may call. */
+export interface Lab extends LabManifest {
+  dir: string;
+  checks: Record<string, CheckFn>;
+}
+
+/** The lab of envs whose containers carry no lab label (made before labs were plugins). */
 export const DEFAULT_LAB = 'wal-streaming';
 
-const cache = new Map<string, LabManifest>();
+const LAB_ID = /^[a-z][a-z0-9-]{0,39}$/;
 
-export function loadLab(id = DEFAULT_LAB): LabManifest {
-  const cached = cache.get(id);
+/** Ids of the labs in this checkout (folders of labs/ with a lab.json). */
+export function labIds(): string[] {
+  return readdirSync(LABS_DIR, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && LAB_ID.test(d.name) && existsSync(path.join(LABS_DIR, d.name, 'lab.json')))
+    .map((d) => d.name)
+    .sort((a, b) => (a === DEFAULT_LAB ? -1 : b === DEFAULT_LAB ? 1 : a.localeCompare(b)));
+}
+
+const manifests = new Map<string, LabManifest>();
+
+/** The manifest alone (no checks loaded): enough to list labs, plan an env or render text. */
+export function readManifest(id: string): LabManifest {
+  const cached = manifests.get(id);
   if (cached) return cached;
-  const dir = path.join(PROJECT_ROOT, 'labs', id);
-  const lab = { ...(JSON.parse(readFileSync(path.join(dir, 'lab.json'), 'utf8')) as Omit<LabManifest, 'dir'>), dir };
-  validateLab(lab);
-  cache.set(id, lab);
+  if (!LAB_ID.test(id) || !existsSync(path.join(LABS_DIR, id, 'lab.json'))) {
+    throw new LabError('lab.unknownLab', { lab: id, labs: labIds().join(', ') }, 2);
+  }
+  const manifest = JSON.parse(readFileSync(path.join(LABS_DIR, id, 'lab.json'), 'utf8')) as LabManifest;
+  if (manifest.format !== MANIFEST_FORMAT) throw new LabError('lab.badFormat', { lab: id, format: String(manifest.format), supported: MANIFEST_FORMAT }, 2);
+  if (manifest.id !== id) throw new Error(`labs/${id}/lab.json says id ${manifest.id}`);
+  manifests.set(id, manifest);
+  return manifest;
+}
+
+const labs = new Map<string, Promise<Lab>>();
+
+/** The lab with its checks: the shared library plus labs/<id>/checks/index.ts when the lab has one. */
+export function loadLab(id: string = DEFAULT_LAB): Promise<Lab> {
+  let lab = labs.get(id);
+  if (!lab) {
+    lab = (async () => {
+      const manifest = readManifest(id);
+      const own = await labChecks(id);
+      for (const key of Object.keys(own)) if (LIBRARY[key]) throw new Error(`labs/${id}: check ${key} shadows the shared library's`);
+      const loaded: Lab = { ...manifest, dir: path.join(LABS_DIR, id), checks: { ...LIBRARY, ...own } };
+      validateLab(loaded);
+      return loaded;
+    })();
+    labs.set(id, lab);
+    lab.catch(() => labs.delete(id));
+  }
   return lab;
 }
 
+/**
+ * A lab's own checks. The same relative path works from src/ (tests run the .ts) and from
+ * dist/src/ (the built CLI runs the .js next to dist/labs/).
+ */
+async function labChecks(id: string): Promise<Record<string, CheckFn>> {
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  const file = new URL(`../../labs/${id}/checks/index.${ext}`, import.meta.url);
+  if (!existsSync(file)) return {};
+  const mod = (await import(file.href)) as { CHECKS?: Record<string, CheckFn> };
+  return mod.CHECKS ?? {};
+}
+
 /** Fails early on a manifest that names an unknown check or duplicates an id. */
-export function validateLab(lab: LabManifest): void {
+export function validateLab(lab: Lab): void {
   const stepIds = new Set<string>();
+  if (lab.startsFrom && !labIds().includes(lab.startsFrom)) throw new Error(`${lab.id}: startsFrom unknown lab ${lab.startsFrom}`);
   for (const step of lab.steps) {
     if (stepIds.has(step.id)) throw new Error(`duplicate step ${step.id}`);
     stepIds.add(step.id);
     const checkIds = new Set<string>();
     for (const c of step.checks) {
-      if (!CHECKS[c.check]) throw new Error(`${step.id}/${c.id}: unknown check ${c.check}`);
-      for (const f of c.fallbacks ?? []) if (!CHECKS[f]) throw new Error(`${step.id}/${c.id}: unknown fallback ${f}`);
+      if (!lab.checks[c.check]) throw new Error(`${step.id}/${c.id}: unknown check ${c.check}`);
+      for (const f of c.fallbacks ?? []) if (!lab.checks[f]) throw new Error(`${step.id}/${c.id}: unknown fallback ${f}`);
+      if (c.supersededWhen && !lab.checks[c.supersededWhen]) throw new Error(`${step.id}/${c.id}: unknown supersededWhen ${c.supersededWhen}`);
       if (checkIds.has(c.id)) throw new Error(`${step.id}: duplicate check ${c.id}`);
       if (!c.hints.default) throw new Error(`${step.id}/${c.id}: no default hint`);
       checkIds.add(c.id);

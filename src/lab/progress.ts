@@ -5,13 +5,14 @@
  */
 import { execInContainer } from '../docker/client.js';
 import type { LabEnv } from '../env/env.js';
+import { DEFAULT_LAB } from './manifest.js';
 
 const PROGRESS_LOG = '/var/lib/pglab/progress.jsonl';
 
 export interface ProgressEntry { firstPassed?: string; lastStatus: string; lastAt: string }
 export interface Progress { steps: Record<string, ProgressEntry>; checks: Record<string, ProgressEntry> }
-/** One line of the log: a step (`step-2`) or a check (`step-2/segments`) result. */
-export interface ProgressRecord { at: string; key: string; status: string }
+/** One line of the log: a step (`step-2`) or a check (`step-2/segments`) result of one lab. */
+export interface ProgressRecord { at: string; lab?: string; key: string; status: string }
 
 function maestro(env: LabEnv) {
   const m = env.servers.find((s) => s.role === 'maestro');
@@ -28,12 +29,17 @@ export function summarize(records: ProgressRecord[]): Progress {
   return progress;
 }
 
-export async function readProgress(env: LabEnv): Promise<Progress> {
+/** Records without a lab were written before envs could go on into another lab: they are the first lab's. */
+export function recordsOf(records: ProgressRecord[], lab: string): ProgressRecord[] {
+  return records.filter((r) => (r.lab ?? DEFAULT_LAB) === lab);
+}
+
+export async function readProgress(env: LabEnv, lab: string): Promise<Progress> {
   const container = maestro(env);
   if (!container) return summarize([]);
   const r = await execInContainer(container, ['cat', PROGRESS_LOG], { timeoutMs: 5000 }).catch(() => undefined);
   if (!r || r.exitCode !== 0) return summarize([]);
-  return summarize(parseProgressLog(r.stdout.toString()));
+  return summarize(recordsOf(parseProgressLog(r.stdout.toString()), lab));
 }
 
 /**
@@ -62,11 +68,12 @@ const RECORD_KEY = /^[a-z0-9][\w-]*(\/[a-z0-9][\w-]*)?$/i;
 
 function asRecord(value: unknown): ProgressRecord | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const { at, key, status } = value as Record<string, unknown>;
+  const { at, lab, key, status } = value as Record<string, unknown>;
   if (typeof at !== 'string' || typeof key !== 'string' || typeof status !== 'string') return undefined;
+  if (lab !== undefined && (typeof lab !== 'string' || !RECORD_KEY.test(lab))) return undefined;
   // Keys are step ids (`step-2`) or step/check ids; anything else (`__proto__`, '') is not ours.
   if (!RECORD_KEY.test(key) || Number.isNaN(Date.parse(at))) return undefined;
-  return { at, key, status };
+  return lab === undefined ? { at, key, status } : { at, lab, key, status };
 }
 
 /**

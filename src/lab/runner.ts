@@ -2,15 +2,14 @@
  * Runs a step's checks concurrently, each with a timeout, turns outcomes into results with
  * expected / observed / hint text, and records them in the env's progress.
  */
-import { CHECKS } from '../checks/index.js';
-import { wasPromoted } from '../checks/promotion.js';
 import { withTimeout } from '../docker/client.js';
 import type { LabEnv } from '../env/env.js';
 import { fill, localized, t } from '../i18n/index.js';
 import { FileTooLargeError, ProbeTimeoutError, Probes, ServerDownError, SqlError } from '../pg/probes.js';
-import type { CheckOutcome, VerdictSource } from '../checks/types.js';
+import type { CheckContext, CheckFn, CheckOutcome, VerdictSource } from '../checks/types.js';
+import { TIMEOUTS } from '../timeouts.js';
 import { envFacts } from './facts.js';
-import { checksFor, type CheckSpec, type LabManifest, type StepSpec } from './manifest.js';
+import { checksFor, type CheckSpec, type Lab, type StepSpec } from './manifest.js';
 import { appendProgress, readProgress, type Progress, type ProgressRecord } from './progress.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'warn';
@@ -27,8 +26,8 @@ export interface CheckResult {
   reason?: string;
   hint?: string;
   durationMs: number;
-  /** Set when the check passed earlier and its state was legitimately consumed by the promotion. */
-  passedBeforePromotion?: string;
+  /** Set when the check passed earlier and a later step legitimately consumed its state (manifest `supersededWhen`). */
+  passedBefore?: string;
   /** Where the verdict came from (see CheckOutcome.source). */
   source: VerdictSource;
 }
@@ -43,7 +42,6 @@ export interface StepResult {
   durationMs: number;
 }
 
-const CHECK_TIMEOUT_MS = 30_000;
 
 export interface RunShared {
   probes?: Probes;
@@ -57,20 +55,20 @@ export function lazy<T>(fn: () => Promise<T>): () => Promise<T> {
   return () => (p ??= fn());
 }
 
-export async function runStep(env: LabEnv, lab: LabManifest, step: StepSpec, shared?: RunShared): Promise<StepResult> {
+export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: RunShared): Promise<StepResult> {
   const started = Date.now();
-  const probes = shared?.probes ?? new Probes(env);
+  const probes = shared?.probes ?? Probes.forStep(env, `${lab.id}/${step.id}`);
   const facts = envFacts(env);
-  const ctx = { probes, profile: probes.profile, ip: { maestro: facts.maestro_ip, esclavo: facts.esclavo_ip } };
-  const progress = shared?.progress ?? lazy(() => readProgress(env));
+  const ctx = checkContext(probes);
+  const progress = shared?.progress ?? lazy(() => readProgress(env, lab.id));
   const specs = checksFor(step, env.pg);
   const checks = await Promise.all(specs.map(async (spec) => {
     const t0 = Date.now();
-    let outcome = await runOne(spec.check, spec.id, ctx);
+    let outcome = await runOne(lab.checks[spec.check], spec.id, ctx);
     // The live state is gone (promotion, cleanup, a stopped server): what survives may still prove it.
     const tried: string[] = [];
     for (const fallback of outcome.status === 'fail' ? spec.fallbacks ?? [] : []) {
-      const alt = await runOne(fallback, spec.id, ctx);
+      const alt = await runOne(lab.checks[fallback], spec.id, ctx);
       if (alt.status === 'pass') {
         outcome = { ...alt, source: alt.source ?? 'evidence' };
         break;
@@ -94,15 +92,17 @@ export async function runStep(env: LabEnv, lab: LabManifest, step: StepSpec, sha
     return toResult(spec, outcome, facts, Date.now() - t0);
   }));
 
-  // A check whose state the promotion consumed (standby files, the archive…) keeps a pass it earned before.
-  if (checks.some((c, i) => c.status === 'fail' && specs[i].supersededByPromotion) && (await esclavoPromoted(probes))) {
-    const recorded = await progress();
-    for (const [i, c] of checks.entries()) {
-      const earlier = recorded.checks[`${step.id}/${c.id}`]?.firstPassed;
-      if (c.status === 'fail' && specs[i].supersededByPromotion && earlier) {
-        Object.assign(c, { status: 'pass', points: c.maxPoints, passedBeforePromotion: earlier, hint: undefined, reason: undefined, source: 'earlier-pass' });
-      }
-    }
+  // A check whose state a later step consumed (the promotion consumes recovery.conf…) keeps a pass it earned before.
+  const superseded = new Map<string, Promise<boolean>>();
+  const consumed = (key: string) => {
+    if (!superseded.has(key)) superseded.set(key, runOne(lab.checks[key], key, ctx).then((o) => o.status === 'pass'));
+    return superseded.get(key)!;
+  };
+  for (const [i, c] of checks.entries()) {
+    const when = specs[i].supersededWhen;
+    if (c.status !== 'fail' || !when || !(await consumed(when))) continue;
+    const earlier = (await progress()).checks[`${step.id}/${c.id}`]?.firstPassed;
+    if (earlier) Object.assign(c, { status: 'pass', points: c.maxPoints, passedBefore: earlier, hint: undefined, reason: undefined, source: 'earlier-pass' });
   }
 
   const result: StepResult = {
@@ -114,28 +114,29 @@ export async function runStep(env: LabEnv, lab: LabManifest, step: StepSpec, sha
     checks,
     durationMs: Date.now() - started,
   };
-  if (!shared?.progress) await appendProgress(env, progressRecords([result]));
+  if (!shared?.progress) await appendProgress(env, progressRecords(lab.id, [result]));
   return result;
 }
 
 /** The log lines that record these results (see progress.ts). */
-export function progressRecords(results: StepResult[]): ProgressRecord[] {
+export function progressRecords(lab: string, results: StepResult[]): ProgressRecord[] {
   const at = new Date().toISOString();
   return results.flatMap((r) => [
-    { at, key: r.step, status: r.passed ? 'pass' : 'fail' },
-    ...r.checks.map((c) => ({ at, key: `${r.step}/${c.id}`, status: c.status })),
+    { at, lab, key: r.step, status: r.passed ? 'pass' : 'fail' },
+    ...r.checks.map((c) => ({ at, lab, key: `${r.step}/${c.id}`, status: c.status })),
   ]);
 }
 
-/** Probe failures (a server down) mean "not promoted" here: the checks themselves report them. */
-async function esclavoPromoted(probes: Probes): Promise<boolean> {
-  return wasPromoted(probes).catch(() => false);
+/** What every check gets: the probes, the version's profile and the IP of every server by role. */
+export function checkContext(probes: Probes): CheckContext {
+  const ip = Object.fromEntries(probes.env.servers.map((s) => [s.role, s.ip]));
+  return { probes, profile: probes.profile, ip: ip as CheckContext['ip'] };
 }
 
 /** A crashing or hanging check becomes a failed check with a reason, never a crashed command. */
-async function runOne(check: string, id: string, ctx: Parameters<(typeof CHECKS)[string]>[0]): Promise<CheckOutcome> {
+async function runOne(check: CheckFn, id: string, ctx: CheckContext): Promise<CheckOutcome> {
   try {
-    return await withTimeout(CHECKS[check](ctx), CHECK_TIMEOUT_MS, id);
+    return await withTimeout(check(ctx), TIMEOUTS.checkMs, id);
   } catch (err) {
     if (err instanceof ServerDownError) return { status: 'fail', reason: 'server-down', evidence: { server: err.role } };
     if (err instanceof ProbeTimeoutError) return { status: 'fail', reason: 'timeout', evidence: { server: err.role, command: err.command } };

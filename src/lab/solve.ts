@@ -10,23 +10,32 @@ import { lf } from '../docker/recipe.js';
 import { requireServer, type LabEnv } from '../env/env.js';
 import { LabError } from '../errors.js';
 import { envFacts } from './facts.js';
+import { LABS_DIR } from '../paths.js';
+import { scaledSeconds, TIMEOUT_SCALE, TIMEOUTS } from '../timeouts.js';
+import { profileFor, solutionCapabilities } from '../pg/profile.js';
 import type { LabManifest, StepSpec } from './manifest.js';
 
 export async function applySolution(env: LabEnv, lab: LabManifest, step: StepSpec, progress: (line: string) => void = () => {}): Promise<void> {
   const actions = step.solution.filter((a) => !a.versions || a.versions.includes(env.pg));
   if (!actions.length) throw new LabError('lab.noSolution', { step: step.id, pg: env.pg });
   // LF line ends whatever the checkout has (Git for Windows writes CRLF): bash in the container chokes on `\r`.
-  const lib = lf(readFileSync(path.join(lab.dir, 'solutions', 'lib.sh'), 'utf8'));
-  const vars: Record<string, string> = Object.fromEntries(Object.entries(envFacts(env)).map(([k, v]) => [k.toUpperCase(), v]));
+  const dir = path.join(LABS_DIR, lab.id);
+  const lib = lf(readFileSync(path.join(dir, 'solutions', 'lib.sh'), 'utf8'));
+  // The env's facts (MAESTRO_IP, CONFDIR…) and what this version can do (CAP_RECOVERY_CONF=1…): scripts never test $PG.
+  const vars: Record<string, string> = {
+    ...Object.fromEntries(Object.entries(envFacts(env)).map(([k, v]) => [k.toUpperCase(), v])),
+    ...solutionCapabilities(profileFor(env.pg)),
+    TIMEOUT_SCALE: String(Math.ceil(TIMEOUT_SCALE)),
+  };
   for (const action of actions) {
     const server = requireServer(env, action.on);
     progress(`  ${action.on} (${action.user}): ${action.script}`);
-    const script = lib + '\n' + lf(readFileSync(path.join(lab.dir, action.script), 'utf8'));
+    const script = lib + '\n' + lf(readFileSync(path.join(dir, action.script), 'utf8'));
     const r = await execInContainer(server.container, ['bash', '-s'], {
       user: action.user,
       env: { ...vars, LC_ALL: 'C.UTF-8' },
       stdin: script,
-      timeoutMs: (action.timeoutSec ?? 60) * 1000,
+      timeoutMs: action.timeoutSec ? scaledSeconds(action.timeoutSec) : TIMEOUTS.solutionActionMs,
     });
     if (r.exitCode !== 0) {
       const tail = (r.stdout.toString() + r.stderr.toString()).trim().split('\n').slice(-8).join('\n');

@@ -41,6 +41,16 @@ export interface PgProfile {
   /** WAL file name of an LSN (only on a primary). */
   walFileFunction: 'pg_xlogfile_name' | 'pg_walfile_name';
   currentLsnFunction: 'pg_current_xlog_location' | 'pg_current_wal_lsn';
+  /** pg_stat_activity's process id column (procpid until 9.1). */
+  activityPidColumn: 'procpid' | 'pid';
+  /** pg_rewind ships with the server (9.5+); it needs wal_log_hints = on or data checksums on the target. */
+  pgRewind: boolean;
+  /** synchronous_standby_names reads `FIRST n (…)` / `ANY n (…)` (10+); 9.1 reads a plain priority list. */
+  syncNamesFirstAny: boolean;
+  /** pg_basebackup takes `-X fetch|stream` (10+); 9.1 has only `-x` (fetch). */
+  basebackupWalMethod: boolean;
+  /** Last WAL position a standby replayed. */
+  replayLsnFunction: 'pg_last_xlog_replay_location' | 'pg_last_wal_replay_lsn';
 }
 
 const PROFILES: Record<PgMajor, PgProfile> = {
@@ -61,6 +71,11 @@ const PROFILES: Record<PgMajor, PgProfile> = {
     switchWalFunction: 'pg_switch_xlog',
     walFileFunction: 'pg_xlogfile_name',
     currentLsnFunction: 'pg_current_xlog_location',
+    activityPidColumn: 'procpid',
+    pgRewind: false,
+    syncNamesFirstAny: false,
+    basebackupWalMethod: false,
+    replayLsnFunction: 'pg_last_xlog_replay_location',
   }),
   '13': modern('13', { debianSuite: 'bullseye', walPageMagic: 0xd106, triggerSetting: 'promote_trigger_file', exclusiveBackup: true }),
   '15': modern('15', { debianSuite: 'bookworm', walPageMagic: 0xd110, triggerSetting: 'promote_trigger_file' }),
@@ -91,6 +106,11 @@ function modern(major: PgMajor, overrides: Partial<PgProfile>): PgProfile {
     switchWalFunction: 'pg_switch_wal',
     walFileFunction: 'pg_walfile_name',
     currentLsnFunction: 'pg_current_wal_lsn',
+    activityPidColumn: 'pid',
+    pgRewind: true,
+    syncNamesFirstAny: true,
+    basebackupWalMethod: true,
+    replayLsnFunction: 'pg_last_wal_replay_lsn',
     ...overrides,
   };
 }
@@ -102,6 +122,28 @@ export function profileFor(major: PgMajor): PgProfile {
 /** Where a promotion writes the history file of timeline `tli` (e.g. pg_xlog/00000002.history). */
 export function timelineHistoryPath(profile: PgProfile, tli: number): string {
   return `${profile.dataDir}/${profile.walDirName}/${tli.toString(16).toUpperCase().padStart(8, '0')}.history`;
+}
+
+/**
+ * What a version can do, as variables for reference solution scripts (CAP_*=value, '' = no), so a
+ * script asks "does this version use recovery.conf?" and never compares version numbers.
+ */
+export function solutionCapabilities(p: PgProfile): Record<string, string> {
+  const flag = (b: boolean) => (b ? '1' : '');
+  const walKeep = p.walKeepSetting.name === 'wal_keep_size' ? `${p.walKeepSetting.tutorialValue}MB` : p.walKeepSetting.tutorialValue;
+  return {
+    CAP_RECOVERY_CONF: flag(p.recoveryConfFile),
+    CAP_EXCLUSIVE_BACKUP: flag(p.exclusiveBackup),
+    CAP_TRIGGER_SETTING: p.triggerSetting ?? '',
+    CAP_WAL_KEEP_SETTING: p.walKeepSetting.name,
+    CAP_WAL_KEEP_VALUE: walKeep,
+    CAP_CHECKPOINT_SETTING: p.checkpointSetting.tutorialValue ? p.checkpointSetting.name : '',
+    CAP_CHECKPOINT_VALUE: p.checkpointSetting.tutorialValue ?? '',
+    CAP_PG_REWIND: flag(p.pgRewind),
+    CAP_SYNC_FIRST_ANY: flag(p.syncNamesFirstAny),
+    CAP_BASEBACKUP_WAL_METHOD: flag(p.basebackupWalMethod),
+    CAP_REPLAY_LSN_FUNCTION: p.replayLsnFunction,
+  };
 }
 
 export function isPgMajor(value: string): value is PgMajor {

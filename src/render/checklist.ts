@@ -15,8 +15,8 @@ export function formatEvidence(evidence: Record<string, string | number>): strin
 export function renderCheck(c: CheckResult): string {
   const points = c.maxPoints ? chalk.dim(` (${c.points}/${c.maxPoints})`) : '';
   const lines = [`${MARK[c.status]} ${c.title}${points}`];
-  if (c.status === 'pass' && c.passedBeforePromotion) {
-    lines.push(chalk.dim(`    ${t('check.passedBefore', { at: localTime(c.passedBeforePromotion) })}`));
+  if (c.status === 'pass' && c.passedBefore) {
+    lines.push(chalk.dim(`    ${t('check.passedBefore', { at: localTime(c.passedBefore) })}`));
   } else if (c.status === 'pass' && (c.source === 'evidence' || c.source === 'recorder')) {
     // The live state is gone (promotion, cleanup): say what proved it instead.
     lines.push(chalk.dim(`    ${t(c.source === 'evidence' ? 'check.fromEvidence' : 'check.fromRecorder')}: ${formatEvidence(c.evidence)}`));

@@ -42,7 +42,7 @@ function toText(report: GradeReport): string {
     for (const s of g.steps) {
       out.push(`  ${s.passed ? '✓' : '✗'} ${s.title}: ${s.points}/${s.maxPoints}${s.firstPassed ? ` (${l.firstPassed} ${localTime(s.firstPassed)})` : ''}`);
       for (const c of s.checks) {
-        out.push(`      ${MARK[c.status]} ${c.title} [${c.points}/${c.maxPoints}] ${formatEvidence(c.evidence)}${c.passedBeforePromotion ? ` — ${l.before} ${localTime(c.passedBeforePromotion)}` : ''}`);
+        out.push(`      ${MARK[c.status]} ${c.title} [${c.points}/${c.maxPoints}] ${formatEvidence(c.evidence)}${c.passedBefore ? ` — ${l.before} ${localTime(c.passedBefore)}` : ''}`);
       }
     }
     out.push('');
@@ -64,7 +64,7 @@ function toMarkdown(report: GradeReport): string {
     if (g.error) out.push('', `**${l.error}:** ${mdCell(g.error)}`);
     for (const s of g.steps) {
       out.push('', `### ${mdCell(s.title)} — ${s.points}/${s.maxPoints}`, '', `| | ${l.check} | ${l.points} | ${l.evidence} |`, '|---|---|---|---|');
-      for (const c of s.checks) out.push(`| ${MARK[c.status]} | ${mdCell(c.title)} | ${c.points}/${c.maxPoints} | ${mdCell(formatEvidence(c.evidence))}${c.passedBeforePromotion ? ` (${mdCell(l.before)} ${localTime(c.passedBeforePromotion)})` : ''} |`);
+      for (const c of s.checks) out.push(`| ${MARK[c.status]} | ${mdCell(c.title)} | ${c.points}/${c.maxPoints} | ${mdCell(formatEvidence(c.evidence))}${c.passedBefore ? ` (${mdCell(l.before)} ${localTime(c.passedBefore)})` : ''} |`);
     }
   }
   return out.join('\n') + '\n';
@@ -94,7 +94,7 @@ h2{border-bottom:2px solid #444;padding-bottom:.2em;page-break-before:always}h2:
       parts.push(`<h3>${e(s.title)} — ${s.points}/${s.maxPoints}${s.firstPassed ? ` <small>(${e(l.firstPassed)} ${e(localTime(s.firstPassed))})</small>` : ''}</h3>`,
         `<table><tr><th></th><th>${e(l.check)}</th><th>${e(l.points)}</th><th>${e(l.evidence)}</th><th>${e(l.hint)}</th></tr>`);
       for (const c of s.checks) {
-        const ev = Object.entries(c.evidence).map(([k, v]) => `${e(k)}=${e(v)}`).join('<br>') + (c.passedBeforePromotion ? `<br><i>${e(l.before)} ${e(localTime(c.passedBeforePromotion))}</i>` : '');
+        const ev = Object.entries(c.evidence).map(([k, v]) => `${e(k)}=${e(v)}`).join('<br>') + (c.passedBefore ? `<br><i>${e(l.before)} ${e(localTime(c.passedBefore))}</i>` : '');
         parts.push(`<tr><td class="${c.status}">${MARK[c.status]}</td><td>${e(c.title)}</td><td>${c.points}/${c.maxPoints}</td><td class="ev">${ev || '—'}</td><td>${e(c.status === 'pass' ? '' : c.hint)}</td></tr>`);
       }
       parts.push('</table>');

@@ -214,6 +214,7 @@ describe('faults and bad input (PostgreSQL 15)', () => {
     const t0 = Date.now();
     let state = '';
     while (Date.now() - t0 < 60_000) {
+      // Not yet: during Docker's own restart the state is Restarting (and Running) true; `lab up` waits for that.
       state = docker(['inspect', '-f', '{{.RestartCount}} {{.State.Running}}', `pglab-${A}-maestro`]);
       if (/^[1-9]\d* true$/.test(state)) break;
       await new Promise((r) => setTimeout(r, 250));

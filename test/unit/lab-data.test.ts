@@ -1,29 +1,59 @@
-/** The lab's data: manifest, exercise text and solutions are complete for every version and language. */
+/** Every lab's data: manifest, exercise text and solutions are complete for every version and language. */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CHECKS } from '../../src/checks/index.js';
 import { exercisePath, fillPlaceholders, renderExerciseSource, selectVersion } from '../../src/lab/exercise.js';
-import { checksFor, findStep, loadLab } from '../../src/lab/manifest.js';
+import { checksFor, findStep, labIds, loadLab, readManifest } from '../../src/lab/manifest.js';
 import { envFacts } from '../../src/lab/facts.js';
 import { PG_MAJORS } from '../../src/pg/profile.js';
 import { fakeEnv } from './support/fake-env.js';
 
-const lab = loadLab();
+const labs = await Promise.all(labIds().map((id) => loadLab(id)));
+const lab = labs.find((l) => l.id === 'wal-streaming')!;
 
-describe('lab manifest', () => {
-  it('has the six tutorial steps, each with checks, points, graded hints and a solution', () => {
-    expect(lab.steps.map((s) => s.id)).toEqual(['step-1', 'step-2', 'step-3', 'step-4', 'step-5', 'step-6']);
-    for (const step of lab.steps) {
-      expect(step.checks.length).toBeGreaterThan(2);
+describe.each(labs.map((l) => [l.id, l] as const))('lab %s', (_id, each) => {
+  it('has steps, each with checks, points, graded hints in both languages and a solution for every version', () => {
+    expect(each.format).toBe(1);
+    for (const step of each.steps) {
+      expect(step.checks.length).toBeGreaterThan(0);
       expect(step.hints.length).toBeGreaterThanOrEqual(2);
       for (const c of step.checks) {
-        expect(CHECKS[c.check], c.check).toBeTypeOf('function');
+        expect(each.checks[c.check], c.check).toBeTypeOf('function');
         expect(c.title.en, c.id).toBeTruthy();
+        expect(c.points, c.id).toBeGreaterThan(c.severity === 'warn' ? -1 : 0);
         for (const h of Object.values(c.hints)) expect(h.en, `${step.id}/${c.id}`).toBeTruthy();
       }
-      for (const a of step.solution) expect(existsSync(path.join(lab.dir, a.script)), a.script).toBe(true);
+      for (const a of step.solution) expect(existsSync(path.join(each.dir, a.script)), a.script).toBe(true);
+      for (const pg of PG_MAJORS) expect(step.solution.some((a) => !a.versions || a.versions.includes(pg)), `${step.id} on ${pg}`).toBe(true);
     }
+  });
+
+  it.each(PG_MAJORS.flatMap((pg) => (['es', 'en'] as const).map((lang) => [pg, lang] as const)))('renders every exercise for PostgreSQL %s in %s with this env\'s facts', (pg, lang) => {
+    for (const step of each.steps) {
+      expect(exercisePath(each.id, lang, step.exercise)).toContain(`/exercises/${each.id}/${lang}/`);
+      const text = renderExerciseSource(each.id, lang, step.exercise, pg, envFacts(fakeEnv(pg, each.id, each.standbys ?? 1)));
+      expect(text, step.id).not.toMatch(/\{\{\w+\}\}/);
+      expect(text, step.id).not.toMatch(/^:::/m);
+      expect(text, step.id).toContain(`lab check ${step.id}`);
+    }
+  });
+
+  it('solution scripts ask the version\'s capabilities, never compare $PG', () => {
+    for (const step of each.steps) {
+      for (const a of step.solution) expect(readFileSync(path.join(each.dir, a.script), 'utf8'), a.script).not.toMatch(/\$\{?PG\}?["' ]*(=|!=|-eq|-ge|-lt)/);
+    }
+  });
+
+  it('continues a lab that exists, and is listed by `lab labs`', () => {
+    if (each.startsFrom) expect(readManifest(each.startsFrom).id).toBe(each.startsFrom);
+    expect(labIds()).toContain(each.id);
+  });
+});
+
+describe('wal-streaming manifest', () => {
+  it('has the six tutorial steps', () => {
+    expect(lab.steps.map((s) => s.id)).toEqual(['step-1', 'step-2', 'step-3', 'step-4', 'step-5', 'step-6']);
+    for (const step of lab.steps) expect(step.checks.length).toBeGreaterThan(2);
   });
 
   it('every failure reason a check can return has its own hint or falls back to default', () => {
@@ -51,10 +81,10 @@ describe('lab manifest', () => {
   });
 });
 
-describe('exercise text', () => {
+describe('wal-streaming exercise text', () => {
   it.each(PG_MAJORS.flatMap((pg) => (['es', 'en'] as const).map((lang) => [pg, lang] as const)))('renders every step for PostgreSQL %s in %s with this env\'s facts', (pg, lang) => {
     for (const step of lab.steps) {
-      const text = renderExerciseSource(lang, step.exercise, pg, envFacts(fakeEnv(pg)));
+      const text = renderExerciseSource(lab.id, lang, step.exercise, pg, envFacts(fakeEnv(pg)));
       expect(text, step.id).not.toMatch(/\{\{\w+\}\}/);
       expect(text, step.id).not.toMatch(/<<IP SERVIDOR/);
       expect(text, step.id).not.toMatch(/^:::/m);
@@ -72,6 +102,6 @@ describe('exercise text', () => {
   });
 
   it('has an English version of every exercise', () => {
-    for (const step of lab.steps) expect(exercisePath('en', step.exercise)).toContain('/en/');
+    for (const step of lab.steps) expect(exercisePath(lab.id, 'en', step.exercise)).toContain('/en/');
   });
 });

@@ -15,7 +15,7 @@ const report: GradeReport = {
     env: 'alumno01', pg: '15', gradedAt: GRADED, score: 6, maxScore: 6, percentage: 100,
     steps: [{
       step: 'step-1', title: 'Paso 1', passed: true, points: 6, maxPoints: 6, percentage: 100, durationMs: 10, firstPassed: FIRST,
-      checks: [{ id: 'c', title: 'C', status: 'pass', points: 6, maxPoints: 6, expected: '', evidence: {}, durationMs: 1, passedBeforePromotion: BEFORE, source: 'earlier-pass' as never }],
+      checks: [{ id: 'c', title: 'C', status: 'pass', points: 6, maxPoints: 6, expected: '', evidence: {}, durationMs: 1, passedBefore: BEFORE, source: 'earlier-pass' as never }],
     }],
   }],
 };

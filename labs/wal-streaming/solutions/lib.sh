@@ -1,5 +1,7 @@
-# Prepended to every reference solution script. Variables come from `lab solve` (this env's facts):
-# PG MAESTRO_IP ESCLAVO_IP CONFDIR DATADIR BINDIR WALDIR ARCHIVE TRIGGER LOGFILE SWITCH_WAL
+# Prepended to every reference solution script. Variables come from `lab solve`: this env's facts
+# (MAESTRO_IP ESCLAVO_IP CONFDIR DATADIR BINDIR WALDIR ARCHIVE TRIGGER LOGFILE SWITCH_WAL…) and what
+# this PostgreSQL version can do (CAP_RECOVERY_CONF CAP_EXCLUSIVE_BACKUP CAP_TRIGGER_SETTING
+# CAP_WAL_KEEP_SETTING/VALUE CAP_CHECKPOINT_SETTING/VALUE, src/pg/profile.ts). Scripts never test $PG.
 set -euo pipefail
 
 # set_conf FILE KEY VALUE: comment out active lines for KEY and append `KEY = VALUE` (same effect as editing with nano).
@@ -9,6 +11,13 @@ set_conf() {
   printf '%s = %s\n' "$key" "$value" >> "$file"
 }
 
-legacy() { [ "$PG" = "9.1" ]; }
-# 9.1 and 13 still have exclusive two-call backups; 15+ do not.
-exclusive_backup() { [ "$PG" = "9.1" ] || [ "$PG" = "13" ]; }
+# wait_for SECONDS WHAT CMD...: runs CMD every second until it succeeds; fails saying WHAT after
+# SECONDS × $TIMEOUT_SCALE (slow machines set PGLAB_TIMEOUT_SCALE, like every wait in lab).
+wait_for() {
+  local seconds="$1" what="$2"; shift 2
+  local deadline=$(( $(date +%s) + seconds * ${TIMEOUT_SCALE:-1} ))
+  until "$@"; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$what" >&2; return 1; fi
+    sleep 1
+  done
+}

@@ -1,7 +1,7 @@
 # postgres@maestro: base backup, shipped to esclavo with rsync.
 cd ~
 rm -rf ~/base_backup ~/base_backup.tar.gz ~/base.tar.gz
-if exclusive_backup; then
+if [ -n "$CAP_EXCLUSIVE_BACKUP" ]; then
   # psql 9.1 runs only the last -c: one call per psql.
   psql -c "select pg_start_backup('base_backup');"
   tar -czf base_backup.tar.gz "$DATADIR/" 2>/dev/null || [ $? -eq 1 ]   # 1 = "file changed as we read it"

@@ -1,11 +1,8 @@
-# postgres@esclavo: promote (trigger file on 9.1/13/15; 17 has no trigger file: pg_ctl promote).
-if [ "$PG" = "17" ]; then
-  "$BINDIR/pg_ctl" promote -D "$DATADIR"
-else
+# postgres@esclavo: promote with the trigger file where the version has one (9.1–15), else pg_ctl promote.
+if [ -n "$CAP_TRIGGER_SETTING" ]; then
   touch "$TRIGGER"
+else
+  "$BINDIR/pg_ctl" promote -D "$DATADIR"
 fi
-for i in $(seq 1 60); do
-  [ "$(psql -qAt -c 'select pg_is_in_recovery()')" = f ] && exit 0
-  sleep 1
-done
-echo "esclavo was not promoted" >&2; exit 1
+promoted() { [ "$(psql -qAt -c 'select pg_is_in_recovery()')" = f ]; }
+wait_for 60 "esclavo was not promoted" promoted

@@ -1,0 +1,82 @@
+/**
+ * A lab that continues another (manifest `startsFrom`) starts where that lab ends: a new env is
+ * brought there by the earlier lab's reference solutions, once; an env the student already took
+ * through the earlier lab keeps their own work. Which of the two happened is written in maestro's
+ * state volume, so a `lab up` interrupted half-way prepares again and a finished one never does.
+ */
+import { execInContainer } from '../docker/client.js';
+import { findEnv, requireServer, up, type LabEnv, type UpOptions, type UpResult } from '../env/env.js';
+import { t } from '../i18n/index.js';
+import { TIMEOUTS } from '../timeouts.js';
+import { DEFAULT_LAB, loadLab, readManifest, type Lab } from './manifest.js';
+import { applySolution } from './solve.js';
+
+const startMarker = (lab: string) => `/var/lib/pglab/started-${lab}`;
+
+export type StartingPoint = 'prepared' | 'continued';
+
+/** The labs a new env of `lab` must go through first, earliest first. */
+export async function labChain(lab: Lab): Promise<Lab[]> {
+  const chain: Lab[] = [];
+  for (let from = lab.startsFrom; from; ) {
+    if (chain.some((l) => l.id === from) || from === lab.id) throw new Error(`labs: startsFrom cycle at ${from}`);
+    const previous = await loadLab(from);
+    chain.unshift(previous);
+    from = previous.startsFrom;
+  }
+  return chain;
+}
+
+export async function startingPoint(env: LabEnv, lab: string): Promise<StartingPoint | undefined> {
+  const r = await execInContainer(requireServer(env, 'maestro').container, ['cat', startMarker(lab)], { timeoutMs: TIMEOUTS.probeMs }).catch(() => undefined);
+  const text = r?.exitCode === 0 ? r.stdout.toString().trim() : '';
+  return text === 'prepared' || text === 'continued' ? text : undefined;
+}
+
+export async function markStartingPoint(env: LabEnv, lab: string, how: StartingPoint): Promise<void> {
+  await execInContainer(requireServer(env, 'maestro').container, ['sh', '-c', 'cat > "$1"', 'sh', startMarker(lab)], { stdin: how + '\n', timeoutMs: TIMEOUTS.probeMs });
+}
+
+/** Applies every step's solution of the labs `lab` starts from; `step` reports "lab step i/n". */
+export async function prepareStartingPoint(env: LabEnv, lab: Lab, step: (lab: string, index: number, total: number) => void): Promise<void> {
+  for (const previous of await labChain(lab)) {
+    for (const [i, s] of previous.steps.entries()) {
+      step(previous.id, i + 1, previous.steps.length);
+      await applySolution(env, previous, s);
+    }
+  }
+  await markStartingPoint(env, lab.id, 'prepared');
+}
+
+/**
+ * `lab up` for a lab: a new env gets the lab's label and its standbys, then the starting point of
+ * a lab that continues another; an env of that other lab goes on into this one with the student's
+ * own work (no solutions applied).
+ */
+export async function upLab(opts: UpOptions & { lab?: string }, progress: (line: string) => void = () => {}): Promise<UpResult> {
+  const existing = await findEnv(opts.env);
+  const labId = opts.lab ?? (existing && !existing.incomplete ? existing.lab : DEFAULT_LAB);
+  const lab = await loadLab(labId);
+  const standbys = opts.standbys ?? lab.standbys;
+  const result = await up({ ...opts, lab: labId, standbys, continuable: (from, to) => continues(to, from), progress });
+  if (result.notAccepting.length || !lab.startsFrom) return result;
+  if (result.continued) {
+    await markStartingPoint(result.env, lab.id, 'continued');
+  } else if (!(await startingPoint(result.env, lab.id))) {
+    const t0 = Date.now();
+    progress(t('up.preparing', { lab: lab.id, from: lab.startsFrom }));
+    await prepareStartingPoint(result.env, lab, (from, i, n) => progress(`  ${from}: ${t('up.preparingStep', { i, n })}`));
+    progress(t('up.prepared', { from: lab.startsFrom, seconds: Math.round((Date.now() - t0) / 1000) }));
+  }
+  return result;
+}
+
+/** `to` continues `from` directly or through a chain (a → b → c: c continues a). */
+function continues(to: string, from: string): boolean {
+  const seen = new Set<string>();
+  for (let id: string | undefined = readManifest(to).startsFrom; id && !seen.has(id); id = readManifest(id).startsFrom) {
+    if (id === from) return true;
+    seen.add(id);
+  }
+  return false;
+}
