@@ -11,6 +11,7 @@ import { localTime } from '../i18n/time.js';
 import { readManifest } from '../lab/manifest.js';
 import { upLab } from '../lab/prepare.js';
 import { topology } from '../lab/topology.js';
+import { topologyLines } from '../render/topology-text.js';
 import { Probes } from '../pg/probes.js';
 import { isPgMajor, profileFor, type PgMajor } from '../pg/profile.js';
 import { confirm, progressLine } from './io.js';
@@ -130,8 +131,7 @@ export async function statusText(env: LabEnv): Promise<string> {
   const probes = new Probes(env);
   const created = env.created ? localTime(env.created) : '—';
   const lines = [chalk.bold(t('status.header', { env: env.name, pg: env.pg, subnet: env.subnet, created }))];
-  const ctx = { probes, profile: probes.profile, ip: { maestro: probes.ip('maestro'), esclavo: probes.ip('esclavo') } };
-  const topo = await topology(ctx);
+  const topo = await topology({ probes, profile: probes.profile });
   for (const s of env.servers) {
     const view = topo.servers.find((v) => v.role === s.role);
     let pgstate = t(view?.frozen ? 'status.pgFrozen' : 'status.pgDown');
@@ -142,19 +142,7 @@ export async function statusText(env: LabEnv): Promise<string> {
     }
     lines.push('  ' + t('status.server', { role: s.role.padEnd(8), state: s.state, ip: s.ip, pgstate }));
   }
-  if (topo.promoted) {
-    const tli = (role: string) => topo.servers.find((v) => v.role === role)?.timeline ?? '?';
-    lines.push('', '  ' + chalk.yellow(t('status.promoted', { tli: tli('esclavo'), maestroTli: tli('maestro') })));
-  } else if (topo.archive && topo.streaming) {
-    const a = topo.archive;
-    const archive = a.state === 'ok' ? chalk.green(`✓ ${t('status.archiveOk', { segment: a.lastArchived ?? '—' })}`)
-      : a.state === 'failing' ? chalk.red(`✗ ${t('status.archiveFailing', { n: a.waiting, minutes: Math.round((a.oldestWaitingS ?? 0) / 60) })}`)
-        : a.state === 'off' ? chalk.red(`✗ ${t('status.archiveOff')}`) : chalk.yellow(`… ${t('status.archiveWaiting')}`);
-    const streaming = topo.streaming.state === 'streaming'
-      ? chalk.green(`✓ ${t('status.working')}${topo.streaming.detail ? ` (${topo.streaming.detail})` : ''}`)
-      : chalk.red(`✗ ${t('status.notWorking')}`);
-    lines.push('', `  maestro ──${t('status.archive')}──▶ esclavo   ${archive}`);
-    lines.push(`  maestro ──${t('status.streaming')}──▶ esclavo   ${streaming}`);
-  }
+  // Whichever server is primary and the standbys streaming from it (src/render/topology-text.ts).
+  lines.push('', ...topologyLines(topo).map((l) => `  ${l}`));
   return lines.join('\n');
 }

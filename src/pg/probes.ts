@@ -13,6 +13,9 @@ import { profileFor, type PgProfile } from './profile.js';
 import { parseReadiness, readinessArgv, type Readiness } from './readiness.js';
 import { parseRecording, type Recording } from './recorder.js';
 import { TIMEOUTS } from '../timeouts.js';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
 
 /** A probe could not get its fact because the server (or container) is not there. */
 export class ServerDownError extends Error {
@@ -41,6 +44,155 @@ export interface DirEntry { name: string; size: number; type: string; owner: str
 
 /** Unit separator: cannot appear in names or settings we select. */
 const SEP = '\x1f';
+
+/** A probe as the plan of a step keeps it: enough to make it again. */
+export interface PlannedProbe { role: string; argv: string[]; user?: 'root' | 'postgres'; env?: Record<string, string>; timeoutMs?: number }
+
+/** Queries that change nothing: the only SQL a plan may run ahead of the checks. */
+const READ_ONLY_SQL = /^\s*(SELECT|SHOW|IDENTIFY_SYSTEM)\b/i;
+const WRITES = /\b(INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|TRUNCATE|COPY|CHECKPOINT|nextval|setval|set_config|pg_switch_\w+|pg_create_\w+|pg_drop_\w+|pg_start_backup|pg_stop_backup|pg_backup_\w+|pg_promote|pg_reload_conf|pg_terminate_backend|pg_cancel_backend|pg_rotate_logfile|pg_wal_replay_\w+|pg_xlog_replay_\w+|txid_current|pglab_probe)\b/i;
+
+/** May this probe run ahead of the check that asks for it? Only reads: files, ps, catalog SELECTs. */
+export function replayable(argv: string[]): boolean {
+  const cmd = argv[0].split('/').pop() ?? '';
+  if (cmd !== 'psql') return true;
+  const i = argv.indexOf('-c');
+  const query = i >= 0 ? argv[i + 1] ?? '' : '';
+  return READ_ONLY_SQL.test(query) && !WRITES.test(query);
+}
+
+function planKey(role: string, argv: string[], opts: { user?: string; env?: Record<string, string> }): string {
+  return JSON.stringify([role, opts.user ?? 'postgres', opts.env ?? {}, argv]);
+}
+
+/**
+ * Plans of earlier runs, by lab/step@pg, in one small JSON file in the user's cache
+ * (PGLAB_CACHE_DIR, else $XDG_CACHE_HOME/pglab, else ~/.cache/pglab). Losing it costs speed only.
+ */
+class PlanStore {
+  private loaded?: Record<string, PlannedProbe[]>;
+  private pending = new Map<string, Probes>();
+
+  private file(): string {
+    const dir = process.env.PGLAB_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'pglab');
+    return path.join(dir, 'plans.json');
+  }
+
+  private all(): Record<string, PlannedProbe[]> {
+    if (!this.loaded) {
+      try {
+        const data = JSON.parse(readFileSync(this.file(), 'utf8')) as unknown;
+        this.loaded = data && typeof data === 'object' && !Array.isArray(data) ? data as Record<string, PlannedProbe[]> : {};
+      } catch {
+        this.loaded = {};
+      }
+    }
+    return this.loaded;
+  }
+
+  get(key: string): PlannedProbe[] {
+    const plan = this.all()[key];
+    // Only well-formed entries: the file is the user's and may be edited or torn.
+    return Array.isArray(plan) ? plan.filter((p) => p && typeof p.role === 'string' && Array.isArray(p.argv) && p.argv.length > 0 && p.argv.every((a) => typeof a === 'string')).slice(0, 200) : [];
+  }
+
+  saveOnExit(key: string, probes: Probes): void {
+    if (!this.pending.size) process.once('beforeExit', () => this.save());
+    this.pending.set(key, probes);
+  }
+
+  save(): void {
+    if (!this.pending.size) return;
+    const all = { ...this.all() };
+    for (const [key, probes] of this.pending) {
+      delete all[key];
+      all[key] = probes.plan().slice(0, 200);
+    }
+    // The most recently used plans (a class of 250 envs × 6 steps stays around a few MiB).
+    const keys = Object.keys(all);
+    for (const key of keys.slice(0, Math.max(0, keys.length - 2000))) delete all[key];
+    this.pending.clear();
+    try {
+      const file = this.file();
+      mkdirSync(path.dirname(file), { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify(all));
+      renameSync(tmp, file);
+      this.loaded = all;
+    } catch {
+      // A read-only home: the next run is just not primed.
+    }
+  }
+}
+
+const PLANS = new PlanStore();
+
+export interface ProbeExecOptions { user?: 'root' | 'postgres'; timeoutMs?: number; stdin?: string; env?: Record<string, string> }
+
+interface BatchItem {
+  argv: string[];
+  user: 'root' | 'postgres';
+  timeoutMs: number;
+  env: Record<string, string>;
+  resolve: (r: ExecResult) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Runs several probes in one exec, as root, in parallel. Fixed text: every probe arrives as
+ * arguments (count, then per probe: user, timeout in seconds, argc, argv), never inside the script.
+ * Probes for postgres drop to it with setpriv (no PAM, its groups kept). Output, for each probe in
+ * order: "\x1e<index> <exit> <stdout bytes> <stderr bytes>\n" then both outputs, byte-exact.
+ */
+const BATCH_SCRIPT = [
+  'd=$(mktemp -d /tmp/pglab-probe.XXXXXX) || exit 70',
+  'trap \'rm -rf "$d"\' EXIT',
+  'n=$1; shift; pids=()',
+  'for ((i = 0; i < n; i++)); do',
+  '  u=$1; s=$2; c=$3; shift 3; cmd=("${@:1:c}"); shift "$c"',
+  '  if [ "$u" = postgres ]; then',
+  '    (cd /var/lib/postgresql 2>/dev/null; exec setpriv --reuid=postgres --regid=postgres --init-groups env HOME=/var/lib/postgresql USER=postgres timeout -k 2 "$s" "${cmd[@]}") >"$d/$i.o" 2>"$d/$i.e" </dev/null &',
+  '  else',
+  '    (exec timeout -k 2 "$s" "${cmd[@]}") >"$d/$i.o" 2>"$d/$i.e" </dev/null &',
+  '  fi',
+  '  pids+=($!)',
+  'done',
+  'for ((i = 0; i < n; i++)); do',
+  '  wait "${pids[i]}"; x=$?',
+  '  printf \'\\036%s %s %s %s\\n\' "$i" "$x" "$(stat -c %s "$d/$i.o")" "$(stat -c %s "$d/$i.e")"',
+  '  cat "$d/$i.o" "$d/$i.e"',
+  'done',
+].join('\n');
+
+function traceLabel(argv: string[]): string {
+  const one = (a: string[]) => a.filter((x) => !x.startsWith('-') && !x.includes('\n')).map((x) => x.split('/').pop()).join(' ').slice(0, 60);
+  if (argv[0] !== 'bash' || argv[3] !== 'pglab-batch') return one(argv);
+  const out: string[] = [];
+  for (let i = 5, n = 0; n < Number(argv[4]) && i < argv.length; n++) {
+    const c = Number(argv[i + 2]);
+    out.push(one(argv.slice(i + 3, i + 3 + c).filter((x) => !/^\w+=/.test(x) && x !== 'env')));
+    i += 3 + c;
+  }
+  return `batch[${out.length}] ${out.join(' | ')}`;
+}
+
+/** The outputs of BATCH_SCRIPT by probe index (exported for unit tests). */
+export function parseBatch(out: Buffer): Map<number, { exitCode: number; stdout: Buffer; stderr: Buffer }> {
+  const parts = new Map<number, { exitCode: number; stdout: Buffer; stderr: Buffer }>();
+  let at = 0;
+  while (at < out.length && out[at] === 0x1e) {
+    const nl = out.indexOf(0x0a, at);
+    if (nl < 0) break;
+    const [index, exitCode, outLen, errLen] = out.subarray(at + 1, nl).toString().split(' ').map(Number);
+    if (![index, exitCode, outLen, errLen].every(Number.isInteger)) break;
+    const stdout = out.subarray(nl + 1, nl + 1 + outLen);
+    const stderr = out.subarray(nl + 1 + outLen, nl + 1 + outLen + errLen);
+    if (stdout.length !== outLen || stderr.length !== errLen) break;
+    parts.set(index, { exitCode, stdout, stderr });
+    at = nl + 1 + outLen + errLen;
+  }
+  return parts;
+}
 
 export class Probes {
   readonly profile: PgProfile;
@@ -72,18 +224,131 @@ export class Probes {
     for (const k of [...this.memo.keys()]) if (k.startsWith(prefix)) this.memo.delete(k);
   }
 
-  async exec(role: string, argv: string[], opts: { user?: 'root' | 'postgres'; timeoutMs?: number; stdin?: string; env?: Record<string, string> } = {}): Promise<ExecResult> {
+  /**
+   * Runs argv in a server's container. Probes asked for in the same turn of the event loop share
+   * one docker exec per server (see BATCH_SCRIPT): a step's checks ask for a dozen facts at once,
+   * and each exec costs ~65 ms of Docker API round trips, serialized on a small machine.
+   */
+  async exec(role: string, argv: string[], opts: ProbeExecOptions & { fresh?: boolean } = {}): Promise<ExecResult> {
     if (!this.containerRunning(role)) throw new ServerDownError(role);
+    const key = opts.stdin === undefined && replayable(argv) ? planKey(role, argv, opts) : undefined;
+    if (key && !this.recorded.has(key)) this.recorded.set(key, { role, argv, user: opts.user, env: opts.env, timeoutMs: opts.timeoutMs });
+    const ahead = key && !opts.fresh ? this.prefetched.get(key) : undefined;
+    if (ahead) {
+      this.prefetched.delete(key!);
+      const r = await ahead;
+      if (r.timedOut) throw new ProbeTimeoutError(role, argv[0].split('/').pop() ?? argv[0]);
+      return r;
+    }
+    return this.execNow(role, argv, opts);
+  }
+
+  /** Read-only probes this run made, in order: what the next run of the same step will ask for. */
+  plan(): PlannedProbe[] {
+    return [...this.recorded.values()];
+  }
+
+  /**
+   * Starts, all at once (one exec per server), the read-only probes an earlier run of the same
+   * step made; each result is used once, by the first identical probe of this run. A probe the
+   * checks do not ask for again costs only its share of that exec.
+   */
+  prefetch(plan: PlannedProbe[]): void {
+    for (const p of plan) {
+      if (!this.containerRunning(p.role) || !replayable(p.argv)) continue;
+      const key = planKey(p.role, p.argv, p);
+      if (this.prefetched.has(key)) continue;
+      const r = this.execNow(p.role, p.argv, { user: p.user, env: p.env, timeoutMs: p.timeoutMs, raw: true });
+      r.catch(() => this.prefetched.delete(key));
+      this.prefetched.set(key, r);
+    }
+  }
+
+  /** The Probes of one run of a step, primed with the plan the last run of that step left (see PlanStore). */
+  static forStep(env: LabEnv, step: string): Probes {
+    const probes = new Probes(env);
+    // Per env: plans name its IPs and files.
+    const key = `${env.name}/${step}@${env.pg}`;
+    probes.prefetch(PLANS.get(key));
+    PLANS.saveOnExit(key, probes);
+    return probes;
+  }
+
+  private recorded = new Map<string, PlannedProbe>();
+  private prefetched = new Map<string, Promise<ExecResult>>();
+
+  private async execNow(role: string, argv: string[], opts: ProbeExecOptions & { raw?: boolean }): Promise<ExecResult> {
+    const item: BatchItem = { argv, user: opts.user ?? 'postgres', timeoutMs: opts.timeoutMs ?? TIMEOUTS.probeMs, env: opts.env ?? {}, resolve: () => {}, reject: () => {} };
+    // A probe declared slow (ssh, a replication connection, hashing files) gets its own exec: in a
+    // batch it would hold back every fast probe's answer until it ends.
+    const slow = (opts.timeoutMs ?? TIMEOUTS.probeMs) > TIMEOUTS.probeMs;
+    const result = opts.stdin !== undefined || !this.batching || slow
+      ? this.execDirect(role, argv, opts)
+      : new Promise<ExecResult>((resolve, reject) => {
+        Object.assign(item, { resolve, reject });
+        const queue = this.queue.get(role);
+        if (queue) return void queue.push(item);
+        this.queue.set(role, [item]);
+        setImmediate(() => this.flush(role));
+      });
+    const r = await result;
+    if (r.timedOut && !opts.raw) throw new ProbeTimeoutError(role, argv[0].split('/').pop() ?? argv[0]);
+    return r;
+  }
+
+  /** Docker execs made so far (a batch counts once): for benchmarks and tests. */
+  execCount = 0;
+  /** Set to false to give every probe its own exec (the behaviour before batching). */
+  batching = process.env.PGLAB_PROBE_BATCH !== '0';
+  private queue = new Map<string, BatchItem[]>();
+
+  private async execDirect(role: string, argv: string[], opts: ProbeExecOptions): Promise<ExecResult> {
     const container = this.env.servers.find((s) => s.role === role)!.container;
-    let r: ExecResult;
+    this.execCount++;
+    const t0 = Date.now();
     try {
-      r = await execInContainer(container, argv, { user: opts.user ?? 'postgres', timeoutMs: opts.timeoutMs ?? TIMEOUTS.probeMs, stdin: opts.stdin, env: opts.env });
+      return await execInContainer(container, argv, { user: opts.user ?? 'postgres', timeoutMs: opts.timeoutMs ?? TIMEOUTS.probeMs, stdin: opts.stdin, env: opts.env });
     } catch (err) {
       if (/no such container|is not running/i.test(String((err as Error).message))) throw new ServerDownError(role);
       throw err;
+    } finally {
+      // PGLAB_PROBE_TRACE=1: one line per docker exec on stderr (what a run really costs).
+      if (process.env.PGLAB_PROBE_TRACE) process.stderr.write(`probe ${role} +${t0 - this.born}ms ${Date.now() - t0}ms ${traceLabel(argv)}\n`);
     }
-    if (r.timedOut) throw new ProbeTimeoutError(role, argv[0].split('/').pop() ?? argv[0]);
-    return r;
+  }
+
+  private readonly born = Date.now();
+
+  /** One exec for every probe queued for this server; each keeps its own user, env, timeout, exit code and output. */
+  private async flush(role: string): Promise<void> {
+    const items = this.queue.get(role) ?? [];
+    this.queue.delete(role);
+    if (items.length === 1) {
+      const [i] = items;
+      return void this.execDirect(role, i.argv, { user: i.user, timeoutMs: i.timeoutMs, env: i.env }).then(i.resolve, i.reject);
+    }
+    const args: string[] = [String(items.length)];
+    for (const i of items) {
+      const argv = ['env', ...Object.entries(i.env).map(([k, v]) => `${k}=${v}`), ...i.argv];
+      args.push(i.user, String(Math.max(1, Math.ceil(i.timeoutMs / 1000))), String(argv.length), ...argv);
+    }
+    const timeoutMs = Math.max(...items.map((i) => i.timeoutMs)) + 3000;
+    let r: ExecResult;
+    try {
+      r = await this.execDirect(role, ['bash', '-c', BATCH_SCRIPT, 'pglab-batch', ...args], { user: 'root', timeoutMs });
+    } catch (err) {
+      return items.forEach((i) => i.reject(err));
+    }
+    const parts = parseBatch(r.stdout);
+    if (!parts.size && !r.timedOut) {
+      // The batch itself could not run (no writable /tmp, say): each probe on its own, as before.
+      return void items.forEach((i) => this.execDirect(role, i.argv, { user: i.user, timeoutMs: i.timeoutMs, env: i.env }).then(i.resolve, i.reject));
+    }
+    items.forEach((item, n) => {
+      const p = parts.get(n);
+      if (!p) return item.resolve({ exitCode: -1, stdout: Buffer.alloc(0), stderr: r.stderr, timedOut: true });
+      item.resolve({ ...p, timedOut: p.exitCode === 124 || p.exitCode === 137 });
+    });
   }
 
   /** Is PostgreSQL accepting connections on this server? */
@@ -133,12 +398,17 @@ export class Probes {
    */
   async sql(role: string, query: string, opts: { timeoutMs?: number; memo?: boolean; database?: string } = {}): Promise<string[][]> {
     const run = async () => {
-      if (!(await this.serverUp(role))) throw new ServerDownError(role);
+      // Asked together with readiness (one batch, one exec): a server that is down or frozen fails
+      // the connection within PGCONNECT_TIMEOUT, and readiness decides what that means.
       // The database name may come from the student: passed through PGDATABASE, which libpq takes literally.
-      const r = await this.exec(role, [this.psql, '-X', '-A', '-t', '-q', '-F', SEP, '-v', 'ON_ERROR_STOP=1', '-c', query], {
+      const query_ = this.exec(role, [this.psql, '-X', '-A', '-t', '-q', '-F', SEP, '-v', 'ON_ERROR_STOP=1', '-c', query], {
         timeoutMs: opts.timeoutMs ?? 10_000,
-        env: { PGDATABASE: opts.database ?? 'postgres' },
+        fresh: opts.memo === false,
+        env: { PGDATABASE: opts.database ?? 'postgres', PGCONNECT_TIMEOUT: String(TIMEOUTS.readinessConnectS) },
       });
+      query_.catch(() => {});
+      if (!(await this.serverUp(role))) throw new ServerDownError(role);
+      const r = await query_;
       if (r.exitCode !== 0) throw new SqlError(r.stderr.toString().trim());
       return r.stdout.toString().split('\n').filter((l) => l.length).map((l) => l.split(SEP));
     };
@@ -147,8 +417,10 @@ export class Probes {
 
   /** Runs SQL expected to fail; returns psql's exit code and stderr (with the SQLSTATE). */
   async sqlAttempt(role: string, query: string): Promise<{ ok: boolean; sqlstate?: string; message: string }> {
+    const attempt = this.exec(role, [this.psql, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose', '-d', 'postgres', '-c', query], { env: { PGCONNECT_TIMEOUT: String(TIMEOUTS.readinessConnectS) } });
+    attempt.catch(() => {});
     if (!(await this.serverUp(role))) throw new ServerDownError(role);
-    const r = await this.exec(role, [this.psql, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose', '-d', 'postgres', '-c', query]);
+    const r = await attempt;
     const message = r.stderr.toString().trim();
     return { ok: r.exitCode === 0, sqlstate: /ERROR:\s+([0-9A-Z]{5}):/.exec(message)?.[1], message };
   }
