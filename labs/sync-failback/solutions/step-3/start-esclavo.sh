@@ -1,0 +1,2 @@
+/etc/init.d/postgresql start
+wait_for 60 "esclavo did not open as a standby" in_recovery t
