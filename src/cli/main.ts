@@ -9,6 +9,7 @@ import { registerEnvCommands } from './env-commands.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerInstructorCommands } from './instructor-commands.js';
 import { registerLabCommands } from './lab-commands.js';
+import { registerLiveCommands } from './live-commands.js';
 import { onInterrupt } from './io.js';
 
 /** es, en, and their locale forms (es_AR.UTF-8, en-GB); anything else is refused, from the flag or from LAB_LANG alike. */
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerLabCommands(program);
   registerInstructorCommands(program);
   registerImageCommands(program);
+  registerLiveCommands(program);
   return program;
 }
 
