@@ -1,0 +1,129 @@
+/**
+ * The sync-failback lab told as its story, on real containers, once per PostgreSQL version: an env
+ * brought to the end of wal-streaming (two primaries: the old maestro on timeline 1, the promoted
+ * esclavo on timeline 2, and a spare esclavo2) where every check fails; then the old maestro back as
+ * a standby, synchronous replication (with a commit really left waiting while the synchronous standby
+ * is down), the switchover back to the original roles, and esclavo2 in the synchronous list. At the
+ * end `lab grade` gives 100 % from the state the servers are in, never from an earlier pass.
+ *
+ * PGLAB_E2E_VERSIONS picks the versions (default 9.1,15 for CI time; 13 and 17 pass too).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { byId, checkJson, envNameFor, exec, lab, type JsonCheck } from './helpers.js';
+
+const VERSIONS = (process.env.PGLAB_E2E_VERSIONS ?? '9.1,15').split(',');
+const STEPS = ['step-1', 'step-2', 'step-3', 'step-4'];
+
+describe.each(VERSIONS)('sync-failback on PostgreSQL %s', (pg) => {
+  // Docker objects of this suite are named sf…
+  const env = `sf${envNameFor(pg.replace('.', ''))}`;
+  const timings: string[] = [];
+  let solveAndCheckMs = 0;
+
+  async function checks(step: string): Promise<Record<string, JsonCheck>> {
+    return byId((await checkJson(env, step)).report.steps[0]);
+  }
+
+  async function expectPasses(step: string): Promise<number> {
+    const { report, ms } = await checkJson(env, step);
+    const failing = report.steps[0].checks.filter((c) => c.status !== 'pass');
+    expect(failing.map((c) => `${step}/${c.id}: ${c.reason} ${JSON.stringify(c.evidence)}`)).toEqual([]);
+    return ms;
+  }
+
+  /** `lab solve` + `lab check` of one step, timed. */
+  async function solveAndCheck(step: string): Promise<void> {
+    const solve = await lab(['solve', step, '--env', env, '--yes']);
+    expect(solve.code, solve.stderr + solve.stdout).toBe(0);
+    const checkMs = await expectPasses(step);
+    solveAndCheckMs += solve.ms + checkMs;
+    timings.push(`${step} solve ${(solve.ms / 1000).toFixed(1)} s + check ${checkMs} ms`);
+  }
+
+  beforeAll(async () => {
+    await lab(['down', '--env', env, '--purge', '--yes']);
+    const up = await lab(['up', '--lab', 'sync-failback', '--pg', pg, '--env', env]);
+    expect(up.code, up.stderr + up.stdout).toBe(0);
+    timings.push(`up (wal-streaming applied) ${(up.ms / 1000).toFixed(1)} s`);
+  });
+  afterAll(async () => {
+    console.log(`sync-failback on ${pg}: solve+check ${(solveAndCheckMs / 1000).toFixed(1)} s — ${timings.join('; ')}`);
+    await lab(['down', '--env', env, '--purge', '--yes']);
+  });
+
+  it('the end of wal-streaming: two primaries and a spare server; every check fails with a filled-in hint', async () => {
+    for (const step of STEPS) {
+      const { code, report, ms } = await checkJson(env, step);
+      expect(code).toBe(1);
+      expect(ms).toBeLessThan(15_000);
+      for (const c of report.steps[0].checks) {
+        const key = `${step}/${c.id}`;
+        expect(c.status, `${key} should not pass on a fresh env: ${JSON.stringify(c.evidence)}`).not.toBe('pass');
+        expect(c.hint, key).toBeTruthy();
+        expect(c.hint, key).not.toMatch(/\{\w+\}/);
+      }
+    }
+    const one = await checks('step-1');
+    expect(one['maestro-standby'].reason).toBe('maestro-primary');
+    expect(Number(one['maestro-standby'].evidence.esclavo_timeline)).toBe(2);
+  });
+
+  it('step 1: the old maestro follows the promoted esclavo', async () => {
+    await solveAndCheck('step-1');
+    const one = await checks('step-1');
+    expect(one['maestro-standby'].evidence.maestro_in_recovery).toBe('t');
+    expect(one.streaming.evidence.client_addr).toBeTruthy();
+    expect(Number(one.rows.evidence.lag_ms)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('step 2: synchronous replication; with the standby down a commit waits, and the probe leaves nothing behind', async () => {
+    await solveAndCheck('step-2');
+    const two = await checks('step-2');
+    expect(two['sync-standby'].evidence).toMatchObject({ primary: 'esclavo', standby: 'maestro', application_name: 'maestro', sync_state: 'sync' });
+    expect(two['commit-waits'].evidence.proven_by).toBe('settings');
+
+    // The exercise's experiment: stop the synchronous standby; the grader's own commit must wait.
+    const stop = await exec(env, 'maestro', 'root', ['/etc/init.d/postgresql', 'stop']);
+    expect(stop.code, stop.stderr).toBe(0);
+    try {
+      const down = await checks('step-2');
+      expect(down['sync-standby'].status).toBe('fail');
+      expect(down['commit-waits'].status, JSON.stringify(down['commit-waits'])).toBe('pass');
+      expect(down['commit-waits'].evidence.proven_by).toBe('probe');
+      expect(Number(down['commit-waits'].evidence.waited_ms)).toBeGreaterThanOrEqual(1500);
+      // Nothing of the probe is left: no waiting backend, no table.
+      const left = await exec(env, 'esclavo', 'postgres', ['psql', '-X', '-qAt', '-c',
+        "select (select count(*) from pg_stat_activity where application_name like 'pglab%') + (select count(*) from pg_class where relname like 'pglab%')"]);
+      expect(left.stdout.trim()).toBe('0');
+    } finally {
+      const start = await exec(env, 'maestro', 'root', ['/etc/init.d/postgresql', 'start']);
+      expect(start.code, start.stderr).toBe(0);
+    }
+    await expect.poll(async () => (await checks('step-2'))['sync-standby'].status, { timeout: 30_000, interval: 1_000 }).toBe('pass');
+  });
+
+  it('step 3: a planned switchover back to the original roles, nothing lost', async () => {
+    await solveAndCheck('step-3');
+    const three = await checks('step-3');
+    expect(Number(three['maestro-primary'].evidence.maestro_timeline)).toBe(3);
+    expect(String(three['maestro-primary'].evidence.ancestors)).toMatch(/\b2$/);
+    // Step 1's servers swapped roles: what survives (maestro's timeline history) still proves it.
+    const one = await checks('step-1');
+    expect(one['maestro-standby']).toMatchObject({ status: 'pass', source: 'evidence' });
+    // Step 2 is judged on whichever server is primary now.
+    expect((await checks('step-2'))['sync-standby'].evidence).toMatchObject({ primary: 'maestro', standby: 'esclavo', sync_state: 'sync' });
+  });
+
+  it('step 4: esclavo2 in the synchronous list; lab grade gives 100 % from the live state', async () => {
+    await solveAndCheck('step-4');
+    const four = await checks('step-4');
+    expect(four['two-standby-list'].evidence).toMatchObject({ method: 'priority', esclavo: 'esclavo sync', esclavo2: 'esclavo2 potential' });
+    for (const step of STEPS) await expectPasses(step);
+    const grade = await lab(['grade', '--env', env, '--format', 'json']);
+    expect(grade.code, grade.stderr).toBe(0);
+    const report = JSON.parse(grade.stdout) as { envs: { percentage: number; steps: { checks: { id: string; source: string }[] }[] }[] };
+    expect(report.envs[0].percentage).toBe(100);
+    // Fair: nothing rests on a pass recorded by an earlier `lab check`.
+    expect(report.envs[0].steps.flatMap((s) => s.checks).filter((c) => c.source === 'earlier-pass')).toEqual([]);
+  });
+});
