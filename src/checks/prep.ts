@@ -1,4 +1,5 @@
 /** Step 1 — Preparación: same major and architecture, config backups, ssh + rsync, passwordless ssh. */
+import { TIMEOUTS } from '../timeouts.js';
 import { fail, pass, type CheckFn } from './types.js';
 
 const SERVERS = ['maestro', 'esclavo'] as const;
@@ -27,7 +28,7 @@ export const configBackups: CheckFn = async ({ probes, profile }) => {
   const found: string[] = [];
   const reference = await probes.pristineSums().catch(() => undefined);
   for (const role of SERVERS) {
-    const sums = await probes.exec(role, ['sh', '-c', 'find "$1" /var/lib/postgresql /root -maxdepth 3 -type f -size -1024k -not -path "*/pglab/*" -exec sha256sum {} + 2>/dev/null; sha256sum /var/lib/pglab/pristine/* 2>/dev/null; true', 'sh', profile.confDir], { user: 'root', timeoutMs: 15_000 });
+    const sums = await probes.exec(role, ['sh', '-c', 'find "$1" /var/lib/postgresql /root -maxdepth 3 -type f -size -1024k -not -path "*/pglab/*" -exec sha256sum {} + 2>/dev/null; sha256sum /var/lib/pglab/pristine/* 2>/dev/null; true', 'sh', profile.confDir], { user: 'root', timeoutMs: TIMEOUTS.configBackupsMs });
     const lines = sums.stdout.toString().split('\n').filter(Boolean).map((l) => {
       const m = /^([0-9a-f]{64})\s+(.*)$/.exec(l);
       return m ? { sum: m[1], path: m[2] } : undefined;
@@ -63,7 +64,7 @@ export const sshdRunning: CheckFn = async ({ probes }) => {
 
 /** The archive_command runs non-interactively: postgres@maestro must reach esclavo without a password or a prompt. */
 export const passwordlessSsh: CheckFn = async ({ probes, ip }) => {
-  const r = await probes.exec('maestro', ['ssh', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', `postgres@${ip.esclavo}`, 'true'], { user: 'postgres', timeoutMs: 12_000 });
+  const r = await probes.exec('maestro', ['ssh', '-o', 'BatchMode=yes', '-o', `ConnectTimeout=${TIMEOUTS.connectS}`, `postgres@${ip.esclavo}`, 'true'], { user: 'postgres', timeoutMs: TIMEOUTS.connectProbeMs });
   if (r.exitCode === 0) return pass({ command: `ssh -o BatchMode=yes postgres@${ip.esclavo}`, exit: 0 });
   // The client's message only picks the hint; the verdict is the exit status.
   const err = r.stderr.toString();

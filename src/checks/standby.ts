@@ -2,6 +2,7 @@
 import { confGet, parseConf, type ParsedConf } from '../pg/conf.js';
 import { matchHba, parseHba } from '../pg/hba.js';
 import { TRIGGER_FILE, WAL_ARCHIVE_DIR } from '../pg/profile.js';
+import { TIMEOUTS } from '../timeouts.js';
 import { isOn } from './settings.js';
 import { fail, pass, type CheckContext, type CheckFn } from './types.js';
 
@@ -119,8 +120,8 @@ export const hbaReplicationRule: CheckFn = async ({ probes, profile, ip }) => {
 
 /** Proof: a replication connection from esclavo to maestro answers IDENTIFY_SYSTEM with maestro's identifier. */
 export const replicationConnection: CheckFn = async ({ probes, ip }) => {
-  const conninfo = `host=${ip.maestro} port=5432 user=postgres replication=true connect_timeout=5`;
-  const r = await probes.exec('esclavo', [probes.psql, '-X', '-A', '-t', '-F', '|', '-c', 'IDENTIFY_SYSTEM', conninfo], { user: 'postgres', timeoutMs: 12_000 });
+  const conninfo = `host=${ip.maestro} port=5432 user=postgres replication=true connect_timeout=${TIMEOUTS.connectS}`;
+  const r = await probes.exec('esclavo', [probes.psql, '-X', '-A', '-t', '-F', '|', '-c', 'IDENTIFY_SYSTEM', conninfo], { user: 'postgres', timeoutMs: TIMEOUTS.connectProbeMs });
   const out = r.stdout.toString().trim();
   const sysid = (await probes.controldata('maestro'))?.systemIdentifier;
   if (r.exitCode === 0 && out) {

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { PROBE_SCHEMA } from '../pg/probes.js';
 import { walReceivers, walSenders } from '../pg/ps.js';
+import { TIMEOUTS } from '../timeouts.js';
 import { fail, pass, pollUntil, type CheckFn } from './types.js';
 
 export const walSenderProcess: CheckFn = async ({ probes, ip }) => {
@@ -30,11 +31,9 @@ export const walReceiverProcess: CheckFn = async ({ probes }) => {
   return pass({ pid: r.pid, state: r.state, lsn: r.lsn ?? '' });
 };
 
-const REPLICATION_WAIT_MS = 10_000;
-
 /**
  * Writes a fresh random value on maestro (in the grader's own schema, dropped afterwards) and
- * must read it on esclavo within REPLICATION_WAIT_MS; reports the lag.
+ * must read it on esclavo within TIMEOUTS.replicationWaitMs; reports the lag.
  */
 export const rowsReplicated: CheckFn = async ({ probes }) => {
   if (!(await probes.serverUp('maestro'))) return fail('maestro-down', { server: 'maestro' });
@@ -46,8 +45,8 @@ export const rowsReplicated: CheckFn = async ({ probes }) => {
     const seen = await pollUntil(async () => {
       const rows = await probes.sql('esclavo', `SELECT v FROM ${PROBE_SCHEMA}.nonce`, { memo: false }).catch(() => []);
       return rows.some((r) => r[0] === nonce) ? Date.now() : undefined;
-    }, REPLICATION_WAIT_MS, 200);
-    if (seen === undefined) return fail('not-replicated', { nonce, waited_ms: REPLICATION_WAIT_MS });
+    }, TIMEOUTS.replicationWaitMs, 200);
+    if (seen === undefined) return fail('not-replicated', { nonce, waited_ms: TIMEOUTS.replicationWaitMs });
     return pass({ nonce, lag_ms: seen - written });
   } finally {
     await probes.sql('maestro', `DROP SCHEMA IF EXISTS ${PROBE_SCHEMA} CASCADE`, { memo: false }).catch(() => {});
@@ -62,7 +61,7 @@ export const studentTableReplicated: CheckFn = async ({ probes }) => {
     const onEsclavo = await probes.userTables('esclavo', { memo: false });
     const same = onMaestro.find(([name, n]) => onEsclavo.get(name) === n);
     return same;
-  }, 5000, 500);
+  }, TIMEOUTS.tableReplicatedMs, 500);
   if (!match) return fail('missing-on-esclavo', { maestro: onMaestro.slice(0, 5).map(([n, c]) => `${n}=${c}`).join(', ') });
   return pass({ table: match[0], rows: match[1] });
 };

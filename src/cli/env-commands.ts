@@ -12,6 +12,7 @@ import { readManifest } from '../lab/manifest.js';
 import { upLab } from '../lab/prepare.js';
 import { topology } from '../lab/topology.js';
 import { topologyLines } from '../render/topology-text.js';
+import { TIMEOUTS } from '../timeouts.js';
 import { Probes } from '../pg/probes.js';
 import { isPgMajor, profileFor, type PgMajor } from '../pg/profile.js';
 import { confirm, progressLine } from './io.js';
@@ -106,7 +107,7 @@ export function registerEnvCommands(program: Command): void {
       const user = checkUser(opts.user);
       const env = await loadEnv(envName(opts.env));
       const s = requireServer(env, canonicalRole(server));
-      const r = await execInContainer(s.container, command, { user, timeoutMs: 3600_000, env: { LC_ALL: process.env.LC_ALL ?? 'C.UTF-8' } });
+      const r = await execInContainer(s.container, command, { user, timeoutMs: TIMEOUTS.userExecMs, env: { LC_ALL: process.env.LC_ALL ?? 'C.UTF-8' } });
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
       process.exitCode = r.exitCode;

@@ -1,6 +1,6 @@
 /** lab images [build | save | load | push | pull]: the lab images on this Docker, and moving them between machines. */
 import type { Command } from 'commander';
-import { ensureDocker } from '../docker/client.js';
+import { requireDocker } from '../docker/objects.js';
 import { loadBundle, saveBundle } from '../docker/bundle.js';
 import { mib, pullLabImage, pushLabImage } from '../docker/distribute.js';
 import { buildImage, imageStatus, listImages, type ImageStatus } from '../docker/images.js';
@@ -38,7 +38,7 @@ export function registerImageCommands(program: Command): void {
     .description('imágenes del laboratorio: listar, construir, paquetes y registros / lab images: list, build, bundles, registries')
     .option('--json', 'salida JSON / JSON output')
     .action(async (opts) => {
-      await ensureDocker();
+      await requireDocker();
       const rows = await listImages();
       if (opts.json) {
         console.log(JSON.stringify(rows, null, 2));
@@ -55,7 +55,7 @@ export function registerImageCommands(program: Command): void {
     .option('--platform <platform>', 'linux/amd64 | linux/arm64 (otra plataforma, si el motor puede / another platform, if the engine can)')
     .option('--no-cache', 'sin la caché de capas de Docker / without Docker\'s layer cache')
     .action(async (opts) => {
-      await ensureDocker();
+      await requireDocker();
       const majors = parsePgList(opts.pg);
       platformArch(opts.platform);
       for (const major of majors) {
@@ -73,7 +73,7 @@ export function registerImageCommands(program: Command): void {
     .description('guarda imágenes en un paquete (un archivo) / save images to one bundle file')
     .option('--pg <versions...>', '9.1 13 15 17 (por defecto todas / default all)')
     .action(async (file: string, opts) => {
-      await ensureDocker();
+      await requireDocker();
       const majors = parsePgList(opts.pg);
       const manifest = await saveBundle(file, majors, progressLine);
       console.log(t('images.saved', { file, mib: mib(manifest.payload.bytes), images: manifest.images.map((i) => i.pg).join(', ') }));
@@ -82,7 +82,7 @@ export function registerImageCommands(program: Command): void {
   images.command('load <file>')
     .description('carga un paquete hecho con `lab images save` / load a bundle made by `lab images save`')
     .action(async (file: string) => {
-      await ensureDocker();
+      await requireDocker();
       const { results } = await loadBundle(file, progressLine);
       for (const r of results) {
         if (r.used) console.log(t('images.loaded', { tag: r.tag, recipe: r.recipe }));
@@ -97,7 +97,7 @@ export function registerImageCommands(program: Command): void {
     .description('sube imágenes a un registro / push images to a registry')
     .option('--pg <versions...>', '9.1 13 15 17 (por defecto todas / default all)')
     .action(async (registry: string, opts) => {
-      await ensureDocker();
+      await requireDocker();
       const majors = parsePgList(opts.pg);
       // Unreachable, or wants a login: said before anything is built.
       await probeRegistry(normalizeRegistry(registry));
@@ -114,7 +114,7 @@ export function registerImageCommands(program: Command): void {
     .option('--pg <versions...>', '9.1 13 15 17 (por defecto todas / default all)')
     .option('--platform <platform>', 'linux/amd64 | linux/arm64')
     .action(async (registry: string, opts) => {
-      await ensureDocker();
+      await requireDocker();
       platformArch(opts.platform);
       for (const major of parsePgList(opts.pg)) {
         const r = await pullLabImage(registry, major, progressLine, { platform: opts.platform });

@@ -18,8 +18,8 @@ import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { dockerClient } from './client.js';
-import { adoptImage, mib, type AdoptResult, type Progress } from './distribute.js';
-import { ensureImage } from './images.js';
+import { adoptImage, mib, type AdoptResult } from './distribute.js';
+import { ensureImage, type ProgressLine } from './images.js';
 import { contractProblems, inspectImage, LABELS, tagAs, untag } from './recipe.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
@@ -167,7 +167,7 @@ function problemsOf(m: BundleManifest, file: string): void {
  * Reads the payload once: its sha256 must be the manifest's, it must gunzip to a tar archive to the
  * end, and the image names in its manifest.json must be exactly the manifest's transport names.
  */
-export async function verifyPayload(file: string, m: BundleManifest, progress: Progress = () => {}): Promise<void> {
+export async function verifyPayload(file: string, m: BundleManifest, progress: ProgressLine = () => {}): Promise<void> {
   const hash = createHash('sha256');
   let seen = 0;
   let last = Date.now();
@@ -266,7 +266,7 @@ export class TarWalker extends Writable {
 // ---- save / load ----
 
 /** Writes one bundle with the (current, built if needed) lab images of `majors`. */
-export async function saveBundle(file: string, majors: PgMajor[], progress: Progress = () => {}): Promise<BundleManifest> {
+export async function saveBundle(file: string, majors: PgMajor[], progress: ProgressLine = () => {}): Promise<BundleManifest> {
   const images: BundleImage[] = [];
   for (const pg of majors) {
     const tag = await ensureImage(pg, progress);
@@ -291,7 +291,7 @@ export async function saveBundle(file: string, majors: PgMajor[], progress: Prog
  * Writes a bundle from a `docker save` stream: to FILE.part first, renamed only when complete, so an
  * interrupted save never leaves something that looks like a bundle.
  */
-export async function writeBundleFile(file: string, images: BundleImage[], dockerArchive: NodeJS.ReadableStream, progress: Progress = () => {}, estimate = 0): Promise<BundleManifest> {
+export async function writeBundleFile(file: string, images: BundleImage[], dockerArchive: NodeJS.ReadableStream, progress: ProgressLine = () => {}, estimate = 0): Promise<BundleManifest> {
   const part = `${file}.part`;
   const hash = createHash('sha256');
   let bytes = 0;
@@ -351,7 +351,7 @@ export interface LoadResult {
  * checked on the engine before any becomes a lab image. Images of another recipe are dropped
  * (`used: false`). On any failure nothing stays loaded.
  */
-export async function loadBundle(file: string, progress: Progress = () => {}): Promise<LoadResult> {
+export async function loadBundle(file: string, progress: ProgressLine = () => {}): Promise<LoadResult> {
   const manifest = await readBundleHeader(file);
   progress(t('bundle.checking', { file, images: manifest.images.map((i) => `${i.pg} (${i.arch})`).join(', '), mib: mib(manifest.payload.bytes) }));
   await verifyPayload(file, manifest, progress);

@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { LabError } from '../errors.js';
+import { TIMEOUTS } from '../timeouts.js';
 
 let docker: Docker | undefined;
 
@@ -20,7 +21,7 @@ export function dockerClient(): Docker {
 export async function ensureDocker(): Promise<Docker> {
   const client = dockerClient();
   try {
-    await withTimeout(client.ping(), 10_000, 'docker ping');
+    await withTimeout(client.ping(), TIMEOUTS.dockerPingMs, 'docker ping');
     return client;
   } catch (err) {
     throw classifyDockerError(err);
@@ -39,7 +40,7 @@ export function classifyDockerError(err: unknown): LabError {
 function dockerInstalled(): boolean {
   if (existsSync('/usr/bin/dockerd') || existsSync('/usr/sbin/dockerd')) return true;
   try {
-    execFileSync('docker', ['--version'], { stdio: 'ignore', timeout: 5000 });
+    execFileSync('docker', ['--version'], { stdio: 'ignore', timeout: TIMEOUTS.dockerVersionMs });
     return true;
   } catch {
     return false;
@@ -62,7 +63,7 @@ export interface ExecResult {
   timedOut: boolean;
 }
 
-export const DEFAULT_EXEC_TIMEOUT_MS = 15_000;
+export const DEFAULT_EXEC_TIMEOUT_MS = TIMEOUTS.execDefaultMs;
 
 /** Runs argv inside a container and collects its output (demultiplexed). */
 export async function execInContainer(container: string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
@@ -103,7 +104,7 @@ export async function execInContainer(container: string, argv: string[], opts: E
       timedOut = true;
       stream.destroy();
       resolve();
-    }, timeoutMs + 3000);
+    }, timeoutMs + TIMEOUTS.execGraceMs);
     stream.on('end', () => { clearTimeout(timer); resolve(); });
     stream.on('close', () => { clearTimeout(timer); resolve(); });
     stream.on('error', () => { clearTimeout(timer); resolve(); });

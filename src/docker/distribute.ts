@@ -11,6 +11,7 @@
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import type { PgMajor } from '../pg/profile.js';
+import type { ProgressLine } from './images.js';
 import {
   contractProblems, enginePlatform, imageTag, inspectImage, LABELS, platformArch, recipeHash, tagAs, untag,
 } from './recipe.js';
@@ -18,7 +19,6 @@ import {
   normalizeRegistry, probeRegistry, pullRef, pushRef, TransferError, type TransferEvent,
 } from './registry.js';
 
-export type Progress = (line: string) => void;
 
 /** Repository of lab images inside any registry. */
 const REMOTE_REPO = 'pglab/pg';
@@ -35,7 +35,7 @@ export interface AdoptResult {
  * Makes `source` (a pulled or loaded reference) the lab image of `major` when it passes; removes
  * `source` in every case (it was only a transport name). Wrong contract labels: LabError, exit 2.
  */
-export async function adoptImage(source: string, major: PgMajor, progress: Progress = () => {}): Promise<AdoptResult> {
+export async function adoptImage(source: string, major: PgMajor, progress: ProgressLine = () => {}): Promise<AdoptResult> {
   const target = imageTag(major);
   const facts = await inspectImage(source);
   if (!facts) throw new LabError('image.notFound', { image: source });
@@ -64,7 +64,7 @@ function remoteRef(registry: string, tag: string): string {
 }
 
 /** Throttled download/upload lines: at most one every few seconds, in MiB. */
-function transferReporter(progress: Progress, verb: string): (e: TransferEvent) => void {
+function transferReporter(progress: ProgressLine, verb: string): (e: TransferEvent) => void {
   const layers = new Map<string, { current: number; total: number }>();
   let last = 0;
   return (e) => {
@@ -92,7 +92,7 @@ export function mib(bytes: number): string {
  * (unreachable, login, not there, contract) that says what happened; returns `used: false` when the
  * registry's image is of another recipe.
  */
-export async function pullLabImage(registryRaw: string, major: PgMajor, progress: Progress = () => {}, opts: { platform?: string } = {}): Promise<AdoptResult> {
+export async function pullLabImage(registryRaw: string, major: PgMajor, progress: ProgressLine = () => {}, opts: { platform?: string } = {}): Promise<AdoptResult> {
   const registry = normalizeRegistry(registryRaw);
   const recipe = recipeHash(major);
   const arch = platformArch(opts.platform) ?? (await enginePlatform()).arch;
@@ -113,7 +113,7 @@ export async function pullLabImage(registryRaw: string, major: PgMajor, progress
 }
 
 /** Pushes the (current) local lab image of `major` under its three registry tags. */
-export async function pushLabImage(registryRaw: string, major: PgMajor, progress: Progress = () => {}): Promise<string[]> {
+export async function pushLabImage(registryRaw: string, major: PgMajor, progress: ProgressLine = () => {}): Promise<string[]> {
   const registry = normalizeRegistry(registryRaw);
   const local = imageTag(major);
   const facts = await inspectImage(local);

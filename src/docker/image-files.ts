@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { dockerClient, withTimeout } from './client.js';
 import { cacheDir } from './pg91-source.js';
+import { TIMEOUTS } from '../timeouts.js';
 
 export async function imageFileSums(imageId: string, paths: string[]): Promise<Map<string, string>> {
   const key = imageId.replace(/^sha256:/, '').slice(0, 32) + '-' + Buffer.from(paths.join('\n')).toString('base64url').slice(0, 40);
@@ -25,8 +26,8 @@ export async function imageFileSums(imageId: string, paths: string[]): Promise<M
     HostConfig: { NetworkMode: 'none' },
   });
   try {
-    await withTimeout(container.start(), 20_000, 'image-files start');
-    await withTimeout(container.wait(), 20_000, 'image-files wait');
+    await withTimeout(container.start(), TIMEOUTS.imageFilesMs, 'image-files start');
+    await withTimeout(container.wait(), TIMEOUTS.imageFilesMs, 'image-files wait');
     const logs = (await container.logs({ stdout: true, stderr: false })) as unknown as Buffer;
     const sums = new Map<string, string>();
     // Docker multiplexes the log stream: 8-byte frame headers before each chunk.

@@ -25,10 +25,13 @@ export { PROJECT_ROOT, imageTag, recipeHash } from './recipe.js';
 
 /** Measured on a 2-core machine (make -j2): the estimate shown before the compile. */
 const PG91_BUILD_MINUTES = 5;
+/** How often the silent 9.1 compile says how long it has been (a progress interval, not a limit). */
+const HEARTBEAT_MS = 30_000;
 
 const DEBIAN_MIRROR = process.env.PGLAB_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
 
-export type Progress = (line: string) => void;
+/** A callback that shows one line of progress to the person waiting (stderr in the CLI). */
+export type ProgressLine = (line: string) => void;
 
 export interface EnsureOptions {
   /** Rebuild without Docker's layer cache (benchmarks); never pulls. */
@@ -43,7 +46,7 @@ export interface EnsureOptions {
 const inFlight = new Map<string, Promise<string>>();
 
 /** Ensures the image for `major` exists and is current; returns its tag. */
-export function ensureImage(major: PgMajor, progress: Progress = () => {}, opts: EnsureOptions = {}): Promise<string> {
+export function ensureImage(major: PgMajor, progress: ProgressLine = () => {}, opts: EnsureOptions = {}): Promise<string> {
   const key = `${imageTag(major)} ${opts.platform ?? ''}`;
   let pending = inFlight.get(key);
   if (!pending || opts.noCache) {
@@ -81,7 +84,7 @@ export async function listImages(): Promise<ImageStatus[]> {
   return Promise.all(PG_MAJORS.map(imageStatus));
 }
 
-async function pullOrBuild(major: PgMajor, progress: Progress, opts: EnsureOptions): Promise<string> {
+async function pullOrBuild(major: PgMajor, progress: ProgressLine, opts: EnsureOptions): Promise<string> {
   const tag = imageTag(major);
   const status = await imageStatus(major);
   if (status.state === 'current' && !opts.noCache) {
@@ -105,10 +108,10 @@ async function pullOrBuild(major: PgMajor, progress: Progress, opts: EnsureOptio
 }
 
 /** Builds `<ns>/pg:<major>` from docker/pg (the base first, if missing). */
-export async function buildImage(major: PgMajor, progress: Progress, opts: EnsureOptions = {}, state?: ImageState): Promise<string> {
+export async function buildImage(major: PgMajor, progress: ProgressLine, opts: EnsureOptions = {}, state?: ImageState): Promise<string> {
   const tag = imageTag(major);
   const hash = recipeHash(major);
-  progress(state === 'stale' ? `imagen ${tag} desactualizada: reconstruyendo` : `construyendo imagen ${tag}`);
+  progress(t(state === 'stale' ? 'image.rebuilding' : 'image.building', { tag }));
   // Find the 9.1 source before the (slow) base image, so a missing source is said at once.
   const source = profileFor(major).buildFromSource ? await resolvePg91Source(progress) : undefined;
   const base = await ensureBase(profileFor(major).debianSuite, progress, opts.platform);
@@ -129,7 +132,7 @@ export function debianRef(registry: string, suite: string): string {
 }
 
 /** `<ns>/base:<suite>`: present, else pulled from a registry, else debootstrap (Linux, root), else one clear message. */
-export async function ensureBase(suite: string, progress: Progress, platform?: string): Promise<string> {
+export async function ensureBase(suite: string, progress: ProgressLine, platform?: string): Promise<string> {
   const own = baseTag(suite);
   if (await inspectImage(own)) return own;
   const registry = baseRegistry();
@@ -182,8 +185,8 @@ async function deriveBase(ref: string, suite: string, tag: string, platform?: st
   }
 }
 
-function makeBase(suite: string, tag: string, mirror: string, progress: Progress): Promise<void> {
-  progress(`creando imagen base ${tag} con debootstrap (${mirror}), unos minutos…`);
+function makeBase(suite: string, tag: string, mirror: string, progress: ProgressLine): Promise<void> {
+  progress(t('image.debootstrapping', { tag, mirror }));
   // Run from a copy with LF line ends: a CRLF checkout works too.
   const dir = stageContext([{ name: 'make-base.sh', from: path.join(DOCKER_DIR, 'base', 'make-base.sh') }]);
   return new Promise<void>((resolve, reject) => {
@@ -226,7 +229,7 @@ export function stageContext(files: ContextFile[]): string {
 }
 
 async function buildPgImage(
-  major: PgMajor, base: string, tag: string, hash: string, progress: Progress, noCache: boolean, source?: Pg91Source, platform?: string,
+  major: PgMajor, base: string, tag: string, hash: string, progress: ProgressLine, noCache: boolean, source?: Pg91Source, platform?: string,
 ): Promise<void> {
   const files = recipeFiles(major);
   const context = stageContext([
@@ -283,13 +286,13 @@ async function runBuild(context: string, src: string[], options: Record<string, 
 }
 
 /** The compile is long and silent: say once what is happening, then how long it has been. */
-function compileHeartbeat(progress: Progress): { stop(): void } {
+function compileHeartbeat(progress: ProgressLine): { stop(): void } {
   const started = Date.now();
-  progress(`compilando PostgreSQL ${PG91_VERSION}: unos ${PG91_BUILD_MINUTES} minutos, una sola vez (la imagen se reutiliza)`);
+  progress(t('image.compiling', { version: PG91_VERSION, minutes: PG91_BUILD_MINUTES }));
   const timer = setInterval(() => {
     const s = Math.round((Date.now() - started) / 1000);
-    progress(`  … ${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')} de unos ${PG91_BUILD_MINUTES} minutos`);
-  }, 30_000);
+    progress(t('image.compilingElapsed', { elapsed: `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`, minutes: PG91_BUILD_MINUTES }));
+  }, HEARTBEAT_MS);
   timer.unref();
   return { stop: () => clearInterval(timer) };
 }

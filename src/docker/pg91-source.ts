@@ -15,6 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { LabError } from '../errors.js';
+import { t } from '../i18n/index.js';
+import type { ProgressLine } from './images.js';
 import { TIMEOUTS } from '../timeouts.js';
 
 export const PG91_VERSION = '9.1.24';
@@ -37,7 +39,7 @@ export function cacheDir(): string {
 }
 
 /** Finds (or downloads) a verified 9.1.24 source; throws a LabError that says what to do otherwise. */
-export async function resolvePg91Source(progress: (line: string) => void = () => {}): Promise<Pg91Source> {
+export async function resolvePg91Source(progress: ProgressLine = () => {}): Promise<Pg91Source> {
   const given = process.env.PGLAB_PG91_SOURCE;
   if (given) return verifyFile(path.resolve(given));
   const cached = path.join(cacheDir(), `postgresql-${PG91_VERSION}.tar.bz2`);
@@ -105,9 +107,9 @@ export function sha256File(file: string): Promise<string> {
   });
 }
 
-async function download(target: string, progress: (line: string) => void): Promise<Pg91Source> {
+async function download(target: string, progress: ProgressLine): Promise<Pg91Source> {
   const url = process.env.PGLAB_PG91_URL ?? OFFICIAL_URL;
-  progress(`descargando el código fuente de PostgreSQL ${PG91_VERSION} (${url})…`);
+  progress(t('pg91.downloading', { version: PG91_VERSION, url }));
   let body: Buffer;
   let published: string | undefined;
   try {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { dockerClient } from './client.js';
 import { LabError } from '../errors.js';
+import { t } from '../i18n/index.js';
 import { profileFor, type PgMajor } from '../pg/profile.js';
 import { PG91_COMMIT, PG91_VERSION } from './pg91-source.js';
 import { PROJECT_ROOT } from '../paths.js';
@@ -74,8 +75,8 @@ export function contractProblems(labels: Record<string, string> | undefined, maj
   const l = labels ?? {};
   const problems: string[] = [];
   if (l[LABELS.contract] !== '1') problems.push(`LABEL ${LABELS.contract}="1"`);
-  if (l[LABELS.pg] !== major) problems.push(`LABEL ${LABELS.pg}="${major}" (tiene: ${l[LABELS.pg] ?? '—'})`);
-  if (!/^[0-9a-f]{16}$/.test(l[LABELS.recipe] ?? '')) problems.push(`LABEL ${LABELS.recipe}=<hash> (tiene: ${l[LABELS.recipe] ?? '—'})`);
+  if (l[LABELS.pg] !== major) problems.push(t('image.contractHas', { label: `LABEL ${LABELS.pg}="${major}"`, value: l[LABELS.pg] ?? '—' }));
+  if (!/^[0-9a-f]{16}$/.test(l[LABELS.recipe] ?? '')) problems.push(t('image.contractHas', { label: `LABEL ${LABELS.recipe}=<hash>`, value: l[LABELS.recipe] ?? '—' }));
   return problems;
 }
 

@@ -10,11 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { dockerClient } from './client.js';
 import { LabError } from '../errors.js';
+import { TIMEOUTS } from '../timeouts.js';
 
-/** The issue's bound: an unreachable registry is given up within 10 s. */
-export const REGISTRY_PROBE_MS = 10_000;
-/** A pull or push that reports nothing for this long has stalled (the engine would wait much longer). */
-export const TRANSFER_STALL_MS = 90_000;
+/** The issue's bound: an unreachable registry is given up within 10 s (TIMEOUTS.registryProbeMs). */
+export const REGISTRY_PROBE_MS = TIMEOUTS.registryProbeMs;
+/** A pull or push that reports nothing for this long has stalled (TIMEOUTS.transferStallMs). */
+export const TRANSFER_STALL_MS = TIMEOUTS.transferStallMs;
 
 /** Docker Hub, where Debian's official images live when no mirror is configured. */
 export const DOCKER_HUB = 'docker.io';
@@ -112,7 +113,7 @@ export function dockerLogin(host: string): RegistryAuth | undefined {
   }
   const helper = config.credHelpers?.[host] ?? config.credsStore;
   if (!helper || !/^[A-Za-z0-9_.-]+$/.test(helper)) return undefined;
-  const r = spawnSync(`docker-credential-${helper}`, ['get'], { input: host, timeout: 5000, encoding: 'utf8' });
+  const r = spawnSync(`docker-credential-${helper}`, ['get'], { input: host, timeout: TIMEOUTS.credentialHelperMs, encoding: 'utf8' });
   if (r.status !== 0) return undefined;
   try {
     const c = JSON.parse(r.stdout) as { Username?: string; Secret?: string };

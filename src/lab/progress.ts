@@ -5,6 +5,7 @@
  */
 import { execInContainer } from '../docker/client.js';
 import type { LabEnv } from '../env/env.js';
+import { TIMEOUTS } from '../timeouts.js';
 import { DEFAULT_LAB } from './manifest.js';
 
 const PROGRESS_LOG = '/var/lib/pglab/progress.jsonl';
@@ -37,7 +38,7 @@ export function recordsOf(records: ProgressRecord[], lab: string): ProgressRecor
 export async function readProgress(env: LabEnv, lab: string): Promise<Progress> {
   const container = maestro(env);
   if (!container) return summarize([]);
-  const r = await execInContainer(container, ['cat', PROGRESS_LOG], { timeoutMs: 5000 }).catch(() => undefined);
+  const r = await execInContainer(container, ['cat', PROGRESS_LOG], { timeoutMs: TIMEOUTS.progressLogMs }).catch(() => undefined);
   if (!r || r.exitCode !== 0) return summarize([]);
   return summarize(recordsOf(parseProgressLog(r.stdout.toString()), lab));
 }
@@ -96,6 +97,6 @@ export async function appendProgress(env: LabEnv, records: ProgressRecord[]): Pr
   if (!container || !records.length) return;
   await execInContainer(container, ['sh', '-c', APPEND_SCRIPT, 'append-progress', PROGRESS_LOG], {
     stdin: records.map((r) => JSON.stringify(r)).join('\n') + '\n',
-    timeoutMs: 5000,
+    timeoutMs: TIMEOUTS.progressLogMs,
   }).catch(() => {});
 }

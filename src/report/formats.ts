@@ -6,15 +6,18 @@
 import type { EnvGrade, GradeReport } from '../lab/grade.js';
 import type { CheckResult } from '../lab/runner.js';
 import { formatEvidence } from '../render/checklist.js';
-import { lang } from '../i18n/index.js';
+import { lang, t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
 
 export const FORMATS = ['text', 'json', 'md', 'html', 'csv', 'junit'] as const;
 export type ReportFormat = (typeof FORMATS)[number];
 
-const L = () => (lang() === 'en'
-  ? { env: 'Environment', score: 'Score', step: 'Step', check: 'Check', status: 'Status', points: 'Points', evidence: 'Evidence', hint: 'Hint', graded: 'Graded', pg: 'PostgreSQL', image: 'Image', firstPassed: 'first passed', error: 'Could not be graded', before: 'passed before the promotion' }
-  : { env: 'Entorno', score: 'Nota', step: 'Paso', check: 'Verificación', status: 'Estado', points: 'Puntos', evidence: 'Evidencia', hint: 'Pista', graded: 'Corregido', pg: 'PostgreSQL', image: 'Imagen', firstPassed: 'aprobado por primera vez', error: 'No se pudo corregir', before: 'aprobado antes de la promoción' });
+/** Labels of the human-readable formats, in the current language (machine formats keep English keys). */
+const L = () => ({
+  env: t('report.env'), score: t('report.score'), step: t('report.step'), check: t('report.check'), status: t('report.status'),
+  points: t('report.points'), evidence: t('report.evidence'), hint: t('report.hint'), graded: t('report.graded'), pg: t('report.pg'),
+  image: t('report.image'), firstPassed: t('report.firstPassed'), error: t('report.error'), before: t('report.before'),
+});
 
 const MARK: Record<CheckResult['status'], string> = { pass: '✓', fail: '✗', warn: '!' };
 

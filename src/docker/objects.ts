@@ -1,0 +1,178 @@
+/**
+ * The Docker objects of environments: networks, volumes, containers and the lock container. Every
+ * Docker call src/env/ needs is here; src/env/ decides what to create (spec.ts), when and why, and
+ * never imports dockerode. Docker's answers for "already so" are taken as success where an env
+ * command is meant to be safe to repeat (304 already started, 404 already gone, 409 exists/busy).
+ */
+import type Docker from 'dockerode';
+import { dockerClient, ensureDocker } from './client.js';
+
+export type Labels = Record<string, string>;
+/** What `createContainer` / `createNetwork` take (built by src/env/spec.ts). */
+export type ContainerSpec = Docker.ContainerCreateOptions;
+export type NetworkSpec = Docker.NetworkCreateOptions;
+/** Resource settings a stopped container can be given again (`docker update`). */
+export type ContainerUpdate = Pick<NonNullable<ContainerSpec['HostConfig']>, 'RestartPolicy' | 'PidsLimit' | 'NanoCpus'>;
+
+export interface ContainerFacts {
+  name: string;
+  labels: Labels;
+  /** running, exited, created, paused, restarting… */
+  state: string;
+  imageId: string;
+}
+
+export interface VolumeFacts {
+  name: string;
+  labels: Labels;
+  createdAt: string;
+}
+
+export interface NetworkFacts {
+  id: string;
+  name: string;
+  labels: Labels;
+  created: string;
+  subnets: string[];
+}
+
+/** Fails with a clear LabError when Docker is missing, stopped or forbidden. */
+export async function requireDocker(): Promise<void> {
+  await ensureDocker();
+}
+
+/** A catch handler that swallows the given Docker HTTP answers and rethrows anything else. */
+export function ignoreStatus(...codes: number[]) {
+  return (err: unknown): void => {
+    if (codes.includes(statusOf(err))) return;
+    throw err;
+  };
+}
+
+const statusOf = (err: unknown) => (err as { statusCode?: number })?.statusCode ?? 0;
+const errorText = (err: unknown) => String((err as Error)?.message ?? err);
+/** Docker refused a second object of that name. */
+export const isNameTaken = (err: unknown) => statusOf(err) === 409 && /already exists/i.test(errorText(err));
+/** Docker refused a network whose subnet another network or host interface has. */
+export const isSubnetTaken = (err: unknown) => /overlap|in use/i.test(errorText(err));
+
+// ── Listing ────────────────────────────────────────────────────────────────────────────────
+
+/** Containers, volumes and networks carrying one of these labels (`key` or `key=value`). */
+export async function listLabelled(label: string[]): Promise<{ containers: ContainerFacts[]; volumes: VolumeFacts[]; networks: NetworkFacts[] }> {
+  const docker = dockerClient();
+  const filters = { label };
+  const [containers, volumes, networks] = await Promise.all([
+    docker.listContainers({ all: true, filters }),
+    docker.listVolumes({ filters }),
+    docker.listNetworks({ filters }),
+  ]);
+  return {
+    containers: containers.map((c) => ({ name: (c.Names?.[0] ?? '').replace(/^\//, ''), labels: c.Labels ?? {}, state: c.State, imageId: c.ImageID })),
+    volumes: (volumes.Volumes ?? []).map(volumeFacts),
+    networks: networks.map(networkFacts),
+  };
+}
+
+/** Volumes carrying one of these labels. */
+export async function listVolumes(label: string[]): Promise<VolumeFacts[]> {
+  return ((await dockerClient().listVolumes({ filters: { label } })).Volumes ?? []).map(volumeFacts);
+}
+
+/** Networks named exactly `name` (Docker's name filter also matches longer names). */
+export async function networksNamed(name: string): Promise<NetworkFacts[]> {
+  return (await dockerClient().listNetworks({ filters: { name: [name] } })).filter((n) => n.Name === name).map(networkFacts);
+}
+
+/** Every network on this engine. */
+export async function allNetworks(): Promise<NetworkFacts[]> {
+  return (await dockerClient().listNetworks()).map(networkFacts);
+}
+
+function volumeFacts(v: Docker.VolumeInspectInfo): VolumeFacts {
+  return { name: v.Name, labels: v.Labels ?? {}, createdAt: String((v as { CreatedAt?: string }).CreatedAt ?? '') };
+}
+
+function networkFacts(n: Docker.NetworkInspectInfo): NetworkFacts {
+  return {
+    id: n.Id, name: n.Name, labels: n.Labels ?? {}, created: n.Created,
+    subnets: (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => !!s),
+  };
+}
+
+// ── Networks and volumes ───────────────────────────────────────────────────────────────────
+
+export async function createNetwork(spec: NetworkSpec): Promise<void> {
+  await dockerClient().createNetwork(spec);
+}
+
+/** Removes a network; quiet when it is gone or still in use (the next `lab down` retries). */
+export async function removeNetwork(id: string): Promise<void> {
+  await dockerClient().getNetwork(id).remove().catch(() => {});
+}
+
+/** Creates a volume; Docker answers an existing one of that name with itself (idempotent). */
+export async function createVolume(name: string, labels: Labels): Promise<void> {
+  await dockerClient().createVolume({ Name: name, Labels: labels });
+}
+
+/** Removes a volume; 404 (removed meanwhile by a concurrent or interrupted `down --purge`) is fine. */
+export async function removeVolume(name: string): Promise<void> {
+  await dockerClient().getVolume(name).remove().catch(ignoreStatus(404));
+}
+
+// ── Images ─────────────────────────────────────────────────────────────────────────────────
+
+/** An image's labels; undefined when the image is not in this engine. */
+export async function imageLabels(image: string): Promise<Labels | undefined> {
+  try {
+    return (await dockerClient().getImage(image).inspect()).Config?.Labels ?? {};
+  } catch {
+    return undefined;
+  }
+}
+
+// ── Containers ─────────────────────────────────────────────────────────────────────────────
+
+/** Creates a container; false when one of that name exists already (409). */
+export async function createContainer(spec: ContainerSpec): Promise<boolean> {
+  try {
+    await dockerClient().createContainer(spec);
+    return true;
+  } catch (err) {
+    if (statusOf(err) === 409) return false;
+    throw err;
+  }
+}
+
+/** Starts a container; "already started" (304, a concurrent `lab up`) is fine. */
+export async function startContainer(name: string): Promise<void> {
+  await dockerClient().getContainer(name).start().catch(ignoreStatus(304));
+}
+
+/** Resumes a paused container; already running (304) or changing state (409) is fine. */
+export async function unpauseContainer(name: string): Promise<void> {
+  await dockerClient().getContainer(name).unpause().catch(ignoreStatus(304, 409));
+}
+
+/** Gives a stopped container new resource settings; false when the engine refuses (not fatal for callers). */
+export async function updateContainer(name: string, update: ContainerUpdate): Promise<boolean> {
+  return dockerClient().getContainer(name).update(update).then(() => true, () => false);
+}
+
+/** Stops a container, giving it `graceS` seconds before SIGKILL; quiet when it is stopped or gone. */
+export async function stopContainer(name: string, graceS: number): Promise<void> {
+  await dockerClient().getContainer(name).stop({ t: graceS }).catch(() => {});
+}
+
+/** Removes a container (stopping it); gone already (404) or being removed by a concurrent run (409) is fine. */
+export async function removeContainer(name: string): Promise<void> {
+  await dockerClient().getContainer(name).remove({ force: true }).catch(ignoreStatus(404, 409));
+}
+
+/** When a container was created and its labels; undefined when it does not exist. */
+export async function inspectContainer(name: string): Promise<{ created: string; labels: Labels; state: string } | undefined> {
+  const info = await dockerClient().getContainer(name).inspect().catch(() => undefined);
+  if (!info) return undefined;
+  return { created: info.Created, labels: info.Config?.Labels ?? {}, state: info.State?.Status ?? '' };
+}

@@ -1,0 +1,121 @@
+/**
+ * Finding environments again: everything about an env is read back from its Docker objects'
+ * labels (no local state file that could drift from what is really running).
+ */
+import { listLabelled, requireDocker } from '../docker/objects.js';
+import { LabError } from '../errors.js';
+import { isPgMajor, type PgMajor } from '../pg/profile.js';
+import {
+  CLASS_LABEL, CONTINUED_LABEL, CREATED_LABEL, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
+  containerName, networkName, serverIp, serverRoles,
+} from './naming.js';
+
+/** Envs made before labs were recorded carry this label value. */
+export const FIRST_LAB = 'wal-streaming';
+
+export interface ServerInfo {
+  role: string;
+  container: string;
+  ip: string;
+  /** Docker state: running, exited, … or 'missing' (removed by hand). */
+  state: string;
+}
+
+export interface LabEnv {
+  name: string;
+  /** The lab the env works on now: the one it was made for, or the last one it continued into. */
+  lab: string;
+  pg: PgMajor;
+  subnet: string;
+  created: string;
+  image: string;
+  imageId?: string;
+  /** Set for envs created by `lab class up`. */
+  className?: string;
+  servers: ServerInfo[];
+  /**
+   * Only the network exists (an interrupted `lab up` / `class up`): no containers, no data.
+   * `lab up` completes it, `lab down --purge` removes it; servers are listed as missing.
+   */
+  incomplete?: boolean;
+  /**
+   * Left half-done by an interrupted command (Ctrl+C, SIGKILL): its network exists while a server's
+   * container is missing or was created and never started. The same command run again completes it.
+   */
+  leftover?: boolean;
+}
+
+/** Reads an environment from Docker; undefined when nothing of it exists. */
+export async function findEnv(name: string): Promise<LabEnv | undefined> {
+  await requireDocker();
+  const { containers, volumes: all, networks } = await listLabelled([`${ENV_LABEL}=${name}`]);
+  const vols = all.filter((v) => v.labels[ROLE_LABEL]);
+  const continued = all.filter((v) => v.labels[CONTINUED_LABEL] === 'true').sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  const network = networks.find((n) => n.name === networkName(name));
+  if (!containers.length && !vols.length && !network) return undefined;
+  const labels = containers[0]?.labels ?? vols[0]?.labels ?? network?.labels ?? {};
+  const pg = labels[PG_LABEL];
+  if (!pg || !isPgMajor(pg)) throw new LabError('env.corrupt', { env: name });
+  const incomplete = !containers.length && !vols.length;
+  const roles = new Set<string>(incomplete ? serverRoles(1) : []);
+  for (const c of containers) roles.add(c.labels[ROLE_LABEL]);
+  for (const v of vols) if (v.labels[ROLE_LABEL]) roles.add(v.labels[ROLE_LABEL]);
+  const subnet = labels[SUBNET_LABEL];
+  const servers = [...roles].sort(roleOrder).map((role) => {
+    const c = containers.find((x) => x.labels[ROLE_LABEL] === role);
+    return { role, container: containerName(name, role), ip: serverIp(subnet, role), state: c?.state ?? 'missing' };
+  });
+  return {
+    name,
+    lab: continued.at(-1)?.labels[LAB_LABEL] ?? labels[LAB_LABEL] ?? FIRST_LAB,
+    pg,
+    subnet,
+    created: labels[CREATED_LABEL] ?? '',
+    image: labels[IMAGE_LABEL] ?? '',
+    imageId: containers[0]?.imageId,
+    className: labels[CLASS_LABEL],
+    servers,
+    ...(incomplete ? { incomplete } : {}),
+    ...(network && servers.some((s) => s.state === 'missing' || s.state === 'created') ? { leftover: true } : {}),
+  };
+}
+
+function roleOrder(a: string, b: string): number {
+  const rank = (r: string) => (r === 'maestro' ? 0 : r === 'esclavo' ? 1 : Number(r.replace('esclavo', '')) || 99);
+  return rank(a) - rank(b);
+}
+
+/** Every env on this Docker host, or those of one class (for instructors). */
+export async function listEnvNames(className?: string): Promise<string[]> {
+  await requireDocker();
+  // An env reduced to its network still counts (and gets purged).
+  const { containers, volumes, networks } = await listLabelled([className ? `${CLASS_LABEL}=${className}` : LAB_LABEL]);
+  const names = new Set<string>();
+  for (const c of containers) names.add(c.labels[ENV_LABEL]);
+  for (const v of volumes) if (v.labels[ENV_LABEL]) names.add(v.labels[ENV_LABEL]);
+  for (const n of networks) if (n.labels[ENV_LABEL]) names.add(n.labels[ENV_LABEL]);
+  return [...names].sort();
+}
+
+/** Loads an env that must exist. */
+export async function loadEnv(name: string): Promise<LabEnv> {
+  const env = await findEnv(name);
+  if (!env) throw new LabError('env.notFound', { env: name });
+  return env;
+}
+
+/** A server of the env that must be running (commands that work inside it). */
+export function requireServer(env: LabEnv, role: string): ServerInfo {
+  if (env.incomplete) throw incompleteError(env);
+  const server = env.servers.find((s) => s.role === role);
+  if (!server) throw new LabError('env.noServer', { role, env: env.name, roles: env.servers.map((s) => s.role).join(', ') });
+  // After `lab down` every container is gone on purpose; one missing alone was removed by hand.
+  if (env.servers.every((s) => s.state === 'missing')) throw new LabError('env.stopped', { env: env.name });
+  if (server.state === 'missing') throw new LabError('env.containerMissing', { role, env: env.name });
+  if (server.state !== 'running') throw new LabError('env.containerStopped', { role, env: env.name });
+  return server;
+}
+
+export function incompleteError(env: LabEnv): LabError {
+  return new LabError('env.incomplete', { env: env.name, network: networkName(env.name), subnet: env.subnet });
+}
