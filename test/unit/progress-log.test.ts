@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { APPEND_SCRIPT, parseProgressLog, summarize } from '../../src/lab/progress.js';
+import { APPEND_SCRIPT, parseProgressLog, recordsOf, summarize } from '../../src/lab/progress.js';
 
 const rec = (at: string, key: string, status: string) => JSON.stringify({ at, key, status });
 const T1 = '2026-11-27T10:00:00.000Z';
@@ -24,6 +24,21 @@ describe('progress log parsing', () => {
     const p = summarize(records);
     expect(p.steps['step-1'].firstPassed).toBe(T1);
     expect(Object.getPrototypeOf(p.steps)).toBe(Object.prototype);
+  });
+
+  it('keeps each lab\'s records apart; records written before labs were recorded are the first lab\'s', () => {
+    const text = [
+      rec(T1, 'step-1', 'pass'), // an old record: no lab
+      JSON.stringify({ at: T2, lab: 'sync-failback', key: 'step-1', status: 'fail' }),
+      JSON.stringify({ at: T2, lab: 'wal-streaming', key: 'step-2', status: 'pass' }),
+      JSON.stringify({ at: T2, lab: '../x', key: 'step-3', status: 'pass' }), // not a lab id: not ours
+    ].join('\n');
+    const records = parseProgressLog(text);
+    expect(records).toHaveLength(3);
+    const first = summarize(recordsOf(records, 'wal-streaming'));
+    expect(Object.keys(first.steps)).toEqual(['step-1', 'step-2']);
+    const second = summarize(recordsOf(records, 'sync-failback'));
+    expect(second.steps['step-1']).toEqual({ firstPassed: undefined, lastStatus: 'fail', lastAt: T2 });
   });
 
   it('skips a torn line and keeps a record glued to its end', () => {
