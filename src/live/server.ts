@@ -152,13 +152,14 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
 
   // The board: every env of the class, the current step of each checked, a few at a time.
   let classNames: string[] = [];
-  let board: { rows: BoardRow[]; steps: string[]; at: number } | undefined;
+  let board: { rows: BoardRow[]; steps: string[]; at: number; ms: number } | undefined;
   const boardSessions = new Map<string, LiveSession>();
   const boardStreams = new Set<Stream>();
   let boardTimer: NodeJS.Timeout | undefined;
   let boardRunning: Promise<void> | undefined;
 
   const boardCycle = (): Promise<void> => (boardRunning ??= (async () => {
+    const t0 = Date.now();
     try {
       const { listEnvNames } = await import('../env/env.js');
       classNames = await listEnvNames(opts.className);
@@ -168,7 +169,7 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
       await Promise.all(Array.from({ length: Math.min(BOARD_PARALLEL, queue.length) }, async () => {
         for (let name = queue.shift(); name; name = queue.shift()) rows.set(name, await boardRow(name).then(([row, s]) => { if (s.length) steps = s; return row; }));
       }));
-      board = { rows: classNames.map((n) => rows.get(n)!), steps, at: Date.now() };
+      board = { rows: classNames.map((n) => rows.get(n)!), steps, at: Date.now(), ms: Date.now() - t0 };
       if (boardStreams.size) {
         const data = `data: ${JSON.stringify(boardFragments())}\n\n`;
         for (const s of boardStreams) s.write(data);
@@ -208,6 +209,8 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
 
   const boardFragments = (): PageParts => ({
     status: escapeHtml(t('web.updated', { time: new Date(board?.at ?? Date.now()).toLocaleTimeString(lang() === 'en' ? 'en-GB' : 'es-AR') })),
+    // How long the last refresh of every env took (no element shows it; benchmarks read it).
+    cyclems: String(board?.ms ?? ''),
     board: board && board.rows.length ? boardTable(board.steps, board.rows, token) : `<p>${escapeHtml(t('web.noClass', { class: opts.className ?? '' }))}</p>`,
   });
 

@@ -50,7 +50,7 @@ export interface PlannedProbe { role: string; argv: string[]; user?: 'root' | 'p
 
 /** Queries that change nothing: the only SQL a plan may run ahead of the checks. */
 const READ_ONLY_SQL = /^\s*(SELECT|SHOW|IDENTIFY_SYSTEM)\b/i;
-const WRITES = /\b(INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|TRUNCATE|COPY|CHECKPOINT|nextval|setval|set_config|pg_switch_\w+|pg_create_\w+|pg_drop_\w+|pg_start_backup|pg_stop_backup|pg_backup_\w+|pg_promote|pg_reload_conf|pg_terminate_backend|pg_cancel_backend|pg_rotate_logfile|pg_wal_replay_\w+|pg_xlog_replay_\w+|txid_current|pglab_probe)\b/i;
+const WRITES = /\b(INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|TRUNCATE|COPY|CHECKPOINT|nextval|setval|set_config|pg_switch_\w+|pg_create_\w+|pg_drop_\w+|pg_start_backup|pg_stop_backup|pg_backup_\w+|pg_promote|pg_reload_conf|pg_terminate_backend|pg_cancel_backend|pg_rotate_logfile|pg_wal_replay_\w+|pg_xlog_replay_\w+|txid_current)\b/i;
 
 /** May this probe run ahead of the check that asks for it? Only reads: files, ps, catalog SELECTs. */
 export function replayable(argv: string[]): boolean {
@@ -232,7 +232,8 @@ export class Probes {
   async exec(role: string, argv: string[], opts: ProbeExecOptions & { fresh?: boolean } = {}): Promise<ExecResult> {
     if (!this.containerRunning(role)) throw new ServerDownError(role);
     const key = opts.stdin === undefined && replayable(argv) ? planKey(role, argv, opts) : undefined;
-    if (key && !this.recorded.has(key)) this.recorded.set(key, { role, argv, user: opts.user, env: opts.env, timeoutMs: opts.timeoutMs });
+    // A fresh read (a poll) is asked for again and again: not part of the plan.
+    if (key && !opts.fresh && !this.recorded.has(key)) this.recorded.set(key, { role, argv, user: opts.user, env: opts.env, timeoutMs: opts.timeoutMs });
     const ahead = key && !opts.fresh ? this.prefetched.get(key) : undefined;
     if (ahead) {
       this.prefetched.delete(key!);
