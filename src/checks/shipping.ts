@@ -14,10 +14,18 @@ export const archiveDir: CheckFn = async ({ probes }) => {
   return pass({ path: WAL_ARCHIVE_DIR, owner: st.owner });
 };
 
+/** The tutorial's wal_level; 9.6+ accept it as an alias and report `replica` (profile.walLevelExpected). */
+const TUTORIAL_WAL_LEVEL = 'hot_standby';
+
 export const walSettings: CheckFn = async (ctx) => {
   const { profile } = ctx;
   const rules: SettingRule[] = [
-    { name: 'wal_level', expected: profile.major === '9.1' ? 'hot_standby' : 'replica (hot_standby)', ok: (v) => ['hot_standby', 'replica', 'logical'].includes(v) },
+    {
+      name: 'wal_level',
+      expected: profile.walLevelExpected === TUTORIAL_WAL_LEVEL ? TUTORIAL_WAL_LEVEL : `${profile.walLevelExpected} (${TUTORIAL_WAL_LEVEL})`,
+      // Any level that keeps what a standby needs; in the file the tutorial's name is fine on every version.
+      ok: (v) => [profile.walLevelExpected, TUTORIAL_WAL_LEVEL, 'replica', 'logical'].includes(v),
+    },
     { name: 'max_wal_senders', expected: '>= 3', ok: (v) => Number(v) >= 3 },
   ];
   if (profile.checkpointSetting.tutorialValue) {

@@ -10,7 +10,7 @@ import { fail, pass, type CheckContext, type CheckFn } from './types.js';
 export const hotStandbyOn: CheckFn = async ({ probes, profile }) => {
   const value = await probes.fileSetting('esclavo', 'hot_standby');
   const file = `${profile.confDir}/postgresql.conf`;
-  if (value === undefined) return fail('not-set', { hot_standby: profile.major === '9.1' ? 'off (default)' : 'on (default)', file });
+  if (value === undefined) return fail('not-set', { hot_standby: `${profile.hotStandbyDefault} (default)`, file });
   if (!isOn(value)) return fail('off', { hot_standby: value, file });
   return pass({ hot_standby: value, file });
 };
@@ -109,7 +109,7 @@ export const hbaReplicationRule: CheckFn = async ({ probes, profile, ip }) => {
   const text = await probes.readText('maestro', path);
   if (text === undefined) return fail('missing', { path });
   const { rules } = parseHba(text);
-  const rule = matchHba(rules, { database: 'replication', user: 'postgres', ip: ip.esclavo, ssl: profile.major !== '9.1' });
+  const rule = matchHba(rules, { database: 'replication', user: 'postgres', ip: ip.esclavo, ssl: profile.labServerSsl });
   if (rule && rule.method !== 'reject') return pass({ line: rule.line, rule: rule.raw.trim() });
   if (rule) return fail('rejected', { line: rule.line, rule: rule.raw.trim() });
   // A replication rule the student wrote for another address (Debian's own loopback rules do not count).

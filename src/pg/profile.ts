@@ -28,8 +28,15 @@ export interface PgProfile {
   /** Checkpoint spacing / retained WAL settings and their tutorial values. */
   walKeepSetting: { name: 'wal_keep_segments' | 'wal_keep_size'; tutorialValue: string };
   checkpointSetting: { name: 'checkpoint_segments' | 'max_wal_size'; tutorialValue: string | null };
-  /** Value SHOW wal_level reports for the tutorial's `hot_standby`. */
+  /** Value SHOW wal_level reports for the tutorial's `hot_standby` (9.6+ read it as an alias of `replica`). */
   walLevelExpected: string;
+  /** hot_standby when postgresql.conf does not set it: off until 9.6, on from 10. */
+  hotStandbyDefault: 'off' | 'on';
+  /**
+   * The lab's servers run with ssl = on (Debian's snakeoil certificate), so a connection between
+   * them uses SSL and matches `hostssl` rules; the 9.1 build is compiled without SSL.
+   */
+  labServerSsl: boolean;
   /** XLOG_PAGE_MAGIC (u16 LE at offset 0 of every WAL page). */
   walPageMagic: number;
   /** Long page header layout: 9.1 (sysid at 16, 32 bytes) or 9.3+ (sysid at 24, 40 bytes). */
@@ -64,6 +71,8 @@ const PROFILES: Record<PgMajor, PgProfile> = {
     walKeepSetting: { name: 'wal_keep_segments', tutorialValue: '8' },
     checkpointSetting: { name: 'checkpoint_segments', tutorialValue: '8' },
     walLevelExpected: 'hot_standby',
+    hotStandbyDefault: 'off',
+    labServerSsl: false,
     walPageMagic: 0xd066,
     walHeaderLayout: 'v91',
     replPidColumn: 'procpid',
@@ -99,6 +108,8 @@ function modern(major: PgMajor, overrides: Partial<PgProfile>): PgProfile {
     walKeepSetting: { name: 'wal_keep_size', tutorialValue: '128' },
     checkpointSetting: { name: 'max_wal_size', tutorialValue: null },
     walLevelExpected: 'replica',
+    hotStandbyDefault: 'on',
+    labServerSsl: true,
     walPageMagic: 0,
     walHeaderLayout: 'v93',
     replPidColumn: 'pid',
