@@ -170,9 +170,9 @@ export async function removeContainer(name: string): Promise<void> {
   await dockerClient().getContainer(name).remove({ force: true }).catch(ignoreStatus(404, 409));
 }
 
-/** When a container was created and its labels; undefined when it does not exist. */
-export async function inspectContainer(name: string): Promise<{ created: string; labels: Labels; state: string } | undefined> {
+/** When a container was created, its labels, state and environment (`KEY=value`); undefined when it does not exist. */
+export async function inspectContainer(name: string): Promise<{ created: string; labels: Labels; state: string; env: string[] } | undefined> {
   const info = await dockerClient().getContainer(name).inspect().catch(() => undefined);
   if (!info) return undefined;
-  return { created: info.Created, labels: info.Config?.Labels ?? {}, state: info.State?.Status ?? '' };
+  return { created: info.Created, labels: info.Config?.Labels ?? {}, state: info.State?.Status ?? '', env: info.Config?.Env ?? [] };
 }
