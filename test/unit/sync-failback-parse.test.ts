@@ -57,3 +57,19 @@ describe('application_name in primary_conninfo', () => {
     expect(conninfoApplicationName('postgres://10.0.0.1/postgres')).toBeUndefined();
   });
 });
+
+describe('sync-failback manifest', () => {
+  it('every failure reason its graders return has a hint somewhere, and each check a default one', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { loadLab } = await import('../../src/lab/manifest.js');
+    const lab = await loadLab('sync-failback');
+    const src = readFileSync(new URL('../../labs/sync-failback/checks/index.ts', import.meta.url), 'utf8');
+    const reasons = new Set([...src.matchAll(/fail\('([a-z-]+)'/g)].map((m) => m[1]));
+    const hinted = new Set(lab.steps.flatMap((s) => s.checks.flatMap((c) => Object.keys(c.hints))));
+    // Only ever the reason of a fallback, which the runner lists under also_checked, never as the hint.
+    const FALLBACK_ONLY = ['no-history'];
+    expect([...reasons].filter((r) => !hinted.has(r) && !FALLBACK_ONLY.includes(r))).toEqual([]);
+    for (const c of lab.steps.flatMap((s) => s.checks)) expect(c.hints.default, c.id).toBeTruthy();
+    expect(Object.keys(lab.checks).filter((k) => k.startsWith('failback.')).length).toBe(14);
+  });
+});

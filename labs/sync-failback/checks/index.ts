@@ -9,7 +9,7 @@
  * what survives (the timeline history proves maestro once replayed esclavo's timeline).
  */
 import { randomBytes } from 'node:crypto';
-import { fail, pass, pollUntil, type CheckContext, type CheckFn, type CheckOutcome } from '../../../src/checks/types.js';
+import { fail, pass, pollUntil, type CheckFn, type CheckOutcome } from '../../../src/checks/types.js';
 import { parseTimelineHistory } from '../../../src/pg/backup.js';
 import { confGet, parseConf } from '../../../src/pg/conf.js';
 import { matchHba, parseHba } from '../../../src/pg/hba.js';
@@ -20,8 +20,8 @@ import { conninfoApplicationName, listed, parseSyncNames, type SyncNames } from 
 type Role = 'maestro' | 'esclavo';
 const ROLES: Role[] = ['maestro', 'esclavo'];
 
-/** The timeline esclavo opened when it was promoted at the end of wal-streaming. */
-const ESCLAVO_TIMELINE = 2;
+/** maestro's own timeline until wal-streaming's promotion gave esclavo a new one (2). */
+const ORIGINAL_TIMELINE = 1;
 /** How long a probe write may take to show up on a standby. */
 const REPLICATION_WAIT_MS = 10_000;
 /** How long the commit probe lets a commit wait before cancelling it. */
@@ -67,13 +67,16 @@ async function lineage(probes: Probes, profile: PgProfile, role: string): Promis
 }
 
 /**
- * maestro is on a timeline that descends from esclavo's (it replayed esclavo's timeline 2 as its
- * standby) and is the same cluster as esclavo: what survives of step 1 after the switchover.
+ * maestro is on a timeline that descends from esclavo's (it replayed the timeline esclavo opened
+ * when promoted, 2 in the lab's story, as its standby) and is the same cluster as esclavo: what
+ * survives of step 1 after the switchover. maestro itself only ever ran timeline 1 before, so any
+ * later ancestor was replayed from another server of the same cluster.
  */
 async function maestroReplayedEsclavo(probes: Probes, profile: PgProfile): Promise<{ ok: boolean; evidence: Record<string, string | number> }> {
   const [line, sm, se] = await Promise.all([lineage(probes, profile, 'maestro'), sysid(probes, 'maestro'), sysid(probes, 'esclavo')]);
   const evidence = { maestro_timeline: line.tli, ancestors: line.parents.join(' → ') || '—', same_system_identifier: yes(!!sm && sm === se) };
-  return { ok: !!sm && sm === se && line.tli > ESCLAVO_TIMELINE && line.parents.includes(ESCLAVO_TIMELINE), evidence: { ...evidence, history: line.path } };
+  const replayed = line.parents.some((t) => t > ORIGINAL_TIMELINE);
+  return { ok: !!sm && sm === se && replayed, evidence: { ...evidence, history: line.path } };
 }
 
 /** Why a primary has no wal sender for a standby: the settings and rules a student controls. */
@@ -264,12 +267,14 @@ export const commitWaits: CheckFn = async ({ probes, profile }) => {
   if (!primary || !names || names.parsed === undefined) return fail('no-names', {});
   if (names.parsed === null) return fail('unparsable', { primary, synchronous_standby_names: names.raw });
   const sync: SyncNames = names.parsed;
+  const commitModes = new Set<string>();
   for (const db of await probes.databases(primary)) {
     const [[value]] = await probes.sql(primary, 'SHOW synchronous_commit', { database: db });
     if (value === 'off' || value === 'local') return fail('no-wait-setting', { primary, database: db, synchronous_commit: value });
+    commitModes.add(value);
   }
   const connected = (await replicationRows(probes, profile, primary)).filter((r) => r.state === 'streaming' && listed(sync, r.app));
-  const evidence = { primary, synchronous_standby_names: names.raw, synchronous_commit: 'on' };
+  const evidence = { primary, synchronous_standby_names: names.raw, synchronous_commit: [...commitModes].join(', ') };
   if (connected.length >= sync.num) return pass({ ...evidence, proven_by: 'settings', sync_standbys: connected.map((r) => r.app).join(', ') });
   const probe = await commitProbe(probes, profile, primary);
   if (!probe.waited) return fail('did-not-wait', { ...evidence, commit_ms: probe.ms });
@@ -408,4 +413,3 @@ export const CHECKS: Record<string, CheckFn> = {
   'failback.twoStandbyList': twoStandbyList,
 };
 
-export type { CheckContext };
