@@ -11,6 +11,7 @@ import { Probes } from '../pg/probes.js';
 import { checksFor, DEFAULT_LAB, loadLab, readManifest, type Lab, type LabManifest } from './manifest.js';
 import { appendProgress, readProgress } from './progress.js';
 import { lazy, progressRecords, runStep, type StepResult } from './runner.js';
+import type { ProgressLine } from '../docker/images.js';
 
 export interface StepGrade extends StepResult {
   percentage: number;
@@ -86,7 +87,7 @@ export async function gradeEnv(name: string, labId?: string): Promise<EnvGrade> 
  * Grades several envs concurrently, at most `parallel` at a time, reporting progress. Each env is
  * graded on its own lab unless `lab` names one; the report names the lab when they all share it.
  */
-export async function gradeEnvs(names: string[], opts: { lab?: string; parallel?: number; progress?: (line: string) => void } = {}): Promise<GradeReport> {
+export async function gradeEnvs(names: string[], opts: { lab?: string; parallel?: number; progress?: ProgressLine } = {}): Promise<GradeReport> {
   if (opts.lab) await loadLab(opts.lab); // an unknown lab fails once, before any env
   const grades = await mapLimit(names, opts.parallel ?? 4, async (name) => {
     const g = await gradeEnv(name, opts.lab);

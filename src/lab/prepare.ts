@@ -10,6 +10,7 @@ import { t } from '../i18n/index.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { DEFAULT_LAB, loadLab, readManifest, type Lab } from './manifest.js';
 import { applySolution } from './solve.js';
+import type { ProgressLine } from '../docker/images.js';
 
 const startMarker = (lab: string) => `/var/lib/pglab/started-${lab}`;
 
@@ -53,7 +54,7 @@ export async function prepareStartingPoint(env: LabEnv, lab: Lab, step: (lab: st
  * a lab that continues another; an env of that other lab goes on into this one with the student's
  * own work (no solutions applied).
  */
-export async function upLab(opts: UpOptions & { lab?: string }, progress: (line: string) => void = () => {}): Promise<UpResult> {
+export async function upLab(opts: UpOptions & { lab?: string }, progress: ProgressLine = () => {}): Promise<UpResult> {
   const existing = await findEnv(opts.env);
   const labId = opts.lab ?? (existing && !existing.incomplete ? existing.lab : DEFAULT_LAB);
   const lab = await loadLab(labId);

@@ -14,8 +14,9 @@ import { LABS_DIR } from '../paths.js';
 import { scaledSeconds, TIMEOUT_SCALE, TIMEOUTS } from '../timeouts.js';
 import { profileFor, solutionCapabilities } from '../pg/profile.js';
 import type { LabManifest, StepSpec } from './manifest.js';
+import type { ProgressLine } from '../docker/images.js';
 
-export async function applySolution(env: LabEnv, lab: LabManifest, step: StepSpec, progress: (line: string) => void = () => {}): Promise<void> {
+export async function applySolution(env: LabEnv, lab: LabManifest, step: StepSpec, progress: ProgressLine = () => {}): Promise<void> {
   const actions = step.solution.filter((a) => !a.versions || a.versions.includes(env.pg));
   if (!actions.length) throw new LabError('lab.noSolution', { step: step.id, pg: env.pg });
   // LF line ends whatever the checkout has (Git for Windows writes CRLF): bash in the container chokes on `\r`.
