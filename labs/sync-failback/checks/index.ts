@@ -15,6 +15,7 @@ import { confGet, parseConf } from '../../../src/pg/conf.js';
 import { matchHba, parseHba } from '../../../src/pg/hba.js';
 import { PROBE_SCHEMA, type Probes } from '../../../src/pg/probes.js';
 import { timelineHistoryPath, type PgProfile } from '../../../src/pg/profile.js';
+import { TIMEOUTS } from '../../../src/timeouts.js';
 import { conninfoApplicationName, listed, parseSyncNames, type SyncNames } from './parse.js';
 
 type Role = 'maestro' | 'esclavo';
@@ -288,7 +289,8 @@ async function commitProbe(probes: Probes, profile: PgProfile, role: string): Pr
   const app = `pglab_commit_probe_${randomBytes(4).toString('hex')}`;
   const sql = 'BEGIN; CREATE TEMP TABLE pglab_commit_probe (i int) ON COMMIT DROP; INSERT INTO pglab_commit_probe VALUES (1); COMMIT;';
   const t0 = Date.now();
-  const writer = probes.exec(role, [probes.psql, '-X', '-q', '-d', 'postgres', '-c', sql], { env: { PGAPPNAME: app }, timeoutMs: 20_000 })
+  // A longer timeout than a probe's gives it its own exec: batched, the cancel below would wait behind it.
+  const writer = probes.exec(role, [probes.psql, '-X', '-q', '-d', 'postgres', '-c', sql], { env: { PGAPPNAME: app }, timeoutMs: TIMEOUTS.probeMs * 2 })
     .then(() => Date.now() - t0, () => Date.now() - t0);
   const early = await Promise.race([writer, sleep(COMMIT_WAIT_MS)]);
   if (early !== undefined) return { waited: false, ms: early };
