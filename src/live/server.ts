@@ -14,6 +14,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LabError } from '../errors.js';
 import { lang, localized, t } from '../i18n/index.js';
+import { localTime } from '../i18n/time.js';
 import { renderExerciseSource } from '../lab/exercise.js';
 import { envFacts } from '../lab/facts.js';
 import { checksFor } from '../lab/manifest.js';
@@ -208,7 +209,7 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
   };
 
   const boardFragments = (): PageParts => ({
-    status: escapeHtml(t('web.updated', { time: new Date(board?.at ?? Date.now()).toLocaleTimeString(lang() === 'en' ? 'en-GB' : 'es-AR') })),
+    status: escapeHtml(t('web.updated', { time: localTime(new Date(board?.at ?? Date.now()).toISOString()) })),
     // How long the last refresh of every env took (no element shows it; benchmarks read it).
     cyclems: String(board?.ms ?? ''),
     board: board && board.rows.length ? boardTable(board.steps, board.rows, token) : `<p>${escapeHtml(t('web.noClass', { class: opts.className ?? '' }))}</p>`,
@@ -301,7 +302,8 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
       }
       if (path === '/report.csv' || path === '/report.html') {
         const [{ gradeEnvs }, { renderReport }] = await Promise.all([import('../lab/grade.js'), import('../report/formats.js')]);
-        const report = await gradeEnvs(classNames.length ? classNames : [], { parallel: BOARD_PARALLEL });
+        const { listEnvNames } = await import('../env/env.js');
+        const report = await gradeEnvs(await listEnvNames(opts.className), { parallel: BOARD_PARALLEL });
         const csv = path.endsWith('.csv');
         return send(res, 200, renderReport(report, csv ? 'csv' : 'html'), csv ? 'text/csv; charset=utf-8' : 'text/html; charset=utf-8');
       }
