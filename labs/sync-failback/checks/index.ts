@@ -77,7 +77,7 @@ async function maestroReplayedEsclavo(probes: Probes, profile: PgProfile): Promi
   const [line, sm, se] = await Promise.all([lineage(probes, profile, 'maestro'), sysid(probes, 'maestro'), sysid(probes, 'esclavo')]);
   const evidence = { maestro_timeline: line.tli, ancestors: line.parents.join(' → ') || '—', same_system_identifier: yes(!!sm && sm === se) };
   const replayed = line.parents.some((t) => t > ORIGINAL_TIMELINE);
-  return { ok: !!sm && sm === se && replayed, evidence: { ...evidence, history: line.path } };
+  return { ok: !!sm && sm === se && replayed, evidence: { ...evidence, history: line.tli > 1 ? line.path : '—' } };
 }
 
 /** Why a primary has no wal sender for a standby: the settings and rules a student controls. */
