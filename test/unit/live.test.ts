@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setLang } from '../../src/i18n/index.js';
 import type { StepResult } from '../../src/lab/runner.js';
 import { startWeb, type WebServer } from '../../src/live/server.js';
-import { parseBatch, replayable } from '../../src/pg/probes.js';
+import { parseBatch, replayable, splitSections } from '../../src/pg/probes.js';
 import { boardTable, chartSvg, checklistHtml, page } from '../../src/render/live-html.js';
 
 const HOSTILE = `<script>document.title='pwned'</script><img src=x onerror=alert(1)>`;
@@ -101,6 +101,16 @@ describe('probe batches', () => {
     expect(parts.get(1)!.stdout.toString()).toBe('abc');
     expect(parts.get(1)!.stderr.toString()).toBe('err!');
     expect(parseBatch(Buffer.from('\x1e0 0 99 0\nshort')).size).toBe(0); // torn output: nothing trusted
+  });
+
+  it('splits a shared psql session by its marker, and trusts nothing incomplete', () => {
+    const m = 'pglab-0123456789abcdef';
+    const out = `${m} 0\nt\n${m} 1\n${m} 2\na\x1fb\nc\x1fd\n${m} end\n`;
+    expect(splitSections(out, m, 3)).toEqual(['t\n', '', 'a\x1fb\nc\x1fd\n']);
+    expect(splitSections(`${m} 0\nt\n`, m, 1)).toBeUndefined(); // cut before its end
+    expect(splitSections(`${m} 0\nt\n${m} end\n`, m, 2)).toBeUndefined();
+    // A row that merely looks like a marker of another session is data.
+    expect(splitSections(`${m} 0\npglab-ffff 1\n${m} end\n`, m, 1)).toEqual(['pglab-ffff 1\n']);
   });
 
   it('replays reads only', () => {
