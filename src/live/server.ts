@@ -59,7 +59,7 @@ class Feed {
   private running?: Promise<void>;
   last?: Snapshot;
 
-  constructor(readonly session: LiveSession, private render: (snap: Snapshot) => Promise<PageParts>, private periodS: number, private onCycle?: () => void) {}
+  constructor(readonly session: LiveSession, private render: (snap: Snapshot) => Promise<PageParts>, private onCycle?: () => void) {}
 
   async fresh(): Promise<Snapshot> {
     if (!this.last) await this.tick();
@@ -96,7 +96,7 @@ class Feed {
       await this.tick().catch(() => {});
       if (this.streams.size) this.loop();
       else this.timer = undefined;
-    }, this.last ? this.periodS * 1000 : 0);
+    }, this.last ? this.session.nextDelayMs() : 0);
   }
 
   stop(): void {
@@ -145,7 +145,7 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
     let feed = feeds.get(name);
     if (!feed) {
       const session = await LiveSession.open(name, { step: opts.env ? opts.step : undefined });
-      feed = new Feed(session, envFragments(session), CYCLE_S);
+      feed = new Feed(session, envFragments(session));
       feeds.set(name, feed);
     }
     return feed;

@@ -14,6 +14,12 @@ import { Probes, type PlannedProbe } from '../pg/probes.js';
 
 /** Seconds between cycles (`lab watch`, the pages). */
 export const CYCLE_S = 2;
+/** While nothing changes, a cycle may take at most 1/BUSY_FACTOR of the time (its cost is mostly the servers'). */
+export const BUSY_FACTOR = 9;
+/** …but the page never waits longer than this between cycles. */
+export const MAX_CYCLE_S = 8;
+/** Cycles at the fast pace after a change (the student is working). */
+const EAGER_CYCLES = 3;
 /** The chart keeps this many minutes of samples. */
 export const HISTORY_MIN = 10;
 
@@ -57,6 +63,8 @@ export class LiveSession {
   private cycles = 0;
   private stepId?: string;
   private seq = 0;
+  private lastMs = 0;
+  private quiet = 0;
 
   private constructor(private env: LabEnv, private lab: Lab, private opts: SessionOptions) {
     this.stepId = opts.step ? findStep(lab, opts.step).id : undefined;
@@ -106,7 +114,10 @@ export class LiveSession {
       ]);
       this.plan = probes.plan();
       const snap: Snapshot = { env: this.env, lab: this.lab, step, result, topology: topo, changes: this.changes, history: this.history, at, execs: probes.execCount };
+      const seen = this.seq;
       this.noteChanges(this.last, snap);
+      this.quiet = this.seq !== seen || this.last?.step.id !== step.id ? 0 : this.quiet + 1;
+      this.lastMs = Date.now() - at;
       if (result) await this.record(result);
       if (topo) this.sample(topo, at);
       this.last = snap;
@@ -182,6 +193,15 @@ export class LiveSession {
         this.say(t(c.status === 'pass' ? 'watch.passed' : 'watch.failed', { title: c.title }), c.status === 'pass' ? 'good' : 'bad', at);
       }
     }
+  }
+
+  /**
+   * How long to wait before the next cycle: CYCLE_S right after a change; once things are quiet,
+   * long enough that cycles stay a small share of the time (BUSY_FACTOR), up to MAX_CYCLE_S.
+   */
+  nextDelayMs(): number {
+    if (this.quiet < EAGER_CYCLES) return CYCLE_S * 1000;
+    return Math.min(MAX_CYCLE_S * 1000, Math.max(CYCLE_S * 1000, this.lastMs * BUSY_FACTOR));
   }
 
   /** The line said once a step is complete. */

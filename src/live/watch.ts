@@ -80,7 +80,7 @@ export async function watch(opts: WatchOptions): Promise<void> {
       }
       if (opts.cycles !== undefined && n + 1 >= opts.cycles) break;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, CYCLE_S * 1000);
+        const timer = setTimeout(resolve, session.nextDelayMs());
         wake = () => {
           clearTimeout(timer);
           resolve();
