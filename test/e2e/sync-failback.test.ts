@@ -4,7 +4,9 @@
  * esclavo on timeline 2, and a spare esclavo2) where every check fails; then the old maestro back as
  * a standby, synchronous replication (with a commit really left waiting while the synchronous standby
  * is down), the switchover back to the original roles, and esclavo2 in the synchronous list. At the
- * end `lab grade` gives 100 % from the state the servers are in, never from an earlier pass.
+ * end `lab grade` gives 100 % from the state the servers are in, never from an earlier pass. Along
+ * the way a few wrong setups are judged as such: synchronous_commit = local for a database, and on
+ * 10+ a wildcard list (names nobody) next to a quorum list (graded as one).
  *
  * PGLAB_E2E_VERSIONS picks the versions (default 9.1,15 for CI time; 13 and 17 pass too).
  */
@@ -100,6 +102,17 @@ describe.each(VERSIONS)('sync-failback on PostgreSQL %s', (pg) => {
       expect(start.code, start.stderr).toBe(0);
     }
     await expect.poll(async () => (await checks('step-2'))['sync-standby'].status, { timeout: 30_000, interval: 1_000 }).toBe('pass');
+
+    // synchronous_commit = local for a database: its commits no longer wait, and the grader says where.
+    const psql = (sql: string) => exec(env, 'esclavo', 'postgres', ['psql', '-X', '-qAt', '-c', sql]);
+    await psql('ALTER DATABASE postgres SET synchronous_commit = local');
+    try {
+      const local = (await checks('step-2'))['commit-waits'];
+      expect(local).toMatchObject({ status: 'fail', reason: 'no-wait-setting' });
+      expect(local.evidence).toMatchObject({ database: 'postgres', synchronous_commit: 'local' });
+    } finally {
+      await psql('ALTER DATABASE postgres RESET synchronous_commit');
+    }
   });
 
   it('step 3: a planned switchover back to the original roles, nothing lost', async () => {
@@ -118,6 +131,25 @@ describe.each(VERSIONS)('sync-failback on PostgreSQL %s', (pg) => {
     await solveAndCheck('step-4');
     const four = await checks('step-4');
     expect(four['two-standby-list'].evidence).toMatchObject({ method: 'priority', esclavo: 'esclavo sync', esclavo2: 'esclavo2 potential' });
+
+    // Other lists on maestro (ALTER SYSTEM, reset afterwards): a wildcard names nobody; 10+ quorum.
+    const list = async (value: string | undefined) => {
+      const sql = value === undefined ? 'ALTER SYSTEM RESET synchronous_standby_names' : `ALTER SYSTEM SET synchronous_standby_names = '${value}'`;
+      const r = await exec(env, 'maestro', 'postgres', ['psql', '-X', '-qAt', '-c', sql, '-c', 'SELECT pg_reload_conf()']);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    if (pg !== '9.1') {
+      try {
+        await list('*');
+        await expect.poll(async () => (await checks('step-4'))['two-standby-list'].reason, { timeout: 15_000, interval: 1_000 }).toBe('not-listed');
+        await list('ANY 1 (esclavo, esclavo2)');
+        await expect.poll(async () => (await checks('step-4'))['two-standby-list'].evidence.method, { timeout: 15_000, interval: 1_000 }).toBe('quorum');
+        expect((await checks('step-4'))['two-standby-list']).toMatchObject({ status: 'pass', evidence: { esclavo: 'esclavo quorum', esclavo2: 'esclavo2 quorum' } });
+      } finally {
+        await list(undefined);
+      }
+      await expect.poll(async () => (await checks('step-4'))['two-standby-list'].evidence.method, { timeout: 15_000, interval: 1_000 }).toBe('priority');
+    }
     for (const step of STEPS) await expectPasses(step);
     const grade = await lab(['grade', '--env', env, '--format', 'json']);
     expect(grade.code, grade.stderr).toBe(0);
