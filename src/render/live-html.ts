@@ -69,6 +69,16 @@ export function topologySvg(topo: Topology): string {
       + `<path d="M${x1},${top} C${x1},${top - lift} ${x2},${top - lift} ${x2},${top}" class="edge-${ok ? 'ok' : 'wait'}" marker-end="url(#arrow-${ok ? 'ok' : 'wait'})"/>`
       + `<text x="${(x1 + x2) / 2}" y="${top - lift + 4}" text-anchor="middle" class="small">${e(`streaming: ${s.state}`)}${lag ? ` · ${e(lag)}` : ''}</text></g>`);
   });
+  // The edges that should be there and are not: from the main primary (maestro, until a promotion)
+  // to each server nothing streams to, drawn dotted and red, as `lab status` says "no funciona".
+  const main = topo.promoted ? undefined : topo.primaries[0];
+  for (const s of order) {
+    if (!main || s.role === main || topo.streams.some((e) => e.to === s.role)) continue;
+    const [x1, x2] = [x.get(main)! + NODE_W / 2, x.get(s.role)! + NODE_W / 2];
+    parts.push(`<g class="edge" data-edge="streaming" data-from="${e(main)}" data-to="${e(s.role)}" data-state="off">`
+      + `<path d="M${x1},${top} C${x1},${top - 50} ${x2},${top - 50} ${x2},${top}" class="edge-bad dotted" marker-end="url(#arrow-bad)"/>`
+      + `<text x="${(x1 + x2) / 2}" y="${top - 46}" text-anchor="middle" class="small bad">${e(`streaming: ${t('topo.notStreaming')}`)}</text></g>`);
+  }
   // Archive edges: arcs below the row.
   for (const a of topo.archives) {
     if (a.state === 'off') continue;
@@ -98,7 +108,10 @@ export function topologyNotes(topo: Topology): string {
     const [a, b] = topo.primaries.map((r) => topo.servers.find((s) => s.role === r)!).sort((x, y) => (y.timeline ?? 0) - (x.timeline ?? 0));
     notes.push(t('topo.promoted', { promoted: a.role, tli: tli(a.role), old: b.role, oldTli: tli(b.role) }));
   } else if (!topo.primaries.length && topo.servers.some((s) => s.up)) notes.push(t('topo.noPrimary'));
-  return notes.map((n) => `<p class="note" data-note="${topo.promoted ? 'promoted' : 'no-primary'}">${e(n)}</p>`).join('');
+  const main = topo.promoted ? undefined : topo.primaries[0];
+  if (topo.archives.some((a) => a.from === main && a.state === 'off')) notes.push(`✗ ${t('topo.archiveOff', { role: main! })}`);
+  const kind = (n: string) => (n.startsWith('✗') ? 'archive-off' : topo.promoted ? 'promoted' : 'no-primary');
+  return notes.map((n) => `<p class="note" data-note="${kind(n)}">${e(n)}</p>`).join('');
 }
 
 // ---------------------------------------------------------------- checklist
@@ -165,7 +178,7 @@ svg .node-standby rect{fill:#e6eef8;stroke:#2a5a9a}svg .node-down rect,svg .node
 svg .node-archive rect{fill:#fffbe6;stroke:#8a6d00}svg text{font-size:13px}svg text.role{font-weight:bold;font-size:15px}svg text.ip{fill:#555}
 svg path.edge-ok,svg path.edge-bad,svg path.edge-wait{fill:none;stroke-width:2.5}.edge-ok{stroke:#176117}.edge-bad{stroke:#a00}.edge-wait{stroke:#b08000}
 .mk-ok{fill:#176117}.mk-bad{fill:#a00}.mk-wait{fill:#b08000}
-svg path.dashed{stroke-dasharray:7 5}svg text.bad{fill:#a00}.note{background:#fff4d6;border-left:4px solid #b08000;padding:.5em .8em}
+svg path.dashed{stroke-dasharray:7 5}svg path.dotted{stroke-dasharray:2 5}svg text.bad{fill:#a00}.note{background:#fff4d6;border-left:4px solid #b08000;padding:.5em .8em}
 ul.checks{list-style:none;padding:0}li.check{margin:.4em 0;padding:.4em .6em;border-radius:6px;background:#f7f7f7}
 li.pass .mark{color:#176117}li.fail .mark{color:#a00}li.warn .mark{color:#8a6d00}li.fail{background:#fdf0f0}.detail{font-size:.9em;margin:.2em 0 0 1.4em}
 .hint{color:#333}.pts{color:#777;font-size:.85em}ul.changes{list-style:none;padding:0;font-size:.9em}ul.changes li.good{color:#176117}ul.changes li.bad{color:#a00}

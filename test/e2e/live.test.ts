@@ -144,7 +144,8 @@ describe.skipIf(!CHROMIUM)('live feedback (PostgreSQL 15, Chromium)', () => {
     expect(dom).toMatch(/<svg[^>]*class="topology"/);
     expect(dom).toMatch(/data-role="maestro" data-kind="primary" data-timeline="1"/);
     expect(dom).toMatch(/data-role="esclavo" data-kind="primary"/);
-    expect(dom).not.toMatch(/data-edge="streaming"/);
+    expect(dom).toMatch(/data-edge="streaming" data-from="maestro" data-to="esclavo" data-state="off"/);
+    expect(dom).toMatch(/data-note="archive-off">✗ archive_mode no está activo en el maestro/);
     expect(dom).toMatch(/<ul class="checks" data-step="step-1" data-passed="false">/);
     expect(dom).toMatch(/data-check="ssh-batch" data-status="fail"/);
     // The student table is evidence of a failing step-5 check (not replicated): escaped, never run.

@@ -76,6 +76,7 @@ describe('topology', () => {
     expect(lines).toContainEqual(expect.stringMatching(/^maestro ──streaming──▶ esclavo .*✗ no funciona/));
     expect(lines).toContainEqual(expect.stringMatching(/✗ archive_mode no está activo en el maestro/));
     expect(lines.join('\n')).not.toMatch(/en el esclavo/);
+    expect(topologySvg(t)).toContain('data-edge="streaming" data-from="maestro" data-to="esclavo" data-state="off"');
   });
 
   it('after a fail-back: esclavo is primary, maestro and esclavo2 stream from it', async () => {
