@@ -134,6 +134,12 @@ describe.skipIf(!CHROMIUM)('live feedback (PostgreSQL 15, Chromium)', () => {
     expect(listening.length).toBeGreaterThan(0);
     for (const l of listening) expect(l).toMatch(new RegExp(`\\s127\\.0\\.0\\.1:${url.port}\\s`));
     stop(child);
+    // Exposing it takes a flag, and says what it means (only 127.0.0.1 is ever asked here).
+    const exposed = spawn('node', [LAB, 'web', '--env', env, '--expose'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    servers.push(exposed);
+    const warning = await new Promise<string>((resolve) => { let err = ''; exposed.stderr!.on('data', (d) => { err += d; if (/\n.*\n/.test(err)) resolve(err); }); });
+    expect(warning).toMatch(/ATENCIÓN: con --expose la página escucha en todas las interfaces \(0\.0\.0\.0:\d+\)/);
+    stop(exposed);
   });
 
   it('a fresh env: two servers that do not replicate, the step-1 checklist, hostile table names shown as text', async () => {
@@ -179,10 +185,10 @@ describe.skipIf(!CHROMIUM)('live feedback (PostgreSQL 15, Chromium)', () => {
     }
   });
 
-  it('a streaming env: esclavo a standby of maestro; an archived segment reaches the open page with no reload', async () => {
+  it('a streaming env: esclavo a standby of maestro; a check that turns green and an archived segment reach the open page with no reload', async () => {
     if (!TMUX) await solve('step-1');
     for (const s of ['step-2', 'step-3', 'step-4']) await solve(s);
-    const { url, child } = await web(['web', '--env', env]);
+    const { url, child } = await web(['web', '--env', env, '--step', 'step-5']);
     const dom = dumpDom(url.href, 'streaming.png');
     expect(dom).toMatch(/data-role="maestro" data-kind="primary"/);
     expect(dom).toMatch(/data-role="esclavo" data-kind="standby"/);
@@ -192,12 +198,15 @@ describe.skipIf(!CHROMIUM)('live feedback (PostgreSQL 15, Chromium)', () => {
     const page = await openPage(url.href);
     try {
       const segment = () => page.evaluate(`document.querySelector('[data-edge="archive"]')?.getAttribute('data-segment')`) as Promise<string | undefined>;
+      const studentTable = () => page.evaluate(`document.querySelector('[data-check="student-table"]')?.getAttribute('data-status')`) as Promise<string | undefined>;
       const before = await until('the page', segment);
+      expect(await studentTable()).toBe('fail'); // no table of the student's yet
       await page.evaluate('window.__sameDocument = 42');
       await until('a first live update', async () => Number(await page.evaluate('document.body.dataset.updates')) > 0 || undefined);
       expect((await exec(env, 'maestro', 'postgres', ['psql', '-Xqc', 'CREATE TABLE IF NOT EXISTS live_probe (i int); INSERT INTO live_probe VALUES (1); SELECT pg_switch_wal();'])).code).toBe(0);
       const after = await until('the new segment on the page', async () => { const s = await segment(); return s && s !== before ? s : undefined; });
       expect(after > before!).toBe(true);
+      await until('the student-table check to turn green', async () => (await studentTable()) === 'pass' || undefined);
       expect(await page.evaluate('window.__sameDocument')).toBe(42); // updated in place, not reloaded
       expect(await page.evaluate(`document.getElementById('changes').textContent`)).toContain(`llegó el segmento ${after}`);
     } finally {
@@ -254,6 +263,12 @@ describe.skipIf(!CHROMIUM)('live feedback (PostgreSQL 15, Chromium)', () => {
       expect(envPage.status).toBe(200);
       expect(await envPage.text()).toMatch(/data-role="maestro"/);
       expect((await fetch(`http://127.0.0.1:${url.port}/env/lv9-nope?${url.searchParams}`)).status).toBe(404);
+      const csv = await fetch(`http://127.0.0.1:${url.port}/report.csv?${url.searchParams}`);
+      expect(csv.status).toBe(200);
+      const rows = (await csv.text()).trim().split('\r\n');
+      expect(rows[0]).toMatch(/^env,pg,score,maxScore,percentage,step-1/);
+      expect(rows).toHaveLength(4);
+      expect(rows.find((r) => r.startsWith(`${env},`))).toMatch(new RegExp(`^${env},15,54,54,100,`));
     } finally {
       stop(child);
     }
