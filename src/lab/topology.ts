@@ -187,7 +187,8 @@ export async function topology(ctx: CheckContext | { probes: Probes; profile: Pg
       streams.push({
         from: s.role, to, state: w.state, application: w.application,
         sentLsn: w.sent || undefined, replayLsn: w.replay || undefined, lagBytes,
-        lagS: w.lag ?? toView?.replayAgeS,
+        // replay_lag (10+) is empty once caught up; the standby's replay age only means lag while bytes are behind.
+        lagS: w.lag ?? (lagBytes === 0 ? 0 : toView?.replayAgeS),
       });
     }
   }

@@ -60,7 +60,8 @@ export async function watch(opts: WatchOptions): Promise<void> {
   try {
     for (let n = 0; !stop && (opts.cycles === undefined || n < opts.cycles); n++) {
       const snap = await session.cycle();
-      if (stop) break;
+      // A q typed before the first answer still gets that answer.
+      if (stop && n > 0) break;
       if (tty) out.write(screen(session, snap));
       else {
         const lines: string[] = [];
