@@ -179,6 +179,8 @@ interface BatchItem {
  * order: "\x1e<index> <exit> <stdout bytes> <stderr bytes>\n" then both outputs, byte-exact.
  */
 const BATCH_SCRIPT = [
+  // Without setpriv (an image of one's own) or a writable /tmp, no output: each probe then runs alone.
+  'command -v setpriv >/dev/null 2>&1 || exit 71',
   'd=$(mktemp -d /tmp/pglab-probe.XXXXXX) || exit 70',
   'trap \'rm -rf "$d"\' EXIT',
   'n=$1; shift; pids=()',
