@@ -117,20 +117,23 @@ export function serverFactsSql(profile: PgProfile): string {
     FROM pg_stat_replication)`;
   return `SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN '' ELSE ${cur}::text END, coalesce(${recv}::text, ''), coalesce(${replay}::text, ''),
   coalesce(extract(epoch from now() - pg_last_xact_replay_timestamp())::bigint::text, ''), current_setting('archive_mode'),
-  encode(convert_to(current_setting('archive_command'), 'UTF8'), 'hex'), ${archiver.join(', ')}, extract(epoch from now())::bigint, coalesce(${senders}, '')`;
+  encode(convert_to(current_setting('archive_command'), 'UTF8'), 'hex'), ${archiver.join(', ')}, extract(epoch from now())::bigint, coalesce(${senders}, ''),
+  ${v91 ? "''" : "coalesce((SELECT received_tli::text FROM pg_stat_wal_receiver), '')"}`;
 }
 
 interface RawFacts {
   inRecovery: boolean; lsn: string; receive: string; replay: string; replayAge?: number; archiveMode: string; archiveCommand: string;
   lastArchived: string; lastArchivedAt?: number; failed?: number; lastFailed: string; lastFailedAt?: number; now: number;
   senders: { addr: string; application: string; state: string; sent: string; replay: string; lag?: number }[];
+  /** Standby (9.6+): the timeline its wal receiver is on, ahead of pg_controldata until the next restartpoint. */
+  receivedTli?: number;
 }
 
 export function parseServerFacts(row: string[]): RawFacts {
   const archiverLen = 5;
   const [rec, lsn, receive, replay, age, mode, command, ...rest] = row;
   const arch = rest.slice(0, archiverLen);
-  const [now, senders] = rest.slice(archiverLen);
+  const [now, senders, receivedTli] = rest.slice(archiverLen);
   return {
     inRecovery: rec === 't',
     lsn, receive, replay,
@@ -139,6 +142,7 @@ export function parseServerFacts(row: string[]): RawFacts {
     archiveCommand: fromHex(command),
     lastArchived: arch[0] ?? '', lastArchivedAt: num(arch[1]), failed: num(arch[2]), lastFailed: arch[3] ?? '', lastFailedAt: num(arch[4]),
     now: Number(now) || Date.now() / 1000,
+    receivedTli: num(receivedTli),
     senders: (senders ?? '').split(',').filter(Boolean).map((s) => {
       const [addr, app, state, sent, rep, lag] = s.split(' ');
       return { addr, application: fromHex(app), state: state ?? '', sent: sent ?? '', replay: rep ?? '', lag: num(lag) };
@@ -168,7 +172,7 @@ export async function topology(ctx: CheckContext | { probes: Probes; profile: Pg
     const up = state === 'accepting' && !!facts;
     if (!up) return { role: s.role, ip: s.ip, up: false, frozen: state === 'frozen', sysid: sysid || undefined };
     return {
-      role: s.role, ip: s.ip, up, primary: !facts!.inRecovery, timeline: tli || undefined, sysid: sysid || undefined,
+      role: s.role, ip: s.ip, up, primary: !facts!.inRecovery, timeline: (facts!.inRecovery && facts!.receivedTli) || tli || undefined, sysid: sysid || undefined,
       lsn: facts!.inRecovery ? facts!.replay || undefined : facts!.lsn || undefined,
       receiveLsn: facts!.inRecovery ? facts!.receive || undefined : undefined,
       replayAgeS: facts!.inRecovery ? facts!.replayAge : undefined,

@@ -30,8 +30,8 @@ export function topologySvg(topo: Topology): string {
   const archiveNode = topo.archives.some((a) => a.state !== 'off' && !a.to);
   const n = order.length + (archiveNode ? 1 : 0);
   const width = Math.max(760, n * NODE_W + (n - 1) * GAP + 40);
-  const height = NODE_H + 210;
-  const top = 90;
+  const height = NODE_H + 230;
+  const top = 110;
   const x = new Map<string, number>(order.map((s, i) => [s.role, 20 + i * (NODE_W + GAP)]));
   const archiveKey = '\u0000archive';
   if (archiveNode) x.set(archiveKey, 20 + order.length * (NODE_W + GAP));
@@ -62,12 +62,13 @@ export function topologySvg(topo: Topology): string {
     if (from === undefined || to === undefined) return;
     const ok = s.state === 'streaming';
     const [x1, x2] = [from + NODE_W / 2, to + NODE_W / 2];
-    const lift = 50 + (i % 3) * 14;
+    // Each arc higher than the last, so their labels never sit on each other.
+    const lift = 44 + Math.min(i, 2) * 30;
     const lag = [s.lagBytes !== undefined ? t('topo.lag', { bytes: s.lagBytes }) : '', s.lagS !== undefined ? t('topo.lagS', { s: Math.round(s.lagS) }) : ''].filter(Boolean).join(', ');
     parts.push(`<g class="edge" data-edge="streaming" data-from="${e(s.from)}" data-to="${e(s.to)}" data-state="${e(s.state)}">`
       + `<title>${e(s.application)} ${e(s.sentLsn ?? '')} → ${e(s.replayLsn ?? '')}</title>`
       + `<path d="M${x1},${top} C${x1},${top - lift} ${x2},${top - lift} ${x2},${top}" class="edge-${ok ? 'ok' : 'wait'}" marker-end="url(#arrow-${ok ? 'ok' : 'wait'})"/>`
-      + `<text x="${(x1 + x2) / 2}" y="${top - lift + 4}" text-anchor="middle" class="small">${e(`streaming: ${s.state}`)}${lag ? ` · ${e(lag)}` : ''}</text></g>`);
+      + `<text x="${(x1 + x2) / 2}" y="${top - lift * 0.75 - 5}" text-anchor="middle" class="small">${e(s.state)}${lag ? ` · ${e(lag)}` : ''}</text></g>`);
   });
   // The edges that should be there and are not: from the main primary (maestro, until a promotion)
   // to each server nothing streams to, drawn dotted and red, as `lab status` says "no funciona".
