@@ -1,28 +1,34 @@
 /**
- * The only module that talks to the Docker engine (through dockerode).
+ * How src/docker talks to the Docker engine: engine.ts (plain HTTP on the engine's socket) for
+ * what every check does — ping, exec — and dockerode, loaded on first use only, for the rest.
  * Every command inside a container is an argv array (never a shell string built from
  * student-controlled text) and has a timeout.
  */
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { LabError } from '../errors.js';
 import { TIMEOUTS } from '../timeouts.js';
+import { engineEndpoint, ping, runExec } from './engine.js';
 
 let docker: Docker | undefined;
 
+/** dockerode, required on first use: `lab check` never pays its start-up (~0.2 s). */
 export function dockerClient(): Docker {
-  docker ??= new Docker();
+  if (!docker) {
+    const Dockerode = createRequire(import.meta.url)('dockerode') as typeof Docker;
+    docker = new Dockerode();
+  }
   return docker;
 }
 
 /** Fails with a clear LabError when Docker is missing, stopped or forbidden. */
-export async function ensureDocker(): Promise<Docker> {
-  const client = dockerClient();
+export async function ensureDocker(): Promise<void> {
+  const ep = engineEndpoint();
   try {
-    await withTimeout(client.ping(), TIMEOUTS.dockerPingMs, 'docker ping');
-    return client;
+    await withTimeout(ep ? ping(ep, TIMEOUTS.dockerPingMs) : dockerClient().ping(), TIMEOUTS.dockerPingMs, 'docker ping');
   } catch (err) {
     throw classifyDockerError(err);
   }
@@ -76,16 +82,29 @@ export async function execInContainer(container: string, argv: string[], opts: E
     ...opts.env,
   };
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-  const exec = await client.getContainer(container).exec({
+  const spec = {
     Cmd: ['timeout', '-k', '2', String(seconds), ...argv],
-    AttachStdout: true,
-    AttachStderr: true,
+    AttachStdout: true as const,
+    AttachStderr: true as const,
     AttachStdin: opts.stdin !== undefined,
     User: user,
     WorkingDir: opts.workdir ?? (user === 'postgres' ? '/var/lib/postgresql' : '/root'),
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-  });
-  const stream = await exec.start({ hijack: true, stdin: opts.stdin !== undefined });
+  };
+  const ep = engineEndpoint();
+  const r = ep
+    ? await runExec(ep, container, spec, opts.stdin, timeoutMs + TIMEOUTS.execGraceMs)
+    : await execWithDockerode(container, spec, opts.stdin, timeoutMs + TIMEOUTS.execGraceMs);
+  // coreutils timeout exits 124 (or 137 after -k) when it had to stop the command.
+  const timedOut = r.cutOff || r.exitCode === 124 || r.exitCode === 137;
+  return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, timedOut };
+}
+
+/** The same exec through dockerode, for engines engine.ts does not reach (TLS). */
+async function execWithDockerode(container: string, spec: Docker.ExecCreateOptions, stdin: string | Buffer | undefined, deadlineMs: number) {
+  const client = dockerClient();
+  const exec = await client.getContainer(container).exec(spec);
+  const stream = await exec.start({ hijack: true, stdin: stdin !== undefined });
   const out: Buffer[] = [];
   const errOut: Buffer[] = [];
   const stdout = new PassThrough();
@@ -93,27 +112,24 @@ export async function execInContainer(container: string, argv: string[], opts: E
   stdout.on('data', (b: Buffer) => out.push(b));
   stderr.on('data', (b: Buffer) => errOut.push(b));
   client.modem.demuxStream(stream, stdout, stderr);
-  if (opts.stdin !== undefined) {
-    stream.write(opts.stdin);
+  if (stdin !== undefined) {
+    stream.write(stdin);
     // Half-close so the process sees EOF on stdin.
     (stream as unknown as { end: () => void }).end();
   }
-  let timedOut = false;
+  let cutOff = false;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
-      timedOut = true;
+      cutOff = true;
       stream.destroy();
       resolve();
-    }, timeoutMs + TIMEOUTS.execGraceMs);
+    }, deadlineMs);
     stream.on('end', () => { clearTimeout(timer); resolve(); });
     stream.on('close', () => { clearTimeout(timer); resolve(); });
     stream.on('error', () => { clearTimeout(timer); resolve(); });
   });
   const info = await exec.inspect();
-  const exitCode = info.ExitCode ?? -1;
-  // coreutils timeout exits 124 (or 137 after -k) when it had to stop the command.
-  if (exitCode === 124 || exitCode === 137) timedOut = true;
-  return { exitCode, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut), timedOut };
+  return { exitCode: info.ExitCode ?? -1, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut), cutOff };
 }
 
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -6,6 +6,7 @@
  */
 import type Docker from 'dockerode';
 import { dockerClient, ensureDocker } from './client.js';
+import * as engine from './engine.js';
 
 export type Labels = Record<string, string>;
 /** What `createContainer` / `createNetwork` take (built by src/env/spec.ts). */
@@ -60,16 +61,17 @@ export const isSubnetTaken = (err: unknown) => /overlap|in use/i.test(errorText(
 
 /** Containers, volumes and networks carrying one of these labels (`key` or `key=value`). */
 export async function listLabelled(label: string[]): Promise<{ containers: ContainerFacts[]; volumes: VolumeFacts[]; networks: NetworkFacts[] }> {
-  const docker = dockerClient();
   const filters = { label };
+  const ep = engine.engineEndpoint(); // every command lists its env: no dockerode start-up for that
+  const docker = ep ? undefined : dockerClient();
   const [containers, volumes, networks] = await Promise.all([
-    docker.listContainers({ all: true, filters }),
-    docker.listVolumes({ filters }),
-    docker.listNetworks({ filters }),
+    ep ? engine.listContainers(ep, filters) : docker!.listContainers({ all: true, filters }),
+    ep ? engine.listVolumes(ep, filters) : docker!.listVolumes({ filters }).then((v) => v.Volumes ?? []),
+    ep ? engine.listNetworks(ep, filters) : docker!.listNetworks({ filters }),
   ]);
   return {
     containers: containers.map((c) => ({ name: (c.Names?.[0] ?? '').replace(/^\//, ''), labels: c.Labels ?? {}, state: c.State, imageId: c.ImageID })),
-    volumes: (volumes.Volumes ?? []).map(volumeFacts),
+    volumes: volumes.map(volumeFacts),
     networks: networks.map(networkFacts),
   };
 }
@@ -89,11 +91,11 @@ export async function allNetworks(): Promise<NetworkFacts[]> {
   return (await dockerClient().listNetworks()).map(networkFacts);
 }
 
-function volumeFacts(v: Docker.VolumeInspectInfo): VolumeFacts {
+function volumeFacts(v: Pick<Docker.VolumeInspectInfo, 'Name'> & { Labels?: Record<string, string> | null }): VolumeFacts {
   return { name: v.Name, labels: v.Labels ?? {}, createdAt: String((v as { CreatedAt?: string }).CreatedAt ?? '') };
 }
 
-function networkFacts(n: Docker.NetworkInspectInfo): NetworkFacts {
+function networkFacts(n: engine.EngineNetwork): NetworkFacts {
   return {
     id: n.Id, name: n.Name, labels: n.Labels ?? {}, created: n.Created,
     subnets: (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => !!s),
@@ -172,7 +174,8 @@ export async function removeContainer(name: string): Promise<void> {
 
 /** When a container was created, its labels, state and environment (`KEY=value`); undefined when it does not exist. */
 export async function inspectContainer(name: string): Promise<{ created: string; labels: Labels; state: string; env: string[] } | undefined> {
-  const info = await dockerClient().getContainer(name).inspect().catch(() => undefined);
+  const ep = engine.engineEndpoint();
+  const info = await (ep ? engine.inspectContainer(ep, name) : dockerClient().getContainer(name).inspect()).catch(() => undefined);
   if (!info) return undefined;
   return { created: info.Created, labels: info.Config?.Labels ?? {}, state: info.State?.Status ?? '', env: info.Config?.Env ?? [] };
 }

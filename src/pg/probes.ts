@@ -3,7 +3,8 @@
  * "is esclavo in recovery"). One Probes object lives for one `lab check` run and memoizes
  * every fact, so concurrent checks share one docker exec per fact. Every probe has a timeout.
  */
-import { dockerClient, execInContainer, type ExecResult } from '../docker/client.js';
+import { execInContainer, type ExecResult } from '../docker/client.js';
+import { inspectContainer } from '../docker/objects.js';
 import { imageFileSums } from '../docker/image-files.js';
 import type { LabEnv } from '../env/env.js';
 import { parseConf, type ParsedConf } from './conf.js';
@@ -654,8 +655,8 @@ export class Probes {
     return this.once('pristine', async () => {
       const server = this.env.servers.find((s) => s.state !== 'missing');
       if (!server || !this.env.imageId) return undefined;
-      const info = await dockerClient().getContainer(server.container).inspect();
-      const locale = (info.Config?.Env ?? []).find((e) => e.startsWith('PGLAB_LOCALE='))?.slice('PGLAB_LOCALE='.length) ?? 'es_AR.UTF-8';
+      const info = await inspectContainer(server.container);
+      const locale = (info?.env ?? []).find((e) => e.startsWith('PGLAB_LOCALE='))?.slice('PGLAB_LOCALE='.length) ?? 'es_AR.UTF-8';
       const dir = `/usr/share/pglab/pristine/${locale}`;
       const sums = await imageFileSums(this.env.imageId, [`${dir}/postgresql.conf`, `${dir}/pg_hba.conf`]);
       const conf = sums.get(`${dir}/postgresql.conf`);

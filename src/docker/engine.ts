@@ -1,0 +1,148 @@
+/**
+ * A small client of the Docker Engine API for the calls every `lab check` makes: ping, listing by
+ * label, inspecting a container, and exec. dockerode costs ~0.2 s of start-up (more on a loaded
+ * class server) and `lab check` must stay under half a second, so these go straight over the
+ * engine's socket with node:http; dockerode is loaded only for builds, creation and removal.
+ * Endpoints it cannot serve (TLS-protected tcp:// engines) make `engineEndpoint()` return
+ * undefined, and callers use dockerode for everything.
+ */
+import http from 'node:http';
+import type { Socket } from 'node:net';
+
+/** API version every supported engine speaks (Docker 20.10+); the newest endpoints are not needed here. */
+const API = '/v1.41';
+
+export interface EngineEndpoint { socketPath?: string; host?: string; port?: number }
+
+let endpoint: EngineEndpoint | null | undefined;
+
+/** Where the engine listens, as dockerode would find it (DOCKER_HOST, else the platform's default socket). */
+export function engineEndpoint(): EngineEndpoint | undefined {
+  if (endpoint !== undefined) return endpoint ?? undefined;
+  endpoint = parseDockerHost(process.env.DOCKER_HOST, process.platform, process.env.DOCKER_TLS_VERIFY) ?? null;
+  return endpoint ?? undefined;
+}
+
+export function parseDockerHost(raw: string | undefined, platform: string, tlsVerify?: string): EngineEndpoint | undefined {
+  if (!raw) return { socketPath: platform === 'win32' ? '//./pipe/docker_engine' : '/var/run/docker.sock' };
+  if (raw.startsWith('unix://')) return { socketPath: raw.slice('unix://'.length) };
+  if (raw.startsWith('npipe://')) return { socketPath: raw.slice('npipe://'.length).replace(/\//g, '\\') };
+  const tcp = /^tcp:\/\/([^:/]+):(\d+)\/?$/.exec(raw);
+  if (tcp && !tlsVerify) return { host: tcp[1], port: Number(tcp[2]) };
+  return undefined; // TLS, ssh://…: dockerode (or its helpers) handle those
+}
+
+/** An answer of the engine that is not 2xx, shaped like dockerode's errors (statusCode, message). */
+export class EngineError extends Error {
+  constructor(readonly statusCode: number, message: string) {
+    super(message);
+  }
+}
+
+function request(ep: EngineEndpoint, method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<{ status: number; data: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = http.request({
+      ...ep, method, path: API + path, timeout: timeoutMs,
+      headers: { Host: 'docker', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, data: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms: docker ${method} ${path}`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+async function json<T>(ep: EngineEndpoint, method: string, path: string, body?: unknown, timeoutMs?: number): Promise<T> {
+  const { status, data } = await request(ep, method, path, body, timeoutMs);
+  if (status < 200 || status >= 300) {
+    let message = data.toString();
+    try { message = (JSON.parse(message) as { message?: string }).message ?? message; } catch { /* plain text */ }
+    throw new EngineError(status, `(HTTP code ${status}) ${message}`);
+  }
+  return (data.length ? JSON.parse(data.toString()) : undefined) as T;
+}
+
+export const ping = (ep: EngineEndpoint, timeoutMs: number) => request(ep, 'GET', '/_ping', undefined, timeoutMs).then((r) => {
+  if (r.status !== 200) throw new EngineError(r.status, `(HTTP code ${r.status}) ${r.data.toString()}`);
+});
+
+const filterQuery = (filters: Record<string, string[]>) => `filters=${encodeURIComponent(JSON.stringify(filters))}`;
+
+export interface EngineContainer { Names?: string[]; Labels?: Record<string, string>; State: string; ImageID: string }
+export interface EngineVolume { Name: string; Labels?: Record<string, string> | null; CreatedAt?: string }
+export interface EngineNetwork { Id: string; Name: string; Labels?: Record<string, string>; Created: string; IPAM?: { Config?: { Subnet?: string }[] } }
+
+export const listContainers = (ep: EngineEndpoint, filters: Record<string, string[]>) =>
+  json<EngineContainer[]>(ep, 'GET', `/containers/json?all=1&${filterQuery(filters)}`);
+export const listVolumes = (ep: EngineEndpoint, filters: Record<string, string[]>) =>
+  json<{ Volumes?: EngineVolume[] | null }>(ep, 'GET', `/volumes?${filterQuery(filters)}`).then((v) => v.Volumes ?? []);
+export const listNetworks = (ep: EngineEndpoint, filters?: Record<string, string[]>) =>
+  json<EngineNetwork[]>(ep, 'GET', `/networks${filters ? `?${filterQuery(filters)}` : ''}`);
+
+export interface EngineContainerInfo { Created: string; Config?: { Labels?: Record<string, string>; Env?: string[] }; State?: { Status?: string } }
+export const inspectContainer = (ep: EngineEndpoint, name: string) =>
+  json<EngineContainerInfo>(ep, 'GET', `/containers/${encodeURIComponent(name)}/json`);
+
+export interface EngineExecSpec {
+  Cmd: string[]; User: string; WorkingDir: string; Env: string[];
+  AttachStdin: boolean; AttachStdout: true; AttachStderr: true;
+}
+
+/**
+ * Runs an exec and collects its demultiplexed output. The start request is upgraded to a raw
+ * stream (as the docker CLI does) so stdin can be written and half-closed.
+ */
+export async function runExec(ep: EngineEndpoint, container: string, spec: EngineExecSpec, stdin: string | Buffer | undefined, deadlineMs: number):
+  Promise<{ exitCode: number; stdout: Buffer; stderr: Buffer; cutOff: boolean }> {
+  const { Id } = await json<{ Id: string }>(ep, 'POST', `/containers/${encodeURIComponent(container)}/exec`, spec);
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const payload = Buffer.from(JSON.stringify({ Detach: false, Tty: false }));
+    const req = http.request({
+      ...ep, method: 'POST', path: `${API}/exec/${Id}/start`,
+      headers: { Host: 'docker', 'Content-Type': 'application/json', 'Content-Length': payload.length, Connection: 'Upgrade', Upgrade: 'tcp' },
+    });
+    req.on('upgrade', (_res, sock: Socket) => resolve(sock));
+    req.on('response', (res) => {
+      // An engine that answers without upgrading sends an error, or the stream as the body.
+      if ((res.statusCode ?? 0) >= 300) {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => reject(new EngineError(res.statusCode ?? 0, `(HTTP code ${res.statusCode}) ${Buffer.concat(chunks).toString()}`)));
+      } else {
+        resolve(res.socket as Socket);
+      }
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let pending: Buffer = Buffer.alloc(0);
+  // Multiplexed stream: 8-byte header (stream 1 = stdout, 2 = stderr; big-endian length), then the payload.
+  socket.on('data', (chunk: Buffer) => {
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    while (pending.length >= 8) {
+      const size = pending.readUInt32BE(4);
+      if (pending.length < 8 + size) break;
+      (pending[0] === 2 ? err : out).push(pending.subarray(8, 8 + size));
+      pending = pending.subarray(8 + size);
+    }
+  });
+  if (stdin !== undefined) socket.end(stdin); // half-close: the command sees EOF on stdin
+  let cutOff = false;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => { cutOff = true; socket.destroy(); resolve(); }, deadlineMs);
+    const done = () => { clearTimeout(timer); resolve(); };
+    socket.on('end', done);
+    socket.on('close', done);
+    socket.on('error', done);
+  });
+  socket.destroy();
+  const info = await json<{ ExitCode: number | null; Running: boolean }>(ep, 'GET', `/exec/${Id}/json`);
+  return { exitCode: info.ExitCode ?? -1, stdout: Buffer.concat(out), stderr: Buffer.concat(err), cutOff };
+}
