@@ -11,6 +11,7 @@ import { appendProgress, readProgress, type Progress } from '../lab/progress.js'
 import { progressRecords, runStep, type StepResult } from '../lab/runner.js';
 import { topology, type Topology } from '../lab/topology.js';
 import { Probes, type PlannedProbe } from '../pg/probes.js';
+import { chartFromRecords, type RecordLine } from '../pg/recorder.js';
 
 /** Seconds between cycles (`lab watch`, the pages). */
 export const CYCLE_S = 2;
@@ -108,6 +109,7 @@ export class LiveSession {
       const probes = new Probes(this.env);
       probes.prefetch(this.plan);
       const progress = await this.progressNow();
+      if (this.cycles === 1 && this.opts.topology !== false) await this.seedHistory(probes, at);
       const [topo, result] = await Promise.all([
         this.opts.topology === false ? undefined : topology({ probes, profile: probes.profile }),
         this.opts.checks === false ? undefined : runStep(this.env, this.lab, step, { probes, progress: async () => progress }),
@@ -145,6 +147,17 @@ export class LiveSession {
       const prev = map[r.key];
       map[r.key] = { firstPassed: prev?.firstPassed ?? (r.status === 'pass' ? r.at : undefined), lastStatus: r.status, lastAt: r.at };
     }
+  }
+
+  /** A page opened now shows the last minutes at once: the chart starts from the env's flight record. */
+  private async seedHistory(probes: Probes, at: number): Promise<void> {
+    const byRole = new Map<string, RecordLine[]>();
+    await Promise.all(this.env.servers.filter((s) => s.state === 'running').map(async (s) => {
+      const rec = await probes.recording(s.role).catch(() => undefined);
+      if (rec) byRole.set(s.role, rec.records);
+    }));
+    const since = at / 1000 - HISTORY_MIN * 60;
+    this.history = chartFromRecords(byRole, since).map((p) => ({ at: p.at, lagBytes: p.lagBytes, waiting: p.waiting, lastArchived: p.lastArchived }));
   }
 
   private sample(topo: Topology, at: number): void {

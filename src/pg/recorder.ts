@@ -103,3 +103,33 @@ export function spans(records: RecordLine[], pred: (r: RecordLine) => boolean, m
   }
   return out;
 }
+
+/** One point of a lag/archiving chart, as the live page draws it. */
+export interface ChartPoint { at: number; lagBytes?: number; waiting: number; lastArchived?: string }
+
+/**
+ * The last minutes of lag and archiving as the servers recorded them, so a page opened now shows a
+ * chart at once instead of starting empty: at each primary record, the lag is what it had sent
+ * minus what each standby had replayed at the same moment (its nearest record, within one
+ * recorder period either way); archiving is the primary's `.ready` count and last archived
+ * segment. For display only: a grader never reads it.
+ */
+export function chartFromRecords(byRole: Map<string, RecordLine[]>, sinceS: number, periodS = 5): ChartPoint[] {
+  const all = [...byRole.values()];
+  const primaries = all.flatMap((records) => records.filter((r) => r.up && r.inRecovery === false && r.at >= sinceS));
+  const standbys = all.filter((records) => records.some((r) => r.inRecovery === true));
+  const points: ChartPoint[] = [];
+  for (const p of primaries.sort((a, b) => a.at - b.at)) {
+    const sent = p.senders.filter((x) => x.sent).map((x) => lsnBytes(x.sent));
+    let lag: number | undefined;
+    if (sent.length) {
+      for (const records of standbys) {
+        const near = records.filter((r) => r.inRecovery && r.replayLsn && Math.abs(r.at - p.at) <= periodS)
+          .sort((a, b) => Math.abs(a.at - p.at) - Math.abs(b.at - p.at))[0];
+        if (near) lag = Math.max(lag ?? 0, Math.max(0, Math.max(...sent) - lsnBytes(near.replayLsn)));
+      }
+    }
+    points.push({ at: p.at * 1000, lagBytes: lag, waiting: p.ready, lastArchived: p.lastArchived || undefined });
+  }
+  return points;
+}

@@ -194,6 +194,8 @@ describe.skipIf(!CHROMIUM)('live feedback (PostgreSQL 15, Chromium)', () => {
     expect(dom).toMatch(/data-role="esclavo" data-kind="standby"/);
     expect(dom).toMatch(/data-edge="streaming" data-from="maestro" data-to="esclavo" data-state="streaming"/);
     expect(dom).toMatch(/data-edge="archive" data-from="maestro" data-to="esclavo" data-state="ok" data-segment="[0-9A-F]{24}"/);
+    // The chart starts from the env's flight record: the minutes before the page was opened are drawn at once.
+    expect(dom).toMatch(/<svg[^>]*class="chart"/);
 
     const page = await openPage(url.href);
     try {

@@ -1,6 +1,6 @@
 /** The flight record is parsed strictly: a line the student edited into another shape never counts. */
 import { describe, expect, it } from 'vitest';
-import { lsnBytes, parseRecording, spans } from '../../src/pg/recorder.js';
+import { chartFromRecords, lsnBytes, parseRecording, spans } from '../../src/pg/recorder.js';
 
 const T0 = 1_790_000_000;
 const window = { notBefore: T0 - 100, notAfter: T0 + 10_000 };
@@ -54,5 +54,30 @@ describe('parseRecording', () => {
   it('compares LSNs as byte positions', () => {
     expect(lsnBytes('0/3000148')).toBe(0x3000148);
     expect(lsnBytes('1/0')).toBeGreaterThan(lsnBytes('0/FFFFFFFF'));
+  });
+});
+
+describe('chartFromRecords', () => {
+  it('gives the live page the last minutes at once: lag = sent on the primary − replayed on the standby at the same moment', () => {
+    const maestro = parseRecording([
+      line(T0 - 700), // older than the chart's window
+      line(T0, { snd: '10.213.1.11/streaming/0/3000400', ready: '2' }),
+      line(T0 + 5, { snd: '10.213.1.11/streaming/0/3000400', ready: '0', done: '000000010000000000000003' }),
+    ].join('\n'), { notBefore: 0, notAfter: T0 + 100 }).records;
+    const esclavo = parseRecording([
+      line(T0 + 2, { rec: 't', wal: '', rcv: '0/3000400', rpl: '0/3000100', snd: '', wr: 'streaming', done: '', ready: '0' }),
+      line(T0 + 6, { rec: 't', wal: '', rcv: '0/3000400', rpl: '0/3000400', snd: '', wr: 'streaming', done: '', ready: '0' }),
+    ].join('\n'), { notBefore: 0, notAfter: T0 + 100 }).records;
+    const points = chartFromRecords(new Map([['maestro', maestro], ['esclavo', esclavo]]), T0 - 600);
+    expect(points).toEqual([
+      { at: T0 * 1000, lagBytes: 0x300, waiting: 2, lastArchived: '000000010000000000000002' },
+      { at: (T0 + 5) * 1000, lagBytes: 0, waiting: 0, lastArchived: '000000010000000000000003' },
+    ]);
+  });
+
+  it('has no lag without a standby record near the primary\'s, and nothing without a primary', () => {
+    const maestro = parseRecording(line(T0), { notBefore: 0, notAfter: T0 + 100 }).records;
+    expect(chartFromRecords(new Map([['maestro', maestro]]), 0)[0].lagBytes).toBeUndefined();
+    expect(chartFromRecords(new Map(), 0)).toEqual([]);
   });
 });
