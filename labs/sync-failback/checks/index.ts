@@ -95,6 +95,21 @@ async function whyNoSender(probes: Probes, primary: Role, standbyIp: string): Pr
   return fail('no-sender', { ...evidence, hba: `${rule.line}: ${rule.raw.trim()}` });
 }
 
+/**
+ * The primary's pg_stat_replication row of the standby at `standbyIp`, in state streaming;
+ * otherwise why not (no row: the primary's settings and rules, with the rows seen; another state).
+ */
+async function streamingRow(probes: Probes, profile: PgProfile, primary: Role, standbyIp: string): Promise<ReplRow | CheckOutcome> {
+  const rows = await replicationRows(probes, profile, primary);
+  const mine = rows.find((r) => r.addr === standbyIp);
+  if (!mine) {
+    const why = await whyNoSender(probes, primary, standbyIp);
+    return { ...why, evidence: { ...why.evidence, pg_stat_replication: showRows(rows) } };
+  }
+  if (mine.state !== 'streaming') return fail('not-streaming', { client_addr: mine.addr, state: mine.state });
+  return mine;
+}
+
 /** primary_conninfo a standby uses: recovery.conf (9.1) or the setting in effect (12+). */
 async function primaryConninfo(probes: Probes, profile: PgProfile, role: string): Promise<string> {
   if (profile.recoveryConfFile) {
@@ -122,13 +137,8 @@ export const maestroFollowsEsclavo: CheckFn = async ({ probes }) => {
 export const streamsFromEsclavo: CheckFn = async ({ probes, profile, ip }) => {
   if (!(await isUp(probes, 'esclavo'))) return fail('down', { server: 'esclavo' });
   if (await probes.inRecovery('esclavo')) return fail('esclavo-not-primary', { esclavo_in_recovery: 't' });
-  const rows = await replicationRows(probes, profile, 'esclavo');
-  const mine = rows.find((r) => r.addr === ip.maestro);
-  if (!mine) {
-    const why = await whyNoSender(probes, 'esclavo', ip.maestro);
-    return { ...why, evidence: { ...why.evidence, pg_stat_replication: showRows(rows) } };
-  }
-  if (mine.state !== 'streaming') return fail('not-streaming', { client_addr: mine.addr, state: mine.state });
+  const mine = await streamingRow(probes, profile, 'esclavo', ip.maestro);
+  if (isOutcome(mine)) return mine;
   return pass({ client_addr: mine.addr, application_name: mine.app, state: mine.state, sent: mine.sent });
 };
 
@@ -325,13 +335,8 @@ export const esclavoFollowsMaestro: CheckFn = async ({ probes, profile, ip }) =>
   if (!(await probes.inRecovery('esclavo'))) return fail('esclavo-primary', { esclavo_in_recovery: 'f' });
   const [sm, se] = await Promise.all([sysid(probes, 'maestro'), sysid(probes, 'esclavo')]);
   if (!sm || sm !== se) return fail('other-cluster', { maestro_sysid: sm ?? '—', esclavo_sysid: se ?? '—' });
-  const rows = await replicationRows(probes, profile, 'maestro');
-  const mine = rows.find((r) => r.addr === ip.esclavo);
-  if (!mine) {
-    const why = await whyNoSender(probes, 'maestro', ip.esclavo);
-    return { ...why, evidence: { ...why.evidence, pg_stat_replication: showRows(rows) } };
-  }
-  if (mine.state !== 'streaming') return fail('not-streaming', { client_addr: mine.addr, state: mine.state });
+  const mine = await streamingRow(probes, profile, 'maestro', ip.esclavo);
+  if (isOutcome(mine)) return mine;
   return pass({ esclavo_in_recovery: 't', system_identifier: sm, client_addr: mine.addr, application_name: mine.app, state: mine.state });
 };
 
@@ -363,13 +368,8 @@ export const esclavo2Standby: CheckFn = async ({ probes, profile, ip }) => {
   const [sm, s2] = await Promise.all([sysid(probes, 'maestro'), sysid(probes, 'esclavo2')]);
   if (!sm || sm !== s2) return fail('other-cluster', { maestro_sysid: sm ?? '—', esclavo2_sysid: s2 ?? '—' });
   const ip2 = ip.esclavo2 ?? probes.ip('esclavo2');
-  const rows = await replicationRows(probes, profile, 'maestro');
-  const mine = rows.find((r) => r.addr === ip2);
-  if (!mine) {
-    const why = await whyNoSender(probes, 'maestro', ip2);
-    return { ...why, evidence: { ...why.evidence, pg_stat_replication: showRows(rows) } };
-  }
-  if (mine.state !== 'streaming') return fail('not-streaming', { client_addr: mine.addr, state: mine.state });
+  const mine = await streamingRow(probes, profile, 'maestro', ip2);
+  if (isOutcome(mine)) return mine;
   return pass({ esclavo2_in_recovery: 't', system_identifier: sm, client_addr: mine.addr, application_name: mine.app, state: mine.state });
 };
 
