@@ -46,7 +46,7 @@ export interface CheckSpec {
 export interface SolutionAction {
   on: string;
   user: 'root' | 'postgres';
-  /** Relative to the lab folder; labs/<lab>/solutions/lib.sh is prepended. */
+  /** Relative to the lab folder; labs/lib.sh and labs/<lab>/solutions/lib.sh are prepended. */
   script: string;
   /** Keep the script's stdout in this variable for the following actions. */
   capture?: string;

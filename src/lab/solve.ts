@@ -21,7 +21,8 @@ export async function applySolution(env: LabEnv, lab: LabManifest, step: StepSpe
   if (!actions.length) throw new LabError('lab.noSolution', { step: step.id, pg: env.pg });
   // LF line ends whatever the checkout has (Git for Windows writes CRLF): bash in the container chokes on `\r`.
   const dir = path.join(LABS_DIR, lab.id);
-  const lib = lf(readFileSync(path.join(dir, 'solutions', 'lib.sh'), 'utf8'));
+  // Every lab's helpers (set -e, set_conf, wait_for), then the lab's own.
+  const lib = [path.join(LABS_DIR, 'lib.sh'), path.join(dir, 'solutions', 'lib.sh')].map((f) => lf(readFileSync(f, 'utf8'))).join('\n');
   // The env's facts (MAESTRO_IP, CONFDIR…) and what this version can do (CAP_RECOVERY_CONF=1…): scripts never test $PG.
   const vars: Record<string, string> = {
     ...Object.fromEntries(Object.entries(envFacts(env)).map(([k, v]) => [k.toUpperCase(), v])),

@@ -15,7 +15,7 @@ describe.skipIf(!existsSync(path.join(ROOT, '.git')))('.gitattributes', () => {
   it('pins LF for scripts, docker/ and lab solutions', () => {
     const files = [
       'docker/pg/pglab-init', 'docker/pg/pglab-recorder', 'docker/pg/Dockerfile', 'docker/pg/Dockerfile.pg91', 'docker/pg/pg91-build.sh',
-      'docker/base/make-base.sh', 'docker/base/Dockerfile.registry', 'labs/wal-streaming/solutions/lib.sh',
+      'docker/base/make-base.sh', 'docker/base/Dockerfile.registry', 'labs/lib.sh', 'labs/wal-streaming/solutions/lib.sh',
       'labs/wal-streaming/solutions/step-1/keygen.sh', '.ci/run', 'bin/lab.js',
     ];
     const out = execFileSync('git', ['check-attr', 'eol', '--', ...files], { cwd: ROOT }).toString();

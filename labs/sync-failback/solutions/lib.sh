@@ -1,27 +1,9 @@
-# Prepended to every sync-failback reference solution. Variables come from `lab solve`: this env's
+# Prepended to every sync-failback reference solution, after labs/lib.sh (set -e, set_conf, wait_for).
+# Variables come from `lab solve`: this env's
 # facts (MAESTRO_IP ESCLAVO_IP ESCLAVO2_IP CONFDIR DATADIR BINDIR LOGFILE…) and what this PostgreSQL
 # version can do (src/pg/profile.ts): CAP_RECOVERY_CONF (recovery.conf, else standby.signal + GUCs),
 # CAP_PG_REWIND, CAP_SYNC_FIRST_ANY (FIRST/ANY lists), CAP_BASEBACKUP_WAL_METHOD (-X fetch, else -x),
 # CAP_WAL_KEEP_SETTING/VALUE, CAP_REPLAY_LSN_FUNCTION. Scripts never test $PG.
-set -euo pipefail
-
-# set_conf FILE KEY VALUE: comment out active lines for KEY and append `KEY = VALUE` (as editing with nano).
-set_conf() {
-  local file="$1" key="$2" value="$3"
-  sed -i -E "s/^([[:space:]]*${key}[[:space:]]*=)/# (pglab) \1/" "$file"
-  printf '%s = %s\n' "$key" "$value" >> "$file"
-}
-
-# wait_for SECONDS WHAT CMD...: runs CMD every second until it succeeds; fails saying WHAT after
-# SECONDS × $TIMEOUT_SCALE.
-wait_for() {
-  local seconds="$1" what="$2"; shift 2
-  local deadline=$(( $(date +%s) + seconds * ${TIMEOUT_SCALE:-1} ))
-  until "$@"; do
-    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$what" >&2; return 1; fi
-    sleep 1
-  done
-}
 
 # q SQL: one value from the local server, as postgres (root scripts go through su).
 q() {
