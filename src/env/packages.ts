@@ -4,7 +4,7 @@
  * offline at the next `lab up`, so a container recreated from the image keeps the student's work.
  */
 import { execInContainer } from '../docker/client.js';
-import { readManifest } from '../lab/manifest.js';
+import { lineage } from '../lab/manifest.js';
 import { TIMEOUTS } from '../timeouts.js';
 
 /** Read by the image's init (docker/pg): one package name per line. */
@@ -16,20 +16,7 @@ const PACKAGES_FILE = '/var/lib/pglab/packages';
  * lists any, or the lab is unknown to this checkout.
  */
 export function labPackages(lab: string): string[] {
-  const packages = new Set<string>();
-  const seen = new Set<string>();
-  for (let id: string | undefined = lab; id && !seen.has(id); ) {
-    seen.add(id);
-    let manifest;
-    try {
-      manifest = readManifest(id);
-    } catch {
-      break; // an env of a lab this checkout does not have: `lab down` still works
-    }
-    for (const p of manifest.packages ?? []) packages.add(p);
-    id = manifest.startsFrom;
-  }
-  return [...packages];
+  return [...new Set(lineage(lab).flatMap((m) => m.packages ?? []))];
 }
 
 /** Writes which of `packages` are installed in the (running) container; quiet when it cannot ask. */

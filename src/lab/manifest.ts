@@ -113,6 +113,25 @@ export function readManifest(id: string): LabManifest {
   return manifest;
 }
 
+/**
+ * `id` and the labs it starts from, nearest first (c → b → a for c startsFrom b startsFrom a). Stops
+ * at a lab this checkout does not have, or where the chain would loop (validateLab refuses both).
+ */
+export function lineage(id: string): LabManifest[] {
+  const chain: LabManifest[] = [];
+  for (let next: string | undefined = id; next && !chain.some((m) => m.id === next); ) {
+    let manifest: LabManifest;
+    try {
+      manifest = readManifest(next);
+    } catch {
+      break;
+    }
+    chain.push(manifest);
+    next = manifest.startsFrom;
+  }
+  return chain;
+}
+
 const labs = new Map<string, Promise<Lab>>();
 
 /** The lab with its checks: the shared library plus labs/<id>/checks/index.ts when the lab has one. */
@@ -149,6 +168,8 @@ async function labChecks(id: string): Promise<Record<string, CheckFn>> {
 export function validateLab(lab: Lab): void {
   const stepIds = new Set<string>();
   if (lab.startsFrom && !labIds().includes(lab.startsFrom)) throw new Error(`${lab.id}: startsFrom unknown lab ${lab.startsFrom}`);
+  const root = lineage(lab.id).at(-1);
+  if (root?.startsFrom) throw new Error(`${lab.id}: startsFrom cycle at ${root.startsFrom}`);
   for (const step of lab.steps) {
     if (stepIds.has(step.id)) throw new Error(`duplicate step ${step.id}`);
     stepIds.add(step.id);

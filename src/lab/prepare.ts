@@ -8,7 +8,7 @@ import { execInContainer } from '../docker/client.js';
 import { findEnv, requireServer, up, type LabEnv, type UpOptions, type UpResult } from '../env/env.js';
 import { t } from '../i18n/index.js';
 import { TIMEOUTS } from '../timeouts.js';
-import { DEFAULT_LAB, loadLab, readManifest, type Lab } from './manifest.js';
+import { DEFAULT_LAB, lineage, loadLab, type Lab } from './manifest.js';
 import { applySolution } from './solve.js';
 import type { ProgressLine } from '../docker/images.js';
 
@@ -17,15 +17,8 @@ const startMarker = (lab: string) => `/var/lib/pglab/started-${lab}`;
 export type StartingPoint = 'prepared' | 'continued';
 
 /** The labs a new env of `lab` must go through first, earliest first. */
-export async function labChain(lab: Lab): Promise<Lab[]> {
-  const chain: Lab[] = [];
-  for (let from = lab.startsFrom; from; ) {
-    if (chain.some((l) => l.id === from) || from === lab.id) throw new Error(`labs: startsFrom cycle at ${from}`);
-    const previous = await loadLab(from);
-    chain.unshift(previous);
-    from = previous.startsFrom;
-  }
-  return chain;
+export function labChain(lab: Lab): Promise<Lab[]> {
+  return Promise.all(lineage(lab.id).slice(1).reverse().map((m) => loadLab(m.id)));
 }
 
 export async function startingPoint(env: LabEnv, lab: string): Promise<StartingPoint | undefined> {
@@ -74,10 +67,5 @@ export async function upLab(opts: UpOptions & { lab?: string }, progress: Progre
 
 /** `to` continues `from` directly or through a chain (a → b → c: c continues a). */
 function continues(to: string, from: string): boolean {
-  const seen = new Set<string>();
-  for (let id: string | undefined = readManifest(to).startsFrom; id && !seen.has(id); id = readManifest(id).startsFrom) {
-    if (id === from) return true;
-    seen.add(id);
-  }
-  return false;
+  return lineage(to).slice(1).some((m) => m.id === from);
 }
