@@ -78,8 +78,8 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   await requireDocker();
   // A lock whose `lab up` was killed (its pid is gone): also left when the run died after starting everything.
   const staleLock = await clearStaleLock(opts.env);
-  await awaitDockerRestarts(opts.env);
-  const continued = await continueIntoLab(opts);
+  const settled = await awaitDockerRestarts(opts.env);
+  const continued = await continueIntoLab(opts, settled);
   const first = await planUp(opts);
   if (first.running) {
     const resumed = staleLock;
@@ -106,11 +106,11 @@ export async function up(opts: UpOptions): Promise<UpResult> {
  * seconds its state is "restarting". Starting it ourselves then would race Docker, and the env is
  * in fact already on its way back: wait until Docker has settled it (running, or given up).
  */
-async function awaitDockerRestarts(env: string): Promise<void> {
+async function awaitDockerRestarts(env: string): Promise<LabEnv | undefined> {
   const deadline = Date.now() + TIMEOUTS.dockerRestartMs;
-  while (Date.now() < deadline) {
+  for (;;) {
     const found = await findEnv(env);
-    if (!found?.servers.some((s) => s.state === 'restarting')) return;
+    if (!found?.servers.some((s) => s.state === 'restarting') || Date.now() >= deadline) return found;
     await sleep(RESTART_POLL_MS);
   }
 }
@@ -119,9 +119,8 @@ async function awaitDockerRestarts(env: string): Promise<void> {
  * `lab up --lab Y` on an env of lab X: allowed when Y continues X (the student goes on from their
  * own finished work). Recorded on a data-less marker volume, since a container's labels are fixed.
  */
-async function continueIntoLab(opts: UpOptions): Promise<string | undefined> {
+async function continueIntoLab(opts: UpOptions, existing: LabEnv | undefined): Promise<string | undefined> {
   if (!opts.lab) return undefined;
-  const existing = await findEnv(opts.env);
   if (!existing || existing.incomplete || existing.lab === opts.lab) return undefined;
   if (!opts.continuable?.(existing.lab, opts.lab)) throw new LabError('env.otherLab', { env: opts.env, lab: existing.lab, wanted: opts.lab }, 2);
   await createVolume(continuationVolumeName(opts.env, opts.lab), {
