@@ -117,14 +117,16 @@ export interface ChartPoint { at: number; lagBytes?: number; waiting: number; la
 export function chartFromRecords(byRole: Map<string, RecordLine[]>, sinceS: number, periodS = 5): ChartPoint[] {
   const all = [...byRole.values()];
   const primaries = all.flatMap((records) => records.filter((r) => r.up && r.inRecovery === false && r.at >= sinceS));
-  const standbys = all.filter((records) => records.some((r) => r.inRecovery === true));
+  // Only standby records that can pair with a primary record of the window (up to 2 MiB of record per server).
+  const standbys = all.map((records) => records.filter((r) => r.inRecovery === true && r.replayLsn && r.at >= sinceS - periodS))
+    .filter((records) => records.length);
   const points: ChartPoint[] = [];
   for (const p of primaries.sort((a, b) => a.at - b.at)) {
     const sent = p.senders.filter((x) => x.sent).map((x) => lsnBytes(x.sent));
     let lag: number | undefined;
     if (sent.length) {
       for (const records of standbys) {
-        const near = records.filter((r) => r.inRecovery && r.replayLsn && Math.abs(r.at - p.at) <= periodS)
+        const near = records.filter((r) => Math.abs(r.at - p.at) <= periodS)
           .sort((a, b) => Math.abs(a.at - p.at) - Math.abs(b.at - p.at))[0];
         if (near) lag = Math.max(lag ?? 0, Math.max(0, Math.max(...sent) - lsnBytes(near.replayLsn)));
       }
