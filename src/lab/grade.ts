@@ -95,6 +95,7 @@ export async function gradeEnvs(names: string[], opts: { lab?: string; parallel?
     return g;
   });
   const labs = [...new Set(grades.map((g) => g.lab))];
-  const lab = readManifest(opts.lab ?? (labs.length === 1 ? labs[0] : DEFAULT_LAB));
-  return { schema: 'pglab-grade/1', lab: labs.length > 1 && !opts.lab ? labs.join(',') : lab.id, labTitle: labs.length > 1 && !opts.lab ? labs.join(', ') : lab.title.es, gradedAt: new Date().toISOString(), envs: grades };
+  // One lab (always so with --lab): its id and title; envs of several labs: their ids.
+  const single = labs.length <= 1 ? readManifest(labs[0] ?? DEFAULT_LAB) : undefined;
+  return { schema: 'pglab-grade/1', lab: single?.id ?? labs.join(','), labTitle: single?.title.es ?? labs.join(', '), gradedAt: new Date().toISOString(), envs: grades };
 }
