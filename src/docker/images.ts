@@ -275,7 +275,10 @@ async function buildPgImage(
       },
       labels: { [LABELS.recipe]: hash, ...(source ? { 'pglab.source.sha256': source.sha256 } : {}) },
       nocache: noCache, // benchmarks measure a real rebuild
-      ...(platform ? { platform } : {}),
+      // Not for a cross build: the classic builder checks every stage against the build's platform,
+      // and the builder stage is the engine's own. Each stage then runs on its base's platform
+      // (the runtime stage's base is the target's), which is what the image records.
+      ...(platform && !cross ? { platform } : {}),
     }, (line) => {
       // 9.1's compile reports its phases; the other images show Docker's steps.
       if (source ? line.startsWith('PGLAB_PROGRESS ') : /^Step \d+\/\d+/.test(line)) {
