@@ -35,7 +35,9 @@ export async function openTty(container: string, opts: TtyOptions): Promise<TtyS
     AttachStderr: true,
     Tty: true,
   });
-  const stream = (await exec.start({ hijack: true, stdin: true, Tty: true })) as unknown as Duplex;
+  // ConsoleSize: the shell starts at the page's size (a resize before the process exists is refused, and
+  // bash would draw its first lines one column wide).
+  const stream = (await exec.start({ hijack: true, stdin: true, Tty: true, ConsoleSize: [opts.rows, opts.cols] } as never)) as unknown as Duplex;
   const resize = async (cols: number, rows: number) => {
     // Docker refuses a resize before the process started, and after it ended: neither matters here.
     await exec.resize({ w: cols, h: rows }).catch(() => {});

@@ -366,8 +366,7 @@ export async function startPortal(opts: PortalOptions): Promise<Portal> {
       audit.write({ event: 'terminal-open', env: env.name, server: role, user, from });
     }
     const t0 = term;
-    t0.attach(client);
-    await t0.resize(size.cols, size.rows);
+    // Listen before anything is awaited: a page types as soon as it sees 'ready'.
     ws.on('message', (raw, isBinary) => {
       if (isBinary) return ws.close(1003, 'text only');
       let msg: { type?: unknown; data?: unknown; cols?: unknown; rows?: unknown };
@@ -382,6 +381,8 @@ export async function startPortal(opts: PortalOptions): Promise<Portal> {
     });
     ws.on('close', () => t0.detach(client));
     ws.on('error', () => t0.detach(client));
+    t0.attach(client);
+    await t0.resize(size.cols, size.rows);
   };
 
   await new Promise<void>((resolve, reject) => {

@@ -108,7 +108,13 @@ export class Terminals {
   private all = new Map<string, Terminal>();
   private sweeper: NodeJS.Timeout;
 
-  constructor(private limits: TerminalLimits, private message: (reason: CloseReason) => string, private onClose?: (t: Terminal, reason: CloseReason) => void) {
+  constructor(
+    private limits: TerminalLimits,
+    private message: (reason: CloseReason) => string,
+    private onClose?: (t: Terminal, reason: CloseReason) => void,
+    /** How a shell is opened: a TTY `docker exec` (tests hand in a fake). */
+    private openShell: (container: string, user: 'root' | 'postgres', size: { cols: number; rows: number }) => Promise<TtySession> = (c, user, size) => openTty(c, { user, argv: ['bash', '-l'], ...size }),
+  ) {
     this.sweeper = setInterval(() => this.sweep(), Math.min(10_000, Math.max(1000, Math.floor(limits.idleMs / 4))));
     this.sweeper.unref();
   }
@@ -127,7 +133,7 @@ export class Terminals {
 
   async open(env: string, role: string, user: 'root' | 'postgres', container: string, size: { cols: number; rows: number }): Promise<Terminal | 'limit'> {
     if (this.countFor(env) >= this.limits.perEnv) return 'limit';
-    const tty = await openTty(container, { user, argv: ['bash', '-l'], ...size });
+    const tty = await this.openShell(container, user, size);
     const term = new Terminal(env, role, user, tty, (t, reason) => this.end(t, reason));
     this.all.set(term.id, term);
     return term;
