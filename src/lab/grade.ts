@@ -11,7 +11,7 @@ import { Probes } from '../pg/probes.js';
 import { checksFor, DEFAULT_LAB, loadLab, readManifest, type Lab, type LabManifest } from './manifest.js';
 import { appendProgress, readProgress } from './progress.js';
 import { lazy, progressRecords, runStep, type StepResult } from './runner.js';
-import type { ProgressLine } from '../docker/images.js';
+import type { ProgressLine } from '../progress-line.js';
 
 export interface StepGrade extends StepResult {
   percentage: number;

@@ -5,7 +5,7 @@
  */
 import { execInContainer, type ExecResult } from '../docker/client.js';
 import { inspectContainer } from '../docker/objects.js';
-import { imageFileSums } from '../docker/image-files.js';
+import { imageFileSums } from '../images/image-files.js';
 import type { LabEnv } from '../env/env.js';
 import { parseConf, type ParsedConf } from './conf.js';
 import { controlFacts } from './controldata.js';

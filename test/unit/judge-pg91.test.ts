@@ -6,7 +6,7 @@
  * identifiers, Spanish pg_controldata labels, `ls` month names and psql footers).
  */
 import { describe, expect, it } from 'vitest';
-import { CHECKS } from '../../src/checks/index.js';
+import { CHECKS } from '../../labs/wal-streaming/checks/index.js';
 import type { CheckOutcome } from '../../src/checks/types.js';
 import { profileFor, TRIGGER_FILE, WAL_ARCHIVE_DIR, WAL_SEGMENT_SIZE } from '../../src/pg/profile.js';
 import type { Probes } from '../../src/pg/probes.js';

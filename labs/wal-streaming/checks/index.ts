@@ -9,7 +9,7 @@ import * as shipping from './shipping.js';
 import * as standby from './standby.js';
 import * as startup from './startup.js';
 import * as streaming from './streaming.js';
-import type { CheckFn } from './types.js';
+import type { CheckFn } from '../../../src/checks/index.js';
 
 export const CHECKS: Record<string, CheckFn> = {
   'prep.sameMajorAndArch': prep.sameMajorAndArch,
