@@ -73,7 +73,7 @@ export const TIMEOUTS = {
   /** Reading or appending the env's progress log (/var/lib/pglab/progress.jsonl, a small file in the state volume). */
   progressLogMs: scaled(5_000),
 
-  // Checks (src/checks/).
+  // Checks (src/checks/, labs/<id>/checks/).
   /** A row written on maestro must be readable on esclavo by then: streaming takes milliseconds, 10 s allows a loaded host. */
   replicationWaitMs: scaled(10_000),
   /** The student's table reaches esclavo with the same rows (it was written before; only a slow replay needs this). */
