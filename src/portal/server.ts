@@ -23,7 +23,7 @@ import { findStep, loadLab, type Lab, type StepSpec } from '../lab/manifest.js';
 import { readProgress } from '../lab/progress.js';
 import { runStep } from '../lab/runner.js';
 import { topology } from '../lab/topology.js';
-import { Probes } from '../pg/probes.js';
+import { EnvProbes } from '../pg/probes.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { exerciseHtml } from '../render/exercise-html.js';
 import { checklistHtml, topologyNotes, topologySvg } from '../render/live-html.js';
@@ -173,7 +173,7 @@ export async function startPortal(opts: PortalOptions): Promise<Portal> {
       const step = stepOf(lab, stepParam, marks);
       let topo = '';
       try {
-        const probes = new Probes(env);
+        const probes = new EnvProbes(env);
         const tp = await topology({ probes, profile: probes.profile });
         topo = topologyNotes(tp) + topologySvg(tp);
       } catch (err) {
