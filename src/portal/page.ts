@@ -69,7 +69,7 @@ export function studentPage(o: StudentPageOptions): string {
     + `<header><h1>${e(title)}${o.who ? ` <small>${e(o.who)}</small>` : ''}</h1><p class="small">PostgreSQL ${e(o.pg)} · ${e(o.labTitle)} · ${ips}</p></header>`
     + `<nav aria-label="${e(t('portal.progress'))}"><h2>${e(t('portal.progress'))}</h2><div id="progress">${progressHtml(o.steps, o.step.id, o.base)}</div></nav>`
     + '<main class="cols">'
-    + `<section class="exercise"><h2>${e(localized(o.step.title))}</h2><article id="exercise">${o.exercise}</article></section>`
+    + `<section class="exercise" aria-label="${e(localized(o.step.title))}"><article id="exercise">${o.exercise}</article></section>`
     + `<section class="work"><h2>${e(t('portal.terminals'))}</h2>${work}`
     + `<h2>${e(t('portal.check.title'))}</h2><button type="button" id="check">${e(t('portal.check.button', { step: o.step.id }))}</button><div id="checklist" aria-live="polite"></div>`
     + `<h2>${e(t('web.topology'))}</h2><div id="topology" aria-live="polite"></div></section></main></body></html>`;
@@ -77,10 +77,13 @@ export function studentPage(o: StudentPageOptions): string {
 
 export interface InstructorRow { env: string; name?: string; email?: string; link: string; state: string }
 
-export function instructorPage(o: { className: string; base: string; rows: InstructorRow[] }): string {
+/** The board: one row per env; step cells and the grade are filled by "Calcular notas" (lab grade's own result). */
+export function instructorPage(o: { className: string; base: string; rows: InstructorRow[]; steps: { id: string; title: string }[] }): string {
   const title = t('portal.instructor.title', { class: o.className });
-  const rows = o.rows.map((r) => `<tr data-env="${e(r.env)}"><td><a href="${e(r.link)}">${e(r.env)}</a></td><td>${e(r.name ?? '')}</td><td>${e(r.email ?? '')}</td><td>${e(r.state)}</td><td class="score">—</td></tr>`);
-  const head2 = [t('portal.col.env'), t('portal.col.name'), t('portal.col.email'), t('portal.col.state'), t('portal.col.score')].map((h) => `<th scope="col">${e(h)}</th>`).join('');
+  const stepCells = o.steps.map((s) => `<td class="step" data-step="${e(s.id)}">·</td>`).join('');
+  const rows = o.rows.map((r) => `<tr data-env="${e(r.env)}"><td><a href="${e(r.link)}">${e(r.env)}</a></td><td>${e(r.name ?? '')}</td><td>${e(r.email ?? '')}</td><td>${e(r.state)}</td>${stepCells}<td class="score">—</td></tr>`);
+  const head2 = [t('portal.col.env'), t('portal.col.name'), t('portal.col.email'), t('portal.col.state')].map((h) => `<th scope="col">${e(h)}</th>`).join('')
+    + o.steps.map((s, i) => `<th scope="col" title="${e(s.title)}">${i + 1}</th>`).join('') + `<th scope="col">${e(t('portal.col.score'))}</th>`;
   return `${head(title)}<body data-base="${e(o.base)}" data-words="${e(JSON.stringify(clientWords()))}"><header><h1>${e(title)}</h1></header><main>`
     + `<p><button type="button" id="grade">${e(t('portal.grade.button'))}</button> <span id="gradestatus" aria-live="polite"></span></p>`
     + `<table id="board"><thead><tr>${head2}</tr></thead><tbody>${rows.join('')}</tbody></table>`

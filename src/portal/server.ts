@@ -277,7 +277,9 @@ export async function startPortal(opts: PortalOptions): Promise<Portal> {
         env: n, ...opts.people?.get(n), link: `${base}/env/${n}/`,
         state: envs[i] ? (envs[i]!.servers.every((s) => s.state === 'running') ? t('portal.state.running') : t('portal.state.stopped')) : t('portal.state.missing'),
       }));
-      return send(res, 200, instructorPage({ className: opts.className, base, rows }), 'text/html; charset=utf-8');
+      const first = envs.find(Boolean);
+      const steps = first ? (await labOf(first.lab)).steps.map((st) => ({ id: st.id, title: localized(st.title) })) : [];
+      return send(res, 200, instructorPage({ className: opts.className, base, rows, steps }), 'text/html; charset=utf-8');
     }
     if (rest[0] === 'env' && rest[1] && (await classEnvs()).includes(rest[1])) {
       const env = await findEnv(rest[1]);

@@ -153,8 +153,15 @@
       gs.textContent = words.grading;
       post('/grade').then(function (report) {
         (report.envs || []).forEach(function (g) {
-          var row = document.querySelector('tr[data-env="' + CSS.escape(g.env) + '"] .score');
-          if (row) row.textContent = g.error ? g.error : g.score + '/' + g.maxScore + ' (' + g.percentage + ' %)';
+          var tr = document.querySelector('tr[data-env="' + CSS.escape(g.env) + '"]');
+          if (!tr) return;
+          tr.querySelector('.score').textContent = g.error ? g.error : g.score + '/' + g.maxScore + ' (' + g.percentage + ' %)';
+          (g.steps || []).forEach(function (st) {
+            var cell = tr.querySelector('td[data-step="' + CSS.escape(st.step) + '"]');
+            if (!cell) return;
+            cell.textContent = (st.passed ? '✓ ' : '✗ ') + st.points + '/' + st.maxPoints;
+            cell.className = 'step ' + (st.passed ? 'pass' : 'fail');
+          });
         });
         gs.textContent = '';
       }).catch(function (e) { gs.textContent = words.gradeFailed + ' ' + e.message; })
