@@ -11,8 +11,8 @@
 // Needs qemu-user-static with binfmt_misc for a foreign platform (README, "arm64").
 import { execFileSync } from 'node:child_process';
 import { lab, row, sec } from './lib.mjs';
-import { imageStatus } from '../dist/src/docker/images.js';
-import { baseTag, foreignArch } from '../dist/src/docker/recipe.js';
+import { imageStatus } from '../dist/src/images/images.js';
+import { baseTag, foreignArch } from '../dist/src/images/recipe.js';
 import { profileFor } from '../dist/src/pg/profile.js';
 
 const list = (v, d) => (v ?? d).split(',').map((s) => s.trim()).filter(Boolean);
@@ -36,7 +36,7 @@ for (const platform of platforms) {
     if (rebuild && exists(base)) docker('rmi', base);
     if (exists(base)) { row(`base ${base}`, `present (${arch(base)}), not rebuilt`); continue; }
     // The base alone: `lab images build` of a version would time base + layer together.
-    const { ensureBase } = await import('../dist/src/docker/images.js');
+    const { ensureBase } = await import('../dist/src/images/images.js');
     const t0 = Date.now();
     await ensureBase(suite, () => {}, platform);
     row(`base ${base} (debootstrap${foreign ? ', 2nd stage emulated' : ''})`, sec(Date.now() - t0));

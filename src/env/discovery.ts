@@ -3,7 +3,7 @@
  * labels (no local state file that could drift from what is really running).
  */
 import { listLabelled, requireDocker } from '../docker/objects.js';
-import { imagePlatform } from '../docker/recipe.js';
+import { imagePlatform } from '../images/recipe.js';
 import { LabError } from '../errors.js';
 import { isPgMajor, type PgMajor } from '../pg/profile.js';
 import {

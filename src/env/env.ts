@@ -9,12 +9,13 @@ import {
   createContainer, createVolume, imageLabels, listVolumes, removeContainer, removeVolume, requireDocker, startContainer as startDockerContainer,
   stopContainer, unpauseContainer, updateContainer,
 } from '../docker/objects.js';
-import { ensureImage, type ProgressLine } from '../docker/images.js';
+import { ensureImage } from '../images/images.js';
+import type { ProgressLine } from '../progress-line.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import type { Readiness } from '../pg/readiness.js';
 import { TIMEOUTS, timeoutScale, timeoutScaleFromEnv } from '../timeouts.js';
-import { imagePlatform } from '../docker/recipe.js';
+import { imagePlatform } from '../images/recipe.js';
 import { DEFAULT_PG, type PgMajor } from '../pg/profile.js';
 import { FIRST_LAB, findEnv, loadEnv, type LabEnv } from './discovery.js';
 import { clearStaleLock, withEnvLock } from './lock.js';

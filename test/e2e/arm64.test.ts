@@ -6,8 +6,8 @@
  *
  * Slow (emulated initdb, apt, pg_basebackup): runs only with PGLAB_TEST_ARM64=1, on a host with
  * qemu-user-static registered in binfmt_misc (.ci/run sets that up; README, "arm64").
- * The arm64 images are the shared `pglab/pg:<major>-arm64` (built once, reused); what this file
- * removes lives in its own namespace.
+ * The arm64 images are the shared `<ns>/pg:<major>-arm64` (PGLAB_IMAGE_NAMESPACE, default pglab; built
+ * once, reused); what this file removes lives in a namespace of its own.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,10 +15,11 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recipeHash } from '../../src/docker/images.js';
+import { recipeHash } from '../../src/images/images.js';
 import { byId, checkJson, envNameFor, lab, type CliResult, type JsonCheck } from './helpers.js';
 
 const RUN = process.env.PGLAB_TEST_ARM64 === '1';
+const NS = process.env.PGLAB_IMAGE_NAMESPACE?.trim() || 'pglab';
 const ARM = 'linux/arm64';
 const ARM_ENV = { PGLAB_PLATFORM: ARM };
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'pglab-arm64-e2e-'));
@@ -41,13 +42,13 @@ describe.skipIf(!RUN)('arm64 images built on an amd64 host', () => {
     for (const pg of ['9.1', '15']) {
       const r = await lab(['images', 'build', '--pg', pg, '--platform', ARM]);
       expect(r.code, r.stderr + r.stdout).toBe(0);
-      expect(await arch(`pglab/pg:${pg}-arm64`)).toBe('arm64');
-      const run = await docker(['run', '--rm', '--entrypoint', 'sh', `pglab/pg:${pg}-arm64`, '-c', `uname -m; /usr/lib/postgresql/${pg}/bin/postgres --version`]);
+      expect(await arch(`${NS}/pg:${pg}-arm64`)).toBe('arm64');
+      const run = await docker(['run', '--rm', '--entrypoint', 'sh', `${NS}/pg:${pg}-arm64`, '-c', `uname -m; /usr/lib/postgresql/${pg}/bin/postgres --version`]);
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout).toMatch(new RegExp(`^aarch64\\n.*PostgreSQL\\) ${pg.replace('.', '\\.')}`));
     }
     const listed = await lab(['images']);
-    expect(listed.stdout).toMatch(/pglab\/pg:9\.1-arm64\s+9\.1\s+\S+\s+\d+ MiB\s+arm64\s+al día/);
+    expect(listed.stdout).toMatch(new RegExp(`${NS}/pg:9\\.1-arm64\\s+9\\.1\\s+\\S+\\s+\\d+ MiB\\s+arm64\\s+al día`));
   });
 });
 
@@ -79,7 +80,7 @@ describe.skipIf(!RUN)('the 9.1 tutorial on arm64 servers, emulated', () => {
   it('lab up --platform linux/arm64: says it runs emulated and stretches the limits; lab status shows arm64', async () => {
     const up = await lab(['up', '--pg', '9.1', '--env', env, '--platform', ARM]);
     expect(up.code, up.stderr + up.stdout).toBe(0);
-    expect(up.stderr).toMatch(/pglab\/pg:9\.1-arm64 es arm64 y este Docker es amd64: corre emulada/);
+    expect(up.stderr).toContain(`${NS}/pg:9.1-arm64 es arm64 y este Docker es amd64: corre emulada`);
     expect(up.stderr).toMatch(/se multiplican por 10/);
     const status = await lab(['status', '--env', env]);
     expect(status.stdout).toMatch(/maestro\s*: contenedor running, .*PostgreSQL 9\.1\.24.*, arm64 \(emulada\)/);
