@@ -2,7 +2,7 @@
  * Apple Silicon, proven on an amd64 host: arm64 images built here (Debian base by debootstrap with
  * its second stage under qemu-user, 9.1 cross-compiled by a native builder stage, the runtime stage
  * arm64), the whole 9.1 tutorial solved and checked on arm64 servers running under emulation, 15 up
- * with sections 1–2, and one registry tag / one bundle holding amd64 and arm64.
+ * with sections 1–2, and one registry tag / one bundle holding 9.1 for amd64 and arm64.
  *
  * Slow (emulated initdb, apt, pg_basebackup): runs only with PGLAB_TEST_ARM64=1, on a host with
  * qemu-user-static registered in binfmt_misc (.ci/run sets that up; README, "arm64").
@@ -172,14 +172,14 @@ describe.skipIf(!RUN)('one tag, two architectures: registry manifest list and a 
   });
   afterAll(async () => {
     child?.kill();
-    for (const tag of ['15', '15-arm64']) await docker(['rmi', `${ns}/pg:${tag}`]);
+    for (const tag of ['9.1', '9.1-arm64']) await docker(['rmi', `${ns}/pg:${tag}`]);
   });
 
-  it('lab images push: 15 under its version tag and its recipe tag lists amd64 and arm64 (docker manifest inspect)', async () => {
-    const push = await lab(['images', 'push', registry, '--pg', '15']);
+  it('lab images push: 9.1 under its version tag and its recipe tag lists amd64 and arm64 (docker manifest inspect)', async () => {
+    const push = await lab(['images', 'push', registry, '--pg', '9.1']);
     expect(push.code, push.stderr + push.stdout).toBe(0);
-    const recipe = recipeHash('15');
-    for (const tag of ['15', `15-${recipe}`]) {
+    const recipe = recipeHash('9.1');
+    for (const tag of ['9.1', `9.1-${recipe}`]) {
       const r = await docker(['manifest', 'inspect', '--insecure', `${registry}/pglab/pg:${tag}`]);
       expect(r.code, r.stderr).toBe(0);
       const list = JSON.parse(r.stdout) as { mediaType: string; manifests: Array<{ platform: { architecture: string } }> };
@@ -187,25 +187,25 @@ describe.skipIf(!RUN)('one tag, two architectures: registry manifest list and a 
       expect(list.manifests.map((m) => m.platform.architecture).sort()).toEqual(['amd64', 'arm64']);
     }
     // A student's engine pulls its own: amd64 here, arm64 when asked for that platform.
-    const native = await lab(['images', 'pull', registry, '--pg', '15'], inNs);
+    const native = await lab(['images', 'pull', registry, '--pg', '9.1'], inNs);
     expect(native.code, native.stderr).toBe(0);
-    expect(await arch(`${ns}/pg:15`)).toBe('amd64');
-    const arm = await lab(['images', 'pull', registry, '--pg', '15', '--platform', ARM], inNs);
+    expect(await arch(`${ns}/pg:9.1`)).toBe('amd64');
+    const arm = await lab(['images', 'pull', registry, '--pg', '9.1', '--platform', ARM], inNs);
     expect(arm.code, arm.stderr).toBe(0);
-    expect(await arch(`${ns}/pg:15-arm64`)).toBe('arm64');
-    expect(await arch(`${ns}/pg:15`)).toBe('amd64');
+    expect(await arch(`${ns}/pg:9.1-arm64`)).toBe('arm64');
+    expect(await arch(`${ns}/pg:9.1`)).toBe('amd64');
   });
 
   it('lab images save --platform linux/amd64 linux/arm64: one bundle with both; load restores both tags', async () => {
     const file = path.join(tmp, 'both.pglab');
-    const save = await lab(['images', 'save', file, '--pg', '15', '--platform', 'linux/amd64', ARM]);
+    const save = await lab(['images', 'save', file, '--pg', '9.1', '--platform', 'linux/amd64', ARM]);
     expect(save.code, save.stderr).toBe(0);
     const header = JSON.parse(readFileSync(file).subarray(512, 512 + 8192).toString('utf8')) as { images: Array<{ pg: string; arch: string; transport: string }> };
     expect(header.images.map((i) => i.arch).sort()).toEqual(['amd64', 'arm64']);
-    for (const tag of ['15', '15-arm64']) await docker(['rmi', `${ns}/pg:${tag}`]);
+    for (const tag of ['9.1', '9.1-arm64']) await docker(['rmi', `${ns}/pg:${tag}`]);
     const load = await lab(['images', 'load', file], inNs);
     expect(load.code, load.stderr + load.stdout).toBe(0);
-    expect(await arch(`${ns}/pg:15`)).toBe('amd64');
-    expect(await arch(`${ns}/pg:15-arm64`)).toBe('arm64');
+    expect(await arch(`${ns}/pg:9.1`)).toBe('amd64');
+    expect(await arch(`${ns}/pg:9.1-arm64`)).toBe('arm64');
   });
 });
