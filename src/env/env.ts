@@ -12,7 +12,6 @@ import {
 import { ensureImage, type ProgressLine } from '../docker/images.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
-import type { Readiness } from '../pg/readiness.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { DEFAULT_PG, type PgMajor } from '../pg/profile.js';
 import { FIRST_LAB, findEnv, loadEnv, type LabEnv } from './discovery.js';
@@ -23,13 +22,13 @@ import {
 } from './naming.js';
 import { createNetwork, ensureNetwork, removeNetworks } from './network.js';
 import { labPackages, rememberPackages } from './packages.js';
-import { awaitServers } from './readiness.js';
+import { awaitServers, type NotAccepting } from './readiness.js';
 import { SERVER_MOUNTS, SERVER_UPDATE, checkImageContract, needsDockerInit, serverSpec } from './spec.js';
 
 // What other modules import from here (kept so importers need not know the split).
 export { findEnv, incompleteError, listEnvNames, loadEnv, requireServer, type LabEnv, type ServerInfo } from './discovery.js';
 export { createdKey } from './network.js';
-export { waitReady } from './readiness.js';
+export { keptStopped, pidsExhausted, waitReady } from './readiness.js';
 export { RESTART_POLICY, SERVER_LIMITS } from './spec.js';
 
 /** Pause between two looks at a container Docker is restarting (not a limit). */
@@ -55,7 +54,7 @@ export interface UpResult {
   env: LabEnv;
   changed: boolean;
   /** Servers whose container runs but whose PostgreSQL does not accept connections (stopped by the student, broken config, standby without hot_standby). */
-  notAccepting: { role: string; state: Readiness }[];
+  notAccepting: NotAccepting[];
   /** It completed what an interrupted command had left half-done (a lock, a network without servers, a container never started). */
   resumed: boolean;
   /** No server of this env existed before: a lab that starts from another still has to be prepared. */

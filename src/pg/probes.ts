@@ -452,7 +452,9 @@ export class Probes {
   /** Databases a student may have used (names passed via PGDATABASE, never into SQL or a shell). */
   databases(role: string): Promise<string[]> {
     return this.once(`dbs:${role}`, async () =>
-      (await this.sql(role, 'SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname LIMIT 10')).map(([d]) => d));
+      // Hex-encoded by the server, as table names: a newline in a name cannot split it.
+      (await this.sql(role, "SELECT encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname LIMIT 10"))
+        .map(([d]) => Buffer.from(d, 'hex').toString('utf8')));
   }
 
   /**
@@ -464,7 +466,7 @@ export class Probes {
       const result = new Map<string, number>();
       for (const db of await this.databases(role)) {
         const rows = await this.sql(role, USER_TABLES_SQL, { database: db, memo: opts.memo });
-        for (const [name, count] of rows) result.set(`${db}:${name}`, Number(count));
+        for (const [hex, count] of rows) result.set(`${db}:${Buffer.from(hex, 'hex').toString('utf8')}`, Number(count));
       }
       return result;
     };
@@ -688,12 +690,13 @@ export class SqlError extends Error {}
 
 export const PROBE_SCHEMA = 'pglab_probe';
 
-const USER_TABLES_SQL = `SELECT n.nspname || '.' || c.relname,
+/** Names hex-encoded by the server: a table named with a newline or the field separator cannot split a row. */
+const USER_TABLES_SQL = `SELECT encode(convert_to(n.nspname || '.' || c.relname, 'UTF8'), 'hex'),
   (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', '${PROBE_SCHEMA}')
   AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
-ORDER BY 1 LIMIT 20`;
+ORDER BY n.nspname, c.relname LIMIT 20`;
 
 /** pg_settings reports sizes in units (8kB pages, MB…); normalise memory to MB for comparisons. */
 function normalizeUnit(setting: string, unit: string): string {
