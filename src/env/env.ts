@@ -217,8 +217,21 @@ export interface DownOptions {
 export async function down(opts: DownOptions): Promise<boolean> {
   const progress = opts.progress ?? (() => {});
   await requireDocker();
-  const env = await findEnv(opts.env);
-  if (!env) return false;
+  const found = await findEnv(opts.env);
+  if (!found) return false;
+  // The same lock as `lab up`: a `down --purge` racing an `up` of the same env waits for it instead of
+  // removing volumes and networks under containers being created. An env reduced to its network
+  // has no image to make the lock from, nor one whose image was removed: nothing can be created under those.
+  await clearStaleLock(opts.env); // left by a killed `lab up`
+  if (!found.image || !(await imageLabels(found.image))) return downUnlocked(opts, found); // no image to make the lock from
+  return withEnvLock(opts.env, found.image, progress, async () => {
+    const env = await findEnv(opts.env); // read again: the `up` we waited for changed it
+    return env ? downUnlocked(opts, env) : false;
+  });
+}
+
+async function downUnlocked(opts: DownOptions, env: LabEnv): Promise<boolean> {
+  const progress = opts.progress ?? (() => {});
   // The env's lab says what its students install (ssh, rsync…); the init reinstalls them offline after `up`.
   const packages = labPackages(env.lab);
   await Promise.all(env.servers.map(async (server) => {
@@ -231,7 +244,6 @@ export async function down(opts: DownOptions): Promise<boolean> {
   // Containers first, then the network, then the volumes: a run interrupted anywhere leaves an env
   // that findEnv still sees (by its volumes or network), so the same command run again finishes it.
   if (!opts.keepNetwork) await removeNetworks(opts.env); // every one of that name (a concurrent up may have left two)
-  await clearStaleLock(opts.env);
   if (opts.purge) {
     progress(t('down.removingVolumes'));
     const vols = await listVolumes([`${ENV_LABEL}=${opts.env}`]);

@@ -551,12 +551,12 @@ export class Probes {
   }
 
   /** Stat of one path: type (d/f/…), owner, mtime; undefined when absent. */
-  stat(role: string, path: string): Promise<{ type: string; owner: string; mtime: number; size: number } | undefined> {
+  stat(role: string, path: string): Promise<{ type: string; owner: string; mtime: number; size: number; mode: number } | undefined> {
     return this.once(`stat:${role}:${path}`, async () => {
-      const r = await this.exec(role, ['stat', '-c', '%F\t%U\t%Y\t%s', '--', path], { user: 'root' });
+      const r = await this.exec(role, ['stat', '-c', '%F\t%U\t%Y\t%s\t%a', '--', path], { user: 'root' });
       if (r.exitCode !== 0) return undefined;
-      const [type, owner, mtime, size] = r.stdout.toString().trim().split('\t');
-      return { type: type.includes('directory') ? 'd' : type.includes('regular') ? 'f' : type, owner, mtime: Number(mtime), size: Number(size) };
+      const [type, owner, mtime, size, mode] = r.stdout.toString().trim().split('\t');
+      return { type: type.includes('directory') ? 'd' : type.includes('regular') ? 'f' : type, owner, mtime: Number(mtime), size: Number(size), mode: parseInt(mode ?? '', 8) };
     });
   }
 
