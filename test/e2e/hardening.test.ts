@@ -6,8 +6,8 @@
  * container killed from the host comes back with `lab up`. Two envs (A and B) on PostgreSQL 15
  * (PGLAB_E2E_VERSIONS' first version if set).
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +19,9 @@ import { Probes } from '../../src/pg/probes.js';
 const PG = (process.env.PGLAB_E2E_VERSIONS ?? '15').split(',')[0];
 const A = envNameFor('hda');
 const B = envNameFor('hdb');
+const C = envNameFor('hdc');
+const LAB = path.join(ROOT, 'bin', 'lab.js');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'hardening-'));
 const PROBE = readFileSync(path.join(ROOT, 'test', 'e2e', 'probes', 'raw6-syn.pl'), 'utf8');
 
 function docker(args: string[]): string {
@@ -47,12 +50,12 @@ function hostBridge(env: string): { name: string; mac: string; fe80: string } {
 
 describe(`hardening (issue 17, PostgreSQL ${PG})`, () => {
   beforeAll(async () => {
-    await Promise.all([A, B].map((e) => lab(['down', '--env', e, '--purge', '--yes'])));
+    await Promise.all([A, B, C].map((e) => lab(['down', '--env', e, '--purge', '--yes'])));
     const ups = await Promise.all([A, B].map((e) => lab(['up', '--env', e, '--pg', PG])));
     for (const u of ups) expect(u.code, u.stdout + u.stderr).toBe(0);
   }, 600_000);
   afterAll(async () => {
-    await Promise.all([A, B].map((e) => lab(['down', '--env', e, '--purge', '--yes'])));
+    await Promise.all([A, B, C].map((e) => lab(['down', '--env', e, '--purge', '--yes'])));
     console.log('hardening timings (ms):', JSON.stringify(timings));
   }, 300_000);
 
@@ -222,4 +225,73 @@ describe(`hardening (issue 17, PostgreSQL ${PG})`, () => {
     expect(up.code, up.stdout + up.stderr).toBe(0);
     expect(await psqlOne(B, 'maestro')).toBe('1');
   }, 240_000);
+  it('`lab solve` refuses to run over a solution still running, and Ctrl+C stops its script in the container', async () => {
+    const first = spawn('node', [LAB, 'solve', 'step-1', '--env', B, '--yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    first.stdout.on('data', (b) => { out += b; });
+    first.stderr.on('data', (b) => { out += b; });
+    const exited = new Promise<number | null>((r) => first.on('exit', (code) => r(code)));
+    const solving = async () => (await Promise.all(['maestro', 'esclavo'].map((s) =>
+      exec(B, s, 'root', ['sh', '-c', 'pgrep -f "^pglab-solve " >/dev/null && echo yes || echo no'])))).some((r) => r.stdout.trim() === 'yes');
+    let seen = false;
+    for (let i = 0; i < 120 && !seen; i++) seen = await solving();
+    expect(seen, out).toBe(true);
+    const second = await lab(['solve', 'step-1', '--env', B, '--yes']);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(/Todavía corre una solución anterior en (maestro|esclavo)/);
+    first.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(out).toMatch(/deteniendo la solución que corre en los servidores/);
+    expect(out).not.toMatch(/falló en/);
+    expect(await solving()).toBe(false);
+    // Nothing left running: the next run goes through.
+    const again = await lab(['solve', 'step-1', '--env', B, '--yes']);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+  }, 480_000);
+
+  it('`lab up` racing `lab down --purge` of the same env: one waits for the other, nothing is left half-made', async () => {
+    const [up, down] = await Promise.all([
+      lab(['up', '--env', C, '--pg', PG]),
+      sleep(1500).then(() => lab(['down', '--env', C, '--purge', '--yes'])),
+    ]);
+    expect(down.code, down.stdout + down.stderr).toBe(0);
+    expect(up.stdout + up.stderr).not.toMatch(/Error inesperado|HTTP code|No such container|no such volume/i);
+    const containers = docker(['ps', '-aq', '--filter', `label=pglab.env=${C}`]).split('\n').filter(Boolean);
+    const volumes = docker(['volume', 'ls', '-q', '--filter', `label=pglab.env=${C}`]).split('\n').filter(Boolean);
+    const networks = docker(['network', 'ls', '-q', '--filter', `name=^pglab-${C}$`]).split('\n').filter(Boolean);
+    // Either the up finished first and the purge removed it all, or the purge ran first and the up made it whole.
+    if (containers.length) {
+      expect(up.code, up.stdout + up.stderr).toBe(0);
+      expect([containers.length, volumes.length, networks.length]).toEqual([2, 10, 1]);
+      expect(await psqlOne(C, 'maestro')).toBe('1');
+    } else {
+      expect([volumes.length, networks.length]).toEqual([0, 0]);
+    }
+  }, 300_000);
+
+  it('bad paths and ports say what is wrong, in Spanish, before any slow work', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'dir-'));
+    const load = await lab(['images', 'load', dir]);
+    expect(load.code).not.toBe(0);
+    expect(load.stderr).toContain(`${dir} es una carpeta, no un paquete`);
+    const save = await lab(['images', 'save', dir, '--pg', PG]);
+    expect(save.code).not.toBe(0);
+    expect(save.stderr).toContain(`${dir} es una carpeta: indicá el nombre del archivo a crear`);
+    expect(save.ms).toBeLessThan(10_000); // refused up front, not after compressing
+    const nowhere = await lab(['images', 'save', path.join(tmp, 'no', 'such', 'x.pglab'), '--pg', PG]);
+    expect(nowhere.stderr).toMatch(/No existe la carpeta .* donde iría/);
+    expect(existsSync(path.join(tmp, 'no'))).toBe(false);
+    // Port 80 without the right to bind it: as root, drop CAP_NET_BIND_SERVICE as a normal user lacks it.
+    const asUser = process.getuid?.() === 0 ? ['setpriv', '--bounding-set', '-net_bind_service', '--inh-caps', '-net_bind_service'] : [];
+    const web = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(asUser[0] ?? 'node', [...asUser.slice(1), ...(asUser.length ? ['node'] : []), LAB, 'web', '--env', A, '--port', '80'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (b) => { stderr += b; });
+      const timer = setTimeout(() => child.kill('SIGINT'), 30_000);
+      child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stderr }); });
+    });
+    expect(web.code).toBe(2);
+    expect(web.stderr).toMatch(/No se puede usar el puerto 80: los puertos menores que 1024 son solo para root/);
+    expect(web.stderr).not.toMatch(/EACCES|Error inesperado/);
+  }, 120_000);
 });
