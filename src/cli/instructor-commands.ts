@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { classDown, classEnvs, classUp, DEFAULT_CLASS, rosterNames } from '../env/class.js';
 import { down, listEnvNames, loadEnv } from '../env/env.js';
 import { envName } from '../env/naming.js';
-import { ensureImage } from '../docker/images.js';
+import { ensureImage } from '../images/images.js';
 import { DEFAULT_PG } from '../pg/profile.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';

@@ -9,7 +9,7 @@
  * One cycle costs one docker exec per server: every fact here is asked for at once and the probes
  * batch them (see Probes.exec). No check functions are called: it knows nothing of a lab's steps.
  */
-import { postgresMayWrite } from '../checks/shipping.js';
+import { postgresMayWrite } from '../pg/perms.js';
 import type { CheckContext } from '../checks/types.js';
 import { lsnBytes } from '../pg/recorder.js';
 import type { Probes } from '../pg/probes.js';

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, checkJson, envNameFor, exec, lab } from './helpers.js';
 import { loadEnv } from '../../src/env/env.js';
-import { Probes } from '../../src/pg/probes.js';
+import { EnvProbes } from '../../src/pg/probes.js';
 
 const PG = (process.env.PGLAB_E2E_VERSIONS ?? '15').split(',')[0];
 const A = envNameFor('hda');
@@ -118,7 +118,7 @@ describe(`hardening (issue 17, PostgreSQL ${PG})`, () => {
     const made = await exec(A, 'maestro', 'postgres', ['psql', '-X', '-v', 'ON_ERROR_STOP=1', '-c', sql]);
     expect(made.code, made.stderr).toBe(0);
     try {
-      const tables = await new Probes(await loadEnv(A)).userTables('maestro');
+      const tables = await new EnvProbes(await loadEnv(A)).userTables('maestro');
       expect(tables.get('postgres:public.a\nb')).toBe(3);
       expect(tables.get('postgres:public.c\x1fd')).toBe(2);
       expect([...tables.values()].every((n) => Number.isFinite(n))).toBe(true);

@@ -1,6 +1,6 @@
 /** Issue 17 hardening, the pure parts: container spec (no raw sockets, ::1), archive destinations and permissions. */
 import { describe, expect, it } from 'vitest';
-import { postgresMayWrite } from '../../src/checks/shipping.js';
+import { postgresMayWrite } from '../../src/pg/perms.js';
 import { serverSpec } from '../../src/env/spec.js';
 import { archiveDestination } from '../../src/lab/topology.js';
 

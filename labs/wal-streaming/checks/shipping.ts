@@ -1,11 +1,12 @@
 /** Step 2 — WAL shipping and the base backup. */
-import { looksLikeWrappedArchiveCommand } from '../pg/conf.js';
-import { parseBackupHistory } from '../pg/backup.js';
-import { WAL_ARCHIVE_DIR, WAL_SEGMENT_SIZE } from '../pg/profile.js';
-import { isBackupHistoryName, isWalSegmentName, validateWalSegment } from '../pg/wal.js';
-import { gradeSettings, isOn, listensOn, sizeInMb, type SettingRule } from './settings.js';
+import { looksLikeWrappedArchiveCommand } from '../../../src/pg/conf.js';
+import { parseBackupHistory } from '../../../src/pg/backup.js';
+import { WAL_ARCHIVE_DIR, WAL_SEGMENT_SIZE } from '../../../src/pg/profile.js';
+import { isBackupHistoryName, isWalSegmentName, validateWalSegment } from '../../../src/pg/wal.js';
+import { gradeSettings, isOn, listensOn, sizeInMb, type SettingRule } from '../../../src/checks/index.js';
+import { fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
+import { postgresMayWrite } from '../../../src/pg/perms.js';
 import { esclavoPromoted } from './promotion.js';
-import { fail, pass, type CheckContext, type CheckFn } from './types.js';
 
 export const archiveDir: CheckFn = async ({ probes }) => {
   const st = await probes.stat('esclavo', WAL_ARCHIVE_DIR);
@@ -29,17 +30,11 @@ export const archiveDirWritable: CheckFn = async (ctx) => {
     if ((await esclavoPromoted(ctx)).status === 'pass') return pass({ path: WAL_ARCHIVE_DIR, removed: WAL_ARCHIVE_DIR });
     return fail('missing', { path: WAL_ARCHIVE_DIR });
   }
-  const mode = Number.isNaN(st.mode) ? '—' : st.mode.toString(8).padStart(3, '0');
+  const mode = st.mode === undefined || Number.isNaN(st.mode) ? '—' : st.mode.toString(8).padStart(3, '0');
   if (!postgresMayWrite(st)) return fail('unwritable', { path: WAL_ARCHIVE_DIR, owner: st.owner, mode });
   return pass({ path: WAL_ARCHIVE_DIR, owner: st.owner, mode });
 };
 
-/** Write and search permission for postgres on a directory, from its owner and mode bits. */
-export function postgresMayWrite(st: { owner: string; mode: number }): boolean {
-  if (Number.isNaN(st.mode)) return true; // not known: archive-dir and the arrived segments judge it
-  const bits = st.owner === 'postgres' ? (st.mode >> 6) & 7 : st.mode & 7;
-  return (bits & 3) === 3;
-}
 
 /** The tutorial's wal_level; 9.6+ accept it as an alias and report `replica` (profile.walLevelExpected). */
 const TUTORIAL_WAL_LEVEL = 'hot_standby';
