@@ -60,8 +60,6 @@ describe(`hardening (issue 17, PostgreSQL ${PG})`, () => {
   }, 300_000);
 
   it('no IPv6 path to the host: a raw packet probe from a container gets no packet socket and no answer; servers still ping each other; envs stay apart', async () => {
-    const hc = JSON.parse(docker(['inspect', `pglab-${A}-maestro`]))[0].HostConfig;
-    expect(hc.CapDrop).toContain('NET_RAW');
     const bridge = hostBridge(A);
     // A host service on every IPv6 address, as sshd's and Node's defaults are.
     let accepted = 0;
@@ -83,6 +81,8 @@ describe(`hardening (issue 17, PostgreSQL ${PG})`, () => {
     } finally {
       await new Promise((r) => server.close(r));
     }
+    const hc = JSON.parse(docker(['inspect', `pglab-${A}-maestro`]))[0].HostConfig;
+    expect(hc.CapDrop).toContain('NET_RAW');
     // ping keeps working without CAP_NET_RAW (ICMP datagram sockets), for root and for postgres.
     for (const user of ['root', 'postgres'] as const) {
       const ping = await exec(A, 'maestro', user, ['ping', '-c', '1', '-W', '3', 'esclavo']);
