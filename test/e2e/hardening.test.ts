@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, checkJson, envNameFor, exec, lab } from './helpers.js';
 import { loadEnv } from '../../src/env/env.js';
 import { EnvProbes } from '../../src/pg/probes.js';
+import { profileFor, type PgMajor } from '../../src/pg/profile.js';
 
 const PG = (process.env.PGLAB_E2E_VERSIONS ?? '15').split(',')[0];
 const A = envNameFor('hda');
@@ -294,4 +295,24 @@ describe(`hardening (issue 17, PostgreSQL ${PG})`, () => {
     expect(web.stderr).toMatch(/No se puede usar el puerto 80: los puertos menores que 1024 son solo para root/);
     expect(web.stderr).not.toMatch(/EACCES|Error inesperado/);
   }, 120_000);
+  it('`lab class up` with its image missing shows the build\'s progress before the first env', async () => {
+    // A namespace of its own where the image is missing; its Debian base tagged from the one in use (the build reuses cached layers).
+    const ns = `hdclass${process.pid.toString(36)}`;
+    const suite = profileFor(PG as PgMajor).debianSuite;
+    docker(['tag', `${process.env.PGLAB_IMAGE_NAMESPACE ?? 'pglab'}/base:${suite}`, `${ns}/base:${suite}`]);
+    const klass = envNameFor('hdk');
+    const student = envNameFor('hdk1');
+    const roster = path.join(tmp, 'clase.csv');
+    writeFileSync(roster, `entorno,nombre\n${student},Alumna de prueba\n`);
+    try {
+      const up = await lab(['class', 'up', '--roster', roster, '--pg', PG, '--class', klass], { PGLAB_IMAGE_NAMESPACE: ns });
+      expect(up.code, up.stdout + up.stderr).toBe(0);
+      const building = up.stderr.indexOf(`${ns}/pg:${PG}`);
+      expect(building, up.stderr).toBeGreaterThanOrEqual(0);
+      expect(building).toBeLessThan(up.stderr.indexOf('[1/1]'));
+    } finally {
+      await lab(['class', 'down', '--class', klass, '--purge', '--yes'], { PGLAB_IMAGE_NAMESPACE: ns });
+      for (const tag of [`${ns}/pg:${PG}`, `${ns}/base:${suite}`]) { try { docker(['rmi', tag]); } catch { /* not made */ } }
+    }
+  }, 600_000);
 });
