@@ -4,6 +4,7 @@
  */
 import { withTimeout } from '../docker/client.js';
 import type { LabEnv } from '../env/env.js';
+import { pidsExhausted } from '../env/readiness.js';
 import { fill, localized, t } from '../i18n/index.js';
 import { EnvProbes, FileTooLargeError, ProbeTimeoutError, ServerDownError, SqlError, type Probes } from '../pg/probes.js';
 import type { CheckContext, CheckFn, CheckOutcome, VerdictSource } from '../checks/types.js';
@@ -105,6 +106,8 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
     if (earlier) Object.assign(c, { status: 'pass', points: c.maxPoints, passedBefore: earlier, hint: undefined, reason: undefined, source: 'earlier-pass' });
   }
 
+  await explainPidsLimit(probes.env, checks);
+
   const result: StepResult = {
     step: step.id,
     title: localized(step.title),
@@ -116,6 +119,23 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
   };
   if (!shared?.progress) await appendProgress(env, progressRecords(lab.id, [result]));
   return result;
+}
+
+/**
+ * A server at its pids limit (a fork bomb) fails checks in ways that say nothing of the cause
+ * (probes that cannot fork, "PostgreSQL detenido"), and `/etc/init.d/postgresql` cannot help there:
+ * every check that did not pass gets the one hint that does, with the counts as evidence. Asked of
+ * Docker (the host's cgroup count) only when something did not pass.
+ */
+async function explainPidsLimit(env: { name: string; servers: readonly { role: string; container: string; state: string }[] }, checks: CheckResult[]): Promise<void> {
+  const open = checks.filter((c) => c.status !== 'pass');
+  if (!open.length) return;
+  const running = env.servers.filter((s) => s.state === 'running');
+  const full = (await Promise.all(running.map(async (s) => ({ role: s.role, pids: await pidsExhausted(s.container).catch(() => undefined) }))))
+    .find((s) => s.pids);
+  if (!full?.pids) return;
+  const hint = t('check.pidsFull', { role: full.role, env: env.name, current: full.pids.current, limit: full.pids.limit });
+  for (const c of open) Object.assign(c, { hint, evidence: { ...c.evidence, server: full.role, pids: full.pids.current, pids_limit: full.pids.limit } });
 }
 
 /** The log lines that record these results (see progress.ts). */

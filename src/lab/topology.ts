@@ -9,6 +9,7 @@
  * One cycle costs one docker exec per server: every fact here is asked for at once and the probes
  * batch them (see Probes.exec). No check functions are called: it knows nothing of a lab's steps.
  */
+import { postgresMayWrite } from '../pg/perms.js';
 import type { CheckContext } from '../checks/types.js';
 import { lsnBytes } from '../pg/recorder.js';
 import type { Probes } from '../pg/probes.js';
@@ -73,6 +74,8 @@ export interface ArchiveEdge {
   /** Segments waiting in archive_status (.ready). */
   waiting: number;
   oldestWaitingS?: number;
+  /** While failing: the directory archive_command copies into, on `to`, and what is wrong with it, if anything. */
+  destination?: { dir: string; problem?: 'missing' | 'unwritable' };
 }
 
 export interface Topology {
@@ -151,6 +154,11 @@ export function parseServerFacts(row: string[]): RawFacts {
 }
 
 
+/** The directory an archive_command copies `%f` into (`host:/dir/%f` or `/dir/%f`), if it names one. */
+export function archiveDestination(command: string): string | undefined {
+  return /(?:^|[\s:])(\/[^\s'";:]*?)\/*%f/.exec(command)?.[1] || undefined;
+}
+
 export async function topology(ctx: CheckContext | { probes: Probes; profile: PgProfile }, nowS = Date.now() / 1000): Promise<Topology> {
   const { probes, profile } = ctx;
   const env = probes.env;
@@ -220,6 +228,12 @@ export async function topology(ctx: CheckContext | { probes: Probes; profile: Pg
     const recentFailure = edge.lastFailedAgeS !== undefined && (lastArchivedAt === undefined || (facts.lastFailedAt ?? 0) > lastArchivedAt);
     if ((oldest !== undefined && oldest > STALE_READY_S()) || (recentFailure && ready.length > 0 && (edge.lastFailedAgeS ?? 0) < STALE_READY_S() && oldest !== undefined && oldest > 30)) edge.state = 'failing';
     else if (lastArchived) edge.state = 'ok';
+    // Failing: the command may be right and its destination not (missing, `chmod 000`): look there.
+    const dir = edge.state === 'failing' && to ? archiveDestination(facts.archiveCommand) : undefined;
+    if (dir && to) {
+      const st = await probes.stat(to, dir).catch(() => undefined);
+      edge.destination = { dir, problem: !st || st.type !== 'd' ? 'missing' : !postgresMayWrite(st) ? 'unwritable' : undefined };
+    }
     archives.push(edge);
   }
 

@@ -26,6 +26,7 @@ const LABELS: Record<string, [es: string, en: string]> = {
   started: ['arrancó', 'started'], hba_loaded: ['pg_hba.conf leído', 'pg_hba.conf loaded'], hba_changed: ['pg_hba.conf cambió', 'pg_hba.conf changed'],
   owner: ['dueño', 'owner'], label: ['etiqueta', 'label'], start: ['inicio', 'start'], stop: ['fin', 'stop'],
   replayed_up_to: ['aplicado hasta', 'replayed up to'], backup_ended_at: ['el respaldo base terminó en', 'base backup ended at'],
+  pids: ['procesos en uso', 'processes in use'], pids_limit: ['límite de procesos', 'process limit'],
   error: ['error', 'error'], removed: ['borrado', 'removed'], installed: ['instalado', 'installed'], servers: ['servidores', 'servers'],
 };
 

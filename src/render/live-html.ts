@@ -10,7 +10,7 @@ import type { CheckResult, StepResult } from '../lab/runner.js';
 import type { Topology } from '../lab/topology.js';
 import { escapeHtml as e } from '../report/formats.js';
 import { evidencePairs } from './evidence.js';
-import { ageText } from './topology-text.js';
+import { ageText, archiveFailingText } from './topology-text.js';
 
 const MARK: Record<CheckResult['status'], string> = { pass: '✓', fail: '✗', warn: '!' };
 const time = (ms: number) => localTime(new Date(ms).toISOString());
@@ -90,7 +90,7 @@ export function topologySvg(topo: Topology): string {
     const [x1, x2] = [from + NODE_W / 2, to + NODE_W / 2];
     const y = top + NODE_H;
     const label = a.state === 'ok' ? `${a.lastArchived ?? ''}${a.lastArchivedAgeS !== undefined ? ` (${t('topo.archivedAgo', { age: ageText(a.lastArchivedAgeS) })})` : ''}`
-      : a.state === 'failing' ? t('topo.archiveFailing', { n: a.waiting, minutes: Math.round((a.oldestWaitingS ?? 0) / 60), role: a.from })
+      : a.state === 'failing' ? archiveFailingText(a)
         : t('topo.archiveWaiting');
     const failed = a.lastFailed && a.lastFailedAgeS !== undefined ? t('topo.failedAgo', { segment: a.lastFailed, age: ageText(a.lastFailedAgeS) }) : '';
     parts.push(`<g class="edge" data-edge="archive" data-from="${e(a.from)}" data-to="${e(a.to ?? 'archive')}" data-state="${a.state}" data-segment="${e(a.lastArchived ?? '')}">`

@@ -20,10 +20,18 @@ export function archiveText(a: ArchiveEdge): string {
   }
   if (a.state === 'failing') {
     const last = a.lastFailed && a.lastFailedAgeS !== undefined ? ` — ${t('topo.failedAgo', { segment: a.lastFailed, age: ageText(a.lastFailedAgeS) })}` : '';
-    return chalk.red(`✗ ${t('topo.archiveFailing', { n: a.waiting, minutes: Math.round((a.oldestWaitingS ?? 0) / 60), role: a.from })}${last}`);
+    return chalk.red(`✗ ${archiveFailingText(a)}${last}`);
   }
   if (a.state === 'off') return chalk.red(`✗ ${t('topo.archiveOff', { role: a.from })}`);
   return chalk.yellow(`… ${t('topo.archiveWaiting')}`);
+}
+
+/** Why archiving fails, as far as the topology saw: the destination (missing, not writable) or archive_command. */
+export function archiveFailingText(a: ArchiveEdge): string {
+  const params = { n: a.waiting, minutes: Math.round((a.oldestWaitingS ?? 0) / 60), role: a.from, to: a.to ?? '—', dir: a.destination?.dir ?? '—' };
+  if (a.destination?.problem === 'unwritable') return t('topo.archiveDestUnwritable', params);
+  if (a.destination?.problem === 'missing') return t('topo.archiveDestMissing', params);
+  return t('topo.archiveFailing', params);
 }
 
 export function streamText(e: StreamingEdge | undefined): string {

@@ -18,6 +18,7 @@ export const CHECKS: Record<string, CheckFn> = {
   'prep.sshdRunning': prep.sshdRunning,
   'prep.passwordlessSsh': prep.passwordlessSsh,
   'shipping.archiveDir': shipping.archiveDir,
+  'shipping.archiveDirWritable': shipping.archiveDirWritable,
   'shipping.walSettings': shipping.walSettings,
   'shipping.archiveSettings': shipping.archiveSettings,
   'shipping.listenAddresses': shipping.listenAddresses,

@@ -5,6 +5,8 @@ import { WAL_ARCHIVE_DIR, WAL_SEGMENT_SIZE } from '../../../src/pg/profile.js';
 import { isBackupHistoryName, isWalSegmentName, validateWalSegment } from '../../../src/pg/wal.js';
 import { gradeSettings, isOn, listensOn, sizeInMb, type SettingRule } from '../../../src/checks/index.js';
 import { fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
+import { postgresMayWrite } from '../../../src/pg/perms.js';
+import { esclavoPromoted } from './promotion.js';
 
 export const archiveDir: CheckFn = async ({ probes }) => {
   const st = await probes.stat('esclavo', WAL_ARCHIVE_DIR);
@@ -13,6 +15,26 @@ export const archiveDir: CheckFn = async ({ probes }) => {
   if (st.owner !== 'postgres') return fail('owner', { path: WAL_ARCHIVE_DIR, owner: st.owner });
   return pass({ path: WAL_ARCHIVE_DIR, owner: st.owner });
 };
+
+/**
+ * Can postgres (whom rsync/scp log in as) create files in the archive directory? A directory that
+ * exists and is postgres's but `chmod 000` makes every archive_command fail while the other checks
+ * of the step, judging what already arrived, still pass: warn. Root-only modes (no group/other
+ * bits) are judged by the owner's bits; a directory of another owner is archive-dir's failure.
+ */
+export const archiveDirWritable: CheckFn = async (ctx) => {
+  const { probes } = ctx;
+  const st = await probes.stat('esclavo', WAL_ARCHIVE_DIR);
+  if (!st || st.type !== 'd') {
+    // After the promotion the archive is removed on purpose (step 7): nothing left to write into.
+    if ((await esclavoPromoted(ctx)).status === 'pass') return pass({ path: WAL_ARCHIVE_DIR, removed: WAL_ARCHIVE_DIR });
+    return fail('missing', { path: WAL_ARCHIVE_DIR });
+  }
+  const mode = st.mode === undefined || Number.isNaN(st.mode) ? '—' : st.mode.toString(8).padStart(3, '0');
+  if (!postgresMayWrite(st)) return fail('unwritable', { path: WAL_ARCHIVE_DIR, owner: st.owner, mode });
+  return pass({ path: WAL_ARCHIVE_DIR, owner: st.owner, mode });
+};
+
 
 /** The tutorial's wal_level; 9.6+ accept it as an alias and report `replica` (profile.walLevelExpected). */
 const TUTORIAL_WAL_LEVEL = 'hot_standby';
