@@ -20,6 +20,7 @@ export const CHECKS: Record<string, CheckFn> = {
   'shipping.archiveDir': shipping.archiveDir,
   'shipping.walSettings': shipping.walSettings,
   'shipping.archiveSettings': shipping.archiveSettings,
+  'shipping.confReadable': shipping.confReadable,
   'shipping.listenAddresses': shipping.listenAddresses,
   'shipping.segmentsArrived': shipping.segmentsArrived,
   'shipping.baseBackupTaken': shipping.baseBackupTaken,
@@ -47,6 +48,7 @@ export const CHECKS: Record<string, CheckFn> = {
   'promotion.rowsKept': promotion.rowsKept,
   'promotion.archiveCleaned': promotion.archiveCleaned,
   'promotion.recoveryDoneCleaned': promotion.recoveryDoneCleaned,
+  'promotion.noTriggerOnMaestro': promotion.noTriggerOnMaestro,
   // Fallbacks: the same requirements judged from surviving evidence and the flight recorder.
   'afterwards.streamedFromMaestro': afterwards.streamedFromMaestro,
   'afterwards.ranAsHotStandby': afterwards.ranAsHotStandby,

@@ -21,5 +21,9 @@ export function envFacts(env: LabEnv): Record<string, string> {
     archive: WAL_ARCHIVE_DIR,
     trigger: TRIGGER_FILE,
     switch_wal: p.switchWalFunction,
+    // How this version promotes a standby, so a hint names only the env's own command.
+    basebackup_wal: p.recoveryConfFile ? '-x' : '-X fetch',
+    standby_file: `${p.dataDir}/${p.recoveryConfFile ? 'recovery.conf' : 'standby.signal'}`,
+    promote: p.triggerSetting ? `touch ${TRIGGER_FILE}` : `${p.binDir}/pg_ctl promote -D ${p.dataDir}`,
   };
 }

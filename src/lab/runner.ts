@@ -4,6 +4,7 @@
  */
 import { withTimeout } from '../docker/client.js';
 import type { LabEnv } from '../env/env.js';
+import { fallbackText } from '../i18n/fallbacks.js';
 import { fill, localized, t } from '../i18n/index.js';
 import { FileTooLargeError, ProbeTimeoutError, Probes, ServerDownError, SqlError } from '../pg/probes.js';
 import type { CheckContext, CheckFn, CheckOutcome, VerdictSource } from '../checks/types.js';
@@ -73,7 +74,7 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
         outcome = { ...alt, source: alt.source ?? 'evidence' };
         break;
       }
-      tried.push(`${fallback.replace(/^afterwards\./, '')}: ${alt.reason ?? 'fail'}`);
+      tried.push(fallbackText(fallback, alt.reason));
     }
     if (outcome.status === 'fail' && tried.length) {
       // Say what else was looked at, and whether the flight record had lines that could not be trusted.

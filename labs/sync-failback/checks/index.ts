@@ -30,7 +30,7 @@ const COMMIT_WAIT_MS = 1_500;
 
 const isUp = (probes: Probes, role: string) => probes.serverUp(role).catch(() => false);
 const sysid = async (probes: Probes, role: string) => (await probes.controldata(role).catch(() => undefined))?.systemIdentifier;
-const yes = (b: boolean) => (b ? 'sí/yes' : 'no');
+const yes = (b: boolean) => (b ? 'yes' : 'no');
 
 interface ReplRow { addr: string; app: string; state: string; sync: string; sent: string }
 
