@@ -28,6 +28,7 @@ const WHY: Record<string, Text> = {
   'never-standby': ['el esclavo nunca corrió como standby', 'esclavo never ran as a standby'],
   'no-history': ['la historia de líneas de tiempo no muestra la del esclavo', 'the timeline history does not show esclavo’s'],
   'never-streamed': ['nunca se vio al maestro recibiendo WAL del esclavo por streaming', 'maestro was never seen receiving WAL from esclavo by streaming'],
+  'other-cluster': ['maestro y esclavo no son el mismo cluster', 'maestro and esclavo are not the same cluster'],
   'two-primaries': ['el esclavo sigue siendo primario en su línea de tiempo', 'esclavo is still a primary on its timeline'],
 };
 

@@ -56,10 +56,10 @@ const LABELS: Record<string, [es: string, en: string]> = {
 const VALUES: Record<string, [es: string, en: string]> = {
   yes: ['sí', 'yes'], no: ['no', 'no'], 'sí/yes': ['sí', 'yes'], ok: ['aceptada', 'accepted'],
   settings: ['la configuración en uso', 'the settings in use'], probe: ['un COMMIT de prueba que quedó esperando', 'a test COMMIT left waiting'],
-  priority: ['prioridad', 'priority'], quorum: ['quórum (ANY)', 'quorum (ANY)'],
+  priority: ['prioridad', 'priority'], quorum: ['quórum (ANY)', 'quorum (ANY)'], missing: ['falta', 'missing'],
 };
 /** Keys whose value is one of the words above (elsewhere "no" or "ok" may be data). */
-const WORD_KEYS = new Set(['same_system_identifier', 'promoted', 'write', 'proven_by', 'method', 'trigger', 'recovery.conf', 'recovery.done', 'standby.signal', 'trigger_on_maestro', 'commits_wait']);
+const WORD_KEYS = new Set(['same_system_identifier', 'promoted', 'write', 'proven_by', 'method', 'trigger', 'recovery.conf', 'recovery.done', 'standby.signal', 'trigger_on_maestro', 'commits_wait', 'pg_version']);
 
 /** A value as people read it: words in their language; client messages on one line (no tabs, no line breaks). */
 export function evidenceValue(key: string, value: string | number): string {
