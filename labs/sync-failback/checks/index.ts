@@ -477,7 +477,7 @@ export const twoStandbyList: CheckFn = async ({ probes, profile, ip }) => {
   const e1 = rows.find((r) => r.addr === ip.esclavo && r.state === 'streaming');
   const e2 = rows.find((r) => r.addr === (ip.esclavo2 ?? probes.ip('esclavo2')) && r.state === 'streaming');
   const evidence = { synchronous_standby_names: names.raw, method: sync.method, num_sync: sync.num, esclavo: e1 ? `${e1.app} ${e1.sync}` : '—', esclavo2: e2 ? `${e2.app} ${e2.sync}` : '—' };
-  if (!e1 || !e2) return fail('missing-standby', evidence);
+  if (!e1 || !e2) return (await refusedInFile(probes, profile, names.raw)) ?? fail('missing-standby', evidence);
   // A wildcard alone does not name the standbys: the list must name both of them.
   const named = (app: string) => sync.names.some((n) => n.toLowerCase() === app.toLowerCase());
   const states = [e1.sync, e2.sync].sort().join(',');
