@@ -27,7 +27,7 @@ const LABELS: Record<string, [es: string, en: string]> = {
   owner: ['dueño', 'owner'], label: ['etiqueta', 'label'], start: ['inicio', 'start'], stop: ['fin', 'stop'],
   replayed_up_to: ['aplicado hasta', 'replayed up to'], backup_ended_at: ['el respaldo base terminó en', 'base backup ended at'],
   error: ['error', 'error'], removed: ['borrado', 'removed'], installed: ['instalado', 'installed'], servers: ['servidores', 'servers'],
-  without_sshd: ['servidores sin sshd corriendo', 'servers without sshd running'],
+  missing_on: ['falta en', 'missing on'], without_sshd: ['servidores sin sshd corriendo', 'servers without sshd running'],
   ready_on_maestro: ['segmentos WAL esperando en el maestro (.ready)', 'WAL segments waiting on maestro (.ready)'],
   done_on_maestro: ['segmentos WAL ya archivados por el maestro (.done)', 'WAL segments maestro archived (.done)'],
   periods: ['veces que se vio', 'times seen'], write: ['escritura de prueba', 'test write'],

@@ -8,7 +8,7 @@ import { lang, t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
 import type { CheckResult, StepResult } from '../lab/runner.js';
 import type { Topology } from '../lab/topology.js';
-import { escapeHtml as e } from '../report/formats.js';
+import { escapeHtml as e, hintHtml } from '../report/formats.js';
 import { evidencePairs } from './evidence.js';
 import { ageText } from './topology-text.js';
 
@@ -125,7 +125,7 @@ export function checklistHtml(result: StepResult | undefined): string {
       const observed = evidencePairs(c.evidence);
       lines.push(`<div class="detail"><b>${e(t('web.expected'))}:</b> ${e(c.expected)}</div>`,
         `<div class="detail"><b>${e(t('web.observed'))}:</b> ${observed.length ? observed.map((o) => e(o)).join('<br>') : '—'}</div>`);
-      if (c.hint) lines.push(`<div class="detail hint"><b>${e(t('web.hint'))}:</b> ${e(c.hint)}</div>`);
+      if (c.hint) lines.push(`<div class="detail hint"><b>${e(t('web.hint'))}:</b> ${hintHtml(c.hint)}</div>`);
     }
     return `<li class="check ${c.status}" data-check="${e(c.id)}" data-status="${c.status}">${lines.join('')}</li>`;
   });

@@ -423,3 +423,10 @@ describe('3. lab status: sync state, and archiving off as the lab asks', () => {
 it('profiles used above exist', () => {
   expect(profileFor('9.1').recoveryConfFile).toBe(true);
 });
+
+describe('6. hints on the web page show backticks as code', () => {
+  it('escapes first, then turns `…` into <code>', async () => {
+    const { hintHtml } = await import('../../src/report/formats.js');
+    expect(hintHtml('Como root: `rm <x> && echo "y"` y listo')).toBe('Como root: <code>rm &lt;x&gt; &amp;&amp; echo &quot;y&quot;</code> y listo');
+  });
+});

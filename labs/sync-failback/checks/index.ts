@@ -263,7 +263,7 @@ export const rewindReady: CheckFn = async ({ probes }) => {
     evidence[role] = `wal_log_hints=${s.get('wal_log_hints') ?? '—'} data_checksums=${s.get('data_checksums') ?? '—'} full_page_writes=${s.get('full_page_writes') ?? '—'}`;
     if (!(hints || checksums) || !fpw) missing.push(role);
   }
-  return missing.length ? fail('off', { ...evidence, servers: missing.join(', ') }) : pass(evidence);
+  return missing.length ? fail('off', { ...evidence, missing_on: missing.join(', ') }) : pass(evidence);
 };
 
 // ── Step 2: synchronous replication ───────────────────────────────────────────────────────────
