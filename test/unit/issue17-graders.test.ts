@@ -4,7 +4,7 @@
  * renderers. Each case reproduced the problem before its fix.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CHECKS } from '../../src/checks/index.js';
+import { CHECKS } from '../../labs/wal-streaming/checks/index.js';
 import type { CheckOutcome } from '../../src/checks/types.js';
 import { setLang } from '../../src/i18n/index.js';
 import { fallbackText } from '../../src/i18n/fallbacks.js';
