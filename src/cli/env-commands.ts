@@ -8,7 +8,7 @@ import { canonicalRole, envName } from '../env/naming.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
-import { readManifest } from '../lab/manifest.js';
+import { labAsksArchiveOff, readManifest } from '../lab/manifest.js';
 import { upLab } from '../lab/prepare.js';
 import { topology } from '../lab/topology.js';
 import { topologyLines } from '../render/topology-text.js';
@@ -179,6 +179,7 @@ export async function statusText(env: LabEnv): Promise<string> {
     lines.push('  ' + t('status.server', { role: s.role.padEnd(8), state: s.state, ip: s.ip, pgstate }));
   }
   // Whichever server is primary and the standbys streaming from it (src/render/topology-text.ts).
-  lines.push('', ...topologyLines(topo).map((l) => `  ${l}`));
+  lines.push('', ...topologyLines(topo, { archiveOffExpected: labAsksArchiveOff(env.lab) }).map((l) => `  ${l}`));
   return lines.join('\n');
 }
+

@@ -5,6 +5,7 @@
 import { withTimeout } from '../docker/client.js';
 import type { LabEnv } from '../env/env.js';
 import { pidsExhausted } from '../env/readiness.js';
+import { fallbackText } from '../i18n/fallbacks.js';
 import { fill, localized, t } from '../i18n/index.js';
 import { EnvProbes, FileTooLargeError, ProbeTimeoutError, ServerDownError, SqlError, type Probes } from '../pg/probes.js';
 import type { CheckContext, CheckFn, CheckOutcome, VerdictSource } from '../checks/types.js';
@@ -74,7 +75,7 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
         outcome = { ...alt, source: alt.source ?? 'evidence' };
         break;
       }
-      tried.push(`${fallback.replace(/^afterwards\./, '')}: ${alt.reason ?? 'fail'}`);
+      tried.push(fallbackText(fallback, alt.reason));
     }
     if (outcome.status === 'fail' && tried.length) {
       // Say what else was looked at, and whether the flight record had lines that could not be trusted.
@@ -85,7 +86,12 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
     if (/^(server-|maestro-)?down$|^timeout$/.test(outcome.reason ?? '') && outcome.evidence?.server) {
       const role = String(outcome.evidence.server);
       if ((await probes.readiness(role).catch(() => 'down')) === 'frozen') outcome.evidence.state = 'frozen';
-      else if (outcome.reason !== 'timeout') {
+      else if (outcome.reason !== 'timeout' && probes.containerRunning(role)
+        && !(await probes.stat(role, `${probes.profile.dataDir}/PG_VERSION`).catch(() => true))) {
+        // An empty or half-copied data directory (a base backup that failed): starting it is not the fix.
+        outcome.evidence.data_dir = probes.profile.dataDir;
+        outcome.evidence.pg_version = 'missing';
+      } else if (outcome.reason !== 'timeout') {
         const problems = await probes.startupBlockers(role).catch(() => []);
         if (problems.length) outcome.evidence.problems = problems.join('; ');
       }
@@ -180,6 +186,7 @@ export function toResult(spec: CheckSpec, outcome: CheckOutcome, facts: Record<s
   let hint: string | undefined;
   if (outcome.status === 'fail') {
     if (evidence.state === 'frozen') hint = t('check.serverFrozen', { role: String(evidence.server) });
+    else if (evidence.pg_version === 'missing') hint = t('check.serverNoDatadir', { role: String(evidence.server), datadir: String(evidence.data_dir) });
     else if (evidence.problems) hint = t('check.serverDownConf', { role: String(evidence.server), problems: String(evidence.problems) });
     else if (outcome.reason === 'server-down') hint = t('check.serverDown', { role: String(evidence.server) });
     else if (outcome.reason === 'timeout') hint = t('check.probeTimeout', { role: String(evidence.server ?? '—'), command: String(evidence.command ?? '—') });

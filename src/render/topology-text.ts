@@ -13,7 +13,13 @@ export function ageText(seconds: number): string {
   return `${Math.round(seconds / 3600)} h`;
 }
 
-export function archiveText(a: ArchiveEdge): string {
+/** What the lab itself says about the servers, so status does not call its own instructions a failure. */
+export interface TopologyOptions {
+  /** The lab asks for archive_mode = off (the stream replaces the archive): off is neutral, not ✗. */
+  archiveOffExpected?: boolean;
+}
+
+export function archiveText(a: ArchiveEdge, opts: TopologyOptions = {}): string {
   if (a.state === 'ok') {
     const ago = a.lastArchivedAgeS !== undefined ? `, ${t('topo.archivedAgo', { age: ageText(a.lastArchivedAgeS) })}` : '';
     return chalk.green(`✓ ${t('topo.archiveOk', { segment: a.lastArchived ?? '—' })}`) + chalk.dim(ago);
@@ -22,7 +28,7 @@ export function archiveText(a: ArchiveEdge): string {
     const last = a.lastFailed && a.lastFailedAgeS !== undefined ? ` — ${t('topo.failedAgo', { segment: a.lastFailed, age: ageText(a.lastFailedAgeS) })}` : '';
     return chalk.red(`✗ ${archiveFailingText(a)}${last}`);
   }
-  if (a.state === 'off') return chalk.red(`✗ ${t('topo.archiveOff', { role: a.from })}`);
+  if (a.state === 'off') return opts.archiveOffExpected ? chalk.dim(`– ${t('topo.archiveOffExpected')}`) : chalk.red(`✗ ${t('topo.archiveOff', { role: a.from })}`);
   return chalk.yellow(`… ${t('topo.archiveWaiting')}`);
 }
 
@@ -33,13 +39,18 @@ export function archiveFailingText(a: ArchiveEdge): string {
   if (a.destination?.problem === 'missing') return t('topo.archiveDestMissing', params);
   return t('topo.archiveFailing', params);
 }
+const SYNC_KEYS: Record<string, 'topo.syncAsync' | 'topo.syncPotential' | 'topo.syncSync' | 'topo.syncQuorum'> = {
+  async: 'topo.syncAsync', potential: 'topo.syncPotential', sync: 'topo.syncSync', quorum: 'topo.syncQuorum',
+};
 
 export function streamText(e: StreamingEdge | undefined): string {
   if (!e) return chalk.red(`✗ ${t('topo.notStreaming')}`);
   const lag = [e.lagBytes !== undefined ? t('topo.lag', { bytes: e.lagBytes }) : '', e.lagS !== undefined ? t('topo.lagS', { s: Math.round(e.lagS) }) : ''].filter(Boolean).join(', ');
   const detail = [e.sentLsn, lag].filter(Boolean).join('; ');
   const ok = e.state === 'streaming';
-  return (ok ? chalk.green(`✓ ${t('status.working')}`) : chalk.yellow(`… ${e.state}`)) + (detail ? ` (${detail})` : '');
+  // Synchronous or not is the point of the second lab: say it on every edge that reports it.
+  const sync = e.sync && SYNC_KEYS[e.sync] ? ` — ${t(SYNC_KEYS[e.sync])}` : '';
+  return (ok ? chalk.green(`✓ ${t('status.working')}`) : chalk.yellow(`… ${e.state}`)) + sync + (detail ? ` (${detail})` : '');
 }
 
 /**
@@ -47,7 +58,7 @@ export function streamText(e: StreamingEdge | undefined): string {
  * (or, with one primary, the edge it should stream on, marked not working). After a promotion: one
  * line that says there are two primaries on different timelines.
  */
-export function topologyLines(topo: Topology): string[] {
+export function topologyLines(topo: Topology, opts: TopologyOptions = {}): string[] {
   const lines: string[] = [];
   const tli = (role: string) => topo.servers.find((v) => v.role === role)?.timeline ?? '?';
   if (topo.promoted) {
@@ -64,7 +75,7 @@ export function topologyLines(topo: Topology): string[] {
     // After a promotion the old primary's archiving is history, not something to fix.
     if (topo.promoted ? a.state !== 'ok' : a.from !== main && a.state === 'off') continue;
     const to = a.to ?? t('topo.archiveNode');
-    lines.push(`${a.from.padEnd(width)} ──${t('status.archive')}──▶ ${to.padEnd(width)}   ${archiveText(a)}`);
+    lines.push(`${a.from.padEnd(width)} ──${t('status.archive')}──▶ ${to.padEnd(width)}   ${archiveText(a, opts)}`);
   }
   const roles = new Set(topo.servers.map((s) => s.role));
   for (const s of topo.servers) {
