@@ -1,5 +1,6 @@
 /** lab up / down / status / shell / psql / exec */
 import chalk from 'chalk';
+import { studentId, studentSubnet } from '../env/roster.js';
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { execInContainer } from '../docker/client.js';
@@ -35,11 +36,14 @@ export function registerEnvCommands(program: Command): void {
     .option('--lab <id>', 'lab del entorno (mirá `lab labs`) / the env\'s lab (see `lab labs`)')
     .option('--standbys <n>', 'cantidad de esclavos (por defecto, los del lab) / number of standbys (default: the lab\'s)')
     .option('--image <tag>', 'imagen ya construida / prebuilt image (docker/README.md)')
+    .option('--student <legajo>', 'tu legajo: tu entorno tiene sus propias direcciones / your student ID: your env gets its own addresses')
     .action(async (opts) => {
       const env = envName(opts.env);
       const standbys = opts.standbys === undefined ? undefined : parseIntOption(opts.standbys, '--standbys', STANDBYS);
       if (opts.lab) readManifest(opts.lab); // an unknown lab: exit 2 before any Docker call
-      const { env: lab, changed, notAccepting, resumed, continued } = await upLab({ env, lab: opts.lab, pg: parsePg(opts.pg), standbys, image: opts.image }, progressLine);
+      const legajo = opts.student === undefined ? undefined : studentId(opts.student);
+      const student = legajo ? { student: { legajo }, subnet: studentSubnet(legajo) } : {};
+      const { env: lab, changed, notAccepting, resumed, continued } = await upLab({ env, lab: opts.lab, pg: parsePg(opts.pg), standbys, image: opts.image, ...student }, progressLine);
       if (resumed) console.log(t('up.resumed', { env }));
       if (continued) console.log(t('up.continued', { env, lab: continued }));
       if (notAccepting.length) {
@@ -51,6 +55,7 @@ export function registerEnvCommands(program: Command): void {
       }
       if (!changed) console.log(t('up.already', { env }));
       else console.log(t('up.done', { env, pg: lab.pg, subnet: lab.subnet }));
+      if (lab.student?.legajo) console.log(t('up.student', { legajo: lab.student.legajo }));
       for (const s of lab.servers) console.log(`  ${s.role.padEnd(9)} ${s.ip}`);
       if (changed || continued) console.log(t('up.next'));
     });

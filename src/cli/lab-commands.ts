@@ -62,6 +62,8 @@ export function registerLabCommands(program: Command): void {
       const env = await loadEnv(envName(opts.env));
       const step = findStep(readManifest(env.lab), stepId);
       const source = renderExerciseSource(env.lab, lang(), step.exercise, env.pg, envFacts(env));
+      // Per-student values: the addresses of this student's env (derived from the legajo), not a classmate's.
+      if (env.student?.legajo) console.log(t('show.student', { legajo: env.student.legajo, ips: env.servers.map((s) => `${s.role} ${s.ip}`).join(', ') }) + '\n');
       if (opts.raw || !process.stdout.isTTY) {
         console.log(source);
       } else {
