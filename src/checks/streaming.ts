@@ -1,5 +1,4 @@
 /** Step 5 — streaming replication verified: processes, pg_stat_replication, rows really replicated. */
-import { randomBytes } from 'node:crypto';
 import { PROBE_SCHEMA } from '../pg/probes.js';
 import { walReceivers, walSenders } from '../pg/ps.js';
 import { TIMEOUTS } from '../timeouts.js';
@@ -38,7 +37,7 @@ export const walReceiverProcess: CheckFn = async ({ probes }) => {
 export const rowsReplicated: CheckFn = async ({ probes }) => {
   if (!(await probes.serverUp('maestro'))) return fail('maestro-down', { server: 'maestro' });
   if (!(await probes.serverUp('esclavo')) || !(await probes.inRecovery('esclavo'))) return fail('no-standby', {});
-  const nonce = randomBytes(8).toString('hex');
+  const nonce = probes.nonce('rows-replicated');
   await probes.sql('maestro', `DROP SCHEMA IF EXISTS ${PROBE_SCHEMA} CASCADE; CREATE SCHEMA ${PROBE_SCHEMA}; CREATE TABLE ${PROBE_SCHEMA}.nonce (v text); INSERT INTO ${PROBE_SCHEMA}.nonce VALUES ('${nonce}')`, { memo: false });
   const written = Date.now();
   try {

@@ -1,6 +1,7 @@
 /** Instructors: lab grade, lab class up/status/grade/down, lab reset, lab progress. */
 import chalk from 'chalk';
 import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { classDown, classEnvs, classUp, DEFAULT_CLASS, readRosterFile, rosterStudents } from '../env/class.js';
 import { className } from '../env/roster.js';
@@ -9,7 +10,8 @@ import { envName } from '../env/naming.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
-import { applyRoster, gradeEnvs, type GradeReport } from '../lab/grade.js';
+import { applyRoster, flagCopies, gradeEnvs, type EnvGrade, type GradeReport } from '../lab/grade.js';
+import { gradeHandin, handinFiles } from '../handin/handin.js';
 import { findStep, readManifest } from '../lab/manifest.js';
 import { upLab } from '../lab/prepare.js';
 import { readProgress } from '../lab/progress.js';
@@ -153,12 +155,31 @@ export function registerInstructorCommands(program: Command): void {
     .option('--lab <id>', 'corregir este lab en vez del de cada entorno / grade this lab instead of each env\'s')
     .option('--roster <file>', 'CSV de alumnos: una fila por alumno, también los que no tienen entorno / one row per student, also those without an env')
     .option('--scale <n>', `moodle: la nota máxima / the top grade (${DEFAULT_SCALE})`)
+    .option('--submissions <dir>', 'corrige las entregas de `lab submit` de este directorio / grade the `lab submit` hand-ins in this directory')
     .action(async (opts) => {
       className(opts.class);
       const format = checkFormat(opts.format);
       const render = renderOptions(opts);
       const parallel = parseIntOption(opts.parallel, '--parallel', PARALLEL);
       const students = opts.roster ? readRosterFile(opts.roster, opts.class) : undefined;
+      if (opts.submissions) {
+        // Hand-ins: re-graded one at a time with this pglab's graders against their recorded answers.
+        const files = handinFiles(opts.submissions);
+        const grades: EnvGrade[] = [];
+        for (const f of files) {
+          const g = await gradeHandin(f);
+          progressLine(`${path.basename(f)}: ${g.error ?? `${g.score}/${g.maxScore}`}`);
+          grades.push(g);
+        }
+        flagCopies(grades);
+        const labs = [...new Set(grades.filter((g) => g.lab).map((g) => g.lab))];
+        const single = labs.length === 1 ? readManifest(labs[0]) : undefined;
+        let report: GradeReport = { schema: 'pglab-grade/1', lab: single?.id ?? labs.join(','), labTitle: single?.title.es ?? labs.join(', '), gradedAt: new Date().toISOString(), envs: grades };
+        if (students) report = applyRoster(report, students, 'legajo');
+        emit(report, format, opts.out, render);
+        process.exitCode = grades.some((g) => g.refused) ? 1 : 0;
+        return;
+      }
       const names = await listEnvNames(opts.class);
       if (!names.length && !students) throw new LabError('class.none', { class: opts.class }, 2);
       let report: GradeReport = { ...(await gradeEnvs(names, { lab: opts.lab, parallel, progress: progressLine })), className: opts.class };

@@ -256,6 +256,16 @@ export class Probes {
     return p;
   }
 
+  /**
+   * A fresh random value for a grader's probe write (a row only this grading knows). Drawn here so
+   * a hand-in's recording can give the replay the same value (src/handin/replay.ts); `purpose`
+   * names the draw for that.
+   */
+  nonce(purpose: string, bytes = 8): string {
+    void purpose;
+    return randomBytes(bytes).toString('hex');
+  }
+
   /** Forget a fact (used after a probe write, or when polling). */
   forget(prefix: string): void {
     for (const k of [...this.memo.keys()]) if (k.startsWith(prefix)) this.memo.delete(k);

@@ -53,8 +53,11 @@ export function studentLine(s: StudentInfo | undefined): string {
 /** One flag in words: "mismo identificador de sistema (7312…) que alumno02 (Gómez, Luis)". */
 export function flagText(f: CopyFlag): string {
   const who = f.withStudent?.name ?? f.withStudent?.legajo;
-  return t('report.flagSysid', { value: f.value, with: who ? `${f.with} (${who})` : f.with });
+  const key = f.kind === 'wal-segment' ? 'report.flagWal' : f.kind === 'env-identity' ? 'report.flagEnv' : 'report.flagSysid';
+  return t(key, { value: f.value, with: who ? `${f.with} (${who})` : f.with });
 }
+
+const missingText = (m: NonNullable<GradeReport['missing']>[number]) => (m.reason === 'no-handin' ? t('handin.missing') : t('report.missingEnv', { env: m.env }));
 
 const flagsOf = (g: EnvGrade) => (g.flags ?? []).map(flagText);
 
@@ -62,7 +65,7 @@ function toText(report: GradeReport): string {
   const l = L();
   const out: string[] = [];
   for (const g of report.envs) {
-    out.push(`${l.env} ${g.env} — ${l.pg} ${g.pg || '—'} — ${l.score} ${scoreLine(g)} — ${l.graded} ${localTime(g.gradedAt)}`);
+    out.push(`${l.env} ${g.env}${g.handin ? ` (${g.handin})` : ''} — ${l.pg} ${g.pg || '—'} — ${l.score} ${scoreLine(g)} — ${l.graded} ${localTime(g.gradedAt)}`);
     if (g.student) out.push(`  ${t('report.student')}: ${studentLine(g.student)}`);
     for (const f of flagsOf(g)) out.push(`  ⚠ ${t('report.flags')}: ${f}`);
     if (g.error) out.push(`  ${l.error}: ${g.error}`);
@@ -74,7 +77,7 @@ function toText(report: GradeReport): string {
     }
     out.push('');
   }
-  for (const m of report.missing ?? []) out.push(`${t('report.missingEnv', { env: m.env })} — ${studentLine(m.student)}`, '');
+  for (const m of report.missing ?? []) out.push(`${missingText(m)} — ${studentLine(m.student)}`, '');
   return out.join('\n');
 }
 
@@ -97,7 +100,7 @@ function toMarkdown(report: GradeReport): string {
       for (const c of s.checks) out.push(`| ${MARK[c.status]} | ${mdCell(c.title)} | ${c.points}/${c.maxPoints} | ${mdCell(formatEvidence(c.evidence))}${c.passedBefore ? ` (${mdCell(l.before)} ${localTime(c.passedBefore)})` : ''} |`);
     }
   }
-  for (const m of report.missing ?? []) out.push('', `## ${mdCell(m.env)} — ${mdCell(t('report.missingEnv', { env: m.env }))}`, '', mdCell(studentLine(m.student)));
+  for (const m of report.missing ?? []) out.push('', `## ${mdCell(m.env)} — ${mdCell(missingText(m))}`, '', mdCell(studentLine(m.student)));
   return out.join('\n') + '\n';
 }
 
@@ -133,7 +136,7 @@ h2{border-bottom:2px solid #444;padding-bottom:.2em;page-break-before:always}h2:
       parts.push('</table>');
     }
   }
-  for (const m of report.missing ?? []) parts.push(`<h2>${e(m.env)} — ${e(t('report.missingEnv', { env: m.env }))}</h2><p>${e(studentLine(m.student))}</p>`);
+  for (const m of report.missing ?? []) parts.push(`<h2>${e(m.env)} — ${e(missingText(m))}</h2><p>${e(studentLine(m.student))}</p>`);
   parts.push('</body></html>');
   return parts.join('\n') + '\n';
 }
@@ -153,7 +156,7 @@ function toCsv(report: GradeReport): string {
     ...stepIds.map((id) => { const s = g.steps.find((x) => x.step === id); return s ? s.points : ''; }), g.gradedAt, g.error ?? '',
     g.student?.legajo ?? '', g.student?.name ?? '', g.student?.email ?? '', flagsOf(g).join('; ')]);
   for (const m of report.missing ?? []) {
-    rows.push([m.env, '', '', '', '', ...stepIds.map(() => ''), '', t('report.missingEnv', { env: m.env }), m.student.legajo ?? '', m.student.name ?? '', m.student.email ?? '', '']);
+    rows.push([m.env, '', '', '', '', ...stepIds.map(() => ''), '', missingText(m), m.student.legajo ?? '', m.student.name ?? '', m.student.email ?? '', '']);
   }
   return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
 }
@@ -230,7 +233,7 @@ function toMoodle(report: GradeReport, scale: number): string {
       ...labs.flatMap((lab) => (lab === g.lab ? [g.error ? '' : scaled(g.score, g.maxScore, scale), feedbackFor(g)] : ['', '']))]);
   }
   for (const m of report.missing ?? []) {
-    const why = report.className ? t('moodle.noEnvInClass', { env: m.env, class: report.className }) : t('moodle.noEnv', { env: m.env });
+    const why = m.reason === 'no-handin' ? t('moodle.noHandin') : report.className ? t('moodle.noEnvInClass', { env: m.env, class: report.className }) : t('moodle.noEnv', { env: m.env });
     rows.push([m.student.name ?? m.env, m.student.email ?? '', m.student.legajo ?? '', ...labs.flatMap(() => ['', why])]);
   }
   return [header, ...rows].map((r) => r.map(moodleCell).join(',')).join('\r\n') + '\r\n';

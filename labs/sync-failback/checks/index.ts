@@ -8,7 +8,6 @@
  * the requirement in a role-agnostic way ("the primary has a synchronous standby") or fall back on
  * what survives (the timeline history proves maestro once replayed esclavo's timeline).
  */
-import { randomBytes } from 'node:crypto';
 import { fail, pass, pollUntil, type CheckFn, type CheckOutcome } from '../../../src/checks/types.js';
 import { parseTimelineHistory } from '../../../src/pg/backup.js';
 import { confGet, parseConf } from '../../../src/pg/conf.js';
@@ -157,7 +156,7 @@ export const rowsReachStandby: CheckFn = async ({ probes }) => {
   const pair = await pairOf(probes);
   if (isOutcome(pair)) return pair;
   const { primary, standby } = pair;
-  const nonce = randomBytes(8).toString('hex');
+  const nonce = probes.nonce('rows-reach-standby');
   const local = 'SET LOCAL synchronous_commit = local';
   await probes.sql(primary, `BEGIN; ${local}; DROP SCHEMA IF EXISTS ${PROBE_SCHEMA} CASCADE; CREATE SCHEMA ${PROBE_SCHEMA}; CREATE TABLE ${PROBE_SCHEMA}.nonce (v text); INSERT INTO ${PROBE_SCHEMA}.nonce VALUES ('${nonce}'); COMMIT`, { memo: false });
   const written = Date.now();
@@ -296,7 +295,7 @@ const sleep = (ms: number) => new Promise<undefined>((r) => setTimeout(() => r(u
 
 /** A real commit that needs a standby's confirmation; cancels its own wait. See commitWaits. */
 async function commitProbe(probes: Probes, profile: PgProfile, role: string): Promise<{ waited: boolean; ms: number }> {
-  const app = `pglab_commit_probe_${randomBytes(4).toString('hex')}`;
+  const app = `pglab_commit_probe_${probes.nonce('commit-probe', 4)}`;
   const sql = 'BEGIN; CREATE TEMP TABLE pglab_commit_probe (i int) ON COMMIT DROP; INSERT INTO pglab_commit_probe VALUES (1); COMMIT;';
   const t0 = Date.now();
   // A longer timeout than a probe's gives it its own exec: batched, the cancel below would wait behind it.
