@@ -42,8 +42,10 @@ export interface ProbeLog {
 /** Answers slower than this are replayed with their delay; faster ones at once (no grader can tell). */
 export const SLOW_ANSWER_MS = 500;
 
+/** The question a probe asks. Timeouts are left out: they scale with the machine (PGLAB_TIMEOUT_SCALE), the question does not. */
 export function questionKey(role: string, argv: string[], opts: ProbeExecOptions): string {
-  return JSON.stringify([role, argv, opts.user ?? 'postgres', opts.env ?? {}, opts.stdin ?? null]);
+  const env = Object.fromEntries(Object.entries(opts.env ?? {}).filter(([k]) => k !== 'PGCONNECT_TIMEOUT').sort(([a], [b]) => a.localeCompare(b)));
+  return JSON.stringify([role, argv, opts.user ?? 'postgres', env, opts.stdin ?? null]);
 }
 
 export function emptyLog(): ProbeLog {
