@@ -12,8 +12,7 @@
  * grading is then refused as a whole (see gradeReplay), never scored from a guess.
  */
 import type { ExecResult } from '../docker/client.js';
-import type { LabEnv } from '../env/env.js';
-import { FileTooLargeError, ProbeTimeoutError, Probes, ServerDownError, type ProbeExecOptions } from '../pg/probes.js';
+import { EnvProbes, FactProbes, FileTooLargeError, ProbeTimeoutError, ServerDownError, type ProbeEnv, type ProbeExecOptions } from '../pg/probes.js';
 import type { Progress } from '../lab/progress.js';
 
 export interface RecordedAnswer {
@@ -52,7 +51,7 @@ export function emptyLog(): ProbeLog {
   return { calls: {}, nonces: {} };
 }
 
-export class RecordingProbes extends Probes {
+export class RecordingProbes extends EnvProbes {
   readonly log: ProbeLog = emptyLog();
 
   override async exec(role: string, argv: string[], opts: ProbeExecOptions & { fresh?: boolean } = {}): Promise<ExecResult> {
@@ -98,15 +97,14 @@ function rebuildError(e: NonNullable<RecordedAnswer['error']>): Error {
   }
 }
 
-export class ReplayProbes extends Probes {
+export class ReplayProbes extends FactProbes {
   /** Questions the record had no answer for: any makes the replayed grade unusable. */
   readonly misses: string[] = [];
   private readonly used = new Map<string, number>();
   private readonly drawn = new Map<string, number>();
 
-  constructor(env: LabEnv, private readonly log: ProbeLog) {
+  constructor(env: ProbeEnv, private readonly log: ProbeLog) {
     super(env);
-    this.batching = false;
   }
 
   override async exec(role: string, argv: string[], opts: ProbeExecOptions & { fresh?: boolean } = {}): Promise<ExecResult> {

@@ -1,5 +1,5 @@
 /** A plain ustar archive of a few small members, written and read whole (hand-ins are a few MB). */
-import { parseTarHeader, tarHeader } from '../docker/bundle.js';
+import { parseTarHeader, tarHeader } from '../images/bundle.js';
 
 const BLOCK = 512;
 const pad = (n: number) => Math.ceil(n / BLOCK) * BLOCK;

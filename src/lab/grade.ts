@@ -8,11 +8,11 @@ import type { Student } from '../env/roster.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { mapLimit } from '../concurrency.js';
-import { Probes } from '../pg/probes.js';
+import { EnvProbes, type Probes } from '../pg/probes.js';
 import { checksFor, DEFAULT_LAB, loadLab, readManifest, type Lab, type LabManifest } from './manifest.js';
 import { appendProgress, readProgress, type Progress } from './progress.js';
 import { lazy, progressRecords, runStep, type StepResult } from './runner.js';
-import type { ProgressLine } from '../docker/images.js';
+import type { ProgressLine } from '../progress-line.js';
 
 export interface StepGrade extends StepResult {
   percentage: number;
@@ -87,7 +87,7 @@ export function maxScoreOf(lab: LabManifest, pg: LabEnv['pg']): number {
 }
 
 export async function gradeEnv(name: string, labId?: string): Promise<EnvGrade> {
-  return gradeEnvWith(name, labId, (env) => new Probes(env));
+  return gradeEnvWith(name, labId, (env) => new EnvProbes(env));
 }
 
 /**
