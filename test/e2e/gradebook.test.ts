@@ -85,6 +85,9 @@ describe(`from the lab to the gradebook (PostgreSQL ${PG})`, () => {
     expect(up.stdout).toMatch(/2 entornos listos, 0 con error/);
     const status = await ok(['class', 'status', '--class', KLASS]);
     expect(status.stdout).toContain('Gómez, Luis "Lucho" <luis.gomez@unlu.edu.ar> (legajo 150002)');
+    // Per-student values: lab show names this student's own addresses.
+    const show = await ok(['show', 'step-1', '--env', ANA, '--raw']);
+    expect(show.stdout).toMatch(/Legajo 150001 — tus servidores: maestro 10\.213\.\d+\.10, esclavo 10\.213\.\d+\.11\./);
     // The same roster under another class: refused per env, nothing adopted.
     const other = await lab(['class', 'up', '--roster', classRoster, '--pg', PG, '--class', OTHER]);
     expect(other.code).toBe(1);
@@ -95,7 +98,7 @@ describe(`from the lab to the gradebook (PostgreSQL ${PG})`, () => {
     expect(bad.stderr).toMatch(/Nombre de clase inválido: "\.\.\/rel"/);
   });
 
-  it('Moodle CSV: one student did steps 1–2, one nothing (a fresh env's grade), one has no env (empty grade, a comment)', async () => {
+  it('Moodle CSV: one student did steps 1–2, one nothing (the grade of a fresh env), one has no env (empty grade, a comment)', async () => {
     await ok(['solve', 'step-1', '--env', ANA, '--yes']);
     await ok(['solve', 'step-2', '--env', ANA, '--yes']);
     const out = path.join(tmp, 'moodle.csv');
