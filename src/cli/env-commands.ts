@@ -1,11 +1,11 @@
 /** lab up / down / status / shell / psql / exec */
 import chalk from 'chalk';
-import { studentId, studentSubnet } from '../env/roster.js';
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { execInContainer } from '../docker/client.js';
 import { down, incompleteError, loadEnv, requireServer, type LabEnv } from '../env/env.js';
 import { canonicalRole, envName } from '../env/naming.js';
+import { studentId, studentSubnet } from '../env/roster.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
@@ -56,6 +56,8 @@ export function registerEnvCommands(program: Command): void {
       if (!changed) console.log(t('up.already', { env }));
       else console.log(t('up.done', { env, pg: lab.pg, subnet: lab.subnet }));
       if (lab.student?.legajo) console.log(t('up.student', { legajo: lab.student.legajo }));
+      // Labels are fixed when an env is made: an env made without --student keeps being nobody's.
+      else if (legajo) console.log(t('up.studentNotApplied', { env, legajo }));
       for (const s of lab.servers) console.log(`  ${s.role.padEnd(9)} ${s.ip}`);
       if (changed || continued) console.log(t('up.next'));
     });
