@@ -8,6 +8,7 @@
  * merged psql sessions) and the plan cache (plan-cache.ts: which facts the last run of a step
  * needed). Test fakes extend FactProbes and answer the primitives they need from fixtures.
  */
+import { randomBytes } from 'node:crypto';
 import { inspectContainer } from '../docker/objects.js';
 import { imageFileSums } from '../images/image-files.js';
 import { TIMEOUTS } from '../timeouts.js';
@@ -57,6 +58,8 @@ export interface Probes {
   containerRunning(role: string): boolean;
   /** Forget memoized facts whose key starts with `prefix` (after a probe write, or when polling). */
   forget(prefix: string): void;
+  /** A fresh random value for a grader's probe write, named by its purpose (a hand-in's replay gives back the recorded one). */
+  nonce(purpose: string, bytes?: number): string;
   /** A command of the check's own (argv, never a shell string of student text) in a server's container. */
   exec(role: string, argv: string[], opts?: ProbeExecOptions & { fresh?: boolean }): Promise<ExecResult>;
   serverUp(role: string): Promise<boolean>;
@@ -122,6 +125,16 @@ export abstract class FactProbes implements Probes {
       if (fact) this.noted(fact);
     }
     return p;
+  }
+
+  /**
+   * A fresh random value for a grader's probe write (a row only this grading knows). Drawn here so
+   * a hand-in's recording can give the replay the same value (src/handin/replay.ts); `purpose`
+   * names the draw for that.
+   */
+  nonce(purpose: string, bytes = 8): string {
+    void purpose;
+    return randomBytes(bytes).toString('hex');
   }
 
   forget(prefix: string): void {
