@@ -22,6 +22,8 @@ const RUN = process.env.PGLAB_TEST_ARM64 === '1';
 const NS = process.env.PGLAB_IMAGE_NAMESPACE?.trim() || 'pglab';
 const ARM = 'linux/arm64';
 const ARM_ENV = { PGLAB_PLATFORM: ARM };
+/** Per test: emulated servers are 5–20× slower (apt, initdb, pg_basebackup); vitest's default here is 10 min. */
+const EMULATED_MS = 60 * 60_000;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'pglab-arm64-e2e-'));
 
 function docker(args: string[]): Promise<CliResult> {
@@ -49,7 +51,7 @@ describe.skipIf(!RUN)('arm64 images built on an amd64 host', () => {
     }
     const listed = await lab(['images']);
     expect(listed.stdout).toMatch(new RegExp(`${NS}/pg:9\\.1-arm64\\s+9\\.1\\s+\\S+\\s+\\d+ MiB\\s+arm64\\s+al día`));
-  });
+  }, EMULATED_MS);
 });
 
 describe.skipIf(!RUN)('the 9.1 tutorial on arm64 servers, emulated', () => {
@@ -87,7 +89,7 @@ describe.skipIf(!RUN)('the 9.1 tutorial on arm64 servers, emulated', () => {
     expect(status.stdout).toMatch(/esclavo\s*: contenedor running, .*arm64 \(emulada\)/);
     const uname = await lab(['exec', 'maestro', '--env', env, '--', 'uname', '-m']);
     expect(uname.stdout.trim()).toBe('aarch64');
-  });
+  }, EMULATED_MS);
 
   it('a fresh pair: every check of every section fails', async () => {
     const trueWhenFresh = new Set(['step-1/same-version', 'step-4/esclavo-up']);
@@ -99,7 +101,7 @@ describe.skipIf(!RUN)('the 9.1 tutorial on arm64 servers, emulated', () => {
         expect(c.status, `${step}/${c.id}: ${JSON.stringify(c.evidence)}`).not.toBe('pass');
       }
     }
-  });
+  }, EMULATED_MS);
 
   it('1–5: ssh + rsync, genuine WAL shipped (arm64 segments), hot standby streaming, rows replicated', async () => {
     await solve('step-1');
@@ -109,7 +111,7 @@ describe.skipIf(!RUN)('the 9.1 tutorial on arm64 servers, emulated', () => {
     await expectDoneSectionsPass();
     for (const step of ['step-3', 'step-4', 'step-5']) await solve(step);
     await expectDoneSectionsPass();
-  });
+  }, EMULATED_MS);
 
   it('6: esclavo promoted on a new timeline; `lab check` of everything passes', async () => {
     await solve('step-6');
@@ -117,7 +119,7 @@ describe.skipIf(!RUN)('the 9.1 tutorial on arm64 servers, emulated', () => {
     await expectDoneSectionsPass();
     const all = await lab(['check', '--env', env]);
     expect(all.code, all.stdout).toBe(0);
-  });
+  }, EMULATED_MS);
 });
 
 describe.skipIf(!RUN)('PostgreSQL 15 on arm64, emulated (PGLAB_PLATFORM)', () => {
@@ -140,7 +142,7 @@ describe.skipIf(!RUN)('PostgreSQL 15 on arm64, emulated (PGLAB_PLATFORM)', () =>
       const { code, report } = await checkJson(env, step);
       expect(code, JSON.stringify(report.steps[0].checks.filter((c) => c.status !== 'pass'))).toBe(0);
     }
-  });
+  }, EMULATED_MS);
 });
 
 async function freePort(): Promise<number> {
@@ -194,7 +196,7 @@ describe.skipIf(!RUN)('one tag, two architectures: registry manifest list and a 
     expect(arm.code, arm.stderr).toBe(0);
     expect(await arch(`${ns}/pg:9.1-arm64`)).toBe('arm64');
     expect(await arch(`${ns}/pg:9.1`)).toBe('amd64');
-  });
+  }, EMULATED_MS);
 
   it('lab images save --platform linux/amd64 linux/arm64: one bundle with both; load restores both tags', async () => {
     const file = path.join(tmp, 'both.pglab');
@@ -207,5 +209,5 @@ describe.skipIf(!RUN)('one tag, two architectures: registry manifest list and a 
     expect(load.code, load.stderr + load.stdout).toBe(0);
     expect(await arch(`${ns}/pg:9.1`)).toBe('amd64');
     expect(await arch(`${ns}/pg:9.1-arm64`)).toBe('arm64');
-  });
+  }, EMULATED_MS);
 });
