@@ -4,7 +4,7 @@ import { requireDocker } from '../docker/objects.js';
 import { loadBundle, saveBundle } from '../images/bundle.js';
 import { mib, pullLabImage, pushLabImage } from '../images/distribute.js';
 import { buildImage, imageStatus, listImages, type ImageStatus } from '../images/images.js';
-import { foreignArch, platformArch } from '../images/recipe.js';
+import { enginePlatform, foreignArch, LAB_ARCHES, platformArch } from '../images/recipe.js';
 import { normalizeRegistry, probeRegistry } from '../images/registry.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
@@ -115,9 +115,16 @@ export function registerImageCommands(program: Command): void {
       const majors = parsePgList(opts.pg);
       // Unreachable, or wants a login: said before anything is built.
       await probeRegistry(normalizeRegistry(registry));
+      const { arch: engineArch } = await enginePlatform();
       for (const major of majors) {
         const status = await imageStatus(major);
         if (status.state !== 'current') await buildImage(major, progressLine, {}, status.state);
+        // An image of another architecture built here earlier (--platform) goes along, rebuilt if its
+        // recipe is old: the manifest list then names both, not only the engine's.
+        for (const arch of LAB_ARCHES.filter((a) => a !== engineArch)) {
+          const other = await imageStatus(major, arch);
+          if (other.state === 'stale') await buildImage(major, progressLine, { platform: `linux/${arch}` }, 'stale');
+        }
         const refs = await pushLabImage(registry, major, progressLine);
         console.log(t('images.pushed', { tag: status.tag, refs: refs.join(', ') }));
       }
