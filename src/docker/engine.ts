@@ -146,3 +146,44 @@ export async function runExec(ep: EngineEndpoint, container: string, spec: Engin
   const info = await json<{ ExitCode: number | null; Running: boolean }>(ep, 'GET', `/exec/${Id}/json`);
   return { exitCode: info.ExitCode ?? -1, stdout: Buffer.concat(out), stderr: Buffer.concat(err), cutOff };
 }
+
+/** `ps` run by the engine on the host for one container's processes: what the student cannot replace. */
+export async function top(ep: EngineEndpoint, container: string, psArgs: string, timeoutMs: number): Promise<{ Titles: string[]; Processes: string[][] }> {
+  return json(ep, 'GET', `/containers/${encodeURIComponent(container)}/top?ps_args=${encodeURIComponent(psArgs)}`, undefined, timeoutMs);
+}
+
+/**
+ * GET /containers/{id}/archive: a tar of `path` read by the engine from the container's filesystem
+ * (never its binaries). Chunks go to `onData` as they arrive; it returns false to stop reading
+ * (the connection is closed, so the engine stops sending). Resolves with the HTTP status; a
+ * non-2xx answer's body is not passed on.
+ */
+export function archive(ep: EngineEndpoint, container: string, path: string, onData: (chunk: Buffer) => boolean, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const finish = (status: number) => { if (!settled) { settled = true; resolve(status); } };
+    const req = http.request({
+      ...ep, method: 'GET', path: `${API}/containers/${encodeURIComponent(container)}/archive?path=${encodeURIComponent(path)}`, timeout: timeoutMs,
+      headers: { Host: 'docker' },
+    }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status >= 300) {
+        res.resume();
+        res.on('end', () => finish(status));
+        return;
+      }
+      res.on('data', (c: Buffer) => {
+        if (settled) return;
+        if (!onData(c)) {
+          finish(status);
+          req.destroy();
+        }
+      });
+      res.on('end', () => finish(status));
+      res.on('error', (err) => (settled ? undefined : reject(err)));
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms: docker archive ${path}`)));
+    req.on('error', (err) => { if (!settled) { settled = true; reject(err); } });
+    req.end();
+  });
+}

@@ -5,7 +5,10 @@
  */
 import { execInContainer, type ExecResult } from '../docker/client.js';
 import { inspectContainer } from '../docker/objects.js';
-import { imageFileSums } from '../docker/image-files.js';
+import { imageFileSums, imagePackageMd5s } from '../docker/image-files.js';
+import { runProbeContainer, type ProbeFile } from '../docker/probe-container.js';
+import { networkName } from '../env/naming.js';
+import { containerTop, readArchive, readContainerFile, type ArchiveRead } from '../docker/container-files.js';
 import type { LabEnv } from '../env/env.js';
 import { parseConf, type ParsedConf } from './conf.js';
 import { controlFacts } from './controldata.js';
@@ -516,15 +519,42 @@ export class Probes {
     return this.once(`recovery:${role}`, async () => (await this.sql(role, 'SELECT pg_is_in_recovery()'))[0][0] === 't');
   }
 
-  /** File contents (up to maxBytes); undefined when the file does not exist. */
-  readFile(role: string, path: string, maxBytes = MAX_FILE_BYTES, user: 'root' | 'postgres' = 'root'): Promise<Buffer | undefined> {
+  /**
+   * File contents (up to maxBytes); undefined when the file does not exist or is not a regular file.
+   * Read by the engine (archive API), never by a binary of the container.
+   */
+  readFile(role: string, path: string, maxBytes = MAX_FILE_BYTES): Promise<Buffer | undefined> {
     return this.once(`file:${role}:${path}:${maxBytes}`, async () => {
-      // One byte more than the limit tells a file that fits from one that was cut.
-      const r = await this.exec(role, ['head', '-c', String(maxBytes + 1), '--', path], { user });
-      if (r.exitCode !== 0) return undefined;
-      if (r.stdout.length > maxBytes && maxBytes >= MAX_FILE_BYTES) throw new FileTooLargeError(role, path, maxBytes);
-      return r.stdout.subarray(0, maxBytes);
+      const f = await this.fileInfo(role, path, maxBytes);
+      if (!f) return undefined;
+      if (f.size > maxBytes && maxBytes >= MAX_FILE_BYTES) throw new FileTooLargeError(role, path, maxBytes);
+      return f.data;
     });
+  }
+
+  /** The first maxBytes of a regular file with its real size and owner's uid, read by the engine. */
+  fileInfo(role: string, path: string, maxBytes: number): Promise<{ data: Buffer; size: number; uid: number; mtime: number } | undefined> {
+    return this.once(`finfo:${role}:${path}:${maxBytes}`, async () => readContainerFile(this.container(role), path, maxBytes, TIMEOUTS.archiveReadMs));
+  }
+
+  /** A directory (or file) as the engine archives it, bounded (see container-files.ts); undefined when absent. */
+  archive(role: string, path: string, limits: { maxEntries?: number; maxDataPerFile?: number; maxStreamBytes?: number } = {}): Promise<ArchiveRead | undefined> {
+    return this.once(`archive:${role}:${path}:${JSON.stringify(limits)}`, async () =>
+      readArchive(this.container(role), path, { ...limits, timeoutMs: TIMEOUTS.archiveReadMs }));
+  }
+
+  /** User names by uid from the container's /etc/passwd (names only label what the engine reports). */
+  users(role: string): Promise<Map<number, string>> {
+    return this.once(`passwd:${role}`, async () => {
+      const text = (await this.fileInfo(role, '/etc/passwd', 1 << 20))?.data.toString('utf8') ?? '';
+      return new Map(text.split('\n').map((l) => l.split(':')).filter((f) => f.length > 3).map((f) => [Number(f[2]), f[0]] as [number, string]));
+    });
+  }
+
+  private container(role: string): string {
+    const server = this.env.servers.find((s) => s.role === role);
+    if (!server || server.state === 'missing') throw new ServerDownError(role);
+    return server.container;
   }
 
   /** Can the postgres user read this file? (root, who runs the graders, reads anything.) */
@@ -548,21 +578,32 @@ export class Probes {
     });
   }
 
-  /** Stat of one path: type (d/f/…), owner, mtime; undefined when absent. */
+  /** Stat of one path: type (d/f/l…), owner, mtime; undefined when absent. Read by the engine (archive API). */
   stat(role: string, path: string): Promise<{ type: string; owner: string; mtime: number; size: number } | undefined> {
     return this.once(`stat:${role}:${path}`, async () => {
-      const r = await this.exec(role, ['stat', '-c', '%F\t%U\t%Y\t%s', '--', path], { user: 'root' });
-      if (r.exitCode !== 0) return undefined;
-      const [type, owner, mtime, size] = r.stdout.toString().trim().split('\t');
-      return { type: type.includes('directory') ? 'd' : type.includes('regular') ? 'f' : type, owner, mtime: Number(mtime), size: Number(size) };
+      const r = await readArchive(this.container(role), path, { stopAfter: 1, timeoutMs: TIMEOUTS.archiveReadMs });
+      const e = r?.entries[0];
+      if (!e) return undefined;
+      const owner = (await this.users(role)).get(e.uid) ?? String(e.uid);
+      return { type: e.type, owner, mtime: e.mtime, size: e.size };
     });
   }
 
-  /** pg_controldata facts (works while the server is stopped). */
+  /**
+   * pg_controldata facts (works while the server is stopped). The system identifier is what the
+   * engine reads in global/pg_control (its first 8 bytes, little-endian), never what the
+   * container's pg_controldata prints: that binary can be replaced.
+   */
   controldata(role: string) {
     return this.once(`controldata:${role}`, async () => {
-      const r = await this.exec(role, [`${this.profile.binDir}/pg_controldata`, this.profile.dataDir], { user: 'postgres' });
-      return r.exitCode === 0 ? controlFacts(r.stdout.toString()) : undefined;
+      const [r, control] = await Promise.all([
+        this.exec(role, [`${this.profile.binDir}/pg_controldata`, this.profile.dataDir], { user: 'postgres' }),
+        this.fileInfo(role, `${this.profile.dataDir}/global/pg_control`, 8192).catch(() => undefined),
+      ]);
+      const facts = r.exitCode === 0 ? controlFacts(r.stdout.toString()) : undefined;
+      if (!facts) return undefined;
+      const sysid = control && control.data.length >= 8 ? control.data.readBigUInt64LE(0).toString() : undefined;
+      return { ...facts, systemIdentifier: sysid };
     });
   }
 
@@ -581,8 +622,12 @@ export class Probes {
     });
   }
 
+  /** The container's processes as the engine's ps sees them (docker top): pid, ppid, executable name, title. */
   processes(role: string): Promise<ProcessLine[]> {
-    return this.once(`ps:${role}`, async () => parsePsList((await this.exec(role, ['ps', '-eo', 'pid=,args='], { user: 'root' })).stdout.toString()));
+    return this.once(`ps:${role}`, async () => {
+      if (!this.containerRunning(role)) throw new ServerDownError(role);
+      return (await containerTop(this.container(role), TIMEOUTS.archiveReadMs)).map((p) => ({ pid: p.pid, ppid: p.ppid, comm: p.comm, args: p.args }));
+    });
   }
 
   /**
@@ -665,6 +710,55 @@ export class Probes {
     });
   }
 
+  /** md5 of each file of the lab's packages as the image's cached .deb files declare it (see image-files.ts). */
+  packageMd5s(packages: string[]): Promise<Map<string, Map<string, string>> | undefined> {
+    return this.once(`debsums:${packages.join(',')}`, async () => (this.env.imageId ? imagePackageMd5s(this.env.imageId, packages) : undefined));
+  }
+
+  /**
+   * SSH as seen from outside both servers, in one probe container of the env's image (its own ssh
+   * client, unpacked from the image's cached packages): the host keys maestro and esclavo answer
+   * with (ssh-keyscan), compared with their /etc/ssh/*.pub read by the engine, and a login to
+   * postgres@esclavo with postgres@maestro's private keys and known_hosts, as archive_command would.
+   */
+  sshFacts(): Promise<SshFacts> {
+    return this.once('ssh', async () => {
+      const [home, hostKeys] = await Promise.all([
+        this.archive('maestro', '/var/lib/postgresql/.ssh', { maxEntries: 50, maxDataPerFile: 64 * 1024, maxStreamBytes: 4 << 20 }).catch(() => undefined),
+        Promise.all(['maestro', 'esclavo'].map((role) => this.archive(role, '/etc/ssh', { maxEntries: 100, maxDataPerFile: 16 * 1024, maxStreamBytes: 4 << 20 }).catch(() => undefined))),
+      ]);
+      const files: ProbeFile[] = [];
+      let n = 0;
+      for (const e of home?.entries ?? []) {
+        const base = e.name.split('/').pop() ?? '';
+        if (e.type !== 'f') continue;
+        if (base === 'known_hosts') files.push({ name: 'known_hosts', content: e.data });
+        else if (/^id_\w+$/.test(base) && e.data.subarray(0, 40).toString().includes('PRIVATE KEY')) files.push({ name: `id_${n++}`, content: e.data });
+      }
+      const expected = hostKeys.map((r) => new Set((r?.entries ?? [])
+        .filter((e) => e.type === 'f' && /ssh_host_\w+_key\.pub$/.test(e.name))
+        .map((e) => e.data.toString().trim().split(/\s+/)[1]).filter(Boolean)));
+      const r = await runProbeContainer({
+        image: this.env.imageId ?? '', network: networkName(this.env.name), env: this.env.name,
+        script: SSH_PROBE_SCRIPT, args: [this.ip('maestro'), this.ip('esclavo')], files, timeoutMs: TIMEOUTS.probeContainerMs,
+      });
+      const sections = new Map(r.stdout.split('\x1e').slice(1).map((c) => {
+        const nl = c.indexOf('\n');
+        return [c.slice(0, nl), c.slice(nl + 1)] as [string, string];
+      }));
+      const answered = (i: number, ip: string) => {
+        const keys = (sections.get(`scan ${ip}`) ?? '').split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 3 && f[0] === ip).map((f) => f[2]);
+        return { answered: keys.length > 0, matches: keys.some((k) => expected[i].has(k)) };
+      };
+      const login = sections.get('login') ?? '';
+      const rc = /(?:^|\n)rc=(\w+)\s*$/.exec(login)?.[1];
+      return {
+        sshd: { maestro: answered(0, this.ip('maestro')), esclavo: answered(1, this.ip('esclavo')) },
+        login: { exit: rc === undefined ? -1 : rc === 'noid' ? -2 : Number(rc), stderr: login.replace(/(?:^|\n)rc=\w+\s*$/, '').trim().split('\n').slice(-2).join(' | ').slice(0, 300), keys: n, knownHosts: files.some((f) => f.name === 'known_hosts') },
+      };
+    });
+  }
+
   /** Value a setting has in the files (last one wins, in the server's reading order). */
   async fileSetting(role: string, key: string): Promise<string | undefined> {
     const { main, extra } = await this.configFiles(role);
@@ -685,6 +779,28 @@ export class Probes {
 }
 
 export class SqlError extends Error {}
+
+export interface SshFacts {
+  sshd: Record<'maestro' | 'esclavo', { answered: boolean; matches: boolean }>;
+  /** exit of `ssh … postgres@esclavo true` from the probe (-2: maestro's postgres has no private key). */
+  login: { exit: number; stderr: string; keys: number; knownHosts: boolean };
+}
+
+/** Fixed text run in the probe container; IPs arrive as $1 (maestro) and $2 (esclavo). */
+const SSH_PROBE_SCRIPT = [
+  'k=/tmp/pglab-probe; o=$k/o; mkdir -p "$o"; export LC_ALL=C',
+  // The image's own ssh client, from the packages it caches for the students (never installed in it).
+  'dpkg-deb --fsys-tarfile /var/cache/apt/archives/openssh-client_*.deb | tar -x -C "$o" ./usr/bin/ssh ./usr/bin/ssh-keyscan 2>/dev/null',
+  // Libraries the image lacks (another Debian release): every cached package, unpacked.
+  '"$o/usr/bin/ssh" -V >/dev/null 2>&1 || { for f in /var/cache/apt/archives/*.deb; do dpkg-deb -x "$f" "$o" 2>/dev/null; done; LD_LIBRARY_PATH=$(printf "%s:" "$o"/usr/lib/*-linux-gnu* "$o"/lib/*-linux-gnu*); export LD_LIBRARY_PATH; }',
+  'for ip in "$1" "$2"; do timeout 8 "$o/usr/bin/ssh-keyscan" -t ed25519,rsa -T 3 "$ip" >"$k/scan-$ip" 2>/dev/null & done',
+  'ids=(); for f in "$k"/id_*; do [ -f "$f" ] && ids+=(-i "$f"); done',
+  'touch "$k/known_hosts"; x=noid',
+  'if [ ${#ids[@]} -gt 0 ]; then timeout 12 "$o/usr/bin/ssh" -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$k/known_hosts" -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout=4 -o IdentitiesOnly=yes "${ids[@]}" "postgres@$2" true </dev/null 2>"$k/err"; x=$?; fi',
+  'wait',
+  'for ip in "$1" "$2"; do printf "\\036scan %s\\n" "$ip"; cat "$k/scan-$ip"; done',
+  'printf "\\036login\\n"; [ -f "$k/err" ] && tail -c 400 "$k/err"; echo; echo "rc=$x"',
+].join('\n');
 
 export const PROBE_SCHEMA = 'pglab_probe';
 
