@@ -97,8 +97,8 @@ export interface EngineExecSpec {
  * Runs an exec and collects its demultiplexed output. The start request is upgraded to a raw
  * stream (as the docker CLI does) so stdin can be written and half-closed.
  */
-export async function runExec(ep: EngineEndpoint, container: string, spec: EngineExecSpec, stdin: string | Buffer | undefined, deadlineMs: number):
-  Promise<{ exitCode: number; stdout: Buffer; stderr: Buffer; cutOff: boolean }> {
+export async function runExec(ep: EngineEndpoint, container: string, spec: EngineExecSpec, stdin: string | Buffer | undefined, deadlineMs: number, maxOutput = 64 * 1024 * 1024):
+  Promise<{ exitCode: number; stdout: Buffer; stderr: Buffer; cutOff: boolean; truncated?: boolean }> {
   const { Id } = await json<{ Id: string }>(ep, 'POST', `/containers/${encodeURIComponent(container)}/exec`, spec);
   const socket = await new Promise<Socket>((resolve, reject) => {
     const payload = Buffer.from(JSON.stringify({ Detach: false, Tty: false }));
@@ -123,14 +123,27 @@ export async function runExec(ep: EngineEndpoint, container: string, spec: Engin
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let pending: Buffer = Buffer.alloc(0);
+  let kept = 0;
+  let truncated = false;
   // Multiplexed stream: 8-byte header (stream 1 = stdout, 2 = stderr; big-endian length), then the payload.
   socket.on('data', (chunk: Buffer) => {
+    if (truncated) return;
     pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
     while (pending.length >= 8) {
       const size = pending.readUInt32BE(4);
       if (pending.length < 8 + size) break;
-      (pending[0] === 2 ? err : out).push(pending.subarray(8, 8 + size));
+      const into = pending[0] === 2 ? err : out;
+      const payload = pending.subarray(8, 8 + size);
       pending = pending.subarray(8 + size);
+      // Bounded: past maxOutput the stream is closed (the command's own timeout ends it).
+      if (kept + payload.length > maxOutput) {
+        into.push(Buffer.from(payload.subarray(0, maxOutput - kept)));
+        truncated = true;
+        socket.destroy();
+        return;
+      }
+      kept += payload.length;
+      into.push(payload);
     }
   });
   if (stdin !== undefined) socket.end(stdin); // half-close: the command sees EOF on stdin
@@ -144,7 +157,7 @@ export async function runExec(ep: EngineEndpoint, container: string, spec: Engin
   });
   socket.destroy();
   const info = await json<{ ExitCode: number | null; Running: boolean }>(ep, 'GET', `/exec/${Id}/json`);
-  return { exitCode: info.ExitCode ?? -1, stdout: Buffer.concat(out), stderr: Buffer.concat(err), cutOff };
+  return { exitCode: info.ExitCode ?? -1, stdout: Buffer.concat(out), stderr: Buffer.concat(err), cutOff: cutOff || truncated, truncated };
 }
 
 /** `ps` run by the engine on the host for one container's processes: what the student cannot replace. */

@@ -42,6 +42,11 @@ export class FileTooLargeError extends Error {
   }
 }
 
+/** Bytes of stdout (and of stderr) kept of one probe; more is cut and said ("salida truncada"). */
+export const PROBE_OUTPUT_MAX = 8 * 1024 * 1024;
+/** Directory entries a listing keeps. */
+export const MAX_DIR_ENTRIES = 5000;
+
 /** Config files up to this size are read whole (a 100k-line pg_hba.conf is about 6 MiB). */
 export const MAX_FILE_BYTES = 16 * 1024 * 1024;
 
@@ -187,7 +192,7 @@ const BATCH_SCRIPT = [
   'command -v setpriv >/dev/null 2>&1 || exit 71',
   'd=$(mktemp -d /tmp/pglab-probe.XXXXXX) || exit 70',
   'trap \'rm -rf "$d"\' EXIT',
-  'n=$1; shift; pids=()',
+  'PGLAB_MAX=$1; n=$2; shift 2; pids=()',
   'for ((i = 0; i < n; i++)); do',
   '  u=$1; s=$2; c=$3; shift 3; cmd=("${@:1:c}"); shift "$c"',
   '  if [ "$u" = postgres ]; then',
@@ -199,8 +204,11 @@ const BATCH_SCRIPT = [
   'done',
   'for ((i = 0; i < n; i++)); do',
   '  wait "${pids[i]}"; x=$?',
-  '  printf \'\\036%s %s %s %s\\n\' "$i" "$x" "$(stat -c %s "$d/$i.o")" "$(stat -c %s "$d/$i.e")"',
-  '  cat "$d/$i.o" "$d/$i.e"',
+  // Each output bounded (PROBE_OUTPUT_MAX): a flooded directory cannot flood the grader's memory.
+  '  so=$(stat -c %s "$d/$i.o"); se=$(stat -c %s "$d/$i.e"); t=0',
+  '  [ "$so" -gt "$PGLAB_MAX" ] && { so=$PGLAB_MAX; t=1; }; [ "$se" -gt "$PGLAB_MAX" ] && { se=$PGLAB_MAX; t=1; }',
+  '  printf \'\\036%s %s %s %s %s\\n\' "$i" "$x" "$so" "$se" "$t"',
+  '  head -c "$so" "$d/$i.o"; head -c "$se" "$d/$i.e"',
   'done',
 ].join('\n');
 
@@ -217,18 +225,18 @@ function traceLabel(argv: string[]): string {
 }
 
 /** The outputs of BATCH_SCRIPT by probe index (exported for unit tests). */
-export function parseBatch(out: Buffer): Map<number, { exitCode: number; stdout: Buffer; stderr: Buffer }> {
-  const parts = new Map<number, { exitCode: number; stdout: Buffer; stderr: Buffer }>();
+export function parseBatch(out: Buffer): Map<number, { exitCode: number; stdout: Buffer; stderr: Buffer; truncated?: boolean }> {
+  const parts = new Map<number, { exitCode: number; stdout: Buffer; stderr: Buffer; truncated?: boolean }>();
   let at = 0;
   while (at < out.length && out[at] === 0x1e) {
     const nl = out.indexOf(0x0a, at);
     if (nl < 0) break;
-    const [index, exitCode, outLen, errLen] = out.subarray(at + 1, nl).toString().split(' ').map(Number);
+    const [index, exitCode, outLen, errLen, cut] = out.subarray(at + 1, nl).toString().split(' ').map(Number);
     if (![index, exitCode, outLen, errLen].every(Number.isInteger)) break;
     const stdout = out.subarray(nl + 1, nl + 1 + outLen);
     const stderr = out.subarray(nl + 1 + outLen, nl + 1 + outLen + errLen);
     if (stdout.length !== outLen || stderr.length !== errLen) break;
-    parts.set(index, { exitCode, stdout, stderr });
+    parts.set(index, { exitCode, stdout, stderr, ...(cut === 1 ? { truncated: true } : {}) });
     at = nl + 1 + outLen + errLen;
   }
   return parts;
@@ -342,7 +350,7 @@ export class Probes {
     this.execCount++;
     const t0 = Date.now();
     try {
-      return await execInContainer(container, argv, { user: opts.user ?? 'postgres', timeoutMs: opts.timeoutMs ?? TIMEOUTS.probeMs, stdin: opts.stdin, env: opts.env });
+      return await execInContainer(container, argv, { user: opts.user ?? 'postgres', timeoutMs: opts.timeoutMs ?? TIMEOUTS.probeMs, stdin: opts.stdin, env: opts.env, maxOutputBytes: 4 * PROBE_OUTPUT_MAX });
     } catch (err) {
       if (/no such container|is not running/i.test(String((err as Error).message))) throw new ServerDownError(role);
       throw err;
@@ -409,7 +417,7 @@ export class Probes {
       const [i] = items;
       return void this.execDirect(role, i.argv, { user: i.user, timeoutMs: i.timeoutMs, env: i.env }).then(i.resolve, i.reject);
     }
-    const args: string[] = [String(items.length)];
+    const args: string[] = [String(PROBE_OUTPUT_MAX), String(items.length)];
     for (const i of items) {
       const argv = ['env', ...Object.entries(i.env).map(([k, v]) => `${k}=${v}`), ...i.argv];
       args.push(i.user, String(Math.max(1, Math.ceil(i.timeoutMs / 1000))), String(argv.length), ...argv);
@@ -538,7 +546,7 @@ export class Probes {
   }
 
   /** A directory (or file) as the engine archives it, bounded (see container-files.ts); undefined when absent. */
-  archive(role: string, path: string, limits: { maxEntries?: number; maxDataPerFile?: number; maxStreamBytes?: number } = {}): Promise<ArchiveRead | undefined> {
+  archive(role: string, path: string, limits: { maxEntries?: number; maxDataPerFile?: number; maxStreamBytes?: number; stopAfter?: number } = {}): Promise<ArchiveRead | undefined> {
     return this.once(`archive:${role}:${path}:${JSON.stringify(limits)}`, async () =>
       readArchive(this.container(role), path, { ...limits, timeoutMs: TIMEOUTS.archiveReadMs }));
   }
@@ -566,15 +574,28 @@ export class Probes {
     return (await this.readFile(role, path))?.toString('utf8');
   }
 
-  /** Entries of a directory (depth 1); undefined when it does not exist. */
-  listDir(role: string, dir: string): Promise<DirEntry[] | undefined> {
+  /**
+   * Entries of a directory (depth 1); undefined when it does not exist. Names are candidates only
+   * (find is the container's): what earns points is read again by the engine (readFile, fileInfo).
+   * At most MAX_DIR_ENTRIES; `truncated` says the listing was cut.
+   */
+  listDir(role: string, dir: string): Promise<(DirEntry[] & { truncated?: boolean }) | undefined> {
     return this.once(`ls:${role}:${dir}`, async () => {
       const r = await this.exec(role, ['find', dir, '-mindepth', '1', '-maxdepth', '1', '-printf', '%f\\t%s\\t%y\\t%u\\t%T@\\n'], { user: 'root' });
       if (r.exitCode !== 0 && !r.stdout.length) return undefined;
-      return r.stdout.toString().split('\n').filter(Boolean).map((line) => {
+      const lines = r.stdout.toString().split('\n');
+      const out: DirEntry[] & { truncated?: boolean } = [];
+      for (const line of lines) {
+        if (!line) continue;
+        if (out.length >= MAX_DIR_ENTRIES) {
+          out.truncated = true;
+          break;
+        }
         const [name, size, type, owner, mtime] = line.split('\t');
-        return { name, size: Number(size), type, owner, mtime: Number(mtime) };
-      });
+        out.push({ name, size: Number(size), type, owner, mtime: Number(mtime) });
+      }
+      if (r.truncated) out.truncated = true;
+      return out;
     });
   }
 
