@@ -1,6 +1,6 @@
 /** Step 1 — Preparación: same major and architecture, config backups, ssh + rsync, passwordless ssh. */
 import { createHash } from 'node:crypto';
-import { fail, pass, type CheckContext, type CheckFn } from './types.js';
+import { fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
 
 const SERVERS = ['maestro', 'esclavo'] as const;
 
