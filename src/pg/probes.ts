@@ -14,6 +14,10 @@ import { runProbeContainer, type ProbeFile } from '../docker/probe-container.js'
 import { networkName } from '../env/naming.js';
 import { imageFileSums, imagePackageMd5s } from '../images/image-files.js';
 import { TIMEOUTS } from '../timeouts.js';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import { parseConf, type ParsedConf } from './conf.js';
 import { controlFacts } from './controldata.js';
 import { PLANS, type PlannedFact } from './plan-cache.js';
@@ -446,10 +450,24 @@ export abstract class FactProbes implements Probes {
    */
   sshFacts(): Promise<SshFacts> {
     return this.once('ssh', undefined, async () => {
-      const [home, hostKeys] = await Promise.all([
-        this.archive('maestro', '/var/lib/postgresql/.ssh', { maxEntries: 50, maxDataPerFile: 64 * 1024, maxStreamBytes: 4 << 20 }).catch(() => undefined),
-        Promise.all(['maestro', 'esclavo'].map((role) => this.archive(role, '/etc/ssh', { maxEntries: 100, maxDataPerFile: 16 * 1024, maxStreamBytes: 4 << 20 }).catch(() => undefined))),
+      const small = { maxEntries: 100, maxDataPerFile: 64 * 1024, maxStreamBytes: 4 << 20 };
+      const [home, hostKeys, esclavoSsh, esclavoHome, esclavoPasswd, sshds] = await Promise.all([
+        this.archive('maestro', '/var/lib/postgresql/.ssh', small).catch(() => undefined),
+        Promise.all(['maestro', 'esclavo'].map((role) => this.archive(role, '/etc/ssh', small).catch(() => undefined))),
+        this.archive('esclavo', '/var/lib/postgresql/.ssh', small).catch(() => undefined),
+        this.archive('esclavo', '/var/lib/postgresql', { stopAfter: 1 }).catch(() => undefined),
+        this.fileInfo('esclavo', '/etc/passwd', 1 << 20).catch(() => undefined),
+        Promise.all(['maestro', 'esclavo'].map((role) => this.processes(role).then((ps) => ps.filter((p) => p.comm === 'sshd').map((p) => p.pid)).catch(() => []))),
       ]);
+      // Everything the probe's outcome depends on, read by the engine: the same inputs give the same
+      // facts, so a live session (or the next check within minutes) need not start another container.
+      const fingerprint = createHash('sha256');
+      for (const r of [home, ...hostKeys, esclavoSsh, esclavoHome]) {
+        for (const e of r?.entries ?? []) fingerprint.update(`${e.name}\0${e.type}\0${e.mode}\0${e.uid}\0`).update(e.data);
+        fingerprint.update('\x1e');
+      }
+      fingerprint.update(esclavoPasswd?.data ?? Buffer.alloc(0)).update(JSON.stringify([sshds, this.ip('maestro'), this.ip('esclavo'), this.env.name, this.env.imageId]));
+      const cacheKey = fingerprint.digest('hex');
       const files: ProbeFile[] = [];
       let n = 0;
       for (const e of home?.entries ?? []) {
@@ -461,6 +479,8 @@ export abstract class FactProbes implements Probes {
       const expected = hostKeys.map((r) => new Set((r?.entries ?? [])
         .filter((e) => e.type === 'f' && /ssh_host_\w+_key\.pub$/.test(e.name))
         .map((e) => e.data.toString().trim().split(/\s+/)[1]).filter(Boolean)));
+      const cached = SSH_FACTS_CACHE.get(cacheKey);
+      if (cached) return cached;
       const r = await this.probeContainer(SSH_PROBE_SCRIPT, [this.ip('maestro'), this.ip('esclavo')], files);
       const sections = new Map(r.stdout.split('\x1e').slice(1).map((c) => {
         const nl = c.indexOf('\n');
@@ -472,10 +492,13 @@ export abstract class FactProbes implements Probes {
       };
       const login = sections.get('login') ?? '';
       const rc = /(?:^|\n)rc=(\w+)\s*$/.exec(login)?.[1];
-      return {
+      const facts: SshFacts = {
         sshd: { maestro: answered(0, this.ip('maestro')), esclavo: answered(1, this.ip('esclavo')) },
         login: { exit: rc === undefined ? -1 : rc === 'noid' ? -2 : Number(rc), stderr: login.replace(/(?:^|\n)rc=\w+\s*$/, '').trim().split('\n').slice(-2).join(' | ').slice(0, 300), keys: n, knownHosts: files.some((f) => f.name === 'known_hosts') },
       };
+      // Only a full success is kept: a failure (maybe a timeout on a loaded host) is probed again.
+      if (facts.login.exit === 0 && facts.sshd.maestro.matches && facts.sshd.esclavo.matches) SSH_FACTS_CACHE.set(cacheKey, facts);
+      return facts;
     });
   }
 
@@ -629,6 +652,40 @@ export class EnvProbes extends FactProbes {
 }
 
 export class SqlError extends Error {}
+
+/**
+ * sshFacts by the fingerprint of their inputs, for SSH_FACTS_TTL_MS, in this process and in a small
+ * file of the user's cache (losing it costs one probe container).
+ */
+const SSH_FACTS_TTL_MS = 10 * 60 * 1000;
+const SSH_FACTS_CACHE = {
+  file: () => path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'pglab', 'ssh-facts.json'),
+  read(): Record<string, { at: number; facts: SshFacts }> {
+    try {
+      const data = JSON.parse(readFileSync(this.file(), 'utf8')) as unknown;
+      return data && typeof data === 'object' && !Array.isArray(data) ? data as Record<string, { at: number; facts: SshFacts }> : {};
+    } catch {
+      return {};
+    }
+  },
+  get(key: string): SshFacts | undefined {
+    const hit = this.read()[key];
+    return hit && typeof hit.at === 'number' && Date.now() - hit.at < SSH_FACTS_TTL_MS && hit.facts?.sshd && hit.facts.login ? hit.facts : undefined;
+  },
+  set(key: string, facts: SshFacts): void {
+    const now = Date.now();
+    const all = Object.fromEntries(Object.entries(this.read()).filter(([, v]) => now - v.at < SSH_FACTS_TTL_MS).slice(-500));
+    all[key] = { at: now, facts };
+    try {
+      mkdirSync(path.dirname(this.file()), { recursive: true });
+      const tmp = `${this.file()}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify(all));
+      renameSync(tmp, this.file());
+    } catch {
+      // A read-only home: the next check starts its own probe container.
+    }
+  },
+};
 
 /** Fixed text run in the probe container; IPs arrive as $1 (maestro) and $2 (esclavo). */
 const SSH_PROBE_SCRIPT = [
