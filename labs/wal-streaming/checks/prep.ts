@@ -8,11 +8,14 @@ const SERVERS = ['maestro', 'esclavo'] as const;
  * Read by the engine from the files (PG_VERSION, the image's architecture): true by construction
  * in a lab env, so it is shown but worth 0 points in the manifest (a fresh env earns nothing).
  */
-export const sameMajorAndArch: CheckFn = async ({ probes, profile }) => {
+export const sameMajorAndArch: CheckFn = async ({ probes }) => {
   const facts = await Promise.all(SERVERS.map(async (role) => {
-    const version = (await probes.readText(role, `${profile.dataDir}/PG_VERSION`).catch(() => undefined))?.trim();
+    // Every cluster Debian knows of (/etc/postgresql/<major>/main), its PG_VERSION read by the engine.
+    const etc = await probes.archive(role, '/etc/postgresql', { maxEntries: 200, maxStreamBytes: 8 << 20 }).catch(() => undefined);
+    const majors = [...new Set((etc?.entries ?? []).map((e) => /^postgresql\/([^/]+)\/main$/.exec(e.name)?.[1]).filter((m): m is string => !!m))].sort();
+    const versions = await Promise.all(majors.map(async (m) => (await probes.readText(role, `/var/lib/postgresql/${m}/main/PG_VERSION`).catch(() => undefined))?.trim()));
     const arch = (await probes.exec(role, ['uname', '-m'])).stdout.toString().trim();
-    return { major: version || '—', arch };
+    return { major: versions.filter(Boolean).join('+') || '—', arch };
   }));
   const evidence = { maestro: `${facts[0].major} ${facts[0].arch}`, esclavo: `${facts[1].major} ${facts[1].arch}` };
   if (facts[0].major === '—' || facts[0].major !== facts[1].major) return fail('major-differs', evidence);
