@@ -496,8 +496,9 @@ export abstract class FactProbes implements Probes {
         sshd: { maestro: answered(0, this.ip('maestro')), esclavo: answered(1, this.ip('esclavo')) },
         login: { exit: rc === undefined ? -1 : rc === 'noid' ? -2 : Number(rc), stderr: login.replace(/(?:^|\n)rc=\w+\s*$/, '').trim().split('\n').slice(-2).join(' | ').slice(0, 300), keys: n, knownHosts: files.some((f) => f.name === 'known_hosts') },
       };
-      // Only a full success is kept: a failure (maybe a timeout on a loaded host) is probed again.
-      if (facts.login.exit === 0 && facts.sshd.maestro.matches && facts.sshd.esclavo.matches) SSH_FACTS_CACHE.set(cacheKey, facts);
+      // A success is kept for 10 min; a failure (maybe a timeout on a loaded host) for a minute, so a
+      // live session watching a student at work on step 1 does not start a container every cycle.
+      SSH_FACTS_CACHE.set(cacheKey, facts, facts.login.exit === 0 && facts.sshd.maestro.matches && facts.sshd.esclavo.matches ? SSH_FACTS_TTL_MS : 60_000);
       return facts;
     });
   }
@@ -660,22 +661,22 @@ export class SqlError extends Error {}
 const SSH_FACTS_TTL_MS = 10 * 60 * 1000;
 const SSH_FACTS_CACHE = {
   file: () => path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'pglab', 'ssh-facts.json'),
-  read(): Record<string, { at: number; facts: SshFacts }> {
+  read(): Record<string, { at: number; ttl?: number; facts: SshFacts }> {
     try {
       const data = JSON.parse(readFileSync(this.file(), 'utf8')) as unknown;
-      return data && typeof data === 'object' && !Array.isArray(data) ? data as Record<string, { at: number; facts: SshFacts }> : {};
+      return data && typeof data === 'object' && !Array.isArray(data) ? data as Record<string, { at: number; ttl?: number; facts: SshFacts }> : {};
     } catch {
       return {};
     }
   },
   get(key: string): SshFacts | undefined {
     const hit = this.read()[key];
-    return hit && typeof hit.at === 'number' && Date.now() - hit.at < SSH_FACTS_TTL_MS && hit.facts?.sshd && hit.facts.login ? hit.facts : undefined;
+    return hit && typeof hit.at === 'number' && Date.now() - hit.at < Math.min(Number(hit.ttl) || 0, SSH_FACTS_TTL_MS) && hit.facts?.sshd && hit.facts.login ? hit.facts : undefined;
   },
-  set(key: string, facts: SshFacts): void {
+  set(key: string, facts: SshFacts, ttl: number): void {
     const now = Date.now();
     const all = Object.fromEntries(Object.entries(this.read()).filter(([, v]) => now - v.at < SSH_FACTS_TTL_MS).slice(-500));
-    all[key] = { at: now, facts };
+    all[key] = { at: now, ttl, facts };
     try {
       mkdirSync(path.dirname(this.file()), { recursive: true });
       const tmp = `${this.file()}.${process.pid}.tmp`;
