@@ -457,7 +457,11 @@ export abstract class FactProbes implements Probes {
         this.archive('esclavo', '/var/lib/postgresql/.ssh', small).catch(() => undefined),
         this.archive('esclavo', '/var/lib/postgresql', { stopAfter: 1 }).catch(() => undefined),
         this.fileInfo('esclavo', '/etc/passwd', 1 << 20).catch(() => undefined),
-        Promise.all(['maestro', 'esclavo'].map((role) => this.processes(role).then((ps) => ps.filter((p) => p.comm === 'sshd').map((p) => p.pid)).catch(() => []))),
+        // The listening sshd only (its per-connection children come and go with every archived segment).
+        Promise.all(['maestro', 'esclavo'].map((role) => this.processes(role).then((ps) => {
+          const sshd = new Set(ps.filter((p) => p.comm === 'sshd').map((p) => p.pid));
+          return ps.filter((p) => sshd.has(p.pid) && !sshd.has(p.ppid ?? -1)).map((p) => p.pid);
+        }).catch(() => []))),
       ]);
       // Everything the probe's outcome depends on, read by the engine: the same inputs give the same
       // facts, so a live session (or the next check within minutes) need not start another container.
