@@ -223,15 +223,6 @@ async function archiveWithDockerode(container: string, path: string, onData: (c:
   return 200;
 }
 
-/** One regular file's first `maxBytes` (and its size), read by the engine; undefined when absent or not a regular file. */
-export async function readContainerFile(container: string, path: string, maxBytes: number, timeoutMs?: number): Promise<{ data: Buffer; size: number; uid: number; mtime: number } | undefined> {
-  const r = await readArchive(container, path, { maxDataPerFile: maxBytes, stopAfter: 1, maxStreamBytes: maxBytes + 64 * 1024, timeoutMs });
-  const e = r?.entries[0];
-  // Stopped early on a big file: the kept prefix is all that was asked for.
-  if (!e || e.type !== 'f') return undefined;
-  return { data: e.data, size: e.size, uid: e.uid, mtime: e.mtime };
-}
-
 export interface TopProcess { pid: number; ppid: number; comm: string; args: string }
 
 /** The container's processes as the engine's ps sees them: pid and ppid (host namespace), the executable's name and the title. */
