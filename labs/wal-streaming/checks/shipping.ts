@@ -81,18 +81,27 @@ export async function archiverFailing({ probes, profile }: CheckContext): Promis
   if (!archive) return undefined;
   const first = archive.entries[1];
   if (first && first.type === 'f' && isWalSegmentName(first.name.split('/').pop() ?? '') && first.size === WAL_SEGMENT_SIZE) return undefined;
+  // Segments waiting for the archiver (.ready) and archived (.done), read by the engine. A .ready
+  // older than ARCHIVE_STUCK_S (or two of them) means attempts keep failing: a working command
+  // turns it into .done within a second.
+  const dir = await probes.archive('maestro', `${profile.dataDir}/${profile.walDirName}/archive_status`, { maxEntries: 5000, maxStreamBytes: 8 << 20 }).catch(() => undefined);
+  const names = (dir?.entries ?? []).filter((e) => e.type === 'f');
+  const ready = names.filter((e) => e.name.endsWith('.ready'));
+  const done = names.filter((e) => e.name.endsWith('.done')).length;
+  const stuck = ready.length >= 2 || ready.some((e) => Date.now() / 1000 - e.mtime > ARCHIVE_STUCK_S);
   if (profile.major !== '9.1') {
+    // 9.4+ counts; but a command that exits above 125 (ssh's 255) ends the archiver before it counts the failure.
     const rows = await probes.sql('maestro', 'SELECT archived_count, failed_count, coalesce(last_failed_wal, \'\') FROM pg_stat_archiver').catch(() => undefined);
     const [archived, failed, lastFailedWal] = rows?.[0] ?? [];
-    return rows && Number(failed) > 0 && Number(archived) === 0 ? { failed_count: Number(failed), archived_count: 0, last_failed_wal: lastFailedWal || '—' } : undefined;
+    if (!rows || Number(archived) > 0) return undefined;
+    return Number(failed) > 0 || stuck ? { failed_count: Number(failed), archived_count: 0, last_failed_wal: lastFailedWal || '—', ready_on_maestro: ready.length } : undefined;
   }
-  // 9.1 keeps no counters: segments waiting (.ready) and none ever archived (.done), read by the engine.
-  const dir = await probes.archive('maestro', `${profile.dataDir}/${profile.walDirName}/archive_status`, { maxEntries: 5000, maxStreamBytes: 8 << 20 }).catch(() => undefined);
-  const names = (dir?.entries ?? []).map((x) => x.name);
-  const ready = names.filter((n) => n.endsWith('.ready')).length;
-  const done = names.filter((n) => n.endsWith('.done')).length;
-  return ready >= 2 && done === 0 ? { ready_on_maestro: ready, done_on_maestro: 0 } : undefined;
+  // 9.1 keeps no counters: none ever archived (.done) and segments stuck waiting.
+  return done === 0 && stuck ? { ready_on_maestro: ready.length, done_on_maestro: 0 } : undefined;
 }
+
+/** Seconds a segment may wait as .ready before archiving is called failing (the archiver retries every few seconds). */
+const ARCHIVE_STUCK_S = 30;
 
 export function archiveCommandOk(v: string, { ip }: CheckContext): boolean {
   return /\b(rsync|scp)\b/.test(v) && v.includes('%p') && v.includes('%f') && v.includes('wal_archive')
