@@ -5,6 +5,8 @@ import type { Command } from 'commander';
 import { classDown, classEnvs, classUp, DEFAULT_CLASS, rosterNames } from '../env/class.js';
 import { down, listEnvNames, loadEnv } from '../env/env.js';
 import { envName } from '../env/naming.js';
+import { ensureImage } from '../images/images.js';
+import { DEFAULT_PG } from '../pg/profile.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
@@ -110,6 +112,9 @@ export function registerInstructorCommands(program: Command): void {
       if (opts.lab) readManifest(opts.lab);
       const names = rosterNames({ roster: opts.roster, count });
       const t0 = Date.now();
+      // A missing image is built (or loaded) once, with its progress, before any env: not a minute of silence.
+      const known = new Set(await listEnvNames());
+      if (names.some((n) => !known.has(n))) await ensureImage(pg ?? DEFAULT_PG, progressLine);
       const results = await classUp(names, { pg, className: opts.class, parallel, progress: progressLine, bringUp: (o) => upLab({ ...o, lab: opts.lab }) });
       const failed = results.filter((r) => !r.ok);
       for (const f of failed) console.error(`  ${f.env}: ${f.error}`);

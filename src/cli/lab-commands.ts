@@ -9,10 +9,10 @@ import { envFacts } from '../lab/facts.js';
 import { findStep, labIds, loadLab, readManifest, type Lab } from '../lab/manifest.js';
 import { appendProgress, readProgress } from '../lab/progress.js';
 import { fillHint, lazy, progressRecords, runStep, type StepResult } from '../lab/runner.js';
-import { applySolution } from '../lab/solve.js';
+import { applySolution, stopSolving } from '../lab/solve.js';
 import { EnvProbes } from '../pg/probes.js';
 import { renderStep } from '../render/checklist.js';
-import { confirm, progressLine } from './io.js';
+import { confirm, interrupted, onInterrupt, progressLine } from './io.js';
 
 export function registerLabCommands(program: Command): void {
   program.command('labs')
@@ -120,7 +120,23 @@ export function registerLabCommands(program: Command): void {
       const step = findStep(lab, stepId);
       if (!(await confirm(t('solve.confirm', { step: step.id, env: env.name }), opts.yes))) return;
       progressLine(t('solve.running', { step: step.id }));
-      await applySolution(env, lab, step, progressLine);
+      // Ctrl+C (or a TERM) stops the script in the container too, then exits as any interrupted command.
+      let stopping = false;
+      const stop = () => { stopping = true; progressLine(t('solve.stopping')); void stopSolving(env).finally(interrupted); };
+      process.removeListener('SIGINT', interrupted);
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        await applySolution(env, lab, step, progressLine);
+      } catch (err) {
+        // The script we stopped fails (143): not news; `interrupted` ends the process.
+        if (stopping) await new Promise(() => {});
+        throw err;
+      } finally {
+        process.removeListener('SIGINT', stop);
+        process.removeListener('SIGTERM', stop);
+        onInterrupt();
+      }
       console.log(t('solve.done', { step: step.id }));
     });
 }

@@ -92,8 +92,10 @@ export async function classUp(
   return mapLimit(names, opts.parallel ?? 3, async (env) => {
     try {
       const r = await bringUp({ env, pg: opts.pg, className: opts.className });
-      if (r.notAccepting.length) {
-        const roles = r.notAccepting.map((s) => s.role);
+      // A server its student stopped before `class down` stays stopped (src/env/readiness.ts): not a failure.
+      const failing = r.notAccepting.filter((s) => !s.kept);
+      if (failing.length) {
+        const roles = failing.map((s) => s.role);
         throw new LabError('up.notAccepting', { env, roles: roles.join(', '), role: roles[0] });
       }
       const resumed = r.resumed ? ` (${t('class.upResumed')})` : '';

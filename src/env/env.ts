@@ -13,7 +13,6 @@ import { ensureImage } from '../images/images.js';
 import type { ProgressLine } from '../progress-line.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
-import type { Readiness } from '../pg/readiness.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { DEFAULT_PG, type PgMajor } from '../pg/profile.js';
 import { FIRST_LAB, findEnv, loadEnv, type LabEnv } from './discovery.js';
@@ -24,13 +23,13 @@ import {
 } from './naming.js';
 import { createNetwork, ensureNetwork, removeNetworks } from './network.js';
 import { labPackages, rememberPackages } from './packages.js';
-import { awaitServers } from './readiness.js';
+import { awaitServers, type NotAccepting } from './readiness.js';
 import { SERVER_MOUNTS, SERVER_UPDATE, checkImageContract, needsDockerInit, serverSpec } from './spec.js';
 
 // What other modules import from here (kept so importers need not know the split).
 export { findEnv, incompleteError, listEnvNames, loadEnv, requireServer, type LabEnv, type ServerInfo } from './discovery.js';
 export { createdKey } from './network.js';
-export { waitReady } from './readiness.js';
+export { keptStopped, pidsExhausted, waitReady } from './readiness.js';
 export { RESTART_POLICY, SERVER_LIMITS } from './spec.js';
 
 /** Pause between two looks at a container Docker is restarting (not a limit). */
@@ -56,7 +55,7 @@ export interface UpResult {
   env: LabEnv;
   changed: boolean;
   /** Servers whose container runs but whose PostgreSQL does not accept connections (stopped by the student, broken config, standby without hot_standby). */
-  notAccepting: { role: string; state: Readiness }[];
+  notAccepting: NotAccepting[];
   /** It completed what an interrupted command had left half-done (a lock, a network without servers, a container never started). */
   resumed: boolean;
   /** No server of this env existed before: a lab that starts from another still has to be prepared. */
@@ -219,8 +218,21 @@ export interface DownOptions {
 export async function down(opts: DownOptions): Promise<boolean> {
   const progress = opts.progress ?? (() => {});
   await requireDocker();
-  const env = await findEnv(opts.env);
-  if (!env) return false;
+  const found = await findEnv(opts.env);
+  if (!found) return false;
+  // The same lock as `lab up`: a `down --purge` racing an `up` of the same env waits for it instead of
+  // removing volumes and networks under containers being created. An env reduced to its network
+  // has no image to make the lock from, nor one whose image was removed: nothing can be created under those.
+  await clearStaleLock(opts.env); // left by a killed `lab up`
+  if (!found.image || !(await imageLabels(found.image))) return downUnlocked(opts, found); // no image to make the lock from
+  return withEnvLock(opts.env, found.image, progress, async () => {
+    const env = await findEnv(opts.env); // read again: the `up` we waited for changed it
+    return env ? downUnlocked(opts, env) : false;
+  });
+}
+
+async function downUnlocked(opts: DownOptions, env: LabEnv): Promise<boolean> {
+  const progress = opts.progress ?? (() => {});
   // The env's lab says what its students install (ssh, rsync…); the init reinstalls them offline after `up`.
   const packages = labPackages(env.lab);
   await Promise.all(env.servers.map(async (server) => {
@@ -233,7 +245,6 @@ export async function down(opts: DownOptions): Promise<boolean> {
   // Containers first, then the network, then the volumes: a run interrupted anywhere leaves an env
   // that findEnv still sees (by its volumes or network), so the same command run again finishes it.
   if (!opts.keepNetwork) await removeNetworks(opts.env); // every one of that name (a concurrent up may have left two)
-  await clearStaleLock(opts.env);
   if (opts.purge) {
     progress(t('down.removingVolumes'));
     const vols = await listVolumes([`${ENV_LABEL}=${opts.env}`]);

@@ -77,6 +77,11 @@ export function escapeHtml(s: string | number | undefined): string {
   return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
+/** Hint text for a page: escaped, with `backticks` shown as code (commands to type stand out). */
+export function hintHtml(text: string): string {
+  return escapeHtml(text).replace(/`([^`]+)`/g, '<code>$1</code>');
+}
+
 function toHtml(report: GradeReport): string {
   const l = L();
   const e = escapeHtml;
@@ -98,7 +103,7 @@ h2{border-bottom:2px solid #444;padding-bottom:.2em;page-break-before:always}h2:
         `<table><tr><th></th><th>${e(l.check)}</th><th>${e(l.points)}</th><th>${e(l.evidence)}</th><th>${e(l.hint)}</th></tr>`);
       for (const c of s.checks) {
         const ev = Object.entries(c.evidence).map(([k, v]) => `${e(k)}=${e(v)}`).join('<br>') + (c.passedBefore ? `<br><i>${e(l.before)} ${e(localTime(c.passedBefore))}</i>` : '');
-        parts.push(`<tr><td class="${c.status}">${MARK[c.status]}</td><td>${e(c.title)}</td><td>${c.points}/${c.maxPoints}</td><td class="ev">${ev || '—'}</td><td>${e(c.status === 'pass' ? '' : c.hint)}</td></tr>`);
+        parts.push(`<tr><td class="${c.status}">${MARK[c.status]}</td><td>${e(c.title)}</td><td>${c.points}/${c.maxPoints}</td><td class="ev">${ev || '—'}</td><td>${c.status === 'pass' ? '' : hintHtml(c.hint ?? '')}</td></tr>`);
       }
       parts.push('</table>');
     }

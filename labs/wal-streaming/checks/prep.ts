@@ -1,6 +1,6 @@
 /** Step 1 — Preparación: same major and architecture, config backups, ssh + rsync, passwordless ssh. */
 import { createHash } from 'node:crypto';
-import { fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
+import { clientError, fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
 
 const SERVERS = ['maestro', 'esclavo'] as const;
 
@@ -113,12 +113,12 @@ export const sshdRunning: CheckFn = async ({ probes }) => {
     const procs = await probes.processes(role);
     if (!procs.some((p) => (p.comm ?? '') === 'sshd' || (p.comm === undefined && /^sshd:|\/usr\/sbin\/sshd/.test(p.args)))) noProcess.push(role);
   }
-  if (noProcess.length) return fail('not-running', { servers: noProcess.join(', ') });
+  if (noProcess.length) return fail('not-running', { without_sshd: noProcess.join(', ') });
   const ssh = await probes.sshFacts();
   const silent = SERVERS.filter((r) => !ssh.sshd[r].answered);
-  if (silent.length) return fail('not-running', { servers: silent.join(', '), keyscan: 'sin respuesta / no answer' });
+  if (silent.length) return fail('not-running', { without_sshd: silent.join(', '), keyscan: 'sin respuesta / no answer' });
   const foreign = SERVERS.filter((r) => !ssh.sshd[r].matches);
-  if (foreign.length) return fail('not-running', { servers: foreign.join(', '), host_key: 'no es la de /etc/ssh / not the one in /etc/ssh' });
+  if (foreign.length) return fail('not-running', { without_sshd: foreign.join(', '), host_key: 'no es la de /etc/ssh / not the one in /etc/ssh' });
   return pass({ sshd: 'maestro, esclavo', keyscan: 'ok' });
 };
 
@@ -139,5 +139,5 @@ export const passwordlessSsh: CheckFn = async ({ probes, ip }) => {
     : /Host key verification failed|No .* host key is known/i.test(err) ? 'known-hosts'
     : /Connection refused|timed out|No route/i.test(err) ? 'no-sshd'
     : /Permission denied/i.test(err) ? 'no-key' : 'other';
-  return fail(reason, { exit: login.exit, stderr: err || '—' });
+  return fail(reason, { exit: login.exit, stderr: clientError(err) || '—' });
 };
