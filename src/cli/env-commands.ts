@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { execInContainer } from '../docker/client.js';
 import { down, incompleteError, keptStopped, loadEnv, pidsExhausted, requireServer, type LabEnv } from '../env/env.js';
 import { canonicalRole, envName } from '../env/naming.js';
+import { studentId, studentSubnet } from '../env/roster.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
@@ -35,11 +36,14 @@ export function registerEnvCommands(program: Command): void {
     .option('--lab <id>', 'lab del entorno (mirá `lab labs`) / the env\'s lab (see `lab labs`)')
     .option('--standbys <n>', 'cantidad de esclavos (por defecto, los del lab) / number of standbys (default: the lab\'s)')
     .option('--image <tag>', 'imagen ya construida / prebuilt image (docker/README.md)')
+    .option('--student <legajo>', 'tu legajo: tu entorno tiene sus propias direcciones / your student ID: your env gets its own addresses')
     .action(async (opts) => {
       const env = envName(opts.env);
       const standbys = opts.standbys === undefined ? undefined : parseIntOption(opts.standbys, '--standbys', STANDBYS);
       if (opts.lab) readManifest(opts.lab); // an unknown lab: exit 2 before any Docker call
-      const { env: lab, changed, notAccepting, resumed, continued } = await upLab({ env, lab: opts.lab, pg: parsePg(opts.pg), standbys, image: opts.image }, progressLine);
+      const legajo = opts.student === undefined ? undefined : studentId(opts.student);
+      const student = legajo ? { student: { legajo }, subnet: studentSubnet(legajo) } : {};
+      const { env: lab, changed, notAccepting, resumed, continued } = await upLab({ env, lab: opts.lab, pg: parsePg(opts.pg), standbys, image: opts.image, ...student }, progressLine);
       if (resumed) console.log(t('up.resumed', { env }));
       if (continued) console.log(t('up.continued', { env, lab: continued }));
       // Stopped by the student before the last `lab down` and kept so: said, not an error.
@@ -55,6 +59,9 @@ export function registerEnvCommands(program: Command): void {
       }
       if (!changed) console.log(t('up.already', { env }));
       else console.log(t('up.done', { env, pg: lab.pg, subnet: lab.subnet }));
+      if (lab.student?.legajo) console.log(t('up.student', { legajo: lab.student.legajo }));
+      // Labels are fixed when an env is made: an env made without --student keeps being nobody's.
+      else if (legajo) console.log(t('up.studentNotApplied', { env, legajo }));
       for (const s of lab.servers) console.log(`  ${s.role.padEnd(9)} ${s.ip}`);
       for (const s of kept) console.log(t('up.keptStopped', { role: s.role }));
       if (changed || continued) console.log(t('up.next'));

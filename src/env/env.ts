@@ -15,11 +15,11 @@ import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { DEFAULT_PG, type PgMajor } from '../pg/profile.js';
-import { FIRST_LAB, findEnv, loadEnv, type LabEnv } from './discovery.js';
+import { FIRST_LAB, findEnv, loadEnv, type LabEnv, type StudentInfo } from './discovery.js';
 import { clearStaleLock, withEnvLock } from './lock.js';
 import {
   CLASS_LABEL, CONTINUED_LABEL, CREATED_LABEL, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
-  MAX_STANDBYS, containerName, continuationVolumeName, serverIp, serverRoles, volumeName,
+  STUDENT_EMAIL_LABEL, STUDENT_LABEL, STUDENT_NAME_LABEL, MAX_STANDBYS, containerName, continuationVolumeName, serverIp, serverRoles, volumeName,
 } from './naming.js';
 import { createNetwork, ensureNetwork, removeNetworks } from './network.js';
 import { labPackages, rememberPackages } from './packages.js';
@@ -27,7 +27,7 @@ import { awaitServers, type NotAccepting } from './readiness.js';
 import { SERVER_MOUNTS, SERVER_UPDATE, checkImageContract, needsDockerInit, serverSpec } from './spec.js';
 
 // What other modules import from here (kept so importers need not know the split).
-export { findEnv, incompleteError, listEnvNames, loadEnv, requireServer, type LabEnv, type ServerInfo } from './discovery.js';
+export { findEnv, incompleteError, listEnvNames, loadEnv, requireServer, type LabEnv, type ServerInfo, type StudentInfo } from './discovery.js';
 export { createdKey } from './network.js';
 export { keptStopped, pidsExhausted, waitReady } from './readiness.js';
 export { RESTART_POLICY, SERVER_LIMITS } from './spec.js';
@@ -47,6 +47,8 @@ export interface UpOptions {
   progress?: ProgressLine;
   /** Instructors: the class this env belongs to (label pglab.class). */
   className?: string;
+  /** The student the env is for (labels pglab.student*); set only on a new env. */
+  student?: StudentInfo;
   /** Preferred subnet (reset keeps the IPs the student knows), used when free. */
   subnet?: string;
 }
@@ -147,6 +149,13 @@ async function planUp(opts: UpOptions): Promise<UpPlan> {
   if (existing && opts.pg && existing.pg !== opts.pg) {
     throw new LabError('env.otherPg', { env: opts.env, pg: existing.pg, wanted: opts.pg });
   }
+  // A class never adopts an env of another class (or of nobody's): envs are scoped by class.
+  if (existing && opts.className && existing.className !== opts.className) {
+    throw new LabError('env.otherClass', { env: opts.env, class: existing.className ?? '—', wanted: opts.className }, 2);
+  }
+  if (existing && opts.student?.legajo && existing.student?.legajo && existing.student.legajo !== opts.student.legajo) {
+    throw new LabError('env.otherStudent', { env: opts.env, student: existing.student.legajo, wanted: opts.student.legajo }, 2);
+  }
   const pg = existing?.pg ?? opts.pg ?? DEFAULT_PG;
   const standbys = Math.max(opts.standbys ?? 1, (existing?.servers.length ?? 1) - 1);
   const roles = serverRoles(standbys);
@@ -162,6 +171,7 @@ async function createOrStart(opts: UpOptions, plan: UpPlan, image: string, progr
   const envLabels = (subnet: string): Record<string, string> => ({
     [LAB_LABEL]: opts.lab ?? existing?.lab ?? FIRST_LAB, [ENV_LABEL]: opts.env, [PG_LABEL]: pg, [SUBNET_LABEL]: subnet,
     ...(className ? { [CLASS_LABEL]: className } : {}),
+    ...studentLabels(opts.student ?? existing?.student),
   });
   const network = existing
     ? await ensureNetwork(opts.env, envLabels(existing.subnet))
@@ -191,6 +201,14 @@ async function createOrStart(opts: UpOptions, plan: UpPlan, image: string, progr
   const notAccepting = await awaitServers(opts.env, roles, pg);
   const env = await loadEnv(opts.env);
   return { env, changed: true, notAccepting };
+}
+
+function studentLabels(s: StudentInfo | undefined): Record<string, string> {
+  return {
+    ...(s?.legajo ? { [STUDENT_LABEL]: s.legajo } : {}),
+    ...(s?.name ? { [STUDENT_NAME_LABEL]: s.name } : {}),
+    ...(s?.email ? { [STUDENT_EMAIL_LABEL]: s.email } : {}),
+  };
 }
 
 /**

@@ -36,7 +36,7 @@ async function solve(step: string) {
 /** Every format tells the same marks. */
 async function allFormatsAgree(g: EnvGrade) {
   const csv = (await grade('csv')).trim().split('\r\n');
-  expect(csv[0]).toBe('env,pg,score,maxScore,percentage,step-1,step-2,step-3,step-4,step-5,step-6,gradedAt,error');
+  expect(csv[0]).toBe('env,pg,score,maxScore,percentage,step-1,step-2,step-3,step-4,step-5,step-6,gradedAt,error,legajo,nombre,email,alertas');
   const cells = csv[1].split(',');
   expect(cells.slice(0, 5)).toEqual([env, '15', String(g.score), String(g.maxScore), String(g.percentage)]);
   expect(cells.slice(5, 11).map(Number)).toEqual(g.steps.map((s) => s.points));

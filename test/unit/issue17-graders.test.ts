@@ -347,7 +347,7 @@ describe('2. step 3: every COMMIT on maestro would wait', () => {
       { query: /pg_xlogfile_name/, rows: [['000000030000000000000006']] },
       { query: /FROM pg_settings/, rows: [['synchronous_standby_names', 'esclavo', '']] },
       { query: /FROM pg_stat_replication/, rows: [[IP91.esclavo, app, 'streaming', app === 'esclavo' ? 'sync' : 'async', '0/6000000']] },
-      { query: /FROM pg_database/, rows: [['postgres']] },
+      { query: /FROM pg_database/, rows: [[Buffer.from('postgres').toString('hex')]] },
       { query: 'SHOW synchronous_commit', rows: [[commit]] },
     ];
     return FAILBACK['failback.commitsComplete'](ctx91(new FixtureProbes({ maestro: { readiness: 'accepting', files: { [`${DATA}/pg_xlog/00000003.history`]: HISTORY3 } }, sql: sqlAnswers(rules) })));

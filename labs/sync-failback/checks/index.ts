@@ -8,7 +8,6 @@
  * the requirement in a role-agnostic way ("the primary has a synchronous standby") or fall back on
  * what survives (the timeline history proves maestro once replayed esclavo's timeline).
  */
-import { randomBytes } from 'node:crypto';
 import { fail, nonceReplicated, pass, sameTables, TIMEOUTS, type CheckContext, type CheckFn, type CheckOutcome, type PgProfile, type Probes } from '../../../src/checks/index.js';
 import { lang } from '../../../src/i18n/index.js';
 import { parseTimelineHistory } from '../../../src/pg/backup.js';
@@ -315,7 +314,7 @@ const sleep = (ms: number) => new Promise<undefined>((r) => setTimeout(() => r(u
 
 /** A real commit that needs a standby's confirmation; cancels its own wait. See commitWaits. */
 async function commitProbe(probes: Probes, profile: PgProfile, role: string): Promise<{ waited: boolean; ms: number }> {
-  const app = `pglab_commit_probe_${randomBytes(4).toString('hex')}`;
+  const app = `pglab_commit_probe_${probes.nonce('commit-probe', 4)}`;
   const sql = 'BEGIN; CREATE TEMP TABLE pglab_commit_probe (i int) ON COMMIT DROP; INSERT INTO pglab_commit_probe VALUES (1); COMMIT;';
   const t0 = Date.now();
   // A longer timeout than a probe's gives it its own exec: batched, the cancel below would wait behind it.
