@@ -513,7 +513,7 @@ export abstract class FactProbes implements Probes {
       const rc = /(?:^|\n)rc=(\w+)\s*$/.exec(login)?.[1];
       const facts: SshFacts = {
         sshd: { maestro: answered(0, this.ip('maestro')), esclavo: answered(1, this.ip('esclavo')) },
-        login: { exit: rc === undefined ? -1 : rc === 'noid' ? -2 : Number(rc), stderr: login.replace(/(?:^|\n)rc=\w+\s*$/, '').trim().split('\n').slice(-2).join(' | ').slice(0, 300), keys: n, knownHosts: files.some((f) => f.name === 'known_hosts') },
+        login: { exit: rc === undefined ? -1 : rc === 'noid' ? -2 : Number(rc), stderr: login.replace(/(?:^|\n)rc=\w+\s*$/, '').trim().slice(-400), keys: n, knownHosts: files.some((f) => f.name === 'known_hosts') },
       };
       // A success is kept for 10 min; a failure (maybe a timeout on a loaded host) for a minute, so a
       // live session watching a student at work on step 1 does not start a container every cycle.

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import type { ExecResult } from '../../../src/docker/client.js';
 import type { CheckContext } from '../../../src/checks/types.js';
 import { controlFacts } from '../../../src/pg/controldata.js';
-import { FactProbes, ServerDownError, type DirEntry } from '../../../src/pg/probes.js';
+import { FactProbes, ServerDownError, type DirEntry, type SshFacts } from '../../../src/pg/probes.js';
 import { profileFor, type PgProfile } from '../../../src/pg/profile.js';
 import { parsePsList, type ProcessLine } from '../../../src/pg/ps.js';
 import { parseUnaligned } from '../../../src/pg/psql.js';
@@ -61,7 +61,15 @@ export interface FixtureConfig {
   ip?: { maestro: string; esclavo: string };
   /** md5 of package files as the image's .deb files declare them (package → path → md5); absent: presence only. */
   packageMd5s?: Map<string, Map<string, string>>;
+  /** What the probe container would see of ssh (sshFacts); absent: sshFacts throws. */
+  ssh?: SshFacts;
 }
+
+/** ssh and rsync really installed, as the checks read it: dpkg's status and the programs (any bytes: no md5s given). */
+export const TOOLS_FILES: Record<string, string> = {
+  '/var/lib/dpkg/status': ['openssh-server', 'openssh-client', 'rsync'].map((p) => `Package: ${p}\nStatus: install ok installed\nVersion: 1\n`).join('\n'),
+  '/usr/bin/rsync': 'rsync-elf', '/usr/bin/ssh': 'ssh-elf', '/usr/bin/ssh-keygen': 'keygen-elf', '/usr/bin/ssh-keyscan': 'keyscan-elf', '/usr/sbin/sshd': 'sshd-elf',
+};
 
 export const IP91 = { maestro: '10.91.1.10', esclavo: '10.91.1.11' } as const;
 
@@ -169,6 +177,11 @@ export class FixtureProbes extends FactProbes {
 
   override async packageMd5s(): Promise<Map<string, Map<string, string>> | undefined> {
     return this.config.packageMd5s;
+  }
+
+  override async sshFacts(): Promise<SshFacts> {
+    if (!this.config.ssh) throw new FixtureError('sshFacts() called but this test gave no ssh facts');
+    return this.config.ssh;
   }
 
   override async listDir(role: string, dir: string): Promise<DirEntry[] | undefined> {
