@@ -1,7 +1,7 @@
 /**
  * Red team (issue 16): a student who is root in both containers attacks the graders. Each attack
  * runs on a fresh env and must earn nothing beyond what the student really did:
- * - a fresh, untouched env earns 0 points;
+ * - a fresh, untouched env earns 0 points (same-version, true by construction, is worth 0);
  * - step 1: the init's pristine copies copied to /root, stanzas appended to /var/lib/dpkg/status,
  *   `exec -a /usr/sbin/sshd sleep infinity` (and a copy of sleep named sshd), /usr/bin/ssh replaced
  *   by `exit 0`: step 1 earns 0, and archive-settings typed without rsync fails;
@@ -82,7 +82,7 @@ describe.each(VERSIONS)('red team on PostgreSQL %s', (pg) => {
     for (const env of [attacked, noKey]) await lab(['down', '--env', env, '--purge', '--yes']);
   });
 
-  it('a fresh, untouched env earns 0 points (same-version and esclavo-up are shown, worth 0)', async () => {
+  it('a fresh, untouched env earns 0 points (same-version is shown, worth 0; esclavo-up needs a standby)', async () => {
     const g = await grade(attacked);
     expect(g.error).toBeUndefined();
     expect(earned(g)).toEqual([]);
