@@ -270,7 +270,7 @@ describe.skipIf(!CHROMIUM)('live feedback (PostgreSQL 15, Chromium)', () => {
       const rows = (await csv.text()).trim().split('\r\n');
       expect(rows[0]).toMatch(/^env,pg,score,maxScore,percentage,step-1/);
       expect(rows).toHaveLength(4);
-      expect(rows.find((r) => r.startsWith(`${env},`))).toMatch(new RegExp(`^${env},15,54,54,100,`));
+      expect(rows.find((r) => r.startsWith(`${env},`))).toMatch(new RegExp(`^${env},15,52,52,100,`));
     } finally {
       stop(child);
     }
