@@ -50,7 +50,15 @@ export function maxScoreOf(lab: LabManifest, pg: LabEnv['pg']): number {
   return lab.steps.reduce((sum, s) => sum + checksFor(s, pg).reduce((a, c) => a + c.points, 0), 0);
 }
 
-export async function gradeEnv(name: string, labId?: string): Promise<EnvGrade> {
+export interface GradeOptions {
+  /**
+   * Append the results to the env's progress log (marked as a grading's, not the student's
+   * activity). Off for the class board and its reports: looking must not change what they show.
+   */
+  record?: boolean;
+}
+
+export async function gradeEnv(name: string, labId?: string, opts: GradeOptions = {}): Promise<EnvGrade> {
   const gradedAt = new Date().toISOString();
   let env: LabEnv | undefined;
   let lab: Lab | undefined;
@@ -68,8 +76,8 @@ export async function gradeEnv(name: string, labId?: string): Promise<EnvGrade> 
       steps.push({ ...r, percentage: pct(r.points, r.maxPoints) });
     }
     const earlier = await shared.progress(); // memoized: read at most once per grading
-    const records = progressRecords(lab.id, steps);
-    await appendProgress(found, records);
+    const records = progressRecords(lab.id, steps, 'grade');
+    if (opts.record !== false) await appendProgress(found, records);
     for (const s of steps) s.firstPassed = earlier.steps[s.step]?.firstPassed ?? (s.passed ? records[0].at : undefined);
     const score = steps.reduce((a, s) => a + s.points, 0);
     const maxScore = steps.reduce((a, s) => a + s.maxPoints, 0);
@@ -87,10 +95,10 @@ export async function gradeEnv(name: string, labId?: string): Promise<EnvGrade> 
  * Grades several envs concurrently, at most `parallel` at a time, reporting progress. Each env is
  * graded on its own lab unless `lab` names one; the report names the lab when they all share it.
  */
-export async function gradeEnvs(names: string[], opts: { lab?: string; parallel?: number; progress?: ProgressLine } = {}): Promise<GradeReport> {
+export async function gradeEnvs(names: string[], opts: { lab?: string; parallel?: number; progress?: ProgressLine } & GradeOptions = {}): Promise<GradeReport> {
   if (opts.lab) await loadLab(opts.lab); // an unknown lab fails once, before any env
   const grades = await mapLimit(names, opts.parallel ?? 4, async (name) => {
-    const g = await gradeEnv(name, opts.lab);
+    const g = await gradeEnv(name, opts.lab, { record: opts.record });
     opts.progress?.(`${name}: ${g.error ? g.error : `${g.score}/${g.maxScore}`}`);
     return g;
   });
