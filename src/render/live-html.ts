@@ -118,7 +118,7 @@ export function topologySentences(topo: Topology): string[] {
     const role = s.up ? t(s.primary ? 'topo.primary' : 'topo.standby') : '';
     return [`${s.role} (${s.ip})`, state, role, s.timeline ? t('topo.timeline', { tli: s.timeline }) : ''].filter(Boolean).join(', ');
   });
-  const edges = topologyLines(topo).map((l) => stripAnsi(l).replace(/\s{2,}/g, ' ').replace(/──▶/g, '→').replace(/──/g, ' ').trim());
+  const edges = topologyLines(topo).map((l) => stripAnsi(l).replace(/\s*──▶\s*/g, ' → ').replace(/\s*──\s*/g, ' ').replace(/\s{2,}/g, ' ').trim());
   return [...servers, ...edges];
 }
 
