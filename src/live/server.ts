@@ -302,7 +302,8 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
 
       // The class board.
       if (path === '/') {
-        if (!board) await boardCycle();
+        // No open board keeps it current (a reload with JavaScript off, say): an old one is graded again first.
+        if (!board || (!boardStreams.size && Date.now() - board.at > BOARD_CYCLE_S * 1000)) await boardCycle();
         const n = nonce();
         const parts = { ...boardFragments(), reports: `${escapeHtml(t('web.boardReports'))} <a href="/report.csv${q}">CSV</a> · <a href="/report.html${q}">HTML</a>` };
         const layout = '<p class="small" id="status">{{status}}</p><div id="board">{{board}}</div><p class="small">{{reports}}</p>';
