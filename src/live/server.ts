@@ -201,7 +201,10 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
       const stopped = env.servers.filter((s) => s.state !== 'running').map((s) => s.role);
       const error = stopped.length ? t('web.boardStopped', { roles: stopped.join(', '), env: name }) : grade.error;
       const steps = grade.steps.length ? grade.steps.map((s) => s.step) : readManifest(grade.lab).steps.map((s) => s.id);
-      return [{ env: name, cells, score: grade.score, maxScore: grade.maxScore, lastActivity: lastActivity.get(name), error }, steps];
+      // The roster's name, kept on the env by `lab class up --roster` (labels pglab.student*), when the class has one.
+      const who = (env as { student?: { name?: string; legajo?: string } }).student;
+      const student = who?.name ?? who?.legajo;
+      return [{ env: name, student, cells, score: grade.score, maxScore: grade.maxScore, lastActivity: lastActivity.get(name), error }, steps];
     } catch (err) {
       const detail = err instanceof LabError ? t(err.key, err.params) : String((err as Error)?.message ?? err);
       return [{ env: name, cells: {}, score: 0, maxScore: 0, lastActivity: lastActivity.get(name), error: detail.slice(0, 200) }, []];
