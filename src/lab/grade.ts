@@ -7,11 +7,11 @@ import { findEnv, type LabEnv } from '../env/env.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { mapLimit } from '../concurrency.js';
-import { Probes } from '../pg/probes.js';
+import { EnvProbes } from '../pg/probes.js';
 import { checksFor, DEFAULT_LAB, loadLab, readManifest, type Lab, type LabManifest } from './manifest.js';
 import { appendProgress, readProgress } from './progress.js';
 import { lazy, progressRecords, runStep, type StepResult } from './runner.js';
-import type { ProgressLine } from '../docker/images.js';
+import type { ProgressLine } from '../progress-line.js';
 
 export interface StepGrade extends StepResult {
   percentage: number;
@@ -68,7 +68,7 @@ export async function gradeEnv(name: string, labId?: string, opts: GradeOptions 
     env = found;
     lab = await loadLab(labId ?? found.lab);
     const graded = lab;
-    const shared = { probes: new Probes(found), progress: lazy(() => readProgress(found, graded.id)) };
+    const shared = { probes: new EnvProbes(found), progress: lazy(() => readProgress(found, graded.id)) };
     // Steps run one after another (they share probes and the grader's probe schema); checks inside a step run concurrently.
     const steps: StepGrade[] = [];
     for (const step of lab.steps) {

@@ -8,15 +8,15 @@
  * from a record whose system identifier is the live one, consistent with the live positions and
  * confirmed by the other server's record.
  */
-import { lang } from '../i18n/index.js';
-import { parseBackupHistory, parseTimelineHistory } from '../pg/backup.js';
-import { timelineHistoryPath, WAL_ARCHIVE_DIR } from '../pg/profile.js';
-import { lsnBytes, lsnText, spans, type RecordLine } from '../pg/recorder.js';
-import { isBackupHistoryName, isWalSegmentName } from '../pg/wal.js';
+import { lang } from '../../../src/i18n/index.js';
+import { parseBackupHistory, parseTimelineHistory } from '../../../src/pg/backup.js';
+import { timelineHistoryPath, WAL_ARCHIVE_DIR } from '../../../src/pg/profile.js';
+import { lsnBytes, lsnText, spans, type RecordLine } from '../../../src/pg/recorder.js';
+import { isBackupHistoryName, isWalSegmentName } from '../../../src/pg/wal.js';
 import { wasPromoted } from './promotion.js';
 import { archiveCommandOk } from './shipping.js';
 import { judgeRecoveryConf, standbySignal } from './standby.js';
-import { fail, pass, type CheckContext, type CheckFn, type CheckOutcome } from './types.js';
+import { fail, pass, type CheckContext, type CheckFn, type CheckOutcome } from '../../../src/checks/index.js';
 
 const evidence = (e: CheckOutcome['evidence']): CheckOutcome => ({ ...pass(e), source: 'evidence' });
 const recorded = (e: CheckOutcome['evidence']): CheckOutcome => ({ ...pass(e), source: 'recorder' });

@@ -1,8 +1,8 @@
 /** Step 6 — esclavo promoted to maestro (trigger file / pg_ctl promote), new timeline, nothing lost. */
-import { timelineHistoryPath, TRIGGER_FILE, WAL_ARCHIVE_DIR } from '../pg/profile.js';
-import { parseTimelineHistory } from '../pg/backup.js';
-import type { Probes } from '../pg/probes.js';
-import { fail, pass, type CheckFn } from './types.js';
+import { timelineHistoryPath, TRIGGER_FILE, WAL_ARCHIVE_DIR } from '../../../src/pg/profile.js';
+import { parseTimelineHistory } from '../../../src/pg/backup.js';
+import type { Probes } from '../../../src/pg/probes.js';
+import { fail, pass, type CheckFn } from '../../../src/checks/index.js';
 
 /** A promoted esclavo: a clone of maestro (same system identifier) on a later timeline. */
 export async function wasPromoted(probes: Probes): Promise<boolean> {
