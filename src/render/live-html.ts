@@ -185,7 +185,9 @@ export function chartSvg(history: ChartPoint[], minutes: number): string {
   // By class, not a style attribute: the page's CSP allows only its own stylesheet.
   const series = (role: string) => `s${roles.indexOf(role) % SERIES.length}`;
   const lagged = history.filter((p) => p.lagBytes !== undefined);
-  const maxLag = Math.max(1, ...lagged.map((p) => p.lagBytes!));
+  // At least 64 kB tall: reading two servers a few ms apart can catch a probe's write sent and not yet
+  // received (a few hundred bytes), which must look like the nothing it is, not fill the chart.
+  const maxLag = Math.max(64 * 1024, ...lagged.map((p) => p.lagBytes!));
   const maxWait = Math.max(1, ...history.map((p) => p.waiting));
   const py = (v: number) => H - bottom - (v / maxLag) * (H - top - bottom);
   const parts: string[] = [];

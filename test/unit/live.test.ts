@@ -83,6 +83,8 @@ describe('live HTML', () => {
     expect(svg).toContain('>hora</text>');
     expect(svg).toContain('demora de los standbys de maestro');
     expect(svg).not.toMatch(/style="/); // the CSP allows no style attribute
+    // 100 bytes (a probe's write caught between two reads) is a flat line near 0, on a 64 kB axis.
+    expect(svg).toContain('>64 kB</text>');
   });
 
   it('the chart says there is no streaming yet instead of a flat line', () => {
