@@ -164,10 +164,14 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
   const boardStreams = new Set<Stream>();
   let boardTimer: NodeJS.Timeout | undefined;
   let boardRunning: Promise<void> | undefined;
+  let grading: Promise<import('../lab/grade.js').GradeReport> | undefined;
 
   const boardCycle = (): Promise<void> => (boardRunning ??= (async () => {
+    // One grading of the class at a time: a report's running grading finishes first (read before any await).
+    const report = grading;
     const t0 = Date.now();
     try {
+      await report?.catch(() => {});
       const { listEnvNames } = await import('../env/env.js');
       const { mapLimit } = await import('../concurrency.js');
       classNames = await listEnvNames(opts.className);
@@ -243,9 +247,10 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
   };
 
   // The reports grade the whole class: one grading at a time, and a click while one runs waits for it.
-  let grading: Promise<import('../lab/grade.js').GradeReport> | undefined;
   const classReport = (): Promise<import('../lab/grade.js').GradeReport> => (grading ??= (async () => {
+    const round = boardRunning; // …and a board round that runs finishes first
     try {
+      await round?.catch(() => {});
       const { gradeEnvs } = await import('../lab/grade.js');
       const { listEnvNames } = await import('../env/env.js');
       return await gradeEnvs(await listEnvNames(opts.className), { parallel: BOARD_PARALLEL, record: false });

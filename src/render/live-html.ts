@@ -174,8 +174,9 @@ const SERIES = ['#1f4e8c', '#8a3b00', '#5b2a86'];
  * the window it says so instead of drawing a flat line that means nothing.
  */
 export function chartSvg(history: ChartPoint[], minutes: number): string {
-  const W = 640;
-  const H = 180;
+  // Fits one of the page's two columns at full width (about 600 px), so it is drawn at its own size.
+  const W = 600;
+  const H = 220;
   const [left, right, top, bottom] = [64, 16, 20, 44];
   if (history.length < 2) return `<p class="small">${e(t('web.noData'))}</p>`;
   const t1 = history[history.length - 1].at;

@@ -241,7 +241,7 @@ describe.skipIf(!CHROMIUM)('live feedback (PostgreSQL 15, Chromium)', () => {
       expect(await page.evaluate('window.__sameDocument')).toBe(42); // updated in place, not reloaded
       expect(await page.evaluate(`document.getElementById('changes').textContent`)).toContain(`llegó el segmento ${after}`);
       // The diagrams are drawn at their own size: no text under 14 px on screen.
-      const smallest = Number(await page.evaluate(`Math.min(...[...document.querySelectorAll('svg.topology text, svg.chart text')].map((t) => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a))`));
+      const smallest = Number(await page.evaluate(`Math.min(...[...document.querySelectorAll('svg.topology text, svg.chart text')].map((t) => { const m = t.getScreenCTM(); return parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b); }))`));
       expect(smallest).toBeGreaterThanOrEqual(14);
       // A segment switch is no lag: the chart never reaches a megabyte here.
       expect(await page.evaluate(`document.querySelector('svg.chart')?.textContent ?? ''`)).not.toMatch(/\d MB/);

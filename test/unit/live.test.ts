@@ -79,7 +79,7 @@ describe('live HTML', () => {
     expect(svg).toContain('<line class="archived" data-role="esclavo"');
     expect(svg).toMatch(/<polyline class="lag s0" data-role="maestro"/);
     expect(svg).not.toMatch(/class="lag[^"]*" data-role="esclavo"/);
-    expect(svg).toContain('demora (bytes sin recibir)');
+    expect(svg).toContain('bytes sin recibir</text>');
     expect(svg).toContain('>hora</text>');
     expect(svg).toContain('demora de los standbys de maestro');
     expect(svg).not.toMatch(/style="/); // the CSP allows no style attribute
