@@ -258,7 +258,6 @@ const es = {
   'web.boardStopped': 'contenedor detenido ({roles}): `lab up --env {env}`',
   'web.boardStudent': 'Estudiante',
   'web.boardLegend': '✓ paso completo · 3/9 puntos del paso a medias · «·» todavía sin puntos. Nota: la misma que da `lab grade`. Última actividad: la última vez que el estudiante corrió `lab check`, `lab watch` o `lab web`.',
-  'web.boardGrading': 'Corrigiendo la clase…',
   'web.topologyText': 'La topología en texto',
   // Progress lines and labels of the engine (src/env/, src/docker/, src/report/).
   'up.network': 'red {network} {subnet}',
@@ -548,7 +547,6 @@ const en: Record<MessageKey, string> = {
   'web.boardStopped': 'container stopped ({roles}): `lab up --env {env}`',
   'web.boardStudent': 'Student',
   'web.boardLegend': '✓ step complete · 3/9 points of a step half done · «·» no points yet. Score: the same as `lab grade`. Last activity: the last time the student ran `lab check`, `lab watch` or `lab web`.',
-  'web.boardGrading': 'Grading the class…',
   'web.topologyText': 'The topology as text',
   // Progress lines and labels of the engine (src/env/, src/docker/, src/report/).
   'up.network': 'network {network} {subnet}',
