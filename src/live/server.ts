@@ -25,8 +25,14 @@ import { CYCLE_S, HISTORY_MIN, LiveSession, type Snapshot } from './session.js';
 export const LOCALHOST = '127.0.0.1';
 /** Server-sent event streams open at once (a class's instructor and a few tabs). */
 const MAX_STREAMS = 32;
-/** The board refreshes every env this often (a cycle of 20 envs must fit in it). */
+/**
+ * The board grades every env again this long after its last round ended, or twice the round's
+ * length when that is longer (a full grading of 20 envs takes tens of seconds on a class server:
+ * the board then keeps at most a third of the time busy), but never waits more than BOARD_MAX_S.
+ */
 export const BOARD_CYCLE_S = 10;
+const BOARD_MAX_S = 60;
+export const boardDelayMs = (lastRoundMs: number) => Math.min(BOARD_MAX_S * 1000, Math.max(BOARD_CYCLE_S * 1000, 2 * lastRoundMs));
 const BOARD_PARALLEL = 4;
 
 export interface WebOptions {
@@ -157,7 +163,7 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
   };
 
   // The board: every env of the class graded by `lab grade`'s own function (nothing recorded: looking
-  // changes nothing), a few at a time; a new round BOARD_CYCLE_S after the last one ends.
+  // changes nothing), a few at a time; a new round boardDelayMs after the last one ends.
   let classNames: string[] = [];
   let board: { rows: BoardRow[]; steps: string[]; at: number; ms: number } | undefined;
   const lastActivity = new Map<string, string>();
@@ -227,7 +233,7 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
       await boardCycle().catch(() => {});
       if (boardStreams.size) boardLoop();
       else boardTimer = undefined;
-    }, BOARD_CYCLE_S * 1000);
+    }, boardDelayMs(board?.ms ?? 0));
   };
 
   const nonce = () => randomBytes(16).toString('base64');

@@ -8,7 +8,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setLang } from '../../src/i18n/index.js';
 import type { StepResult } from '../../src/lab/runner.js';
-import { Feed, hostAllowed, startWeb, styleHashes, type WebServer } from '../../src/live/server.js';
+import { boardDelayMs, Feed, hostAllowed, startWeb, styleHashes, type WebServer } from '../../src/live/server.js';
 import type { LiveSession, Snapshot } from '../../src/live/session.js';
 import { fitScreen, screen, wrapAnsi } from '../../src/live/watch.js';
 import { parseProgressLog, summarize } from '../../src/lab/progress.js';
@@ -211,6 +211,12 @@ describe('live server rules', () => {
     expect(hostAllowed('evil.example:8080', 8080, true)).toBe(false); // a rebinding needs a name: still refused
     expect(hostAllowed('192.168.0.10:8081', 8080, true)).toBe(false);
     expect(hostAllowed(undefined, 8080, true)).toBe(false);
+  });
+
+  it('the board waits at least 10 s between rounds, twice a long round, at most 60 s', () => {
+    expect(boardDelayMs(2_000)).toBe(10_000);
+    expect(boardDelayMs(12_000)).toBe(24_000);
+    expect(boardDelayMs(90_000)).toBe(60_000);
   });
 
   it('the report\'s own style is allowed by its hash (it has no nonce)', () => {
