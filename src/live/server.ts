@@ -212,8 +212,7 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
       const error = stopped.length ? t('web.boardStopped', { roles: stopped.join(', '), env: name }) : grade.error;
       const steps = grade.steps.length ? grade.steps.map((s) => s.step) : readManifest(grade.lab).steps.map((s) => s.id);
       // The roster's name, kept on the env by `lab class up --roster` (labels pglab.student*), when the class has one.
-      const who = (env as { student?: { name?: string; legajo?: string } }).student;
-      const student = who?.name ?? who?.legajo;
+      const student = env.student?.name ?? env.student?.legajo;
       return [{ env: name, student, cells, score: grade.score, maxScore: grade.maxScore, lastActivity: lastActivity.get(name), error }, steps];
     } catch (err) {
       const detail = err instanceof LabError ? t(err.key, err.params) : String((err as Error)?.message ?? err);
@@ -362,7 +361,11 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
   server.requestTimeout = 120_000;
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new LabError('web.portInUse', { port: opts.port ?? 0 }, 2) : err));
+    server.once('error', (err: NodeJS.ErrnoException) => reject(
+      err.code === 'EADDRINUSE' ? new LabError('web.portInUse', { port: opts.port ?? 0 }, 2)
+        // Ports below 1024 need root (or CAP_NET_BIND_SERVICE): say so, not "listen EACCES".
+        : err.code === 'EACCES' ? new LabError('web.portDenied', { port: opts.port ?? 0 }, 2)
+          : err));
     server.listen(opts.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;

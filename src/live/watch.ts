@@ -9,6 +9,7 @@ import chalk from 'chalk';
 import { t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
 import { renderStep } from '../render/checklist.js';
+import { labAsksArchiveOff } from '../lab/manifest.js';
 import { topologyLines } from '../render/topology-text.js';
 import { CYCLE_S, LiveSession, type Snapshot } from './session.js';
 
@@ -127,7 +128,7 @@ const LEAVE_ALT = '\x1b[?25h\x1b[?1049l';
  */
 export function screen(session: Pick<LiveSession, 'stepTitle' | 'doneText'>, snap: Snapshot, rows: number, cols: number): string {
   const head = [chalk.bold(header(session, snap)), chalk.dim(`${t('watch.keys', { s: CYCLE_S })} ${t('watch.checkedAt', { time: localTime(new Date(snap.at).toISOString()) })}`)];
-  const topo = snap.topology ? topologyLines(snap.topology).map((l) => `  ${l}`) : [];
+  const topo = snap.topology ? topologyLines(snap.topology, { archiveOffExpected: labAsksArchiveOff(snap.env.lab) }).map((l) => `  ${l}`) : [];
   const status: string[] = [];
   if (snap.result?.passed) status.push(chalk.green(session.doneText(snap.step)));
   if (snap.error) status.push(chalk.red(t('watch.cycleFailed', { detail: snap.error, s: CYCLE_S })));
@@ -194,7 +195,7 @@ export function wrapAnsi(line: string, cols: number): string[] {
 /** Plain text (no escapes): the header, the topology and the checklist. */
 function plainScreen(session: LiveSession, snap: Snapshot): string {
   const lines = [header(session, snap), t('watch.keysPlain', { s: CYCLE_S })];
-  if (snap.topology) lines.push(...topologyLines(snap.topology).map((l) => `  ${l}`));
+  if (snap.topology) lines.push(...topologyLines(snap.topology, { archiveOffExpected: labAsksArchiveOff(snap.env.lab) }).map((l) => `  ${l}`));
   if (snap.result) lines.push(renderStep(snap.result, session.stepTitle(snap.step)));
   return lines.join('\n');
 }

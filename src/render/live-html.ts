@@ -9,18 +9,16 @@ import { localTime } from '../i18n/time.js';
 import type { CheckResult, StepResult } from '../lab/runner.js';
 import { archivesToShow, type Topology } from '../lab/topology.js';
 import type { ChartPoint } from '../pg/recorder.js';
-import { escapeHtml as e } from '../report/formats.js';
+import { escapeHtml as e, hintHtml } from '../report/formats.js';
 import { evidencePairs } from './evidence.js';
-import { ageText, topologyLines } from './topology-text.js';
+import { ageText, archiveFailingText, topologyLines } from './topology-text.js';
 
 const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 const MARK: Record<CheckResult['status'], string> = { pass: '✓', fail: '✗', warn: '!' };
 
-/** Text for people, escaped, with its `backticks` shown as code (hints name commands and settings that way). */
-export function codeHtml(text: string): string {
-  return e(text).replace(/`([^`\n]+)`/g, (_m, code: string) => `<code>${code}</code>`);
-}
+/** Text for people, escaped, with its `backticks` shown as code: the hints' rule (hintHtml), for every line the pages say. */
+export const codeHtml = hintHtml;
 const time = (ms: number) => localTime(new Date(ms).toISOString());
 
 // ---------------------------------------------------------------- topology
@@ -98,7 +96,7 @@ export function topologySvg(topo: Topology): string {
     const [x1, x2] = [from + NODE_W / 2, to + NODE_W / 2];
     const y = top + NODE_H;
     const label = a.state === 'ok' ? `${a.lastArchived ?? ''}${a.lastArchivedAgeS !== undefined ? ` (${t('topo.archivedAgo', { age: ageText(a.lastArchivedAgeS) })})` : ''}`
-      : a.state === 'failing' ? t('topo.archiveFailing', { n: a.waiting, minutes: Math.round((a.oldestWaitingS ?? 0) / 60), role: a.from })
+      : a.state === 'failing' ? archiveFailingText(a)
         : t('topo.archiveWaiting');
     const failed = a.lastFailed && a.lastFailedAgeS !== undefined ? t('topo.failedAgo', { segment: a.lastFailed, age: ageText(a.lastFailedAgeS) }) : '';
     parts.push(`<g class="edge" data-edge="archive" data-from="${e(a.from)}" data-to="${e(a.to ?? 'archive')}" data-state="${a.state}" data-segment="${e(a.lastArchived ?? '')}">`
@@ -147,11 +145,12 @@ export function checklistHtml(result: StepResult | undefined, opts: { hints?: bo
       const observed = evidencePairs(c.evidence);
       lines.push(`<div class="detail"><b>${e(t('web.expected'))}:</b> ${e(c.expected)}</div>`,
         `<div class="detail"><b>${e(t('web.observed'))}:</b> ${observed.length ? observed.map((o) => e(o)).join('<br>') : '—'}</div>`);
-      if (c.hint && opts.hints !== false) lines.push(`<div class="detail hint"><b>${e(t('web.hint'))}:</b> ${codeHtml(c.hint)}</div>`);
+      if (c.hint && opts.hints !== false) lines.push(`<div class="detail hint"><b>${e(t('web.hint'))}:</b> ${hintHtml(c.hint)}</div>`);
     }
     return `<li class="check ${c.status}" data-check="${e(c.id)}" data-status="${c.status}">${lines.join('')}</li>`;
   });
-  const passed = result.checks.filter((c) => c.status !== 'fail').length;
+  // Only ✓ counts as verified: a ! is a warning, not a pass.
+  const passed = result.checks.filter((c) => c.status === 'pass').length;
   return `<ul class="checks" data-step="${e(result.step)}" data-passed="${result.passed}">${items.join('')}</ul>`
     + `<p class="summary">${e(t('check.summary', { passed, total: result.checks.length, points: result.points, maxPoints: result.maxPoints }))}</p>`;
 }

@@ -109,7 +109,8 @@ const psql = (sql: string) => exec(env, 'maestro', 'postgres', ['psql', '-Xqc', 
 describe.skipIf(!CHROMIUM)('live feedback (PostgreSQL 15, Chromium)', () => {
   beforeAll(async () => {
     const roster = path.join(tmp, 'roster.csv');
-    writeFileSync(roster, `entorno\n${envs.join('\n')}\n`);
+    // The usual roster: the student's name quoted, "Apellido, Nombre" (the board shows it).
+    writeFileSync(roster, `entorno,nombre\n${envs.map((e, i) => `${e},"Pérez, Ana ${i + 1}"`).join('\n')}\n`);
     const r = await lab(['class', 'up', '--roster', roster, '--pg', '15', '--class', klass, '--parallel', '3']);
     expect(r.code, r.stderr + r.stdout).toBe(0);
   });
@@ -339,6 +340,7 @@ describe.skipIf(!CHROMIUM)('live feedback (PostgreSQL 15, Chromium)', () => {
       expect(row.match(/data-status="pass"/g)?.length).toBe(6);
       expect(row).toContain('<td>54/54</td>');
       expect(row).not.toMatch(/nunca/);
+      expect(row).toContain('<td class="student">Pérez, Ana 1</td>');
       expect(dom).toMatch(/<p class="legend small">✓ paso completo/);
       const stopped = rowOf(dom, envs[2]);
       expect(stopped).toMatch(new RegExp(`contenedor detenido \\(maestro, esclavo\\): <code>lab up --env ${envs[2]}</code>`));

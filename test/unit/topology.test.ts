@@ -46,6 +46,8 @@ function fakeProbes(pg: '9.1' | '15', servers: Record<string, FakeServer>): Prob
     timeline: async (role: string) => get(role).tli ?? 1,
     controldata: async (role: string) => ({ systemIdentifier: get(role).sysid ?? '7000000000000000001', timeline: get(role).tli ?? 1 }),
     listDir: async (role: string) => get(role).status ?? [],
+    // The archive destination of a failing edge (the tutorial's cleanup removed it).
+    stat: async () => undefined,
   } as unknown as Probes;
 }
 
