@@ -328,7 +328,7 @@ describe.skipIf(!CHROMIUM)('live feedback (PostgreSQL 15, Chromium)', () => {
 
   it('the class board: one row per env, a cell per step, a link to each env page', async () => {
     await lab(['check', 'step-1', '--env', env]); // the student's own activity (the rest is never checked)
-    // lv3's containers stopped: its row says so and how to start them, not a silent 0/54.
+    // lv3's containers stopped: its row says so and how to start them, not a silent 0/53.
     expect((await lab(['down', '--env', envs[2]])).code).toBe(0);
     const { url, child } = await web(['class', 'web', '--class', klass]);
     try {
@@ -338,7 +338,7 @@ describe.skipIf(!CHROMIUM)('live feedback (PostgreSQL 15, Chromium)', () => {
       // Right at the first load: every step of the finished lab ✓, graded as `lab grade` does.
       const row = rowOf(dom, env);
       expect(row.match(/data-status="pass"/g)?.length).toBe(6);
-      expect(row).toContain('<td>54/54</td>');
+      expect(row).toContain('<td>53/53</td>');
       expect(row).not.toMatch(/nunca/);
       expect(row).toContain('<td class="student">Pérez, Ana 1</td>');
       expect(dom).toMatch(/<p class="legend small">✓ paso completo/);
