@@ -115,8 +115,10 @@ const BASE = {
   connectS: 5,
   /** …and the exec around it, a little longer so the command reports its own timeout. */
   connectProbeMs: 12_000,
-  /** Checksums of every small file in the config dir, postgres' home and /root (the config backups of step 1). */
-  configBackupsMs: 15_000,
+  /** One read of the engine's archive API or docker top (files and processes read from the host side). */
+  archiveReadMs: 10_000,
+  /** A probe container of the env's image (step 1's ssh facts): create, unpack ssh, scan, log in, remove. */
+  probeContainerMs: 40_000,
 } as const;
 
 /** Limits counted in seconds (connect_timeout, Docker's stop grace); everything else is milliseconds. */
