@@ -3,6 +3,7 @@
  * labels (no local state file that could drift from what is really running).
  */
 import { listLabelled, requireDocker } from '../docker/objects.js';
+import { imagePlatform } from '../images/recipe.js';
 import { LabError } from '../errors.js';
 import { isPgMajor, type PgMajor } from '../pg/profile.js';
 import {
@@ -19,6 +20,10 @@ export interface ServerInfo {
   ip: string;
   /** Docker state: running, exited, … or 'missing' (removed by hand). */
   state: string;
+  /** Its image's architecture (amd64, arm64); undefined without a container. */
+  arch?: string;
+  /** That architecture is not the engine's: the server runs emulated (and lab's time limits are stretched). */
+  emulated?: boolean;
 }
 
 export interface LabEnv {
@@ -65,9 +70,15 @@ export async function findEnv(name: string): Promise<LabEnv | undefined> {
   for (const c of containers) roles.add(c.labels[ROLE_LABEL]);
   for (const v of vols) if (v.labels[ROLE_LABEL]) roles.add(v.labels[ROLE_LABEL]);
   const subnet = labels[SUBNET_LABEL];
+  // One image inspect per image and process; an emulated one stretches every time limit from here on.
+  const platforms = new Map(await Promise.all([...new Set(containers.map((c) => c.imageId).filter(Boolean))].map(async (id) => [id, await imagePlatform(id)] as const)));
   const servers = [...roles].sort(roleOrder).map((role) => {
     const c = containers.find((x) => x.labels[ROLE_LABEL] === role);
-    return { role, container: containerName(name, role), ip: serverIp(subnet, role), state: c?.state ?? 'missing' };
+    const p = c ? platforms.get(c.imageId) : undefined;
+    return {
+      role, container: containerName(name, role), ip: serverIp(subnet, role), state: c?.state ?? 'missing',
+      ...(p?.arch ? { arch: p.arch, emulated: p.emulated } : {}),
+    };
   });
   return {
     name,
