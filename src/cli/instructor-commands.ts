@@ -41,11 +41,12 @@ export function registerInstructorCommands(program: Command): void {
     .option('--lab <id>', 'corregir este lab en vez del de cada entorno / grade this lab instead of each env\'s')
     .option('--format <format>', FORMATS.join(' | '), 'text')
     .option('--out <file>', 'archivo de salida / output file')
+    .option('--count-solved', 'contar los pasos resueltos con `lab solve` / count steps done with `lab solve`')
     .action(async (opts) => {
       const format = checkFormat(opts.format);
       const names: string[] = opts.all ? await listEnvNames() : (opts.env ?? [undefined]).map((n: string | undefined) => envName(n));
       if (!names.length) throw new LabError('grade.noEnvs', {}, 2);
-      const report = await gradeEnvs(names, { lab: opts.lab, progress: names.length > 1 ? progressLine : undefined });
+      const report = await gradeEnvs(names, { lab: opts.lab, progress: names.length > 1 ? progressLine : undefined, countSolved: Boolean(opts.countSolved) });
       emit(report, format, opts.out);
       process.exitCode = report.envs.some((g) => g.error) ? 2 : 0;
     });
@@ -134,12 +135,13 @@ export function registerInstructorCommands(program: Command): void {
     .option('--out <file>')
     .option('--parallel <n>', 'entornos a la vez / envs at a time', '4')
     .option('--lab <id>', 'corregir este lab en vez del de cada entorno / grade this lab instead of each env\'s')
+    .option('--count-solved', 'contar los pasos resueltos con `lab solve` / count steps done with `lab solve`')
     .action(async (opts) => {
       const format = checkFormat(opts.format);
       const parallel = parseIntOption(opts.parallel, '--parallel', PARALLEL);
       const names = await listEnvNames(opts.class);
       if (!names.length) throw new LabError('class.none', { class: opts.class }, 2);
-      emit(await gradeEnvs(names, { lab: opts.lab, parallel, progress: progressLine }), format, opts.out);
+      emit(await gradeEnvs(names, { lab: opts.lab, parallel, progress: progressLine, countSolved: Boolean(opts.countSolved) }), format, opts.out);
     });
   klass.command('down')
     .option('--class <name>', '', DEFAULT_CLASS)

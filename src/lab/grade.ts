@@ -9,14 +9,19 @@ import { t } from '../i18n/index.js';
 import { mapLimit } from '../concurrency.js';
 import { Probes } from '../pg/probes.js';
 import { checksFor, DEFAULT_LAB, loadLab, readManifest, type Lab, type LabManifest } from './manifest.js';
-import { appendProgress, readProgress } from './progress.js';
-import { lazy, progressRecords, runStep, type StepResult } from './runner.js';
+import { observation } from '../checks/observed.js';
+import { solvedSteps } from '../observer/records.js';
+import { runStep, type StepResult } from './runner.js';
 import type { ProgressLine } from '../docker/images.js';
 
 export interface StepGrade extends StepResult {
   percentage: number;
-  /** When this step's checks first all passed (from the env's recorded progress). */
+  /** When this step's checks first all passed (not set by grading: the progress log is display only). */
   firstPassed?: string;
+  /** `lab solve` ran this step (an authenticated mark in the observer's records): ISO time. */
+  solvedAt?: string;
+  /** Points the checks earned before a solved step was zeroed (the step scores 0 unless --count-solved). */
+  earnedPoints?: number;
 }
 
 export interface EnvGrade {
@@ -34,6 +39,13 @@ export interface EnvGrade {
   steps: StepGrade[];
   /** Set when the env could not be graded at all (it then scores 0). */
   error?: string;
+  /** The observer's records: how many, how many did not verify (never believed), whether it hit its cap; absent: no observer. */
+  observer?: { records: number; tampered: number; full: boolean };
+}
+
+export interface GradeOptions {
+  /** Count steps done with `lab solve` (instructors: off by default, such steps score 0). */
+  countSolved?: boolean;
 }
 
 export interface GradeReport {
@@ -50,7 +62,7 @@ export function maxScoreOf(lab: LabManifest, pg: LabEnv['pg']): number {
   return lab.steps.reduce((sum, s) => sum + checksFor(s, pg).reduce((a, c) => a + c.points, 0), 0);
 }
 
-export async function gradeEnv(name: string, labId?: string): Promise<EnvGrade> {
+export async function gradeEnv(name: string, labId?: string, opts: GradeOptions = {}): Promise<EnvGrade> {
   const gradedAt = new Date().toISOString();
   let env: LabEnv | undefined;
   let lab: Lab | undefined;
@@ -59,21 +71,30 @@ export async function gradeEnv(name: string, labId?: string): Promise<EnvGrade> 
     if (!found) throw new LabError('env.notFound', { env: name });
     env = found;
     lab = await loadLab(labId ?? found.lab);
-    const graded = lab;
-    const shared = { probes: new Probes(found), progress: lazy(() => readProgress(found, graded.id)) };
+    // Grading writes nothing into the env: no later grade can believe what this one computed.
+    const shared = { probes: new Probes(found), noRecord: true };
     // Steps run one after another (they share probes and the grader's probe schema); checks inside a step run concurrently.
     const steps: StepGrade[] = [];
     for (const step of lab.steps) {
       const r = await runStep(found, lab, step, shared);
       steps.push({ ...r, percentage: pct(r.points, r.maxPoints) });
     }
-    const earlier = await shared.progress(); // memoized: read at most once per grading
-    const records = progressRecords(lab.id, steps);
-    await appendProgress(found, records);
-    for (const s of steps) s.firstPassed = earlier.steps[s.step]?.firstPassed ?? (s.passed ? records[0].at : undefined);
+    const obs = await observation(shared.probes);
+    const solved = obs ? solvedSteps(obs) : new Map<string, number>();
+    for (const s of steps) {
+      const at = solved.get(`${lab.id}/${s.step}`);
+      if (at === undefined) continue;
+      s.solvedAt = new Date(at * 1000).toISOString();
+      if (opts.countSolved) continue;
+      s.earnedPoints = s.points;
+      s.points = 0;
+      s.percentage = 0;
+      for (const c of s.checks) c.points = 0;
+    }
     const score = steps.reduce((a, s) => a + s.points, 0);
     const maxScore = steps.reduce((a, s) => a + s.maxPoints, 0);
-    return { env: name, lab: lab.id, pg: found.pg, imageId: found.imageId, image: found.image, created: found.created, gradedAt, score, maxScore, percentage: pct(score, maxScore), steps };
+    const observer = obs ? { records: obs.records.length, tampered: obs.tampered, full: obs.full } : undefined;
+    return { env: name, lab: lab.id, pg: found.pg, imageId: found.imageId, image: found.image, created: found.created, gradedAt, score, maxScore, percentage: pct(score, maxScore), steps, observer };
   } catch (err) {
     const message = err instanceof LabError ? t(err.key, err.params) : String((err as Error)?.message ?? err);
     const manifest = lab ?? readManifest(labId ?? env?.lab ?? DEFAULT_LAB);
@@ -87,10 +108,10 @@ export async function gradeEnv(name: string, labId?: string): Promise<EnvGrade> 
  * Grades several envs concurrently, at most `parallel` at a time, reporting progress. Each env is
  * graded on its own lab unless `lab` names one; the report names the lab when they all share it.
  */
-export async function gradeEnvs(names: string[], opts: { lab?: string; parallel?: number; progress?: ProgressLine } = {}): Promise<GradeReport> {
+export async function gradeEnvs(names: string[], opts: { lab?: string; parallel?: number; progress?: ProgressLine; countSolved?: boolean } = {}): Promise<GradeReport> {
   if (opts.lab) await loadLab(opts.lab); // an unknown lab fails once, before any env
   const grades = await mapLimit(names, opts.parallel ?? 4, async (name) => {
-    const g = await gradeEnv(name, opts.lab);
+    const g = await gradeEnv(name, opts.lab, { countSolved: opts.countSolved });
     opts.progress?.(`${name}: ${g.error ? g.error : `${g.score}/${g.maxScore}`}`);
     return g;
   });

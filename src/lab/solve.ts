@@ -10,6 +10,7 @@ import { lf } from '../docker/recipe.js';
 import { requireServer, type LabEnv } from '../env/env.js';
 import { LabError } from '../errors.js';
 import { envFacts } from './facts.js';
+import { markObservation } from '../observer/observer.js';
 import { LABS_DIR } from '../paths.js';
 import { scaledSeconds, TIMEOUT_SCALE, TIMEOUTS } from '../timeouts.js';
 import { profileFor, solutionCapabilities } from '../pg/profile.js';
@@ -19,6 +20,8 @@ import type { ProgressLine } from '../docker/images.js';
 export async function applySolution(env: LabEnv, lab: LabManifest, step: StepSpec, progress: ProgressLine = () => {}): Promise<void> {
   const actions = step.solution.filter((a) => !a.versions || a.versions.includes(env.pg));
   if (!actions.length) throw new LabError('lab.noSolution', { step: step.id, pg: env.pg });
+  // An authenticated mark first (even a solution that fails half-way changed the env): grades say so and count it 0.
+  if (!(await markObservation(env.name, { t: 'solved', lab: lab.id, step: step.id }))) throw new LabError('solve.noObserver', { env: env.name });
   // LF line ends whatever the checkout has (Git for Windows writes CRLF): bash in the container chokes on `\r`.
   const dir = path.join(LABS_DIR, lab.id);
   // Every lab's helpers (set -e, set_conf, wait_for), then the lab's own.
