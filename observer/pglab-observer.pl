@@ -19,7 +19,10 @@ my $BIN = "/usr/lib/postgresql/$PG/bin";
 my $EVERY = $ENV{PGLAB_OBSERVER_INTERVAL} || 4;
 # Transitions are few (a tutorial makes ~100); the cap bounds what a student toggling a server can cost.
 my $MAX_BYTES = $ENV{PGLAB_OBSERVER_MAX_BYTES} || 4 * 1024 * 1024;
-my $POS_EVERY = 60; # positions (replay/write LSN) are progress, not state: at most one record a minute
+# Positions (replay/write LSN) are progress, not state: the first change after a transition is
+# recorded at once (a standby applying WAL), later ones spaced out more and more.
+sub posEvery { my $n = shift; return $n < 200 ? 10 : $n < 2000 ? 60 : 600; }
+my $posCount = 0;
 my $V91 = $PG eq '9.1';
 my $WALDIR = $V91 ? 'pg_xlog' : 'pg_wal';
 $ENV{LC_ALL} = 'C';
@@ -172,10 +175,11 @@ sub observe {
   my $state = join('|', map { $s{$_} } sort keys %s);
   if (!defined $last{$role} || $last{$role} ne $state) {
     $last{$role} = $state;
-    $lastPos{$role} = time;
+    $lastPos{$role} = 0;
     record(t => 'server', role => $role, %s, lsn => $lsn, rcv => $rcv);
-  } elsif ($lsn ne '' && time - ($lastPos{$role} // 0) >= $POS_EVERY && ($lastPos{"$role/lsn"} // '') ne "$lsn/$rcv") {
+  } elsif ($lsn ne '' && time - ($lastPos{$role} // 0) >= posEvery($posCount) && ($lastPos{"$role/lsn"} // '') ne "$lsn/$rcv") {
     $lastPos{$role} = time;
+    $posCount++;
     record(t => 'pos', role => $role, lsn => $lsn, rcv => $rcv);
   }
   $lastPos{"$role/lsn"} = "$lsn/$rcv";

@@ -16,7 +16,7 @@ export type ReportFormat = (typeof FORMATS)[number];
 const L = () => ({
   env: t('report.env'), score: t('report.score'), step: t('report.step'), check: t('report.check'), status: t('report.status'),
   points: t('report.points'), evidence: t('report.evidence'), hint: t('report.hint'), graded: t('report.graded'), pg: t('report.pg'),
-  image: t('report.image'), firstPassed: t('report.firstPassed'), error: t('report.error'), before: t('report.before'), solved: t('report.solved'),
+  image: t('report.image'), firstPassed: t('report.firstPassed'), error: t('report.error'), before: t('report.before'), solved: t('report.solved'), solvedCounted: t('check.solved'),
 });
 
 const MARK: Record<CheckResult['status'], string> = { pass: '✓', fail: '✗', warn: '!' };
@@ -43,7 +43,7 @@ function toText(report: GradeReport): string {
     out.push(`${l.env} ${g.env} — ${l.pg} ${g.pg || '—'} — ${l.score} ${scoreLine(g)} — ${l.graded} ${localTime(g.gradedAt)}`);
     if (g.error) out.push(`  ${l.error}: ${g.error}`);
     for (const s of g.steps) {
-      out.push(`  ${s.passed ? '✓' : '✗'} ${s.title}: ${s.points}/${s.maxPoints}${s.firstPassed ? ` (${l.firstPassed} ${localTime(s.firstPassed)})` : ''}${s.solvedAt ? ` — ${l.solved}` : ''}`);
+      out.push(`  ${s.passed ? '✓' : '✗'} ${s.title}: ${s.points}/${s.maxPoints}${s.firstPassed ? ` (${l.firstPassed} ${localTime(s.firstPassed)})` : ''}${s.solvedAt ? ` — ${s.earnedPoints === undefined ? l.solvedCounted : l.solved}` : ''}`);
       for (const c of s.checks) {
         out.push(`      ${MARK[c.status]} ${c.title} [${c.points}/${c.maxPoints}] ${formatEvidence(c.evidence)}${c.passedBefore ? ` — ${l.before} ${localTime(c.passedBefore)}` : ''}`);
       }
@@ -66,7 +66,7 @@ function toMarkdown(report: GradeReport): string {
     out.push('', `## ${mdCell(g.env)} — ${scoreLine(g)}`, '', `${l.pg} ${g.pg} · ${l.image} ${mdCell(g.imageId ?? '—')} · ${l.graded} ${localTime(g.gradedAt)}`);
     if (g.error) out.push('', `**${l.error}:** ${mdCell(g.error)}`);
     for (const s of g.steps) {
-      out.push('', `### ${mdCell(s.title)} — ${s.points}/${s.maxPoints}${s.solvedAt ? ` — ${mdCell(l.solved)}` : ''}`, '', `| | ${l.check} | ${l.points} | ${l.evidence} |`, '|---|---|---|---|');
+      out.push('', `### ${mdCell(s.title)} — ${s.points}/${s.maxPoints}${s.solvedAt ? ` — ${mdCell(s.earnedPoints === undefined ? l.solvedCounted : l.solved)}` : ''}`, '', `| | ${l.check} | ${l.points} | ${l.evidence} |`, '|---|---|---|---|');
       for (const c of s.checks) out.push(`| ${MARK[c.status]} | ${mdCell(c.title)} | ${c.points}/${c.maxPoints} | ${mdCell(formatEvidence(c.evidence))}${c.passedBefore ? ` (${mdCell(l.before)} ${localTime(c.passedBefore)})` : ''} |`);
     }
   }
@@ -94,7 +94,7 @@ h2{border-bottom:2px solid #444;padding-bottom:.2em;page-break-before:always}h2:
     parts.push(`<h2>${e(g.env)} — ${e(scoreLine(g))}</h2><p>${e(l.pg)} ${e(g.pg)} · ${e(l.image)} <span class="ev">${e(g.imageId ?? '—')}</span> · ${e(l.graded)} ${e(localTime(g.gradedAt))}</p>`);
     if (g.error) parts.push(`<p class="fail"><b>${e(l.error)}:</b> ${e(g.error)}</p>`);
     for (const s of g.steps) {
-      parts.push(`<h3>${e(s.title)} — ${s.points}/${s.maxPoints}${s.firstPassed ? ` <small>(${e(l.firstPassed)} ${e(localTime(s.firstPassed))})</small>` : ''}${s.solvedAt ? ` <small>(${e(l.solved)})</small>` : ''}</h3>`,
+      parts.push(`<h3>${e(s.title)} — ${s.points}/${s.maxPoints}${s.firstPassed ? ` <small>(${e(l.firstPassed)} ${e(localTime(s.firstPassed))})</small>` : ''}${s.solvedAt ? ` <small>(${e(s.earnedPoints === undefined ? l.solvedCounted : l.solved)})</small>` : ''}</h3>`,
         `<table><tr><th></th><th>${e(l.check)}</th><th>${e(l.points)}</th><th>${e(l.evidence)}</th><th>${e(l.hint)}</th></tr>`);
       for (const c of s.checks) {
         const ev = Object.entries(c.evidence).map(([k, v]) => `${e(k)}=${e(v)}`).join('<br>') + (c.passedBefore ? `<br><i>${e(l.before)} ${e(localTime(c.passedBefore))}</i>` : '');

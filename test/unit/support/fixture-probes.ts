@@ -1,3 +1,4 @@
+import type { Observation } from '../../../src/observer/records.js';
 /**
  * FixtureProbes: a stand-in for `Probes` (src/pg/probes.ts) that answers from in-memory data built
  * from the real PostgreSQL 9.1 captures in shared/fixtures/pg91, so the real check functions can
@@ -59,6 +60,8 @@ export interface FixtureConfig {
   exec?: ExecFn;
   profile?: PgProfile;
   ip?: { maestro: string; esclavo: string };
+  /** The env observer's verified records (src/observer/); none: no observer. */
+  observation?: Observation;
 }
 
 export const IP91 = { maestro: '10.91.1.10', esclavo: '10.91.1.11' } as const;
@@ -100,6 +103,10 @@ export class FixtureProbes {
       this.memo.set(key, p);
     }
     return p;
+  }
+
+  observation(): Promise<Observation | undefined> {
+    return Promise.resolve(this.config.observation);
   }
 
   forget(prefix: string): void {
