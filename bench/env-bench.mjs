@@ -3,7 +3,7 @@
 // Usage: node bench/env-bench.mjs [pg=15] [runs=3]
 import { execFileSync } from 'node:child_process';
 import { envMemoryMiB, lab, row, sec } from './lib.mjs';
-import { ensureImage, imageTag } from '../dist/src/docker/images.js';
+import { ensureImage, imageTag } from '../dist/src/images/images.js';
 import { profileFor } from '../dist/src/pg/profile.js';
 
 const pg = process.argv[2] ?? '15';

@@ -73,11 +73,15 @@ export const TIMEOUTS = {
   /** Reading or appending the env's progress log (/var/lib/pglab/progress.jsonl, a small file in the state volume). */
   progressLogMs: scaled(5_000),
 
-  // Checks (src/checks/).
+  // Checks (src/checks/, labs/<id>/checks/).
   /** A row written on maestro must be readable on esclavo by then: streaming takes milliseconds, 10 s allows a loaded host. */
   replicationWaitMs: scaled(10_000),
   /** The student's table reaches esclavo with the same rows (it was written before; only a slow replay needs this). */
   tableReplicatedMs: scaled(5_000),
+  /** A commit still waiting this long is waiting for a synchronous standby (sync-failback's commit probe). */
+  commitWaitMs: scaled(1_500),
+  /** After pg_cancel_backend, how long the commit probe waits for its session to end before pg_terminate_backend. */
+  cancelWaitMs: scaled(3_000),
   /** Replication connection (psql IDENTIFY_SYSTEM) and passwordless ssh probes: connect limit inside the command… */
   connectS: Math.ceil(5 * TIMEOUT_SCALE),
   /** …and the exec around it, a little longer so the command reports its own timeout. */

@@ -1,60 +1,16 @@
 /**
- * The shared grading library by name: judgments of replication state any lab may use; a lab's
- * manifest refers to them by these keys (and to its own, from labs/<id>/checks/, by theirs).
+ * The lab-author API: what a lab's own graders (labs/<id>/checks/) build on. Verdicts (pass, fail,
+ * the check's signature), the facts a check may ask for (Probes), settings judged in effect and in
+ * the files, and the shared replication probes with the scaled waits. A lab's checks import only
+ * from here and from the PostgreSQL parsers in src/pg/; the engine never imports a lab's checks
+ * except through its manifest (src/lab/manifest.ts).
  */
-import * as prep from './prep.js';
-import * as observed from './observed.js';
-import * as promotion from './promotion.js';
-import * as shipping from './shipping.js';
-import * as standby from './standby.js';
-import * as startup from './startup.js';
-import * as streaming from './streaming.js';
-import type { CheckFn } from './types.js';
-
-export const CHECKS: Record<string, CheckFn> = {
-  'prep.sameMajorAndArch': prep.sameMajorAndArch,
-  'prep.configBackups': prep.configBackups,
-  'prep.sshRsyncInstalled': prep.sshRsyncInstalled,
-  'prep.sshdRunning': prep.sshdRunning,
-  'prep.passwordlessSsh': prep.passwordlessSsh,
-  'shipping.archiveDir': shipping.archiveDir,
-  'shipping.walSettings': shipping.walSettings,
-  'shipping.archiveSettings': shipping.archiveSettings,
-  'shipping.listenAddresses': shipping.listenAddresses,
-  'shipping.segmentsArrived': shipping.segmentsArrived,
-  'shipping.baseBackupTaken': shipping.baseBackupTaken,
-  'shipping.esclavoIsClone': shipping.esclavoIsClone,
-  'shipping.tarballCleaned': shipping.tarballCleaned,
-  'standby.hotStandbyOn': standby.hotStandbyOn,
-  'standby.standbyConfigured': standby.standbyConfigured,
-  'standby.maestroListensInFile': standby.maestroListensInFile,
-  'standby.hbaReplicationRule': standby.hbaReplicationRule,
-  'standby.replicationConnection': standby.replicationConnection,
-  'startup.maestroRestarted': startup.maestroRestarted,
-  'startup.esclavoUp': startup.esclavoUp,
-  'startup.esclavoInRecovery': startup.esclavoInRecovery,
-  'startup.esclavoAnswersReads': startup.esclavoAnswersReads,
-  'streaming.walSenderProcess': streaming.walSenderProcess,
-  'streaming.replicationView': streaming.replicationView,
-  'streaming.walReceiverProcess': streaming.walReceiverProcess,
-  'streaming.rowsReplicated': streaming.rowsReplicated,
-  'streaming.studentTableReplicated': streaming.studentTableReplicated,
-  'streaming.esclavoRefusesWrites': streaming.esclavoRefusesWrites,
-  'promotion.esclavoPromoted': promotion.esclavoPromoted,
-  'promotion.promotedAndWritable': promotion.promotedAndWritable,
-  'promotion.promotedProperly': promotion.promotedProperly,
-  'promotion.timelineAdvanced': promotion.timelineAdvanced,
-  'promotion.rowsKept': promotion.rowsKept,
-  'promotion.archiveCleaned': promotion.archiveCleaned,
-  'promotion.recoveryDoneCleaned': promotion.recoveryDoneCleaned,
-  // What the env's observer saw: fallbacks once a later step consumed the live state, and trusted reads.
-  'observed.streamedFromMaestro': observed.streamedFromMaestro,
-  'observed.ranAsHotStandby': observed.ranAsHotStandby,
-  'observed.tableKeptOnClone': observed.tableKeptOnClone,
-  'observed.replayedFromMaestro': observed.replayedFromMaestro,
-  'observed.archivedToEsclavo': observed.archivedToEsclavo,
-  'observed.wasConfiguredAsStandby': observed.wasConfiguredAsStandby,
-  'observed.restoredAsStandby': observed.restoredAsStandby,
-  'observed.esclavoIsClone': observed.esclavoIsClone,
-  'observed.promoted': observed.promoted,
-};
+export { fail, pass, pollUntil, type CheckContext, type CheckFn, type CheckOutcome, type VerdictSource } from './types.js';
+export { gradeSettings, isOn, listensOn, sizeInMb, type SettingRule } from './settings.js';
+export { nonceReplicated, sameTables, type NonceOptions } from './replication.js';
+export { PROBE_SCHEMA, type DirEntry, type Probes } from '../pg/probes.js';
+export type { PgProfile } from '../pg/profile.js';
+export { TIMEOUTS } from '../timeouts.js';
+// What the env's observer saw (src/observer/): verified records and what they prove.
+export { hhmm, observation, observedControlOf, span } from './observer.js';
+export { archivedSegments, periods, promotions, solvedSteps, standbyOfMaestro, streaming, walk, type Observation, type Promotion } from '../observer/records.js';

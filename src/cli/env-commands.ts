@@ -13,7 +13,7 @@ import { upLab } from '../lab/prepare.js';
 import { topology } from '../lab/topology.js';
 import { topologyLines } from '../render/topology-text.js';
 import { TIMEOUTS } from '../timeouts.js';
-import { Probes } from '../pg/probes.js';
+import { EnvProbes } from '../pg/probes.js';
 import { isPgMajor, profileFor, type PgMajor } from '../pg/profile.js';
 import { confirm, progressLine } from './io.js';
 import { parseIntOption, STANDBYS } from './options.js';
@@ -129,7 +129,7 @@ function dockerCliExec(container: string, user: 'root' | 'postgres', argv: strin
 }
 
 export async function statusText(env: LabEnv): Promise<string> {
-  const probes = new Probes(env);
+  const probes = new EnvProbes(env);
   const created = env.created ? localTime(env.created) : '—';
   const lines = [chalk.bold(t('status.header', { env: env.name, pg: env.pg, subnet: env.subnet, created }))];
   const topo = await topology({ probes, profile: probes.profile });

@@ -1,11 +1,11 @@
 /** lab images [build | save | load | push | pull]: the lab images on this Docker, and moving them between machines. */
 import type { Command } from 'commander';
 import { requireDocker } from '../docker/objects.js';
-import { loadBundle, saveBundle } from '../docker/bundle.js';
-import { mib, pullLabImage, pushLabImage } from '../docker/distribute.js';
-import { buildImage, imageStatus, listImages, type ImageStatus } from '../docker/images.js';
-import { platformArch } from '../docker/recipe.js';
-import { normalizeRegistry, probeRegistry } from '../docker/registry.js';
+import { loadBundle, saveBundle } from '../images/bundle.js';
+import { mib, pullLabImage, pushLabImage } from '../images/distribute.js';
+import { buildImage, imageStatus, listImages, type ImageStatus } from '../images/images.js';
+import { platformArch } from '../images/recipe.js';
+import { normalizeRegistry, probeRegistry } from '../images/registry.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { isPgMajor, PG_MAJORS, type PgMajor } from '../pg/profile.js';

@@ -10,7 +10,7 @@ import { findStep, labIds, loadLab, readManifest, type Lab } from '../lab/manife
 import { appendProgress, readProgress } from '../lab/progress.js';
 import { fillHint, lazy, progressRecords, runStep, type StepResult } from '../lab/runner.js';
 import { applySolution } from '../lab/solve.js';
-import { Probes } from '../pg/probes.js';
+import { EnvProbes } from '../pg/probes.js';
 import { renderStep } from '../render/checklist.js';
 import { confirm, progressLine } from './io.js';
 
@@ -128,7 +128,7 @@ export function registerLabCommands(program: Command): void {
 /** One step, or every step in order up to the first that fails (one shared set of probes). */
 export async function checkSteps(env: LabEnv, lab: Lab, stepId?: string): Promise<StepResult[]> {
   if (stepId) return [await runStep(env, lab, findStep(lab, stepId))];
-  const shared = { probes: new Probes(env), progress: lazy(() => readProgress(env, lab.id)) };
+  const shared = { probes: new EnvProbes(env), progress: lazy(() => readProgress(env, lab.id)) };
   const results: StepResult[] = [];
   for (const step of lab.steps) {
     const r = await runStep(env, lab, step, shared);

@@ -9,7 +9,8 @@ import {
   createContainer, createVolume, imageLabels, listVolumes, removeContainer, removeVolume, requireDocker, startContainer as startDockerContainer,
   stopContainer, unpauseContainer, updateContainer,
 } from '../docker/objects.js';
-import { ensureImage, type ProgressLine } from '../docker/images.js';
+import { ensureImage } from '../images/images.js';
+import type { ProgressLine } from '../progress-line.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import type { Readiness } from '../pg/readiness.js';

@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { createContainer, inspectContainer, removeContainer } from '../docker/objects.js';
-import type { ProgressLine } from '../docker/images.js';
+import type { ProgressLine } from '../progress-line.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { TIMEOUTS } from '../timeouts.js';

@@ -8,7 +8,7 @@ import {
 } from '../docker/objects.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
-import type { ProgressLine } from '../docker/images.js';
+import type { ProgressLine } from '../progress-line.js';
 import { SUBNET_LABEL, candidateSubnets, networkName } from './naming.js';
 import { networkSpec } from './spec.js';
 

@@ -18,7 +18,7 @@ const es = {
   'image.buildFailed': 'Falló la construcción de la imagen {tag}. Últimas líneas:\n{tail}',
   'image.notFound': 'La imagen {image} no existe en este Docker.',
   'image.contract': 'La imagen {image} no cumple el contrato de imágenes de pglab (docker/README.md). Falta:\n  {missing}',
-  // Images from registries and bundles (src/docker/registry.ts, distribute.ts, bundle.ts, cli/image-commands.ts).
+  // Images from registries and bundles (src/images/registry.ts, distribute.ts, bundle.ts, cli/image-commands.ts).
   'image.badNamespace': 'PGLAB_IMAGE_NAMESPACE="{namespace}" no sirve como nombre de repositorio de Docker: usá minúsculas, números y . _ - (por ejemplo `pglab`).',
   'image.badPlatform': 'Plataforma desconocida: "{platform}". Usá la forma linux/ARQUITECTURA, por ejemplo `linux/amd64` o `linux/arm64`.',
   'image.otherArch': 'Aviso: {tag} es para {arch} y este Docker es {engine}: funciona emulada, más lenta. Para una nativa: `lab images build --pg` con la versión.',
@@ -297,7 +297,7 @@ const en: Record<MessageKey, string> = {
   'image.buildFailed': 'Building image {tag} failed. Last lines:\n{tail}',
   'image.notFound': 'Image {image} does not exist in this Docker.',
   'image.contract': 'Image {image} does not follow the pglab image contract (docker/README.md). Missing:\n  {missing}',
-  // Images from registries and bundles (src/docker/registry.ts, distribute.ts, bundle.ts, cli/image-commands.ts).
+  // Images from registries and bundles (src/images/registry.ts, distribute.ts, bundle.ts, cli/image-commands.ts).
   'image.badNamespace': 'PGLAB_IMAGE_NAMESPACE="{namespace}" is not a valid Docker repository name: use lower case, digits and . _ - (e.g. `pglab`).',
   'image.badPlatform': 'Unknown platform: "{platform}". Use linux/ARCHITECTURE, e.g. `linux/amd64` or `linux/arm64`.',
   'image.otherArch': 'Note: {tag} is for {arch} and this Docker is {engine}: it runs emulated, slower. For a native one: `lab images build --pg` with the version.',

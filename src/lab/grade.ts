@@ -7,12 +7,11 @@ import { findEnv, type LabEnv } from '../env/env.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { mapLimit } from '../concurrency.js';
-import { Probes } from '../pg/probes.js';
+import { EnvProbes } from '../pg/probes.js';
 import { checksFor, DEFAULT_LAB, loadLab, readManifest, type Lab, type LabManifest } from './manifest.js';
-import { observation } from '../checks/observed.js';
-import { solvedSteps } from '../observer/records.js';
+import { observation, solvedSteps } from '../checks/index.js';
 import { runStep, type StepResult } from './runner.js';
-import type { ProgressLine } from '../docker/images.js';
+import type { ProgressLine } from '../progress-line.js';
 
 export interface StepGrade extends StepResult {
   percentage: number;
@@ -72,7 +71,7 @@ export async function gradeEnv(name: string, labId?: string, opts: GradeOptions 
     env = found;
     lab = await loadLab(labId ?? found.lab);
     // Grading writes nothing into the env: no later grade can believe what this one computed.
-    const shared = { probes: new Probes(found), noRecord: true };
+    const shared = { probes: new EnvProbes(found), noRecord: true };
     // Steps run one after another (they share probes and the grader's probe schema); checks inside a step run concurrently.
     const steps: StepGrade[] = [];
     for (const step of lab.steps) {

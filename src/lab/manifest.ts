@@ -1,12 +1,11 @@
 /**
  * A lab is a plugin: labs/<id>/lab.json (steps → checks with points, titles, hints per failure
- * reason; reference solutions), labs/<id>/solutions/, optionally labs/<id>/checks/index.ts (checks
- * only this lab needs), and exercises/<id>/<lang>/ (the text students read). The engine knows no
+ * reason; reference solutions), labs/<id>/solutions/, labs/<id>/checks/index.ts (its graders,
+ * built on the lab-author API in src/checks/), and exercises/<id>/<lang>/ (the text students read). The engine knows no
  * lab by name except the default one for envs made before labs were recorded.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { CHECKS as LIBRARY } from '../checks/index.js';
 import type { CheckFn } from '../checks/types.js';
 import { LabError } from '../errors.js';
 import { LABS_DIR } from '../paths.js';
@@ -20,7 +19,7 @@ export interface Text { es: string; en?: string }
 export interface CheckSpec {
   /** Unique within its step. */
   id: string;
-  /** Key in the shared grading library (src/checks/index.ts) or in the lab's own checks. */
+  /** Key in the lab's own checks (labs/<id>/checks/index.ts). */
   check: string;
   points: number;
   title: Text;
@@ -134,15 +133,13 @@ export function lineage(id: string): LabManifest[] {
 
 const labs = new Map<string, Promise<Lab>>();
 
-/** The lab with its checks: the shared library plus labs/<id>/checks/index.ts when the lab has one. */
+/** The lab with its checks: those labs/<id>/checks/index.ts names (built on the lab-author API, src/checks/). */
 export function loadLab(id: string = DEFAULT_LAB): Promise<Lab> {
   let lab = labs.get(id);
   if (!lab) {
     lab = (async () => {
       const manifest = readManifest(id);
-      const own = await labChecks(id);
-      for (const key of Object.keys(own)) if (LIBRARY[key]) throw new Error(`labs/${id}: check ${key} shadows the shared library's`);
-      const loaded: Lab = { ...manifest, dir: path.join(LABS_DIR, id), checks: { ...LIBRARY, ...own } };
+      const loaded: Lab = { ...manifest, dir: path.join(LABS_DIR, id), checks: await labChecks(id) };
       validateLab(loaded);
       return loaded;
     })();

@@ -10,7 +10,7 @@ import { t } from '../i18n/index.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { DEFAULT_LAB, lineage, loadLab, type Lab } from './manifest.js';
 import { applySolution } from './solve.js';
-import type { ProgressLine } from '../docker/images.js';
+import type { ProgressLine } from '../progress-line.js';
 
 const startMarker = (lab: string) => `/var/lib/pglab/started-${lab}`;
 

@@ -6,13 +6,13 @@
 import { withTimeout } from '../docker/client.js';
 import type { LabEnv } from '../env/env.js';
 import { fill, localized, t } from '../i18n/index.js';
-import { FileTooLargeError, ProbeTimeoutError, Probes, ServerDownError, SqlError } from '../pg/probes.js';
+import { EnvProbes, FileTooLargeError, ProbeTimeoutError, ServerDownError, SqlError, type Probes } from '../pg/probes.js';
 import type { CheckContext, CheckFn, CheckOutcome, VerdictSource } from '../checks/types.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { envFacts } from './facts.js';
 import { checksFor, type CheckSpec, type Lab, type StepSpec } from './manifest.js';
 import { appendProgress, type ProgressRecord } from './progress.js';
-import { hhmm } from '../checks/observed.js';
+import { hhmm } from '../checks/index.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'warn';
 
@@ -61,7 +61,7 @@ export function lazy<T>(fn: () => Promise<T>): () => Promise<T> {
 
 export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: RunShared): Promise<StepResult> {
   const started = Date.now();
-  const probes = shared?.probes ?? Probes.forStep(env, `${lab.id}/${step.id}`);
+  const probes = shared?.probes ?? EnvProbes.forStep(env, `${lab.id}/${step.id}`);
   const facts = envFacts(env);
   const ctx = checkContext(probes);
   const specs = checksFor(step, env.pg);

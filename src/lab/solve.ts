@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execInContainer } from '../docker/client.js';
-import { lf } from '../docker/recipe.js';
+import { lf } from '../images/recipe.js';
 import { requireServer, type LabEnv } from '../env/env.js';
 import { LabError } from '../errors.js';
 import { envFacts } from './facts.js';
@@ -15,7 +15,7 @@ import { LABS_DIR } from '../paths.js';
 import { scaledSeconds, TIMEOUT_SCALE, TIMEOUTS } from '../timeouts.js';
 import { profileFor, solutionCapabilities } from '../pg/profile.js';
 import type { LabManifest, StepSpec } from './manifest.js';
-import type { ProgressLine } from '../docker/images.js';
+import type { ProgressLine } from '../progress-line.js';
 
 export async function applySolution(env: LabEnv, lab: LabManifest, step: StepSpec, progress: ProgressLine = () => {}): Promise<void> {
   const actions = step.solution.filter((a) => !a.versions || a.versions.includes(env.pg));

@@ -10,7 +10,7 @@ import { findStep, loadLab, type Lab, type StepSpec } from '../lab/manifest.js';
 import { appendProgress, readProgress, type Progress } from '../lab/progress.js';
 import { progressRecords, runStep, type StepResult } from '../lab/runner.js';
 import { topology, type Topology } from '../lab/topology.js';
-import { Probes, type PlannedProbe } from '../pg/probes.js';
+import { EnvProbes, type PlannedFact, type Probes } from '../pg/probes.js';
 import { chartFromRecords, type RecordLine } from '../pg/recorder.js';
 
 /** Seconds between cycles (`lab watch`, the pages). */
@@ -56,7 +56,7 @@ export interface SessionOptions {
 }
 
 export class LiveSession {
-  private plan: PlannedProbe[] = [];
+  private plan: PlannedFact[] = [];
   private last?: Snapshot;
   private history: Sample[] = [];
   private changes: Change[] = [];
@@ -106,7 +106,7 @@ export class LiveSession {
       if (this.cycles % 15 === 14) this.progress = undefined;
       this.cycles++;
       const step = await this.pickStep();
-      const probes = new Probes(this.env);
+      const probes = new EnvProbes(this.env);
       probes.prefetch(this.plan);
       const progress = await this.progressNow();
       if (this.cycles === 1 && this.opts.topology !== false) await this.seedHistory(probes, at);

@@ -1,36 +1,27 @@
 /**
  * Probes: the facts graders ask for ("settings in effect on maestro", "files in the archive",
- * "is esclavo in recovery"). One Probes object lives for one `lab check` run and memoizes
- * every fact, so concurrent checks share one docker exec per fact. Every probe has a timeout.
+ * "is esclavo in recovery"). One Probes object lives for one `lab check` run and memoizes every
+ * fact, so concurrent checks share one probe per fact. Every probe has a timeout.
+ *
+ * Three parts: the facts API (this file: `Probes`, and `FactProbes`, every fact over one primitive,
+ * `exec`), the transport that takes a fact's command to a container (probe-transport.ts: batches,
+ * merged psql sessions) and the plan cache (plan-cache.ts: which facts the last run of a step
+ * needed). Test fakes extend FactProbes and answer the primitives they need from fixtures.
  */
-import { execInContainer, type ExecResult } from '../docker/client.js';
 import { inspectContainer } from '../docker/objects.js';
-import { imageFileSums } from '../docker/image-files.js';
-import type { LabEnv } from '../env/env.js';
+import { imageFileSums } from '../images/image-files.js';
+import { TIMEOUTS } from '../timeouts.js';
 import { parseConf, type ParsedConf } from './conf.js';
 import { controlFacts } from './controldata.js';
+import { PLANS, type PlannedFact } from './plan-cache.js';
+import { ProbeTimeoutError, ProbeTransport, SEP, ServerDownError, type ExecResult, type ProbeExecOptions } from './probe-transport.js';
 import { parsePsList, type ProcessLine } from './ps.js';
-import { profileFor, type PgProfile } from './profile.js';
+import { profileFor, type PgMajor, type PgProfile } from './profile.js';
 import { parseReadiness, readinessArgv, type Readiness } from './readiness.js';
 import { parseRecording, type Recording } from './recorder.js';
-import { TIMEOUTS } from '../timeouts.js';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import path from 'node:path';
 
-/** A probe could not get its fact because the server (or container) is not there. */
-export class ServerDownError extends Error {
-  constructor(readonly role: string) {
-    super(`server ${role} is not running`);
-  }
-}
-
-export class ProbeTimeoutError extends Error {
-  constructor(readonly role: string, readonly command: string) {
-    super(`probe timed out: ${role}: ${command}`);
-  }
-}
+export { ProbeTimeoutError, ServerDownError, type ExecResult, type ProbeExecOptions };
+export type { PlannedFact };
 
 /** A file bigger than graders read: said plainly instead of judging a truncated copy. */
 export class FileTooLargeError extends Error {
@@ -44,199 +35,71 @@ export const MAX_FILE_BYTES = 16 * 1024 * 1024;
 
 export interface DirEntry { name: string; size: number; type: string; owner: string; mtime: number }
 
-/** Unit separator: cannot appear in names or settings we select. */
-const SEP = '\x1f';
-
-/** A probe as the plan of a step keeps it: enough to make it again. */
-export interface PlannedProbe { role: string; argv: string[]; user?: 'root' | 'postgres'; env?: Record<string, string>; timeoutMs?: number }
-
-/** Queries that change nothing: the only SQL a plan may run ahead of the checks. */
-const READ_ONLY_SQL = /^\s*(SELECT|SHOW|IDENTIFY_SYSTEM)\b/i;
-const WRITES = /\b(INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|TRUNCATE|COPY|CHECKPOINT|nextval|setval|set_config|pg_switch_\w+|pg_create_\w+|pg_drop_\w+|pg_start_backup|pg_stop_backup|pg_backup_\w+|pg_promote|pg_reload_conf|pg_terminate_backend|pg_cancel_backend|pg_rotate_logfile|pg_wal_replay_\w+|pg_xlog_replay_\w+|txid_current)\b/i;
-
-/** May this probe run ahead of the check that asks for it? Only reads: files, ps, catalog SELECTs. */
-export function replayable(argv: string[]): boolean {
-  const cmd = argv[0].split('/').pop() ?? '';
-  if (cmd !== 'psql') return true;
-  const i = argv.indexOf('-c');
-  const query = i >= 0 ? argv[i + 1] ?? '' : '';
-  return READ_ONLY_SQL.test(query) && !WRITES.test(query);
+/** What probes need of an env (an env/ LabEnv is one): its version, servers and age. */
+export interface ProbeEnv {
+  name: string;
+  pg: PgMajor;
+  /** ISO time the env was made (bounds the flight record). */
+  created: string;
+  imageId?: string;
+  servers: readonly { role: string; container: string; ip: string; state: string }[];
 }
 
-/** The query of a probe made by Probes.sql, if it may share a psql session (a read, our usual flags). */
-function mergeableQuery(i: BatchItem): string | undefined {
-  const a = i.argv;
-  const flags = ['-X', '-A', '-t', '-q', '-F', SEP, '-v', 'ON_ERROR_STOP=1', '-c'];
-  if (i.user !== 'postgres' || a.length !== 11 || !a[0].endsWith('/psql') || flags.some((f, k) => a[k + 1] !== f)) return undefined;
-  return replayable(a) ? a[10] : undefined;
-}
+export type ControlFacts = ReturnType<typeof controlFacts>;
 
-/** The readiness probe without a ready-file (see readiness.ts): a psql session that works answers it. */
-function isReadinessItem(i: BatchItem): boolean {
-  return i.argv[0] === 'sh' && i.argv[3] === 'readiness' && i.argv[7] === '';
-}
-
-/** The output of each query of a merged session, by the marker lines; undefined when any is missing. */
-export function splitSections(out: string, marker: string, n: number): string[] | undefined {
-  const sections: string[][] = [];
-  let current: string[] | undefined;
-  let ended = false;
-  for (const line of out.split('\n')) {
-    if (line.startsWith(`${marker} `)) {
-      const what = line.slice(marker.length + 1);
-      if (what === 'end') {
-        ended = true;
-        current = undefined;
-      } else sections[Number(what)] = current = [];
-    } else if (current && line !== '') current.push(line);
-  }
-  if (!ended || sections.length !== n || [...sections].some((x) => x === undefined)) return undefined;
-  return sections.map((lines) => (lines.length ? lines.join('\n') + '\n' : ''));
-}
-
-function planKey(role: string, argv: string[], opts: { user?: string; env?: Record<string, string> }): string {
-  return JSON.stringify([role, opts.user ?? 'postgres', opts.env ?? {}, argv]);
+/** The facts a check may ask for. Implemented by EnvProbes (real containers) and by the unit tests' fakes. */
+export interface Probes {
+  readonly env: ProbeEnv;
+  readonly profile: PgProfile;
+  /** The version's own psql binary (for the rare check that runs its own session through exec). */
+  readonly psql: string;
+  ip(role: string): string;
+  containerRunning(role: string): boolean;
+  /** Forget memoized facts whose key starts with `prefix` (after a probe write, or when polling). */
+  forget(prefix: string): void;
+  /** A command of the check's own (argv, never a shell string of student text) in a server's container. */
+  exec(role: string, argv: string[], opts?: ProbeExecOptions & { fresh?: boolean }): Promise<ExecResult>;
+  serverUp(role: string): Promise<boolean>;
+  readiness(role: string): Promise<Readiness>;
+  databases(role: string): Promise<string[]>;
+  userTables(role: string, opts?: { memo?: boolean }): Promise<Map<string, number>>;
+  sql(role: string, query: string, opts?: { timeoutMs?: number; memo?: boolean; database?: string }): Promise<string[][]>;
+  sqlAttempt(role: string, query: string): Promise<{ ok: boolean; sqlstate?: string; message: string }>;
+  settings(role: string): Promise<Map<string, string>>;
+  inRecovery(role: string): Promise<boolean>;
+  readFile(role: string, path: string, maxBytes?: number, user?: 'root' | 'postgres'): Promise<Buffer | undefined>;
+  readableByPostgres(role: string, path: string): Promise<boolean>;
+  readText(role: string, path: string): Promise<string | undefined>;
+  listDir(role: string, dir: string): Promise<DirEntry[] | undefined>;
+  stat(role: string, path: string): Promise<{ type: string; owner: string; mtime: number; size: number } | undefined>;
+  controldata(role: string): Promise<ControlFacts | undefined>;
+  timeline(role: string): Promise<number>;
+  processes(role: string): Promise<ProcessLine[]>;
+  configFiles(role: string): Promise<{ main?: ParsedConf; mainText?: string; extra: ParsedConf[] }>;
+  startupBlockers(role: string): Promise<string[]>;
+  recording(role: string): Promise<(Recording & { recoveryConf?: string }) | undefined>;
+  pristineSums(): Promise<Map<string, string> | undefined>;
+  fileSetting(role: string, key: string): Promise<string | undefined>;
+  serverTimes(role: string): Promise<{ start: number; load: number }>;
 }
 
 /**
- * Plans of earlier runs, by lab/step@pg, in one small JSON file in the user's cache
- * (PGLAB_CACHE_DIR, else $XDG_CACHE_HOME/pglab, else ~/.cache/pglab). Losing it costs speed only.
+ * Every fact of `Probes`, memoized, over one primitive: `exec` (a command in a server's container).
+ * A fake overrides exec, or the facts it answers from fixtures; the rest is this production code.
  */
-class PlanStore {
-  private loaded?: Record<string, PlannedProbe[]>;
-  private pending = new Map<string, Probes>();
-
-  private file(): string {
-    const dir = process.env.PGLAB_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'pglab');
-    return path.join(dir, 'plans.json');
-  }
-
-  private all(): Record<string, PlannedProbe[]> {
-    if (!this.loaded) {
-      try {
-        const data = JSON.parse(readFileSync(this.file(), 'utf8')) as unknown;
-        this.loaded = data && typeof data === 'object' && !Array.isArray(data) ? data as Record<string, PlannedProbe[]> : {};
-      } catch {
-        this.loaded = {};
-      }
-    }
-    return this.loaded;
-  }
-
-  get(key: string): PlannedProbe[] {
-    const plan = this.all()[key];
-    // Only well-formed entries: the file is the user's and may be edited or torn.
-    return Array.isArray(plan) ? plan.filter((p) => p && typeof p.role === 'string' && Array.isArray(p.argv) && p.argv.length > 0 && p.argv.every((a) => typeof a === 'string')).slice(0, 200) : [];
-  }
-
-  saveOnExit(key: string, probes: Probes): void {
-    if (!this.pending.size) process.once('beforeExit', () => this.save());
-    this.pending.set(key, probes);
-  }
-
-  save(): void {
-    if (!this.pending.size) return;
-    const all = { ...this.all() };
-    for (const [key, probes] of this.pending) {
-      delete all[key];
-      all[key] = probes.plan().slice(0, 200);
-    }
-    // The most recently used plans (a class of 250 envs × 6 steps stays around a few MiB).
-    const keys = Object.keys(all);
-    for (const key of keys.slice(0, Math.max(0, keys.length - 2000))) delete all[key];
-    this.pending.clear();
-    try {
-      const file = this.file();
-      mkdirSync(path.dirname(file), { recursive: true });
-      const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(all));
-      renameSync(tmp, file);
-      this.loaded = all;
-    } catch {
-      // A read-only home: the next run is just not primed.
-    }
-  }
-}
-
-const PLANS = new PlanStore();
-
-export interface ProbeExecOptions { user?: 'root' | 'postgres'; timeoutMs?: number; stdin?: string; env?: Record<string, string> }
-
-interface BatchItem {
-  /** Already tried in a merged psql session: run on its own. */
-  noMerge?: boolean;
-  argv: string[];
-  user: 'root' | 'postgres';
-  timeoutMs: number;
-  env: Record<string, string>;
-  resolve: (r: ExecResult) => void;
-  reject: (err: unknown) => void;
-}
-
-/**
- * Runs several probes in one exec, as root, in parallel. Fixed text: every probe arrives as
- * arguments (count, then per probe: user, timeout in seconds, argc, argv), never inside the script.
- * Probes for postgres drop to it with setpriv (no PAM, its groups kept). Output, for each probe in
- * order: "\x1e<index> <exit> <stdout bytes> <stderr bytes>\n" then both outputs, byte-exact.
- */
-const BATCH_SCRIPT = [
-  // Without setpriv (an image of one's own) or a writable /tmp, no output: each probe then runs alone.
-  'command -v setpriv >/dev/null 2>&1 || exit 71',
-  'd=$(mktemp -d /tmp/pglab-probe.XXXXXX) || exit 70',
-  'trap \'rm -rf "$d"\' EXIT',
-  'n=$1; shift; pids=()',
-  'for ((i = 0; i < n; i++)); do',
-  '  u=$1; s=$2; c=$3; shift 3; cmd=("${@:1:c}"); shift "$c"',
-  '  if [ "$u" = postgres ]; then',
-  '    (cd /var/lib/postgresql 2>/dev/null; exec setpriv --reuid=postgres --regid=postgres --init-groups env HOME=/var/lib/postgresql USER=postgres timeout -k 2 "$s" "${cmd[@]}") >"$d/$i.o" 2>"$d/$i.e" </dev/null &',
-  '  else',
-  '    (exec timeout -k 2 "$s" "${cmd[@]}") >"$d/$i.o" 2>"$d/$i.e" </dev/null &',
-  '  fi',
-  '  pids+=($!)',
-  'done',
-  'for ((i = 0; i < n; i++)); do',
-  '  wait "${pids[i]}"; x=$?',
-  '  printf \'\\036%s %s %s %s\\n\' "$i" "$x" "$(stat -c %s "$d/$i.o")" "$(stat -c %s "$d/$i.e")"',
-  '  cat "$d/$i.o" "$d/$i.e"',
-  'done',
-].join('\n');
-
-function traceLabel(argv: string[]): string {
-  const one = (a: string[]) => a.filter((x) => !x.startsWith('-') && !x.includes('\n')).map((x) => x.split('/').pop()).join(' ').slice(0, 60);
-  if (argv[0] !== 'bash' || argv[3] !== 'pglab-batch') return one(argv);
-  const out: string[] = [];
-  for (let i = 5, n = 0; n < Number(argv[4]) && i < argv.length; n++) {
-    const c = Number(argv[i + 2]);
-    out.push(one(argv.slice(i + 3, i + 3 + c).filter((x) => !/^\w+=/.test(x) && x !== 'env')));
-    i += 3 + c;
-  }
-  return `batch[${out.length}] ${out.join(' | ')}`;
-}
-
-/** The outputs of BATCH_SCRIPT by probe index (exported for unit tests). */
-export function parseBatch(out: Buffer): Map<number, { exitCode: number; stdout: Buffer; stderr: Buffer }> {
-  const parts = new Map<number, { exitCode: number; stdout: Buffer; stderr: Buffer }>();
-  let at = 0;
-  while (at < out.length && out[at] === 0x1e) {
-    const nl = out.indexOf(0x0a, at);
-    if (nl < 0) break;
-    const [index, exitCode, outLen, errLen] = out.subarray(at + 1, nl).toString().split(' ').map(Number);
-    if (![index, exitCode, outLen, errLen].every(Number.isInteger)) break;
-    const stdout = out.subarray(nl + 1, nl + 1 + outLen);
-    const stderr = out.subarray(nl + 1 + outLen, nl + 1 + outLen + errLen);
-    if (stdout.length !== outLen || stderr.length !== errLen) break;
-    parts.set(index, { exitCode, stdout, stderr });
-    at = nl + 1 + outLen + errLen;
-  }
-  return parts;
-}
-
-export class Probes {
+export abstract class FactProbes implements Probes {
   readonly profile: PgProfile;
   private memo = new Map<string, Promise<unknown>>();
 
-  constructor(readonly env: LabEnv) {
+  constructor(readonly env: ProbeEnv) {
     this.profile = profileFor(env.pg);
+  }
+
+  abstract exec(role: string, argv: string[], opts?: ProbeExecOptions & { fresh?: boolean }): Promise<ExecResult>;
+
+  /** Docker's own facts about the image (not a container's): only real envs have them. */
+  pristineSums(): Promise<Map<string, string> | undefined> {
+    return Promise.resolve(undefined);
   }
 
   ip(role: string): string {
@@ -247,187 +110,21 @@ export class Probes {
     return this.env.servers.find((s) => s.role === role)?.state === 'running';
   }
 
-  private once<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  /** A fact was asked for (memoized): EnvProbes keeps it for the plan of the next run. */
+  protected noted(_fact: PlannedFact): void {}
+
+  protected once<T>(key: string, fact: PlannedFact | undefined, fn: () => Promise<T>): Promise<T> {
     let p = this.memo.get(key) as Promise<T> | undefined;
     if (!p) {
       p = fn();
       this.memo.set(key, p);
+      if (fact) this.noted(fact);
     }
     return p;
   }
 
-  /** Forget a fact (used after a probe write, or when polling). */
   forget(prefix: string): void {
     for (const k of [...this.memo.keys()]) if (k.startsWith(prefix)) this.memo.delete(k);
-  }
-
-  /**
-   * Runs argv in a server's container. Probes asked for in the same turn of the event loop share
-   * one docker exec per server (see BATCH_SCRIPT): a step's checks ask for a dozen facts at once,
-   * and each exec costs ~65 ms of Docker API round trips, serialized on a small machine.
-   */
-  async exec(role: string, argv: string[], opts: ProbeExecOptions & { fresh?: boolean } = {}): Promise<ExecResult> {
-    if (!this.containerRunning(role)) throw new ServerDownError(role);
-    const key = opts.stdin === undefined && replayable(argv) ? planKey(role, argv, opts) : undefined;
-    // A fresh read (a poll) is asked for again and again: not part of the plan.
-    if (key && !opts.fresh && !this.recorded.has(key)) this.recorded.set(key, { role, argv, user: opts.user, env: opts.env, timeoutMs: opts.timeoutMs });
-    const ahead = key && !opts.fresh ? this.prefetched.get(key) : undefined;
-    if (ahead) {
-      this.prefetched.delete(key!);
-      const r = await ahead;
-      if (r.timedOut) throw new ProbeTimeoutError(role, argv[0].split('/').pop() ?? argv[0]);
-      return r;
-    }
-    return this.execNow(role, argv, opts);
-  }
-
-  /** Read-only probes this run made, in order: what the next run of the same step will ask for. */
-  plan(): PlannedProbe[] {
-    return [...this.recorded.values()];
-  }
-
-  /**
-   * Starts, all at once (one exec per server), the read-only probes an earlier run of the same
-   * step made; each result is used once, by the first identical probe of this run. A probe the
-   * checks do not ask for again costs only its share of that exec.
-   */
-  prefetch(plan: PlannedProbe[]): void {
-    for (const p of plan) {
-      if (!this.containerRunning(p.role) || !replayable(p.argv)) continue;
-      const key = planKey(p.role, p.argv, p);
-      if (this.prefetched.has(key)) continue;
-      const r = this.execNow(p.role, p.argv, { user: p.user, env: p.env, timeoutMs: p.timeoutMs, raw: true });
-      r.catch(() => this.prefetched.delete(key));
-      this.prefetched.set(key, r);
-    }
-  }
-
-  /** The Probes of one run of a step, primed with the plan the last run of that step left (see PlanStore). */
-  static forStep(env: LabEnv, step: string): Probes {
-    const probes = new Probes(env);
-    // Per env: plans name its IPs and files.
-    const key = `${env.name}/${step}@${env.pg}`;
-    probes.prefetch(PLANS.get(key));
-    PLANS.saveOnExit(key, probes);
-    return probes;
-  }
-
-  private recorded = new Map<string, PlannedProbe>();
-  private prefetched = new Map<string, Promise<ExecResult>>();
-
-  private async execNow(role: string, argv: string[], opts: ProbeExecOptions & { raw?: boolean }): Promise<ExecResult> {
-    const item: BatchItem = { argv, user: opts.user ?? 'postgres', timeoutMs: opts.timeoutMs ?? TIMEOUTS.probeMs, env: opts.env ?? {}, resolve: () => {}, reject: () => {} };
-    // A probe declared slow (ssh, a replication connection, hashing files) gets its own exec: in a
-    // batch it would hold back every fast probe's answer until it ends.
-    const slow = (opts.timeoutMs ?? TIMEOUTS.probeMs) > TIMEOUTS.probeMs;
-    const result = opts.stdin !== undefined || !this.batching || slow
-      ? this.execDirect(role, argv, opts)
-      : new Promise<ExecResult>((resolve, reject) => this.enqueue(role, Object.assign(item, { resolve, reject })));
-    const r = await result;
-    if (r.timedOut && !opts.raw) throw new ProbeTimeoutError(role, argv[0].split('/').pop() ?? argv[0]);
-    return r;
-  }
-
-  /** Docker execs made so far (a batch counts once): for benchmarks and tests. */
-  execCount = 0;
-  /** Set to false to give every probe its own exec (the behaviour before batching). */
-  batching = process.env.PGLAB_PROBE_BATCH !== '0';
-  private queue = new Map<string, BatchItem[]>();
-
-  private async execDirect(role: string, argv: string[], opts: ProbeExecOptions): Promise<ExecResult> {
-    const container = this.env.servers.find((s) => s.role === role)!.container;
-    this.execCount++;
-    const t0 = Date.now();
-    try {
-      return await execInContainer(container, argv, { user: opts.user ?? 'postgres', timeoutMs: opts.timeoutMs ?? TIMEOUTS.probeMs, stdin: opts.stdin, env: opts.env });
-    } catch (err) {
-      if (/no such container|is not running/i.test(String((err as Error).message))) throw new ServerDownError(role);
-      throw err;
-    } finally {
-      // PGLAB_PROBE_TRACE=1: one line per docker exec on stderr (what a run really costs).
-      if (process.env.PGLAB_PROBE_TRACE) process.stderr.write(`probe ${role} +${t0 - this.born}ms ${Date.now() - t0}ms ${traceLabel(argv)}\n`);
-    }
-  }
-
-  private readonly born = Date.now();
-
-  private enqueue(role: string, item: BatchItem): void {
-    const queue = this.queue.get(role);
-    if (queue) return void queue.push(item);
-    this.queue.set(role, [item]);
-    setImmediate(() => this.flush(role));
-  }
-
-  /**
-   * Read-only queries for one database (and the readiness probe, for postgres) in one psql session
-   * instead of one psql and one backend each: each psql costs the server ~15 ms of CPU, most of a
-   * cycle's cost. The queries are separated by a random marker; a session that says anything on
-   * stderr, or fails, hands every query back to run on its own (so errors stay each query's).
-   */
-  private mergeSql(role: string, items: BatchItem[]): BatchItem[] {
-    const units: BatchItem[] = [];
-    const groups = new Map<string, BatchItem[]>();
-    for (const i of items) {
-      const db = i.noMerge ? undefined : isReadinessItem(i) ? 'postgres' : mergeableQuery(i) !== undefined ? i.env.PGDATABASE ?? 'postgres' : undefined;
-      if (db === undefined) units.push(i);
-      else groups.set(db, [...(groups.get(db) ?? []), i]);
-    }
-    for (const [db, members] of groups) {
-      const queries = members.filter((m) => !isReadinessItem(m));
-      if (members.length < 2 || !queries.length) {
-        units.push(...members);
-        continue;
-      }
-      const marker = `pglab-${randomBytes(8).toString('hex')}`;
-      const script = queries.map((q, k) => `\\echo ${marker} ${k}\n${mergeableQuery(q)}\n;\n`).join('') + `\\echo ${marker} end\n`;
-      const alone = () => members.forEach((m) => this.enqueue(role, { ...m, noMerge: true }));
-      units.push({
-        argv: ['sh', '-c', 'printf "%s" "$1" | "$2" -X -A -t -q -F "$3"', 'pglab-sql', script, this.psql, SEP],
-        user: 'postgres',
-        timeoutMs: Math.max(...members.map((m) => m.timeoutMs)),
-        env: { PGDATABASE: db, PGCONNECT_TIMEOUT: String(TIMEOUTS.readinessConnectS) },
-        resolve: (r) => {
-          const sections = r.exitCode === 0 && !r.stderr.length ? splitSections(r.stdout.toString('utf8'), marker, queries.length) : undefined;
-          if (!sections) return alone();
-          const ok = (text: string): ExecResult => ({ exitCode: 0, stdout: Buffer.from(text), stderr: Buffer.alloc(0), timedOut: false });
-          for (const m of members) m.resolve(ok(isReadinessItem(m) ? 'accepting\n' : sections[queries.indexOf(m)]));
-        },
-        reject: alone,
-      });
-    }
-    return units;
-  }
-
-  /** One exec for every probe queued for this server; each keeps its own user, env, timeout, exit code and output. */
-  private async flush(role: string): Promise<void> {
-    const items = this.mergeSql(role, this.queue.get(role) ?? []);
-    this.queue.delete(role);
-    if (items.length === 1) {
-      const [i] = items;
-      return void this.execDirect(role, i.argv, { user: i.user, timeoutMs: i.timeoutMs, env: i.env }).then(i.resolve, i.reject);
-    }
-    const args: string[] = [String(items.length)];
-    for (const i of items) {
-      const argv = ['env', ...Object.entries(i.env).map(([k, v]) => `${k}=${v}`), ...i.argv];
-      args.push(i.user, String(Math.max(1, Math.ceil(i.timeoutMs / 1000))), String(argv.length), ...argv);
-    }
-    const timeoutMs = Math.max(...items.map((i) => i.timeoutMs)) + 3000;
-    let r: ExecResult;
-    try {
-      r = await this.execDirect(role, ['bash', '-c', BATCH_SCRIPT, 'pglab-batch', ...args], { user: 'root', timeoutMs });
-    } catch (err) {
-      return items.forEach((i) => i.reject(err));
-    }
-    const parts = parseBatch(r.stdout);
-    if (!parts.size && !r.timedOut) {
-      // The batch itself could not run (no writable /tmp, say): each probe on its own, as before.
-      return void items.forEach((i) => this.execDirect(role, i.argv, { user: i.user, timeoutMs: i.timeoutMs, env: i.env }).then(i.resolve, i.reject));
-    }
-    items.forEach((item, n) => {
-      const p = parts.get(n);
-      if (!p) return item.resolve({ exitCode: -1, stdout: Buffer.alloc(0), stderr: r.stderr, timedOut: true });
-      item.resolve({ ...p, timedOut: p.exitCode === 124 || p.exitCode === 137 });
-    });
   }
 
   /** Is PostgreSQL accepting connections on this server? */
@@ -437,7 +134,7 @@ export class Probes {
 
   /** accepting, rejecting (starting up, or a standby without hot_standby), down (see readiness.ts). */
   readiness(role: string): Promise<Readiness> {
-    return this.once(`ready:${role}`, async () => {
+    return this.once(`ready:${role}`, { kind: 'readiness', role, args: [] }, async () => {
       if (!this.containerRunning(role)) return 'down';
       const r = await this.exec(role, readinessArgv(this.profile), { timeoutMs: TIMEOUTS.readinessMs });
       return parseReadiness(r.stdout.toString());
@@ -451,7 +148,7 @@ export class Probes {
 
   /** Databases a student may have used (names passed via PGDATABASE, never into SQL or a shell). */
   databases(role: string): Promise<string[]> {
-    return this.once(`dbs:${role}`, async () =>
+    return this.once(`dbs:${role}`, { kind: 'databases', role, args: [] }, async () =>
       (await this.sql(role, 'SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname LIMIT 10')).map(([d]) => d));
   }
 
@@ -468,7 +165,7 @@ export class Probes {
       }
       return result;
     };
-    return opts.memo === false ? run() : this.once(`tables:${role}`, run);
+    return opts.memo === false ? run() : this.once(`tables:${role}`, { kind: 'userTables', role, args: [] }, run);
   }
 
   /**
@@ -491,7 +188,7 @@ export class Probes {
       if (r.exitCode !== 0) throw new SqlError(r.stderr.toString().trim());
       return r.stdout.toString().split('\n').filter((l) => l.length).map((l) => l.split(SEP));
     };
-    return opts.memo === false ? run() : this.once(`sql:${role}:${opts.database ?? ''}:${query}`, run);
+    return opts.memo === false ? run() : this.once(`sql:${role}:${opts.database ?? ''}:${query}`, { kind: 'sql', role, args: [query, opts.database ?? ''] }, run);
   }
 
   /** Runs SQL expected to fail; returns psql's exit code and stderr (with the SQLSTATE). */
@@ -506,19 +203,19 @@ export class Probes {
 
   /** Settings in effect (pg_settings). */
   settings(role: string): Promise<Map<string, string>> {
-    return this.once(`settings:${role}`, async () => {
+    return this.once(`settings:${role}`, { kind: 'settings', role, args: [] }, async () => {
       const rows = await this.sql(role, 'SELECT name, setting, coalesce(unit, \'\') FROM pg_settings');
       return new Map(rows.map(([name, setting, unit]) => [name, normalizeUnit(setting, unit)]));
     });
   }
 
   inRecovery(role: string): Promise<boolean> {
-    return this.once(`recovery:${role}`, async () => (await this.sql(role, 'SELECT pg_is_in_recovery()'))[0][0] === 't');
+    return this.once(`recovery:${role}`, { kind: 'inRecovery', role, args: [] }, async () => (await this.sql(role, 'SELECT pg_is_in_recovery()'))[0][0] === 't');
   }
 
   /** File contents (up to maxBytes); undefined when the file does not exist. */
   readFile(role: string, path: string, maxBytes = MAX_FILE_BYTES, user: 'root' | 'postgres' = 'root'): Promise<Buffer | undefined> {
-    return this.once(`file:${role}:${path}:${maxBytes}`, async () => {
+    return this.once(`file:${role}:${path}:${maxBytes}`, { kind: 'readFile', role, args: [path, maxBytes, user] }, async () => {
       // One byte more than the limit tells a file that fits from one that was cut.
       const r = await this.exec(role, ['head', '-c', String(maxBytes + 1), '--', path], { user });
       if (r.exitCode !== 0) return undefined;
@@ -529,7 +226,7 @@ export class Probes {
 
   /** Can the postgres user read this file? (root, who runs the graders, reads anything.) */
   readableByPostgres(role: string, path: string): Promise<boolean> {
-    return this.once(`readable:${role}:${path}`, async () => (await this.exec(role, ['test', '-r', path], { user: 'postgres' })).exitCode === 0);
+    return this.once(`readable:${role}:${path}`, { kind: 'readable', role, args: [path] }, async () => (await this.exec(role, ['test', '-r', path], { user: 'postgres' })).exitCode === 0);
   }
 
   async readText(role: string, path: string): Promise<string | undefined> {
@@ -538,7 +235,7 @@ export class Probes {
 
   /** Entries of a directory (depth 1); undefined when it does not exist. */
   listDir(role: string, dir: string): Promise<DirEntry[] | undefined> {
-    return this.once(`ls:${role}:${dir}`, async () => {
+    return this.once(`ls:${role}:${dir}`, { kind: 'listDir', role, args: [dir] }, async () => {
       const r = await this.exec(role, ['find', dir, '-mindepth', '1', '-maxdepth', '1', '-printf', '%f\\t%s\\t%y\\t%u\\t%T@\\n'], { user: 'root' });
       if (r.exitCode !== 0 && !r.stdout.length) return undefined;
       return r.stdout.toString().split('\n').filter(Boolean).map((line) => {
@@ -550,7 +247,7 @@ export class Probes {
 
   /** Stat of one path: type (d/f/…), owner, mtime; undefined when absent. */
   stat(role: string, path: string): Promise<{ type: string; owner: string; mtime: number; size: number } | undefined> {
-    return this.once(`stat:${role}:${path}`, async () => {
+    return this.once(`stat:${role}:${path}`, { kind: 'stat', role, args: [path] }, async () => {
       const r = await this.exec(role, ['stat', '-c', '%F\t%U\t%Y\t%s', '--', path], { user: 'root' });
       if (r.exitCode !== 0) return undefined;
       const [type, owner, mtime, size] = r.stdout.toString().trim().split('\t');
@@ -560,7 +257,7 @@ export class Probes {
 
   /** pg_controldata facts (works while the server is stopped). */
   controldata(role: string) {
-    return this.once(`controldata:${role}`, async () => {
+    return this.once(`controldata:${role}`, { kind: 'controldata', role, args: [] }, async () => {
       const r = await this.exec(role, [`${this.profile.binDir}/pg_controldata`, this.profile.dataDir], { user: 'postgres' });
       return r.exitCode === 0 ? controlFacts(r.stdout.toString()) : undefined;
     });
@@ -571,7 +268,7 @@ export class Probes {
    * does not wait for one on 9.3+), so a running primary is asked for its current WAL file name.
    */
   timeline(role: string): Promise<number> {
-    return this.once(`tli:${role}`, async () => {
+    return this.once(`tli:${role}`, { kind: 'timeline', role, args: [] }, async () => {
       const running = await this.serverUp(role).catch(() => false);
       if (running && !(await this.inRecovery(role))) {
         const [[file]] = await this.sql(role, `SELECT ${this.profile.walFileFunction}(${this.profile.currentLsnFunction}())`);
@@ -582,7 +279,7 @@ export class Probes {
   }
 
   processes(role: string): Promise<ProcessLine[]> {
-    return this.once(`ps:${role}`, async () => parsePsList((await this.exec(role, ['ps', '-eo', 'pid=,args='], { user: 'root' })).stdout.toString()));
+    return this.once(`ps:${role}`, { kind: 'processes', role, args: [] }, async () => parsePsList((await this.exec(role, ['ps', '-eo', 'pid=,args='], { user: 'root' })).stdout.toString()));
   }
 
   /**
@@ -590,7 +287,7 @@ export class Probes {
    * in the server's reading order. One exec for all files (each exec costs ~70 ms).
    */
   configFiles(role: string): Promise<{ main?: ParsedConf; mainText?: string; extra: ParsedConf[] }> {
-    return this.once(`conf:${role}`, async () => {
+    return this.once(`conf:${role}`, { kind: 'configFiles', role, args: [] }, async () => {
       const { confDir, dataDir, recoveryConfFile } = this.profile;
       const files = recoveryConfFile ? [`${confDir}/postgresql.conf`] : [`${confDir}/postgresql.conf`, `${confDir}/conf.d/*.conf`, `${dataDir}/postgresql.auto.conf`];
       // Fixed script; the paths are ours and arrive as arguments (the glob is expanded by the shell).
@@ -612,7 +309,7 @@ export class Probes {
    * postgresql.conf, and on 9.1 of recovery.conf, that PostgreSQL cannot parse.
    */
   startupBlockers(role: string): Promise<string[]> {
-    return this.once(`blockers:${role}`, async () => {
+    return this.once(`blockers:${role}`, { kind: 'startupBlockers', role, args: [] }, async () => {
       const problems: string[] = [];
       const lines = (conf: ParsedConf) => conf.errors.map((e) => e.line).join(', ');
       const confPath = `${this.profile.confDir}/postgresql.conf`;
@@ -634,7 +331,7 @@ export class Probes {
    * Records outside the env's lifetime are rejected. Undefined when there is no record at all.
    */
   recording(role: string): Promise<(Recording & { recoveryConf?: string }) | undefined> {
-    return this.once(`recording:${role}`, async () => {
+    return this.once(`recording:${role}`, { kind: 'recording', role, args: [] }, async () => {
       const dir = '/var/lib/pglab/recorder';
       const script = 'for f in "$1/previous.tsv" "$1/current.tsv"; do [ -f "$f" ] && tail -c 2097152 "$f"; done; printf "\\036"; [ -f "$1/recovery.conf" ] && head -c 65536 "$1/recovery.conf"; true';
       const r = await this.exec(role, ['sh', '-c', script, 'sh', dir], { user: 'root' });
@@ -644,24 +341,6 @@ export class Probes {
       const now = Date.now() / 1000;
       const recording = parseRecording(tsv, { notBefore: Number.isFinite(created) ? created - 120 : 0, notAfter: now + 120 });
       return { ...recording, recoveryConf: recoveryConf || undefined };
-    });
-  }
-
-  /**
-   * sha256 of postgresql.conf and pg_hba.conf as pg_createcluster wrote them for this env's locale,
-   * read from the image (see docker/pg/Dockerfile); undefined for images that do not ship them.
-   */
-  pristineSums(): Promise<Map<string, string> | undefined> {
-    return this.once('pristine', async () => {
-      const server = this.env.servers.find((s) => s.state !== 'missing');
-      if (!server || !this.env.imageId) return undefined;
-      const info = await inspectContainer(server.container);
-      const locale = (info?.env ?? []).find((e) => e.startsWith('PGLAB_LOCALE='))?.slice('PGLAB_LOCALE='.length) ?? 'es_AR.UTF-8';
-      const dir = `/usr/share/pglab/pristine/${locale}`;
-      const sums = await imageFileSums(this.env.imageId, [`${dir}/postgresql.conf`, `${dir}/pg_hba.conf`]);
-      const conf = sums.get(`${dir}/postgresql.conf`);
-      const hba = sums.get(`${dir}/pg_hba.conf`);
-      return conf && hba ? new Map([['postgresql.conf', conf], ['pg_hba.conf', hba]]) : undefined;
     });
   }
 
@@ -677,9 +356,116 @@ export class Probes {
 
   /** The postmaster's start time and its config load time (epoch seconds). */
   serverTimes(role: string): Promise<{ start: number; load: number }> {
-    return this.once(`times:${role}`, async () => {
+    return this.once(`times:${role}`, { kind: 'serverTimes', role, args: [] }, async () => {
       const [[start, load]] = await this.sql(role, 'SELECT extract(epoch from pg_postmaster_start_time())::bigint, extract(epoch from pg_conf_load_time())::bigint');
       return { start: Number(start), load: Number(load) };
+    });
+  }
+}
+
+/**
+ * The probes of a real env: commands go through the ProbeTransport (batched docker execs), and the
+ * facts one run asked for become the plan the next run of the same step asks for at once.
+ */
+export class EnvProbes extends FactProbes {
+  private readonly transport: ProbeTransport;
+  private recorded = new Map<string, PlannedFact>();
+
+  constructor(env: ProbeEnv) {
+    super(env);
+    this.transport = new ProbeTransport((role) => this.env.servers.find((s) => s.role === role)?.container, this.psql);
+  }
+
+  /** Docker execs made so far (a batch counts once): for benchmarks and tests. */
+  get execCount(): number {
+    return this.transport.execCount;
+  }
+
+  /** Set to false to give every probe its own exec (the behaviour before batching). */
+  get batching(): boolean {
+    return this.transport.batching;
+  }
+
+  set batching(on: boolean) {
+    this.transport.batching = on;
+  }
+
+  async exec(role: string, argv: string[], opts: ProbeExecOptions & { fresh?: boolean } = {}): Promise<ExecResult> {
+    if (!this.containerRunning(role)) throw new ServerDownError(role);
+    return this.transport.exec(role, argv, opts);
+  }
+
+  protected override noted(fact: PlannedFact): void {
+    const key = JSON.stringify(fact);
+    if (!this.recorded.has(key)) this.recorded.set(key, fact);
+  }
+
+  /** The facts this run asked for, in order: what the next run of the same step will ask for. */
+  plan(): PlannedFact[] {
+    return [...this.recorded.values()];
+  }
+
+  /**
+   * Asks, all at once (one exec per server), for the facts an earlier run of the same step asked
+   * for; the checks then find them memoized. Only facts of this env's running servers, through the
+   * facts API's own code: a plan names facts, never commands (see plan-cache.ts).
+   */
+  prefetch(plan: readonly PlannedFact[]): void {
+    for (const f of plan) {
+      if (!this.containerRunning(f.role)) continue;
+      const [a, b, c] = f.args;
+      const s = (v: unknown) => String(v);
+      let p: Promise<unknown>;
+      switch (f.kind) {
+        case 'readiness': p = this.readiness(f.role); break;
+        case 'sql': p = this.sql(f.role, s(a), b ? { database: s(b) } : {}); break;
+        case 'settings': p = this.settings(f.role); break;
+        case 'inRecovery': p = this.inRecovery(f.role); break;
+        case 'readFile': p = this.readFile(f.role, s(a), Number(b), c === 'postgres' ? 'postgres' : 'root'); break;
+        case 'readable': p = this.readableByPostgres(f.role, s(a)); break;
+        case 'listDir': p = this.listDir(f.role, s(a)); break;
+        case 'stat': p = this.stat(f.role, s(a)); break;
+        case 'controldata': p = this.controldata(f.role); break;
+        case 'timeline': p = this.timeline(f.role); break;
+        case 'processes': p = this.processes(f.role); break;
+        case 'configFiles': p = this.configFiles(f.role); break;
+        case 'startupBlockers': p = this.startupBlockers(f.role); break;
+        case 'recording': p = this.recording(f.role); break;
+        case 'databases': p = this.databases(f.role); break;
+        case 'userTables': p = this.userTables(f.role); break;
+        case 'serverTimes': p = this.serverTimes(f.role); break;
+        default: continue;
+      }
+      // A fact that fails now fails the same way for the check that asks for it.
+      p.catch(() => {});
+    }
+  }
+
+  /** The Probes of one run of a step, primed with the plan the last run of that step left. */
+  static forStep(env: ProbeEnv, step: string): EnvProbes {
+    const probes = new EnvProbes(env);
+    // Per env: plans name its files and databases.
+    const key = `${env.name}/${step}@${env.pg}`;
+    probes.prefetch(PLANS.get(key, FACT_SQL));
+    PLANS.saveOnExit(key, () => probes.plan());
+    return probes;
+  }
+
+  /**
+   * sha256 of postgresql.conf and pg_hba.conf as pg_createcluster wrote them for this env's locale,
+   * read from the image (see docker/pg/Dockerfile); undefined for images that do not ship them.
+   */
+  override pristineSums(): Promise<Map<string, string> | undefined> {
+    return this.once('pristine', undefined, async () => {
+      const server = this.env.servers.find((s) => s.state !== 'missing');
+      if (!server || !this.env.imageId) return undefined;
+      const info = await inspectContainer(server.container);
+      const locale = (info?.env ?? []).find((e) => e.startsWith('PGLAB_LOCALE='))?.slice('PGLAB_LOCALE='.length) ?? 'es_AR.UTF-8';
+      const dir = `/usr/share/pglab/pristine/${locale}`;
+      const sums = await imageFileSums(this.env.imageId, [`${dir}/postgresql.conf`, `${dir}/pg_hba.conf`]);
+      const conf = sums.get(`${dir}/postgresql.conf`);
+      const hba = sums.get(`${dir}/pg_hba.conf`);
+      return conf && hba ? new Map([['postgresql.conf', conf], ['pg_hba.conf', hba]]) : undefined;
     });
   }
 }
@@ -694,6 +480,9 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', '${PROBE_SCHEMA}')
   AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
 ORDER BY 1 LIMIT 20`;
+
+/** The facts API's own fixed queries: a plan may name them though they call query_to_xml. */
+const FACT_SQL: ReadonlySet<string> = new Set([USER_TABLES_SQL]);
 
 /** pg_settings reports sizes in units (8kB pages, MB…); normalise memory to MB for comparisons. */
 function normalizeUnit(setting: string, unit: string): string {

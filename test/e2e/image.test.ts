@@ -4,7 +4,7 @@
  */
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureImage } from '../../src/docker/images.js';
+import { ensureImage } from '../../src/images/images.js';
 
 describe('pglab/pg:15 image', () => {
   let c: StartedTestContainer;

@@ -13,8 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerClient } from '../../src/docker/client.js';
-import { transportName, writeBundleFile, type BundleImage } from '../../src/docker/bundle.js';
-import { ensureImage, recipeHash } from '../../src/docker/images.js';
+import { transportName, writeBundleFile, type BundleImage } from '../../src/images/bundle.js';
+import { ensureImage, recipeHash } from '../../src/images/images.js';
 import { envNameFor, lab, ROOT, type CliResult } from './helpers.js';
 
 const ID = process.pid.toString(36);

@@ -1,7 +1,7 @@
 /** The "same major on both servers" check fails when esclavo runs another PostgreSQL (an instructor's odd image). */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureImage } from '../../src/docker/images.js';
+import { ensureImage } from '../../src/images/images.js';
 import { byId, checkJson, envNameFor, lab } from './helpers.js';
 
 const env = envNameFor('mix');

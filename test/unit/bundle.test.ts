@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   BUNDLE_FORMAT, encodeManifest, MANIFEST_BYTES, PAYLOAD_OFFSET, parseTarHeader, readBundleHeader, tarHeader, transportName,
   verifyPayload, writeBundleFile, type BundleImage,
-} from '../../src/docker/bundle.js';
+} from '../../src/images/bundle.js';
 import { LabError } from '../../src/errors.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pglab-bundle-unit-'));

@@ -1,7 +1,7 @@
 /** Engine pieces that need no Docker: naming, i18n, settings helpers, docker error messages. */
 import { describe, expect, it } from 'vitest';
 import { isOn, listensOn, sizeInMb } from '../../src/checks/settings.js';
-import { parseConninfo } from '../../src/checks/standby.js';
+import { parseConninfo } from '../../labs/wal-streaming/checks/standby.js';
 import { classifyDockerError } from '../../src/docker/client.js';
 import { canonicalRole, envName, serverIp, serverRoles } from '../../src/env/naming.js';
 import { MESSAGES } from '../../src/i18n/messages.js';

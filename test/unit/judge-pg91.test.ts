@@ -6,10 +6,9 @@
  * identifiers, Spanish pg_controldata labels, `ls` month names and psql footers).
  */
 import { describe, expect, it } from 'vitest';
-import { CHECKS } from '../../src/checks/index.js';
+import { CHECKS } from '../../labs/wal-streaming/checks/index.js';
 import type { CheckOutcome } from '../../src/checks/types.js';
 import { profileFor, TRIGGER_FILE, WAL_ARCHIVE_DIR, WAL_SEGMENT_SIZE } from '../../src/pg/profile.js';
-import type { Probes } from '../../src/pg/probes.js';
 import { signLine, verifyRecords, type Observation } from '../../src/observer/records.js';
 import {
   ctx91, FixtureProbes, fx, fxBuffer, IP91, lsLa, psqlTable, selectFrom, sqlAnswers,
@@ -495,7 +494,7 @@ describe.each(RUNS)('promotion.promotedProperly / timelineAdvanced on the 9.1 pr
 });
 
 describe('FixtureProbes refuses what a test did not configure', () => {
-  const probes = new FixtureProbes({ esclavo: { files: { [RECOVERY_CONF]: 'x' } } }) as unknown as Probes;
+  const probes = new FixtureProbes({ esclavo: { files: { [RECOVERY_CONF]: 'x' } } });
 
   it('unconfigured role, field, or path throws a clear error', async () => {
     await expect(probes.controldata('maestro')).rejects.toThrow(/role maestro is not configured/);
@@ -505,7 +504,7 @@ describe('FixtureProbes refuses what a test did not configure', () => {
   });
 
   it('unexpected SQL throws with the query text', async () => {
-    const p = new FixtureProbes({ maestro: { readiness: 'accepting' }, sql: sqlAnswers([]) }) as unknown as Probes;
+    const p = new FixtureProbes({ maestro: { readiness: 'accepting' }, sql: sqlAnswers([]) });
     await expect(p.inRecovery('maestro')).rejects.toThrow(/unexpected SQL on maestro: SELECT pg_is_in_recovery\(\)/);
   });
 });

@@ -57,9 +57,9 @@ describe('wal-streaming manifest', () => {
   });
 
   it('every failure reason a check can return has its own hint or falls back to default', () => {
-    // Reasons are literal strings in src/checks: each one used by a check must be handled.
-    const src = ['prep', 'shipping', 'settings', 'standby', 'startup', 'streaming', 'promotion']
-      .map((f) => readFileSync(path.resolve('src/checks', `${f}.ts`), 'utf8')).join('\n');
+    // Reasons are literal strings in the lab's checks and the shared settings grader: each one used by a check must be handled.
+    const src = [...['prep', 'shipping', 'standby', 'startup', 'streaming', 'promotion'].map((f) => `labs/wal-streaming/checks/${f}.ts`), 'src/checks/settings.ts']
+      .map((f) => readFileSync(path.resolve(f), 'utf8')).join('\n');
     const reasons = new Set([...src.matchAll(/fail\('([a-z-]+)'/g)].map((m) => m[1]));
     const hinted = new Set(lab.steps.flatMap((s) => s.checks.flatMap((c) => Object.keys(c.hints))));
     // The engine words these itself, for every check (src/lab/runner.ts toResult).

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setLang } from '../../src/i18n/index.js';
 import type { StepResult } from '../../src/lab/runner.js';
 import { startWeb, type WebServer } from '../../src/live/server.js';
-import { parseBatch, replayable, splitSections } from '../../src/pg/probes.js';
+import { parseBatch, replayable, splitSections } from '../../src/pg/probe-transport.js';
 import { boardTable, chartSvg, checklistHtml, page } from '../../src/render/live-html.js';
 
 const HOSTILE = `<script>document.title='pwned'</script><img src=x onerror=alert(1)>`;
@@ -113,7 +113,7 @@ describe('probe batches', () => {
     expect(splitSections(`${m} 0\npglab-ffff 1\n${m} end\n`, m, 1)).toEqual(['pglab-ffff 1\n']);
   });
 
-  it('replays reads only', () => {
+  it('merges reads only into a shared psql session', () => {
     const psql = (q: string) => ['/usr/lib/postgresql/15/bin/psql', '-X', '-c', q];
     expect(replayable(['head', '-c', '10', '--', '/etc/x'])).toBe(true);
     expect(replayable(psql('SELECT name, setting FROM pg_settings'))).toBe(true);

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LabError } from '../../src/errors.js';
-import { PG91_COMMIT, gitExportCommit, resolvePg91Source, sha256File } from '../../src/docker/pg91-source.js';
+import { PG91_COMMIT, gitExportCommit, resolvePg91Source, sha256File } from '../../src/images/pg91-source.js';
 
 const VENDOR = path.resolve('../shared/vendor/postgresql-9.1.24.git-REL9_1_24.tar.gz');
 const VENDOR_SHA = '05502a9d0453eec0a12a86fa111aa53c7a9b7a04a4767b9579002d82c25589aa';

@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parsePgList } from '../../src/cli/image-commands.js';
-import { contractProblems, lf, platformArch } from '../../src/docker/recipe.js';
-import { classifyTransferError, normalizeRegistry, probeRegistry, splitRef } from '../../src/docker/registry.js';
+import { contractProblems, lf, platformArch } from '../../src/images/recipe.js';
+import { classifyTransferError, normalizeRegistry, probeRegistry, splitRef } from '../../src/images/registry.js';
 import { LabError } from '../../src/errors.js';
 
 const servers: Server[] = [];

@@ -9,13 +9,11 @@
  * what survives (the timeline history proves maestro once replayed esclavo's timeline).
  */
 import { randomBytes } from 'node:crypto';
-import { fail, pass, pollUntil, type CheckFn, type CheckOutcome } from '../../../src/checks/types.js';
+import { fail, nonceReplicated, pass, sameTables, TIMEOUTS, type CheckFn, type CheckOutcome, type PgProfile, type Probes } from '../../../src/checks/index.js';
 import { parseTimelineHistory } from '../../../src/pg/backup.js';
 import { confGet, parseConf } from '../../../src/pg/conf.js';
 import { matchHba, parseHba } from '../../../src/pg/hba.js';
-import { PROBE_SCHEMA, type Probes } from '../../../src/pg/probes.js';
-import { timelineHistoryPath, type PgProfile } from '../../../src/pg/profile.js';
-import { TIMEOUTS } from '../../../src/timeouts.js';
+import { timelineHistoryPath } from '../../../src/pg/profile.js';
 import { conninfoApplicationName, listed, parseSyncNames, type SyncNames } from './parse.js';
 
 type Role = 'maestro' | 'esclavo';
@@ -23,10 +21,6 @@ const ROLES: Role[] = ['maestro', 'esclavo'];
 
 /** maestro's own timeline until wal-streaming's promotion gave esclavo a new one (2). */
 const ORIGINAL_TIMELINE = 1;
-/** How long a probe write may take to show up on a standby. */
-const REPLICATION_WAIT_MS = 10_000;
-/** How long the commit probe lets a commit wait before cancelling it. */
-const COMMIT_WAIT_MS = 1_500;
 
 const isUp = (probes: Probes, role: string) => probes.serverUp(role).catch(() => false);
 const sysid = async (probes: Probes, role: string) => (await probes.controldata(role).catch(() => undefined))?.systemIdentifier;
@@ -157,35 +151,12 @@ export const rowsReachStandby: CheckFn = async ({ probes }) => {
   const pair = await pairOf(probes);
   if (isOutcome(pair)) return pair;
   const { primary, standby } = pair;
-  const nonce = randomBytes(8).toString('hex');
-  const local = 'SET LOCAL synchronous_commit = local';
-  await probes.sql(primary, `BEGIN; ${local}; DROP SCHEMA IF EXISTS ${PROBE_SCHEMA} CASCADE; CREATE SCHEMA ${PROBE_SCHEMA}; CREATE TABLE ${PROBE_SCHEMA}.nonce (v text); INSERT INTO ${PROBE_SCHEMA}.nonce VALUES ('${nonce}'); COMMIT`, { memo: false });
-  const written = Date.now();
-  try {
-    const seen = await pollUntil(async () => {
-      const rows = await probes.sql(standby, `SELECT v FROM ${PROBE_SCHEMA}.nonce`, { memo: false }).catch(() => []);
-      return rows.some((r) => r[0] === nonce) ? Date.now() : undefined;
-    }, REPLICATION_WAIT_MS, 200);
-    if (seen === undefined) return fail('not-replicated', { from: primary, to: standby, nonce, waited_ms: REPLICATION_WAIT_MS });
-    const tables = await sameTables(probes, primary, standby);
-    if (tables.missing) return fail('tables-differ', { from: primary, to: standby, [primary]: tables.primary, [standby]: tables.standby });
-    return pass({ from: primary, to: standby, nonce, lag_ms: seen - written, tables: tables.primary });
-  } finally {
-    await probes.sql(primary, `BEGIN; ${local}; DROP SCHEMA IF EXISTS ${PROBE_SCHEMA} CASCADE; COMMIT`, { memo: false }).catch(() => {});
-  }
+  const { nonce, lagMs, waitedMs } = await nonceReplicated(probes, primary, standby, { localCommit: true });
+  if (lagMs === undefined) return fail('not-replicated', { from: primary, to: standby, nonce, waited_ms: waitedMs });
+  const tables = await sameTables(probes, primary, standby);
+  if (tables.missing) return fail('tables-differ', { from: primary, to: standby, [primary]: tables.primary, [standby]: tables.standby });
+  return pass({ from: primary, to: standby, nonce, lag_ms: lagMs, tables: tables.primary });
 };
-
-/** The student's tables with rows on the primary have the same row counts on the standby (lag allowed for). */
-async function sameTables(probes: Probes, primary: string, standby: string): Promise<{ missing: boolean; primary: string; standby: string }> {
-  const show = (m: Map<string, number>) => [...m].filter(([, n]) => n > 0).slice(0, 6).map(([t, n]) => `${t}=${n}`).join(', ') || '—';
-  const onPrimary = await probes.userTables(primary);
-  let onStandby = new Map<string, number>();
-  const ok = await pollUntil(async () => {
-    onStandby = await probes.userTables(standby, { memo: false });
-    return [...onPrimary].every(([t, n]) => onStandby.get(t) === n) ? true : undefined;
-  }, 5_000, 500);
-  return { missing: !ok, primary: show(onPrimary), standby: show(onStandby) };
-}
 
 /** 9.1: the standby's recovery.conf follows the newest timeline (recovery_target_timeline = 'latest'). */
 export const recoveryTargetLatest: CheckFn = async ({ probes, profile }) => {
@@ -263,7 +234,7 @@ export const appNameInConninfo: CheckFn = async ({ probes, profile, ip }) => {
  *   of every database sees it, is neither `off` nor `local` (both commit without waiting);
  * - no listed standby is connected (the student stopped it, as the exercise asks): a real commit,
  *   of a temporary table created and dropped in the same transaction (ON COMMIT DROP: nothing
- *   remains), must still be waiting after COMMIT_WAIT_MS; the probe then cancels its own wait
+ *   remains), must still be waiting after TIMEOUTS.commitWaitMs; the probe then cancels its own wait
  *   (pg_cancel_backend; pg_terminate_backend if that did not end it). statement_timeout cannot end
  *   this wait: the server disarms it before committing.
  */
@@ -302,13 +273,13 @@ async function commitProbe(probes: Probes, profile: PgProfile, role: string): Pr
   // A longer timeout than a probe's gives it its own exec: batched, the cancel below would wait behind it.
   const writer = probes.exec(role, [probes.psql, '-X', '-q', '-d', 'postgres', '-c', sql], { env: { PGAPPNAME: app }, timeoutMs: TIMEOUTS.probeMs * 2 })
     .then(() => Date.now() - t0, () => Date.now() - t0);
-  const early = await Promise.race([writer, sleep(COMMIT_WAIT_MS)]);
+  const early = await Promise.race([writer, sleep(TIMEOUTS.commitWaitMs)]);
   if (early !== undefined) return { waited: false, ms: early };
   const end = async (fn: string) => {
     await probes.sql(role, `SELECT ${fn}(${profile.activityPidColumn}) FROM pg_stat_activity WHERE application_name = '${app}'`, { memo: false }).catch(() => {});
   };
   await end('pg_cancel_backend');
-  let ms = await Promise.race([writer, sleep(3_000)]);
+  let ms = await Promise.race([writer, sleep(TIMEOUTS.cancelWaitMs)]);
   if (ms === undefined) {
     await end('pg_terminate_backend');
     ms = await writer;

@@ -8,9 +8,9 @@ import type { Observation } from '../../../src/observer/records.js';
  * - Primitives, answered from the fixture: ip, containerRunning, readiness, sql, readFile, listDir,
  *   stat, controldata (real `controlFacts` over captured pg_controldata text), processes (real
  *   `parsePsList` over captured `ps` text), exec, userTables.
- * - Derived probes, run by the REAL `Probes.prototype` code over those primitives: serverUp,
- *   inRecovery, settings, timeline, readText, configFiles, fileSetting, databases, sqlAttempt,
- *   serverTimes. So the SQL they send (e.g. 9.1's `pg_xlogfile_name(pg_current_xlog_location())`)
+ * - Derived probes, inherited from the REAL facts API (FactProbes, src/pg/probes.ts) over those
+ *   primitives: serverUp, inRecovery, settings, timeline, readText, configFiles, fileSetting,
+ *   databases, sqlAttempt, serverTimes, startupBlockers. So the SQL they send (e.g. 9.1's `pg_xlogfile_name(pg_current_xlog_location())`)
  *   is the production text, and the test's SQL answers must expect it.
  *
  * Anything a test did not configure throws a FixtureError naming the call, instead of inventing an
@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import type { ExecResult } from '../../../src/docker/client.js';
 import type { CheckContext } from '../../../src/checks/types.js';
 import { controlFacts } from '../../../src/pg/controldata.js';
-import { Probes, ServerDownError, type DirEntry } from '../../../src/pg/probes.js';
+import { FactProbes, ServerDownError, type DirEntry } from '../../../src/pg/probes.js';
 import { profileFor, type PgProfile } from '../../../src/pg/profile.js';
 import { parsePsList, type ProcessLine } from '../../../src/pg/ps.js';
 import { parseUnaligned } from '../../../src/pg/psql.js';
@@ -72,14 +72,17 @@ export class FixtureError extends Error {
   }
 }
 
-export class FixtureProbes {
-  readonly profile: PgProfile;
+export class FixtureProbes extends FactProbes {
   /** Every SQL the checks (and the real derived probes) sent, in order. */
   readonly queries: { role: Role; query: string; database?: string }[] = [];
-  private memo = new Map<string, Promise<unknown>>();
 
   constructor(private readonly config: FixtureConfig) {
-    this.profile = config.profile ?? profileFor('9.1');
+    const profile = config.profile ?? profileFor('9.1');
+    const ip = config.ip ?? IP91;
+    super({
+      name: 'fixture', pg: profile.major, created: '',
+      servers: (['maestro', 'esclavo'] as const).map((role) => ({ role, container: `fixture-${role}`, ip: ip[role], state: config[role]?.container === false ? 'exited' : 'running' })),
+    });
   }
 
   private role(role: string): RoleFixture {
@@ -95,36 +98,22 @@ export class FixtureProbes {
     return fx[key] as NonNullable<RoleFixture[K]> | null;
   }
 
-  /** Same contract as Probes' private memoizer; the real derived methods call it. */
-  private once<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    let p = this.memo.get(key) as Promise<T> | undefined;
-    if (!p) {
-      p = fn();
-      this.memo.set(key, p);
-    }
-    return p;
-  }
-
   observation(): Promise<Observation | undefined> {
     return Promise.resolve(this.config.observation);
   }
 
-  forget(prefix: string): void {
-    for (const k of [...this.memo.keys()]) if (k.startsWith(prefix)) this.memo.delete(k);
-  }
-
   // ---- primitives -------------------------------------------------------------------------
 
-  ip(role: string): string {
+  override ip(role: string): string {
     this.role(role);
     return (this.config.ip ?? IP91)[role as Role];
   }
 
-  containerRunning(role: string): boolean {
+  override containerRunning(role: string): boolean {
     return this.role(role).container !== false;
   }
 
-  async exec(role: string, argv: string[], opts: { user?: 'root' | 'postgres'; timeoutMs?: number; stdin?: string; env?: Record<string, string> } = {}): Promise<ExecResult> {
+  override async exec(role: string, argv: string[], opts: { user?: 'root' | 'postgres'; timeoutMs?: number; stdin?: string; env?: Record<string, string> } = {}): Promise<ExecResult> {
     if (!this.containerRunning(role)) throw new ServerDownError(role);
     // Probes.configFiles reads every config file in one `sh -c` (paths as arguments): answer it from the fixture files.
     if (argv[0] === 'sh' && argv[1] === '-c' && argv[2].includes('\\036')) {
@@ -139,19 +128,19 @@ export class FixtureProbes {
     return this.config.exec(role as Role, argv, opts);
   }
 
-  async readiness(role: string): Promise<Readiness> {
+  override async readiness(role: string): Promise<Readiness> {
     if (!this.containerRunning(role)) return 'down';
     return this.need(role, 'readiness', `readiness(${role})`) as Readiness;
   }
 
-  async sql(role: string, query: string, opts: { timeoutMs?: number; memo?: boolean; database?: string } = {}): Promise<string[][]> {
+  override async sql(role: string, query: string, opts: { timeoutMs?: number; memo?: boolean; database?: string } = {}): Promise<string[][]> {
     if (!(await this.serverUp(role))) throw new ServerDownError(role);
     this.queries.push({ role: role as Role, query, ...(opts.database !== undefined && { database: opts.database }) });
     if (!this.config.sql) throw new FixtureError(`sql(${role}) called but this test gave no SQL answers: ${query}`);
     return this.config.sql(role as Role, query, { database: opts.database }).map((r) => [...r]);
   }
 
-  async readFile(role: string, p: string, maxBytes = 1 << 20, _user: 'root' | 'postgres' = 'root'): Promise<Buffer | undefined> {
+  override async readFile(role: string, p: string, maxBytes = 1 << 20, _user: 'root' | 'postgres' = 'root'): Promise<Buffer | undefined> {
     const content = this.role(role).files?.[p];
     if (content !== undefined) return Buffer.from(content).subarray(0, maxBytes);
     const found = this.lookup(role, p, `readFile(${role}, ${p})`);
@@ -160,7 +149,7 @@ export class FixtureProbes {
     throw new FixtureError(`readFile(${role}, ${p}): the file is listed but its content was not given (add it to files)`);
   }
 
-  async listDir(role: string, dir: string): Promise<DirEntry[] | undefined> {
+  override async listDir(role: string, dir: string): Promise<DirEntry[] | undefined> {
     const listing = this.role(role).dirs?.[dir];
     if (listing) return listing.map((e) => ({ ...e }));
     const found = this.lookup(role, dir, `listDir(${role}, ${dir})`);
@@ -168,7 +157,7 @@ export class FixtureProbes {
     throw new FixtureError(`listDir(${role}, ${dir}): the directory exists but its listing was not given (add it to dirs)`);
   }
 
-  async stat(role: string, p: string): Promise<{ type: string; owner: string; mtime: number; size: number } | undefined> {
+  override async stat(role: string, p: string): Promise<{ type: string; owner: string; mtime: number; size: number } | undefined> {
     const fx = this.role(role);
     const entry = this.parentEntry(role, p);
     if (entry) return { type: entry.type, owner: entry.owner, mtime: entry.mtime, size: entry.size };
@@ -180,72 +169,28 @@ export class FixtureProbes {
     return undefined;
   }
 
-  async controldata(role: string) {
+  override async controldata(role: string) {
     const text = this.need(role, 'controldata', `controldata(${role})`);
     return text === null ? undefined : controlFacts(text as string);
   }
 
-  async processes(role: string): Promise<ProcessLine[]> {
+  override async processes(role: string): Promise<ProcessLine[]> {
     if (!this.containerRunning(role)) throw new ServerDownError(role);
     return parsePsList(this.need(role, 'ps', `processes(${role})`) as string);
   }
 
-  async userTables(role: string, _opts: { memo?: boolean } = {}): Promise<Map<string, number>> {
+  override async userTables(role: string, _opts: { memo?: boolean } = {}): Promise<Map<string, number>> {
     return new Map(this.need(role, 'tables', `userTables(${role})`) as Map<string, number>);
   }
 
   // ---- derived: the production code over the primitives above -----------------------------
 
   /** The captures were taken with intact permissions: every config file is readable by postgres. */
-  async readableByPostgres(_role: string, _p: string): Promise<boolean> {
+  override async readableByPostgres(_role: string, _p: string): Promise<boolean> {
     return true;
   }
 
-  serverUp(role: string): Promise<boolean> {
-    return Probes.prototype.serverUp.call(this.asProbes(), role);
-  }
-
-  inRecovery(role: string): Promise<boolean> {
-    return Probes.prototype.inRecovery.call(this.asProbes(), role);
-  }
-
-  settings(role: string): Promise<Map<string, string>> {
-    return Probes.prototype.settings.call(this.asProbes(), role);
-  }
-
-  timeline(role: string): Promise<number> {
-    return Probes.prototype.timeline.call(this.asProbes(), role);
-  }
-
-  readText(role: string, p: string): Promise<string | undefined> {
-    return Probes.prototype.readText.call(this.asProbes(), role, p);
-  }
-
-  configFiles(role: string): ReturnType<Probes['configFiles']> {
-    return Probes.prototype.configFiles.call(this.asProbes(), role);
-  }
-
-  fileSetting(role: string, key: string): Promise<string | undefined> {
-    return Probes.prototype.fileSetting.call(this.asProbes(), role, key);
-  }
-
-  databases(role: string): Promise<string[]> {
-    return Probes.prototype.databases.call(this.asProbes(), role);
-  }
-
-  sqlAttempt(role: string, query: string): ReturnType<Probes['sqlAttempt']> {
-    return Probes.prototype.sqlAttempt.call(this.asProbes(), role, query);
-  }
-
-  serverTimes(role: string): ReturnType<Probes['serverTimes']> {
-    return Probes.prototype.serverTimes.call(this.asProbes(), role);
-  }
-
   // ---- helpers ----------------------------------------------------------------------------
-
-  private asProbes(): Probes {
-    return this as unknown as Probes;
-  }
 
   private parentEntry(role: string, p: string): DirEntry | undefined {
     return this.role(role).dirs?.[path.posix.dirname(p)]?.find((e) => e.name === path.posix.basename(p));
@@ -264,7 +209,7 @@ export class FixtureProbes {
 
 /** The context a check gets, for PostgreSQL 9.1 and the captures' addresses. */
 export function ctx91(probes: FixtureProbes): CheckContext {
-  return { probes: probes as unknown as Probes, profile: profileFor('9.1'), ip: { maestro: IP91.maestro, esclavo: IP91.esclavo } };
+  return { probes, profile: profileFor('9.1'), ip: { maestro: IP91.maestro, esclavo: IP91.esclavo } };
 }
 
 // ---- captured files -----------------------------------------------------------------------

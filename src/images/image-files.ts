@@ -5,7 +5,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { dockerClient, withTimeout } from './client.js';
+import { dockerClient, withTimeout } from '../docker/client.js';
 import { cacheDir } from './pg91-source.js';
 import { TIMEOUTS } from '../timeouts.js';
 

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { dockerClient } from './client.js';
+import { dockerClient } from '../docker/client.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { profileFor, type PgMajor } from '../pg/profile.js';

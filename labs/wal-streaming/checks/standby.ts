@@ -1,10 +1,10 @@
 /** Step 3 — esclavo as hot standby (recovery.conf on 9.1, standby.signal + settings on 12+), maestro's access rules. */
-import { confGet, parseConf, type ParsedConf } from '../pg/conf.js';
-import { matchHba, parseHba } from '../pg/hba.js';
-import { TRIGGER_FILE, WAL_ARCHIVE_DIR } from '../pg/profile.js';
-import { TIMEOUTS } from '../timeouts.js';
-import { isOn } from './settings.js';
-import { fail, pass, type CheckContext, type CheckFn } from './types.js';
+import { confGet, parseConf, type ParsedConf } from '../../../src/pg/conf.js';
+import { matchHba, parseHba } from '../../../src/pg/hba.js';
+import { TRIGGER_FILE, WAL_ARCHIVE_DIR } from '../../../src/pg/profile.js';
+import { TIMEOUTS } from '../../../src/timeouts.js';
+import { isOn } from '../../../src/checks/index.js';
+import { fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
 
 /** The tutorial sets hot_standby = on explicitly (9.1 default is off; 10+ default on, set it anyway). */
 export const hotStandbyOn: CheckFn = async ({ probes, profile }) => {

@@ -1,6 +1,6 @@
 /** Step 1 — Preparación: same major and architecture, config backups, ssh + rsync, passwordless ssh. */
-import { TIMEOUTS } from '../timeouts.js';
-import { fail, pass, type CheckFn } from './types.js';
+import { TIMEOUTS } from '../../../src/timeouts.js';
+import { fail, pass, type CheckFn } from '../../../src/checks/index.js';
 
 const SERVERS = ['maestro', 'esclavo'] as const;
 

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { dockerClient } from './client.js';
+import { dockerClient } from '../docker/client.js';
 import { LabError } from '../errors.js';
 import { TIMEOUTS } from '../timeouts.js';
 

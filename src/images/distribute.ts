@@ -11,7 +11,7 @@
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import type { PgMajor } from '../pg/profile.js';
-import type { ProgressLine } from './images.js';
+import type { ProgressLine } from '../progress-line.js';
 import {
   contractProblems, enginePlatform, imageTag, inspectImage, LABELS, platformArch, recipeHash, tagAs, untag,
 } from './recipe.js';

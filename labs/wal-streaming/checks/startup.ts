@@ -1,6 +1,6 @@
 /** Step 4 — maestro restarted with its new configuration; esclavo started as a read-only hot standby. */
-import { matchHba, parseHba } from '../pg/hba.js';
-import { fail, pass, type CheckFn } from './types.js';
+import { matchHba, parseHba } from '../../../src/pg/hba.js';
+import { fail, pass, type CheckFn } from '../../../src/checks/index.js';
 
 /**
  * Step 4's restart put step 3's access settings in force: the running maestro listens on its own

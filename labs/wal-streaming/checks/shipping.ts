@@ -1,11 +1,11 @@
 /** Step 2 — WAL shipping and the base backup. */
-import { looksLikeWrappedArchiveCommand } from '../pg/conf.js';
-import { parseBackupHistory } from '../pg/backup.js';
-import { WAL_ARCHIVE_DIR, WAL_SEGMENT_SIZE } from '../pg/profile.js';
-import { isBackupHistoryName, isWalSegmentName, validateWalSegment } from '../pg/wal.js';
-import { gradeSettings, isOn, listensOn, sizeInMb, type SettingRule } from './settings.js';
+import { looksLikeWrappedArchiveCommand } from '../../../src/pg/conf.js';
+import { parseBackupHistory } from '../../../src/pg/backup.js';
+import { WAL_ARCHIVE_DIR, WAL_SEGMENT_SIZE } from '../../../src/pg/profile.js';
+import { isBackupHistoryName, isWalSegmentName, validateWalSegment } from '../../../src/pg/wal.js';
+import { gradeSettings, isOn, listensOn, sizeInMb, type SettingRule } from '../../../src/checks/index.js';
+import { fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
 import { archivingObserved } from './observed.js';
-import { fail, pass, type CheckContext, type CheckFn } from './types.js';
 
 export const archiveDir: CheckFn = async ({ probes }) => {
   const st = await probes.stat('esclavo', WAL_ARCHIVE_DIR);

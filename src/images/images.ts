@@ -10,7 +10,8 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import os from 'node:os';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { dockerClient } from './client.js';
+import { dockerClient } from '../docker/client.js';
+import type { ProgressLine } from '../progress-line.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { PG_MAJORS, profileFor, type PgMajor } from '../pg/profile.js';
@@ -30,8 +31,6 @@ const HEARTBEAT_MS = 30_000;
 
 const DEBIAN_MIRROR = process.env.PGLAB_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
 
-/** A callback that shows one line of progress to the person waiting (stderr in the CLI). */
-export type ProgressLine = (line: string) => void;
 
 export interface EnsureOptions {
   /** Rebuild without Docker's layer cache (benchmarks); never pulls. */

@@ -1,9 +1,7 @@
 /** Step 5 — streaming replication verified: processes, pg_stat_replication, rows really replicated. */
-import { randomBytes } from 'node:crypto';
-import { PROBE_SCHEMA } from '../pg/probes.js';
-import { walReceivers, walSenders } from '../pg/ps.js';
-import { TIMEOUTS } from '../timeouts.js';
-import { fail, pass, pollUntil, type CheckFn } from './types.js';
+import { walReceivers, walSenders } from '../../../src/pg/ps.js';
+import { TIMEOUTS } from '../../../src/timeouts.js';
+import { fail, nonceReplicated, pass, pollUntil, type CheckFn } from '../../../src/checks/index.js';
 
 export const walSenderProcess: CheckFn = async ({ probes, ip }) => {
   if (!(await probes.serverUp('maestro'))) return fail('down', { server: 'maestro' });
@@ -38,19 +36,9 @@ export const walReceiverProcess: CheckFn = async ({ probes }) => {
 export const rowsReplicated: CheckFn = async ({ probes }) => {
   if (!(await probes.serverUp('maestro'))) return fail('maestro-down', { server: 'maestro' });
   if (!(await probes.serverUp('esclavo')) || !(await probes.inRecovery('esclavo'))) return fail('no-standby', {});
-  const nonce = randomBytes(8).toString('hex');
-  await probes.sql('maestro', `DROP SCHEMA IF EXISTS ${PROBE_SCHEMA} CASCADE; CREATE SCHEMA ${PROBE_SCHEMA}; CREATE TABLE ${PROBE_SCHEMA}.nonce (v text); INSERT INTO ${PROBE_SCHEMA}.nonce VALUES ('${nonce}')`, { memo: false });
-  const written = Date.now();
-  try {
-    const seen = await pollUntil(async () => {
-      const rows = await probes.sql('esclavo', `SELECT v FROM ${PROBE_SCHEMA}.nonce`, { memo: false }).catch(() => []);
-      return rows.some((r) => r[0] === nonce) ? Date.now() : undefined;
-    }, TIMEOUTS.replicationWaitMs, 200);
-    if (seen === undefined) return fail('not-replicated', { nonce, waited_ms: TIMEOUTS.replicationWaitMs });
-    return pass({ nonce, lag_ms: seen - written });
-  } finally {
-    await probes.sql('maestro', `DROP SCHEMA IF EXISTS ${PROBE_SCHEMA} CASCADE`, { memo: false }).catch(() => {});
-  }
+  const { nonce, lagMs, waitedMs } = await nonceReplicated(probes, 'maestro', 'esclavo');
+  if (lagMs === undefined) return fail('not-replicated', { nonce, waited_ms: waitedMs });
+  return pass({ nonce, lag_ms: lagMs });
 };
 
 /** A table the student created on maestro, with its rows, is on esclavo too (same row count). */

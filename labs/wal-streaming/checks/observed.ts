@@ -5,29 +5,10 @@
  * the live state (the promotion, the next lab). Otherwise a live failure stays ✗ and says when it
  * last worked. Nothing here reads a file or runs a binary inside maestro/esclavo.
  */
-import { lang } from '../i18n/index.js';
-import { observedControl, readObservation } from '../observer/observer.js';
-import { archivedSegments, periods, promotions, standbyOfMaestro, streaming, walk, type Observation } from '../observer/records.js';
-import type { Probes } from '../pg/probes.js';
-import { fail, pass, type CheckContext, type CheckFn, type CheckOutcome } from './types.js';
-
-const memo = new WeakMap<Probes, Promise<Observation | undefined>>();
-
-/** The observer's verified records, read once per Probes (one `lab check` / one env's grading). */
-export function observation(probes: Probes): Promise<Observation | undefined> {
-  let p = memo.get(probes);
-  // Unit tests' fixture probes bring their own records.
-  const own = (probes as unknown as { observation?: () => Promise<Observation | undefined> }).observation;
-  if (!p) memo.set(probes, (p = typeof own === 'function' ? own.call(probes) : readObservation(probes.env.name)));
-  return p;
-}
-
-/** "19:18" in the machine's local time. */
-export function hhmm(epochS: number): string {
-  return new Date(epochS * 1000).toLocaleTimeString(lang() === 'en' ? 'en-GB' : 'es-AR', { hour: '2-digit', minute: '2-digit' });
-}
-
-const span = (from: number, to?: number) => (to === undefined || hhmm(from) === hhmm(to) ? hhmm(from) : `${hhmm(from)}–${hhmm(to)}`);
+import {
+  archivedSegments, fail, hhmm, observation, observedControlOf, pass, periods, promotions, span, standbyOfMaestro, streaming, walk,
+  type CheckContext, type CheckFn, type CheckOutcome, type Observation,
+} from '../../../src/checks/index.js';
 
 function seen(evidence: CheckOutcome['evidence'], at: number): CheckOutcome {
   return { ...pass(evidence), source: 'observer', seenAt: at };
@@ -111,8 +92,7 @@ export const wasConfiguredAsStandby: CheckFn = async (ctx) => {
 
 /** The clone, by identity read with the observer's own pg_controldata from both data volumes. */
 export const esclavoIsClone: CheckFn = async ({ probes }) => {
-  const { name, pg } = probes.env;
-  const [m, e] = await Promise.all([observedControl(name, pg, 'maestro'), observedControl(name, pg, 'esclavo')]);
+  const [m, e] = await Promise.all([observedControlOf(probes, 'maestro'), observedControlOf(probes, 'esclavo')]);
   if (!m && !e) return fail('no-observer', {});
   if (!e?.sysid) return fail('no-datadir', {});
   if (!m?.sysid) return fail('no-maestro-sysid', {});
@@ -145,6 +125,3 @@ export async function archivingObserved(ctx: CheckContext): Promise<{ seg: strin
   const obs = await observation(ctx.probes);
   return obs ? archivedSegments(obs, 'esclavo', ctx.profile) : [];
 }
-
-/** Steps `lab solve` ran (authenticated marks in the observer's records). */
-export { solvedSteps } from '../observer/records.js';

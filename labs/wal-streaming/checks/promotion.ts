@@ -1,8 +1,8 @@
 /** Step 6 — esclavo promoted to maestro (trigger file / pg_ctl promote), new timeline, nothing lost. */
-import { timelineHistoryPath, TRIGGER_FILE, WAL_ARCHIVE_DIR } from '../pg/profile.js';
-import { parseTimelineHistory } from '../pg/backup.js';
+import { timelineHistoryPath, TRIGGER_FILE, WAL_ARCHIVE_DIR } from '../../../src/pg/profile.js';
+import { parseTimelineHistory } from '../../../src/pg/backup.js';
+import { fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
 import { observedPromotion } from './observed.js';
-import { fail, pass, type CheckContext, type CheckFn } from './types.js';
 
 /**
  * A promoted esclavo: the observer saw it as a standby of maestro (streaming or applying its WAL)

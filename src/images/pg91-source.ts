@@ -16,7 +16,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
-import type { ProgressLine } from './images.js';
+import type { ProgressLine } from '../progress-line.js';
 import { TIMEOUTS } from '../timeouts.js';
 
 export const PG91_VERSION = '9.1.24';

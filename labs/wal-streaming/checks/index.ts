@@ -1,0 +1,60 @@
+/**
+ * The shared grading library by name: judgments of replication state any lab may use; a lab's
+ * manifest refers to them by these keys (and to its own, from labs/<id>/checks/, by theirs).
+ */
+import * as prep from './prep.js';
+import * as observed from './observed.js';
+import * as promotion from './promotion.js';
+import * as shipping from './shipping.js';
+import * as standby from './standby.js';
+import * as startup from './startup.js';
+import * as streaming from './streaming.js';
+import type { CheckFn } from '../../../src/checks/index.js';
+
+export const CHECKS: Record<string, CheckFn> = {
+  'prep.sameMajorAndArch': prep.sameMajorAndArch,
+  'prep.configBackups': prep.configBackups,
+  'prep.sshRsyncInstalled': prep.sshRsyncInstalled,
+  'prep.sshdRunning': prep.sshdRunning,
+  'prep.passwordlessSsh': prep.passwordlessSsh,
+  'shipping.archiveDir': shipping.archiveDir,
+  'shipping.walSettings': shipping.walSettings,
+  'shipping.archiveSettings': shipping.archiveSettings,
+  'shipping.listenAddresses': shipping.listenAddresses,
+  'shipping.segmentsArrived': shipping.segmentsArrived,
+  'shipping.baseBackupTaken': shipping.baseBackupTaken,
+  'shipping.esclavoIsClone': shipping.esclavoIsClone,
+  'shipping.tarballCleaned': shipping.tarballCleaned,
+  'standby.hotStandbyOn': standby.hotStandbyOn,
+  'standby.standbyConfigured': standby.standbyConfigured,
+  'standby.maestroListensInFile': standby.maestroListensInFile,
+  'standby.hbaReplicationRule': standby.hbaReplicationRule,
+  'standby.replicationConnection': standby.replicationConnection,
+  'startup.maestroRestarted': startup.maestroRestarted,
+  'startup.esclavoUp': startup.esclavoUp,
+  'startup.esclavoInRecovery': startup.esclavoInRecovery,
+  'startup.esclavoAnswersReads': startup.esclavoAnswersReads,
+  'streaming.walSenderProcess': streaming.walSenderProcess,
+  'streaming.replicationView': streaming.replicationView,
+  'streaming.walReceiverProcess': streaming.walReceiverProcess,
+  'streaming.rowsReplicated': streaming.rowsReplicated,
+  'streaming.studentTableReplicated': streaming.studentTableReplicated,
+  'streaming.esclavoRefusesWrites': streaming.esclavoRefusesWrites,
+  'promotion.esclavoPromoted': promotion.esclavoPromoted,
+  'promotion.promotedAndWritable': promotion.promotedAndWritable,
+  'promotion.promotedProperly': promotion.promotedProperly,
+  'promotion.timelineAdvanced': promotion.timelineAdvanced,
+  'promotion.rowsKept': promotion.rowsKept,
+  'promotion.archiveCleaned': promotion.archiveCleaned,
+  'promotion.recoveryDoneCleaned': promotion.recoveryDoneCleaned,
+  // What the env's observer saw: fallbacks once a later step consumed the live state, and trusted reads.
+  'observed.streamedFromMaestro': observed.streamedFromMaestro,
+  'observed.ranAsHotStandby': observed.ranAsHotStandby,
+  'observed.tableKeptOnClone': observed.tableKeptOnClone,
+  'observed.replayedFromMaestro': observed.replayedFromMaestro,
+  'observed.archivedToEsclavo': observed.archivedToEsclavo,
+  'observed.wasConfiguredAsStandby': observed.wasConfiguredAsStandby,
+  'observed.restoredAsStandby': observed.restoredAsStandby,
+  'observed.esclavoIsClone': observed.esclavoIsClone,
+  'observed.promoted': observed.promoted,
+};
