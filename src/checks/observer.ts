@@ -26,7 +26,7 @@ export function observedControlOf(probes: Probes, role: string) {
 
 /** "19:18" in the machine's local time. */
 export function hhmm(epochS: number): string {
-  return new Date(epochS * 1000).toLocaleTimeString(lang() === 'en' ? 'en-GB' : 'es-AR', { hour: '2-digit', minute: '2-digit' });
+  return new Date(epochS * 1000).toLocaleTimeString(lang() === 'en' ? 'en-GB' : 'es-AR', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 }
 
 /** "19:18–19:20" (one time when both ends fall in the same minute, or the period is still open). */
