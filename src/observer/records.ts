@@ -194,11 +194,20 @@ export function promotions(obs: Observation, standby: string, ip: string): Promo
       since ??= { at: m.at, tli: s?.tli };
       return;
     }
-    if (since && s?.up && s.inRecovery === false) {
-      const maestro = m.servers.get('maestro');
-      const later = s.tli !== undefined && since.tli !== undefined ? s.tli > since.tli : false;
-      if (later && s.sysid === maestro?.sysid) out.push({ at: m.at, fromTli: since.tli, toTli: s.tli, standbySince: since.at });
+    if (!since || !s?.up) return;
+    if (s.inRecovery === true) {
+      // In recovery again without being maestro's standby (an archive recovery of its own): start over.
       since = undefined;
+      return;
+    }
+    if (s.inRecovery === false) {
+      // 9.3+ promote without waiting for the end-of-recovery checkpoint: pg_control's timeline follows a moment later.
+      const maestro = m.servers.get('maestro');
+      const later = s.tli !== undefined && since.tli !== undefined && s.tli > since.tli;
+      if (later && s.sysid === maestro?.sysid) {
+        out.push({ at: m.at, fromTli: since.tli, toTli: s.tli, standbySince: since.at });
+        since = undefined;
+      }
     }
   });
   return out;

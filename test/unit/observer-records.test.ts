@@ -51,6 +51,14 @@ describe('observer records', () => {
     expect(periods(obs, (m) => streaming(m, 'esclavo', IP))).toEqual([{ from: 205, to: 300 }]);
   });
 
+  it('9.3+ leave recovery before the end-of-recovery checkpoint moves pg_control\'s timeline: still one promotion', () => {
+    const fast = [...HONEST.slice(0, -1), server(300, 'esclavo', { rec: 'f', tli: 1 }), server(304, 'esclavo', { rec: 'f', tli: 2 })];
+    expect(promotions(verifyRecords(log(fast), KEY), 'esclavo', IP)).toEqual([{ at: 304, fromTli: 1, toTli: 2, standbySince: 205 }]);
+    // A standby file deleted by hand (out of recovery, same timeline), then an archive recovery of its own: not a promotion.
+    const hand = [...HONEST.slice(0, -1), server(300, 'esclavo', { rec: 'f', tli: 1 }), server(400, 'esclavo', { rec: 't', tli: 1 }), server(404, 'esclavo', { rec: 'f', tli: 2 })];
+    expect(promotions(verifyRecords(log(hand), KEY), 'esclavo', IP)).toEqual([]);
+  });
+
   it('a cold copy whose archive recovery just ends (restore_command = false) is not a promotion', () => {
     const cold = [
       { at: 100, t: 'start' },
