@@ -10,6 +10,7 @@ import { registerImageCommands } from './image-commands.js';
 import { registerInstructorCommands } from './instructor-commands.js';
 import { registerLabCommands } from './lab-commands.js';
 import { registerLiveCommands } from './live-commands.js';
+import { registerPortalCommands } from './portal-commands.js';
 import { onInterrupt } from './io.js';
 
 /** es, en, and their locale forms (es_AR.UTF-8, en-GB); anything else is refused, from the flag or from LAB_LANG alike. */
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerInstructorCommands(program);
   registerImageCommands(program);
   registerLiveCommands(program);
+  registerPortalCommands(program);
   return program;
 }
 
