@@ -202,9 +202,11 @@ describe.each(VERSIONS)('observer and trusted grades on PostgreSQL %s', (pg) => 
     // The observer keeps its records across restarts of both servers, of itself, and lab down / lab up.
     const before = counted.observer!.records;
     docker(['restart', `pglab-${env}-maestro`, `pglab-${env}-esclavo`, `pglab-${env}-observer`]);
-    expect((await lab(['down', '--env', env])).code).toBe(0);
+    const downR = await lab(['down', '--env', env]);
+    expect(downR.code, downR.stderr + downR.stdout).toBe(0);
     expect(docker(['ps', '-a', '--filter', `name=pglab-${env}-observer`, '--format', '{{.Names}}']).trim()).toBe('');
-    expect((await lab(['up', '--env', env])).code).toBe(0);
+    const upR = await lab(['up', '--env', env]);
+    expect(upR.code, upR.stderr + upR.stdout).toBe(0);
     await observerTick();
     const again = await grade(env, '--count-solved');
     expect(again.observer!.records).toBeGreaterThan(before);
