@@ -1,7 +1,8 @@
 // The env observer's cost: CPU (cgroup usage over a window) and memory of pglab-<env>-observer on a
 // finished env (both servers up, esclavo promoted), idle and while maestro writes; plus `lab grade`
 // of the env and `lab check` per step. Usage: node bench/observer-bench.mjs [pg=15] [window s=60]
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { lab, row, sec } from './lib.mjs';
 
 const pg = process.argv[2] ?? '15';
@@ -10,12 +11,16 @@ const env = `bench-obs-${process.pid}`;
 const observer = `pglab-${env}-observer`;
 const steps = ['step-1', 'step-2', 'step-3', 'step-4', 'step-5', 'step-6'];
 
-/** cgroup v2 counters of the observer container, read from inside it (its own /sys/fs/cgroup). */
+/**
+ * The observer's CPU: its perl process and the children it waited for (psql, pg_controldata), from
+ * the host's /proc (utime+stime+cutime+cstime, in clock ticks of 10 ms); memory from docker stats.
+ */
 function cgroup() {
-  const out = execFileSync('docker', ['exec', observer, 'sh', '-c', 'cat /sys/fs/cgroup/cpu.stat /sys/fs/cgroup/memory.current'], { encoding: 'utf8' });
-  const usage = Number(/usage_usec (\d+)/.exec(out)?.[1] ?? NaN);
-  const mem = Number(out.trim().split('\n').pop());
-  return { usage, mem };
+  const pid = execFileSync('docker', ['top', observer, '-o', 'pid'], { encoding: 'utf8' }).trim().split('\n')[1].trim();
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+  const mem = execFileSync('docker', ['stats', '--no-stream', '--format', '{{.MemUsage}}', observer], { encoding: 'utf8' }).split('/')[0].trim();
+  return { usage: ticks * 10_000, mem };
 }
 async function measure(label, during) {
   const a = cgroup();
@@ -26,7 +31,7 @@ async function measure(label, during) {
   const b = cgroup();
   const cpu = (100 * (b.usage - a.usage)) / ((Date.now() - t0) * 1000);
   row(`observer CPU, ${label} (${windowS} s)`, `${cpu.toFixed(2)} % of one core`);
-  row(`observer memory, ${label}`, `${(b.mem / 1048576).toFixed(1)} MiB`);
+  row(`observer memory, ${label}`, b.mem);
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -56,6 +61,21 @@ try {
     row(`check ${s} (finished env, median of 3)`, sec(median(runs)));
   }
   row('check per step, median over steps (finished env)', sec(median(checks)));
+  // The same finished env checked by another checkout's CLI (e.g. main before the observer), for a before/after.
+  const base = process.env.PGLAB_BENCH_BASE_CLI;
+  if (base) {
+    const baseChecks = [];
+    for (const s of steps) {
+      const runs = [0, 1, 2].map(() => {
+        const t0 = process.hrtime.bigint();
+        spawnSync('node', [base, 'check', s, '--env', env], { encoding: 'utf8' });
+        return Number(process.hrtime.bigint() - t0) / 1e6;
+      });
+      baseChecks.push(median(runs));
+      row(`check ${s} (finished env, ${base}, median of 3)`, sec(median(runs)));
+    }
+    row(`check per step, median over steps (finished env, ${base})`, sec(median(baseChecks)));
+  }
   const grades = [0, 1, 2].map(() => lab(['grade', '--env', env, '--format', 'json']).ms);
   row('lab grade of one env (median of 3)', sec(median(grades)));
 } finally {
