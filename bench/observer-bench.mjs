@@ -64,6 +64,8 @@ try {
   // The same finished env checked by another checkout's CLI (e.g. main before the observer), for a before/after.
   const base = process.env.PGLAB_BENCH_BASE_CLI;
   if (base) {
+    // A build without observers takes the observer container for a broken server: out of its way meanwhile (records stay).
+    execFileSync('docker', ['rm', '-f', observer]);
     const baseChecks = [];
     for (const s of steps) {
       const runs = [0, 1, 2].map(() => {
@@ -75,6 +77,7 @@ try {
       row(`check ${s} (finished env, ${base}, median of 3)`, sec(median(runs)));
     }
     row(`check per step, median over steps (finished env, ${base})`, sec(median(baseChecks)));
+    lab(['up', '--env', env]);
   }
   const grades = [0, 1, 2].map(() => lab(['grade', '--env', env, '--format', 'json']).ms);
   row('lab grade of one env (median of 3)', sec(median(grades)));
