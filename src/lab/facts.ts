@@ -21,5 +21,11 @@ export function envFacts(env: LabEnv): Record<string, string> {
     archive: WAL_ARCHIVE_DIR,
     trigger: TRIGGER_FILE,
     switch_wal: p.switchWalFunction,
+    // How this version promotes a standby, so a hint names only the env's own command.
+    basebackup_wal: p.recoveryConfFile ? '-x' : '-X fetch',
+    standby_file: `${p.dataDir}/${p.recoveryConfFile ? 'recovery.conf' : 'standby.signal'}`,
+    // synchronous_standby_names naming esclavo and esclavo2, as this version reads it.
+    sync_two: p.syncNamesFirstAny ? "'FIRST 1 (esclavo, esclavo2)'" : "'esclavo, esclavo2'",
+    promote: p.triggerSetting ? `touch ${TRIGGER_FILE}` : `${p.binDir}/pg_ctl promote -D ${p.dataDir}`,
   };
 }

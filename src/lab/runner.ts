@@ -5,13 +5,15 @@
  */
 import { withTimeout } from '../docker/client.js';
 import type { LabEnv } from '../env/env.js';
+import { pidsExhausted } from '../env/readiness.js';
+import { fallbackText } from '../i18n/fallbacks.js';
 import { fill, localized, t } from '../i18n/index.js';
 import { EnvProbes, FileTooLargeError, ProbeTimeoutError, ServerDownError, SqlError, type Probes } from '../pg/probes.js';
 import type { CheckContext, CheckFn, CheckOutcome, VerdictSource } from '../checks/types.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { envFacts } from './facts.js';
 import { checksFor, type CheckSpec, type Lab, type StepSpec } from './manifest.js';
-import { appendProgress, type ProgressRecord } from './progress.js';
+import { appendProgress, type Progress, type ProgressRecord } from './progress.js';
 import { hhmm } from '../checks/index.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'warn';
@@ -51,6 +53,8 @@ export interface RunShared {
   probes?: Probes;
   /** Set by `lab grade`: nothing is written to the env (its progress log is display only). */
   noRecord?: boolean;
+  /** The progress log as the caller read it (display only): the caller records the results itself. */
+  progress?: () => Promise<Progress>;
 }
 
 /** Memoizes an async value so it is fetched at most once, and only when asked for. */
@@ -89,7 +93,7 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
         else workedAt = alt.seenAt;
         break;
       }
-      tried.push(`${fallback.replace(/^observed\./, '')}: ${alt.reason ?? 'fail'}`);
+      tried.push(fallbackText(fallback, alt.reason));
       if (alt.evidence?.observer_tampered_lines) tried.push(`observer_tampered_lines=${alt.evidence.observer_tampered_lines}`);
     }
     if (outcome.status === 'fail' && tried.length) outcome = { ...outcome, evidence: { ...outcome.evidence, also_checked: tried.join('; ') } };
@@ -97,7 +101,12 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
     if (/^(server-|maestro-)?down$|^timeout$/.test(outcome.reason ?? '') && outcome.evidence?.server) {
       const role = String(outcome.evidence.server);
       if ((await probes.readiness(role).catch(() => 'down')) === 'frozen') outcome.evidence.state = 'frozen';
-      else if (outcome.reason !== 'timeout') {
+      else if (outcome.reason !== 'timeout' && probes.containerRunning(role)
+        && !(await probes.stat(role, `${probes.profile.dataDir}/PG_VERSION`).catch(() => true))) {
+        // An empty or half-copied data directory (a base backup that failed): starting it is not the fix.
+        outcome.evidence.data_dir = probes.profile.dataDir;
+        outcome.evidence.pg_version = 'missing';
+      } else if (outcome.reason !== 'timeout') {
         const problems = await probes.startupBlockers(role).catch(() => []);
         if (problems.length) outcome.evidence.problems = problems.join('; ');
       }
@@ -112,6 +121,8 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
     return result;
   }));
 
+  await explainPidsLimit(probes.env, checks);
+
   const result: StepResult = {
     step: step.id,
     title: localized(step.title),
@@ -122,8 +133,25 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
     durationMs: Date.now() - started,
   };
   // Display only (lab status / progress): no grade ever reads it back.
-  if (!shared?.noRecord) await appendProgress(env, progressRecords(lab.id, [result]));
+  if (!shared?.noRecord && !shared?.progress) await appendProgress(env, progressRecords(lab.id, [result]));
   return result;
+}
+
+/**
+ * A server at its pids limit (a fork bomb) fails checks in ways that say nothing of the cause
+ * (probes that cannot fork, "PostgreSQL detenido"), and `/etc/init.d/postgresql` cannot help there:
+ * every check that did not pass gets the one hint that does, with the counts as evidence. Asked of
+ * Docker (the host's cgroup count) only when something did not pass.
+ */
+async function explainPidsLimit(env: { name: string; servers: readonly { role: string; container: string; state: string }[] }, checks: CheckResult[]): Promise<void> {
+  const open = checks.filter((c) => c.status !== 'pass');
+  if (!open.length) return;
+  const running = env.servers.filter((s) => s.state === 'running');
+  const full = (await Promise.all(running.map(async (s) => ({ role: s.role, pids: await pidsExhausted(s.container).catch(() => undefined) }))))
+    .find((s) => s.pids);
+  if (!full?.pids) return;
+  const hint = t('check.pidsFull', { role: full.role, env: env.name, current: full.pids.current, limit: full.pids.limit });
+  for (const c of open) Object.assign(c, { hint, evidence: { ...c.evidence, server: full.role, pids: full.pids.current, pids_limit: full.pids.limit } });
 }
 
 /** The log lines that record these results (see progress.ts). */
@@ -168,6 +196,7 @@ export function toResult(spec: CheckSpec, outcome: CheckOutcome, facts: Record<s
   let hint: string | undefined;
   if (outcome.status === 'fail') {
     if (evidence.state === 'frozen') hint = t('check.serverFrozen', { role: String(evidence.server) });
+    else if (evidence.pg_version === 'missing') hint = t('check.serverNoDatadir', { role: String(evidence.server), datadir: String(evidence.data_dir) });
     else if (evidence.problems) hint = t('check.serverDownConf', { role: String(evidence.server), problems: String(evidence.problems) });
     else if (outcome.reason === 'server-down') hint = t('check.serverDown', { role: String(evidence.server) });
     else if (outcome.reason === 'timeout') hint = t('check.probeTimeout', { role: String(evidence.server ?? '—'), command: String(evidence.command ?? '—') });

@@ -103,11 +103,12 @@ export const esclavoIsClone: CheckFn = async ({ probes }) => {
 /** Rows of a table maestro has are on the clone too (any number: step 6 §3 adds rows on the promoted esclavo). */
 export const tableKeptOnClone: CheckFn = async (ctx) => {
   const { probes } = ctx;
-  if ((await esclavoIsClone(ctx)).status !== 'pass') return fail('not-clone', {});
   if (!(await probes.serverUp('esclavo').catch(() => false)) || !(await probes.serverUp('maestro').catch(() => false))) return fail('down', {});
   const [onMaestro, onEsclavo] = await Promise.all([probes.userTables('maestro'), probes.userTables('esclavo')]);
   const kept = [...onEsclavo].find(([name, n]) => n > 0 && (onMaestro.get(name) ?? 0) > 0);
-  if (!kept) return fail('missing-on-esclavo', {});
+  // Nothing to keep when maestro has no table with rows either: say that, not "missing on esclavo".
+  if (!kept) return fail([...onMaestro.values()].some((n) => n > 0) ? 'missing-on-esclavo' : 'no-table', {});
+  if ((await esclavoIsClone(ctx)).status !== 'pass') return fail('not-clone', {});
   // Replicated, not made twice: esclavo was observed as maestro's standby.
   const standby = await ranAsHotStandby(ctx);
   if (standby.status !== 'pass') return fail('not-observed', {});
