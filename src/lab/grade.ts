@@ -11,8 +11,8 @@ import { mapLimit } from '../concurrency.js';
 import { EnvProbes, type Probes } from '../pg/probes.js';
 import { checksFor, DEFAULT_LAB, loadLab, readManifest, type Lab, type LabManifest } from './manifest.js';
 import { observation, solvedSteps } from '../checks/index.js';
-import { readProgress, type Progress } from './progress.js';
-import { lazy, runStep, type StepResult } from './runner.js';
+import { appendProgress, readProgress, type Progress } from './progress.js';
+import { lazy, progressRecords, runStep, type StepResult } from './runner.js';
 import type { ProgressLine } from '../progress-line.js';
 
 export interface StepGrade extends StepResult {
@@ -75,11 +75,6 @@ export interface MissingStudent {
   reason: 'no-env' | 'no-handin';
 }
 
-export interface GradeOptions {
-  /** Count steps done with `lab solve` (instructors: off by default, such steps score 0). */
-  countSolved?: boolean;
-}
-
 export interface GradeReport {
   schema: 'pglab-grade/1';
   lab: string;
@@ -96,6 +91,16 @@ const pct = (points: number, max: number) => (max ? Math.round((1000 * points) /
 
 export function maxScoreOf(lab: LabManifest, pg: LabEnv['pg']): number {
   return lab.steps.reduce((sum, s) => sum + checksFor(s, pg).reduce((a, c) => a + c.points, 0), 0);
+}
+
+export interface GradeOptions {
+  /**
+   * Append the results to the env's progress log (marked as a grading's, not the student's
+   * activity). Off for the class board and its reports: looking must not change what they show.
+   */
+  record?: boolean;
+  /** Count steps done with `lab solve` (instructors: off by default, such steps score 0). */
+  countSolved?: boolean;
 }
 
 export async function gradeEnv(name: string, labId?: string, opts: GradeOptions = {}): Promise<EnvGrade> {
@@ -118,7 +123,12 @@ export async function gradeEnvWith(name: string, labId: string | undefined, make
     const graded = lab;
     // Display only (first-passed times): grading believes nothing from the log and writes nothing into the env.
     const progress = lazy(async () => (seen ? (seen.progress = await readProgress(found, graded.id)) : readProgress(found, graded.id)));
-    return await gradeWith(found, lab, makeProbes(found), progress, gradedAt, opts);
+    const g = await gradeWith(found, lab, makeProbes(found), progress, gradedAt, opts);
+    // Display only, marked as a grading's: no grade reads the log back (first-passed times come from the log read before).
+    const records = progressRecords(lab.id, g.steps, 'grade');
+    if (opts.record !== false) await appendProgress(found, records);
+    for (const s of g.steps) s.firstPassed ??= s.passed ? records[0].at : undefined;
+    return g;
   } catch (err) {
     const message = err instanceof LabError ? t(err.key, err.params) : String((err as Error)?.message ?? err);
     const manifest = lab ?? readManifest(labId ?? env?.lab ?? DEFAULT_LAB);
@@ -234,10 +244,10 @@ export function applyRoster(report: GradeReport, students: Student[], by: 'env' 
  * Grades several envs concurrently, at most `parallel` at a time, reporting progress. Each env is
  * graded on its own lab unless `lab` names one; the report names the lab when they all share it.
  */
-export async function gradeEnvs(names: string[], opts: { lab?: string; parallel?: number; progress?: ProgressLine; countSolved?: boolean } = {}): Promise<GradeReport> {
+export async function gradeEnvs(names: string[], opts: { lab?: string; parallel?: number; progress?: ProgressLine } & GradeOptions = {}): Promise<GradeReport> {
   if (opts.lab) await loadLab(opts.lab); // an unknown lab fails once, before any env
   const grades = await mapLimit(names, opts.parallel ?? 4, async (name) => {
-    const g = await gradeEnv(name, opts.lab, { countSolved: opts.countSolved });
+    const g = await gradeEnv(name, opts.lab, { record: opts.record, countSolved: opts.countSolved });
     opts.progress?.(`${name}: ${g.error ? g.error : `${g.score}/${g.maxScore}`}`);
     return g;
   });

@@ -114,10 +114,8 @@ describe.each(VERSIONS)('observer and trusted grades on PostgreSQL %s', (pg) => 
     // mkdir of the archive is the one thing really done.
     expect(earned(afterBackup)).toEqual([...earned(baseline), 'step-2/archive-dir'].sort());
 
-    // 7. Laundering through lab grade: the forgeries deleted, the next grade is the baseline again; grading wrote nothing.
-    const progressBefore = (await exec(env, 'maestro', 'root', ['cat', '/var/lib/pglab/progress.jsonl'])).stdout;
+    // 7. Laundering through lab grade: what a grading appends to the log (display only) is never believed; the forgeries deleted, the next grade is the baseline again.
     await grade(env);
-    expect((await exec(env, 'maestro', 'root', ['cat', '/var/lib/pglab/progress.jsonl'])).stdout).toBe(progressBefore);
     await exec(env, 'maestro', 'root', ['sh', '-c', `rm -f /var/lib/pglab/progress.jsonl /var/lib/pglab/recorder/*.tsv ${data}/${walDir}/${hist} ${data}/${walDir}/archive_status/*.done`]);
     await exec(env, 'esclavo', 'root', ['sh', '-c', 'rm -rf /var/lib/pglab/recorder/*.tsv /var/lib/postgresql/wal_archive']);
     expect(earned(await grade(env))).toEqual(earned(baseline));
