@@ -11,3 +11,6 @@ export { nonceReplicated, sameTables, type NonceOptions } from './replication.js
 export { PROBE_SCHEMA, type DirEntry, type Probes } from '../pg/probes.js';
 export type { PgProfile } from '../pg/profile.js';
 export { TIMEOUTS } from '../timeouts.js';
+// What the env's observer saw (src/observer/): verified records and what they prove.
+export { hhmm, observation, observedControlOf, span } from './observer.js';
+export { archivedSegments, periods, promotions, solvedSteps, standbyOfMaestro, streaming, walk, type Observation, type Promotion } from '../observer/records.js';

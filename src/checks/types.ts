@@ -8,12 +8,14 @@ export interface CheckOutcome {
   evidence?: Record<string, string | number>;
   /**
    * Where the verdict came from: the live state (default), evidence that survives the promotion
-   * and the cleanup, the env's flight recorder, or a pass recorded by an earlier check.
+   * and the cleanup, or the env's observer (src/observer/), whose records span the env's life.
    */
   source?: VerdictSource;
+  /** Observer verdicts: when (epoch seconds) what they prove was last seen. */
+  seenAt?: number;
 }
 
-export type VerdictSource = 'live' | 'evidence' | 'recorder' | 'earlier-pass';
+export type VerdictSource = 'live' | 'evidence' | 'observer';
 
 export interface CheckContext {
   probes: Probes;

@@ -55,6 +55,7 @@ export function registerInstructorCommands(program: Command): void {
     .option('--out <file>', 'archivo de salida / output file')
     .option('--roster <file>', 'CSV de alumnos: nombre, email y legajo en el reporte / roster: names, e-mails and IDs in the report')
     .option('--scale <n>', `moodle: la nota máxima / the top grade (${DEFAULT_SCALE})`)
+    .option('--count-solved', 'contar los pasos resueltos con `lab solve` / count steps done with `lab solve`')
     .action(async (opts) => {
       const format = checkFormat(opts.format);
       const render = renderOptions(opts);
@@ -62,7 +63,7 @@ export function registerInstructorCommands(program: Command): void {
       const students = opts.roster ? readRosterFile(opts.roster) : undefined;
       const names: string[] = opts.all ? await listEnvNames() : (opts.env ?? [undefined]).map((n: string | undefined) => envName(n));
       if (!names.length) throw new LabError('grade.noEnvs', {}, 2);
-      let report = await gradeEnvs(names, { lab: opts.lab, progress: names.length > 1 ? progressLine : undefined });
+      let report = await gradeEnvs(names, { lab: opts.lab, progress: names.length > 1 ? progressLine : undefined, countSolved: Boolean(opts.countSolved) });
       // Only the graded envs' rows: `lab grade --env X` is not a whole class.
       if (students) report = applyRoster(report, students.filter((s) => names.includes(s.env)));
       emit(report, format, opts.out, render);
@@ -161,6 +162,7 @@ export function registerInstructorCommands(program: Command): void {
     .option('--roster <file>', 'CSV de alumnos: una fila por alumno, también los que no tienen entorno / one row per student, also those without an env')
     .option('--scale <n>', `moodle: la nota máxima / the top grade (${DEFAULT_SCALE})`)
     .option('--submissions <dir>', 'corrige las entregas de `lab submit` de este directorio / grade the `lab submit` hand-ins in this directory')
+    .option('--count-solved', 'contar los pasos resueltos con `lab solve` / count steps done with `lab solve`')
     .action(async (opts) => {
       className(opts.class);
       const format = checkFormat(opts.format);
@@ -187,7 +189,7 @@ export function registerInstructorCommands(program: Command): void {
       }
       const names = await listEnvNames(opts.class);
       if (!names.length && !students) throw new LabError('class.none', { class: opts.class }, 2);
-      let report: GradeReport = { ...(await gradeEnvs(names, { lab: opts.lab, parallel, progress: progressLine })), className: opts.class };
+      let report: GradeReport = { ...(await gradeEnvs(names, { lab: opts.lab, parallel, progress: progressLine, countSolved: Boolean(opts.countSolved) })), className: opts.class };
       if (students) report = applyRoster(report, students);
       emit(report, format, opts.out, render);
     });

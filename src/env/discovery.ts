@@ -57,7 +57,10 @@ export interface StudentInfo { legajo?: string; name?: string; email?: string }
 /** Reads an environment from Docker; undefined when nothing of it exists. */
 export async function findEnv(name: string): Promise<LabEnv | undefined> {
   await requireDocker();
-  const { containers, volumes: all, networks } = await listLabelled([`${ENV_LABEL}=${name}`]);
+  const listed = await listLabelled([`${ENV_LABEL}=${name}`]);
+  const { volumes: all, networks } = listed;
+  // The env's observer (src/observer/) carries the env's labels but is not one of its servers.
+  const containers = listed.containers.filter((c) => c.labels[ROLE_LABEL]);
   const vols = all.filter((v) => v.labels[ROLE_LABEL]);
   const continued = all.filter((v) => v.labels[CONTINUED_LABEL] === 'true').sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   const network = networks.find((n) => n.name === networkName(name));

@@ -25,6 +25,7 @@ import {
 import { createNetwork, ensureNetwork, removeNetworks } from './network.js';
 import { labPackages, rememberPackages } from './packages.js';
 import { awaitServers, type NotAccepting } from './readiness.js';
+import { ensureObserver, OBSERVER_LABEL, removeObserver, runVolume } from '../observer/observer.js';
 import { SERVER_MOUNTS, SERVER_UPDATE, checkImageContract, needsDockerInit, serverSpec } from './spec.js';
 
 // What other modules import from here (kept so importers need not know the split).
@@ -90,6 +91,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     const resumed = staleLock;
     // Running containers are not enough to say "ya está en marcha": PostgreSQL must accept connections.
     const env = continued ? { ...first.existing!, lab: continued } : first.existing!;
+    await ensureEnvObserver(env, first.roles);
     return { env, changed: false, notAccepting: await awaitServers(opts.env, first.roles, first.pg), resumed, continued };
   }
   // `||`: an env reduced to its network has no image label ('').
@@ -102,7 +104,10 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     const plan = await planUp(opts); // read again: a concurrent run may have changed everything
     // Read under the lock, so a concurrent `lab up` half-way through is never taken for a leftover.
     const resumed = staleLock || Boolean(plan.existing?.leftover);
-    if (plan.running) return { env: plan.existing!, changed: false, notAccepting: await awaitServers(opts.env, plan.roles, plan.pg), resumed, continued };
+    if (plan.running) {
+      await ensureEnvObserver(plan.existing!, plan.roles);
+      return { env: plan.existing!, changed: false, notAccepting: await awaitServers(opts.env, plan.roles, plan.pg), resumed, continued };
+    }
     const created = !plan.existing || plan.existing.servers.every((s) => s.state === 'missing');
     return { ...(await createOrStart(opts, plan, image, progress)), resumed, continued, created };
   });
@@ -208,11 +213,14 @@ async function createOrStart(opts: UpOptions, plan: UpPlan, image: string, progr
     }
     progress(t('up.creating', { role, ip: serverIp(subnet, role) }));
     for (const mount of SERVER_MOUNTS) await createVolume(volumeName(opts.env, role, mount), labels(role)); // idempotent
+    await createVolume(runVolume(opts.env, role), { ...envLabels(subnet), [OBSERVER_LABEL]: 'run' });
     // Already there (409): a concurrent `lab up` created it first; start that one.
     await createContainer(serverSpec({ env: opts.env, role, image, pg, labels: labels(role), networkId: network.id, subnet, dockerInit }));
     await startContainer(name, 'created');
   }));
 
+  // The observer starts with the servers (it must see them as standbys before any promotion).
+  await ensureObserver({ env: opts.env, image, pg, roles, labels: { ...envLabels(subnet), [CREATED_LABEL]: created, [IMAGE_LABEL]: image } });
   progress(t('up.waitingServers'));
   const notAccepting = await awaitServers(opts.env, roles, pg);
   const env = await loadEnv(opts.env);
@@ -276,6 +284,7 @@ async function downUnlocked(opts: DownOptions, env: LabEnv): Promise<boolean> {
     if (server.state === 'running') await stopContainer(server.container, TIMEOUTS.stopGraceS);
     await removeContainer(server.container); // gone already / being removed by a concurrent down
   }));
+  await removeObserver(opts.env, env.servers.map((s) => s.role));
   // Containers first, then the network, then the volumes: a run interrupted anywhere leaves an env
   // that findEnv still sees (by its volumes or network), so the same command run again finishes it.
   if (!opts.keepNetwork) await removeNetworks(opts.env); // every one of that name (a concurrent up may have left two)
@@ -286,6 +295,18 @@ async function downUnlocked(opts: DownOptions, env: LabEnv): Promise<boolean> {
     await Promise.all(vols.map((v) => removeVolume(v.name)));
   }
   return true;
+}
+
+/** An env that is already running gets its observer if it has none (an env made before observers, a removed one). */
+async function ensureEnvObserver(env: LabEnv, roles: string[]): Promise<void> {
+  if (!env.image) return;
+  await ensureObserver({
+    env: env.name, image: env.image, pg: env.pg, roles,
+    labels: {
+      [LAB_LABEL]: env.lab, [ENV_LABEL]: env.name, [PG_LABEL]: env.pg, [SUBNET_LABEL]: env.subnet, [CREATED_LABEL]: env.created, [IMAGE_LABEL]: env.image,
+      ...(env.className ? { [CLASS_LABEL]: env.className } : {}),
+    },
+  }).catch(() => {}); // grading says so when there is no observer; `lab up` still works
 }
 
 export function sleep(ms: number): Promise<void> {

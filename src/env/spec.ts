@@ -8,6 +8,7 @@ import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import type { PgMajor } from '../pg/profile.js';
 import { TIMEOUTS } from '../timeouts.js';
+import { runVolume, SOCKET_DIR } from '../observer/observer.js';
 import { PERSISTENT_MOUNTS, SUBNET_LABEL, containerName, networkName, serverIp, volumeName, type MountName } from './naming.js';
 
 /**
@@ -88,7 +89,11 @@ export function serverSpec(s: ServerSpecInput): ContainerSpec {
 
 /** The volumes that keep a server's work across `lab down` / `lab up` (home, etc, log, ssh, state). */
 export function serverBinds(env: string, role: string): string[] {
-  return (Object.entries(PERSISTENT_MOUNTS) as [MountName, string][]).map(([mount, target]) => `${volumeName(env, role, mount)}:${target}`);
+  return [
+    ...(Object.entries(PERSISTENT_MOUNTS) as [MountName, string][]).map(([mount, target]) => `${volumeName(env, role, mount)}:${target}`),
+    // The socket directory, shared read-only with the env's observer (src/observer/observer.ts).
+    `${runVolume(env, role)}:${SOCKET_DIR}`,
+  ];
 }
 
 export const SERVER_MOUNTS = Object.keys(PERSISTENT_MOUNTS) as MountName[];

@@ -8,17 +8,22 @@ import { lang } from './index.js';
 type Text = [es: string, en: string];
 
 const WHAT: Record<string, Text> = {
-  'afterwards.streamedFromMaestro': ['el registro del streaming maestro → esclavo', 'the record of maestro → esclavo streaming'],
-  'afterwards.ranAsHotStandby': ['el registro del esclavo en recuperación', 'the record of esclavo in recovery'],
-  'afterwards.tableKeptOnClone': ['tu tabla con sus filas en el esclavo y en el maestro', 'your table with its rows on esclavo and maestro'],
-  'afterwards.replayedFromMaestro': ['el registro del esclavo aplicando WAL del maestro', 'the record of esclavo replaying maestro’s WAL'],
-  'afterwards.archivedToEsclavo': ['segmentos WAL que el maestro archivó en el esclavo (.done)', 'WAL segments maestro archived to esclavo (.done)'],
-  'afterwards.wasConfiguredAsStandby': ['la configuración de standby que usó el esclavo', 'the standby configuration esclavo ran with'],
+  'observed.streamedFromMaestro': ['lo que vio el observador: streaming maestro → esclavo', 'what the observer saw: maestro → esclavo streaming'],
+  'observed.ranAsHotStandby': ['lo que vio el observador: el esclavo como standby del maestro', 'what the observer saw: esclavo as maestro’s standby'],
+  'observed.tableKeptOnClone': ['tu tabla con sus filas en el esclavo y en el maestro', 'your table with its rows on esclavo and maestro'],
+  'observed.replayedFromMaestro': ['lo que vio el observador: el esclavo aplicando WAL del maestro', 'what the observer saw: esclavo replaying maestro’s WAL'],
+  'observed.archivedToEsclavo': ['lo que vio el observador: segmentos que el archiver envió y llegaron al esclavo', 'what the observer saw: segments the archiver shipped that reached esclavo'],
+  'observed.wasConfiguredAsStandby': ['lo que vio el observador: el esclavo funcionando como standby', 'what the observer saw: esclavo running as a standby'],
+  'observed.restoredAsStandby': ['lo que vio el observador: el clon aplicando WAL del maestro', 'what the observer saw: the clone applying maestro’s WAL'],
+  'observed.promoted': ['lo que vio el observador: una promoción del esclavo', 'what the observer saw: a promotion of esclavo'],
   'failback.maestroReplayedEsclavoTimeline': ['el maestro visto como esclavo del esclavo promovido, y su historia de líneas de tiempo', 'maestro seen as a standby of the promoted esclavo, and its timeline history'],
 };
 
 const WHY: Record<string, Text> = {
   'not-recorded': ['no hay registro', 'nothing recorded'],
+  'not-observed': ['el observador no lo vio', 'the observer did not see it'],
+  'no-observer': ['el entorno no tiene observador', 'the env has no observer'],
+  'not-promoted': ['no se vio ninguna promoción', 'no promotion was seen'],
   'not-clone': ['el esclavo no es un clon del maestro', 'esclavo is not a clone of maestro'],
   down: ['un servidor está detenido', 'a server is stopped'],
   'missing-on-esclavo': ['no está en el esclavo', 'not on esclavo'],

@@ -10,14 +10,19 @@ import { t } from '../i18n/index.js';
 import { mapLimit } from '../concurrency.js';
 import { EnvProbes, type Probes } from '../pg/probes.js';
 import { checksFor, DEFAULT_LAB, loadLab, readManifest, type Lab, type LabManifest } from './manifest.js';
+import { observation, solvedSteps } from '../checks/index.js';
 import { appendProgress, readProgress, type Progress } from './progress.js';
 import { lazy, progressRecords, runStep, type StepResult } from './runner.js';
 import type { ProgressLine } from '../progress-line.js';
 
 export interface StepGrade extends StepResult {
   percentage: number;
-  /** When this step's checks first all passed (from the env's recorded progress). */
+  /** When this step's checks first all passed (not set by grading: the progress log is display only). */
   firstPassed?: string;
+  /** `lab solve` ran this step (an authenticated mark in the observer's records): ISO time. */
+  solvedAt?: string;
+  /** Points the checks earned before a solved step was zeroed (the step scores 0 unless --count-solved). */
+  earnedPoints?: number;
 }
 
 export interface EnvGrade {
@@ -35,6 +40,8 @@ export interface EnvGrade {
   steps: StepGrade[];
   /** Set when the env could not be graded at all (it then scores 0). */
   error?: string;
+  /** The observer's records: how many, how many did not verify (never believed), whether it hit its cap; absent: no observer. */
+  observer?: { records: number; tampered: number; full: boolean };
   /** Who the env is for: the roster's row when a roster was given, else the env's labels. */
   student?: StudentInfo;
   /** System identifiers of the env's clusters (pg_controldata of each running server): what copy detection compares. */
@@ -92,6 +99,8 @@ export interface GradeOptions {
    * activity). Off for the class board and its reports: looking must not change what they show.
    */
   record?: boolean;
+  /** Count steps done with `lab solve` (instructors: off by default, such steps score 0). */
+  countSolved?: boolean;
 }
 
 export async function gradeEnv(name: string, labId?: string, opts: GradeOptions = {}): Promise<EnvGrade> {
@@ -112,9 +121,10 @@ export async function gradeEnvWith(name: string, labId: string | undefined, make
     env = found;
     lab = await loadLab(labId ?? found.lab);
     const graded = lab;
+    // Display only (first-passed times): grading believes nothing from the log and writes nothing into the env.
     const progress = lazy(async () => (seen ? (seen.progress = await readProgress(found, graded.id)) : readProgress(found, graded.id)));
-    const g = await gradeWith(found, lab, makeProbes(found), progress, gradedAt);
-    // Recorded after grading, as `lab check` does: first-passed times come from the log read before.
+    const g = await gradeWith(found, lab, makeProbes(found), progress, gradedAt, opts);
+    // Display only, marked as a grading's: no grade reads the log back (first-passed times come from the log read before).
     const records = progressRecords(lab.id, g.steps, 'grade');
     if (opts.record !== false) await appendProgress(found, records);
     for (const s of g.steps) s.firstPassed ??= s.passed ? records[0].at : undefined;
@@ -131,22 +141,37 @@ export async function gradeEnvWith(name: string, labId: string | undefined, make
  * Every step of `lab` on `env`, with the facts `probes` gives: the live env's, or a hand-in's
  * recorded answers (src/handin/replay.ts). Nothing here knows which.
  */
-export async function gradeWith(env: LabEnv, lab: Lab, probes: Probes, progress: () => Promise<Progress>, gradedAt = new Date().toISOString()): Promise<EnvGrade> {
-  const shared = { probes, progress };
+export async function gradeWith(env: LabEnv, lab: Lab, probes: Probes, progress: () => Promise<Progress>, gradedAt = new Date().toISOString(), opts: GradeOptions = {}): Promise<EnvGrade> {
+  // Grading writes nothing into the env: no later grade can believe what this one computed.
+  const shared = { probes, noRecord: true };
   // Steps run one after another (they share probes and the grader's probe schema); checks inside a step run concurrently.
   const steps: StepGrade[] = [];
   for (const step of lab.steps) {
     const r = await runStep(env, lab, step, shared);
     steps.push({ ...r, percentage: pct(r.points, r.maxPoints) });
   }
-  const earlier = await progress(); // memoized: read at most once per grading
+  const earlier = await progress(); // display only, memoized: read at most once per grading
   for (const s of steps) s.firstPassed = earlier.steps[s.step]?.firstPassed;
+  // Steps `lab solve` ran (authenticated marks in the observer's records) score 0 unless counted.
+  const obs = await observation(probes);
+  const solved = obs ? solvedSteps(obs) : new Map<string, number>();
+  for (const s of steps) {
+    const at = solved.get(`${lab.id}/${s.step}`);
+    if (at === undefined) continue;
+    s.solvedAt = new Date(at * 1000).toISOString();
+    if (opts.countSolved) continue;
+    s.earnedPoints = s.points;
+    s.points = 0;
+    s.percentage = 0;
+    for (const c of s.checks) c.points = 0;
+  }
   const score = steps.reduce((a, s) => a + s.points, 0);
   const maxScore = steps.reduce((a, s) => a + s.maxPoints, 0);
   const systemIdentifiers = await clusterIdentities(probes, env);
+  const observer = obs ? { records: obs.records.length, tampered: obs.tampered, full: obs.full } : undefined;
   return {
     env: env.name, lab: lab.id, pg: env.pg, imageId: env.imageId, image: env.image, created: env.created, gradedAt, score, maxScore, percentage: pct(score, maxScore), steps,
-    ...(env.student ? { student: env.student } : {}), systemIdentifiers,
+    ...(env.student ? { student: env.student } : {}), systemIdentifiers, ...(observer ? { observer } : {}),
   };
 }
 
@@ -222,7 +247,7 @@ export function applyRoster(report: GradeReport, students: Student[], by: 'env' 
 export async function gradeEnvs(names: string[], opts: { lab?: string; parallel?: number; progress?: ProgressLine } & GradeOptions = {}): Promise<GradeReport> {
   if (opts.lab) await loadLab(opts.lab); // an unknown lab fails once, before any env
   const grades = await mapLimit(names, opts.parallel ?? 4, async (name) => {
-    const g = await gradeEnv(name, opts.lab, { record: opts.record });
+    const g = await gradeEnv(name, opts.lab, { record: opts.record, countSolved: opts.countSolved });
     opts.progress?.(`${name}: ${g.error ? g.error : `${g.score}/${g.maxScore}`}`);
     return g;
   });

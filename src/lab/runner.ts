@@ -1,6 +1,7 @@
 /**
  * Runs a step's checks concurrently, each with a timeout, turns outcomes into results with
- * expected / observed / hint text, and records them in the env's progress.
+ * expected / observed / hint text, and (for `lab check`) appends them to the env's progress log,
+ * which is display only: no grade reads it.
  */
 import { withTimeout } from '../docker/client.js';
 import type { LabEnv } from '../env/env.js';
@@ -12,7 +13,8 @@ import type { CheckContext, CheckFn, CheckOutcome, VerdictSource } from '../chec
 import { TIMEOUTS } from '../timeouts.js';
 import { envFacts } from './facts.js';
 import { checksFor, type CheckSpec, type Lab, type StepSpec } from './manifest.js';
-import { appendProgress, readProgress, type Progress, type ProgressRecord } from './progress.js';
+import { appendProgress, type Progress, type ProgressRecord } from './progress.js';
+import { hhmm } from '../checks/index.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'warn';
 
@@ -30,6 +32,8 @@ export interface CheckResult {
   durationMs: number;
   /** Set when the check passed earlier and a later step legitimately consumed its state (manifest `supersededWhen`). */
   passedBefore?: string;
+  /** A live failure of something the observer saw working until then (ISO time; not consumed, so not counted). */
+  workedUntil?: string;
   /** Where the verdict came from (see CheckOutcome.source). */
   source: VerdictSource;
 }
@@ -47,7 +51,9 @@ export interface StepResult {
 
 export interface RunShared {
   probes?: Probes;
-  /** Recorded progress, read once and only if needed; when shared, the caller records the results. */
+  /** Set by `lab grade`: nothing is written to the env (its progress log is display only). */
+  noRecord?: boolean;
+  /** The progress log as the caller read it (display only): the caller records the results itself. */
   progress?: () => Promise<Progress>;
 }
 
@@ -62,26 +68,35 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
   const probes = shared?.probes ?? EnvProbes.forStep(env, `${lab.id}/${step.id}`);
   const facts = envFacts(env);
   const ctx = checkContext(probes);
-  const progress = shared?.progress ?? lazy(() => readProgress(env, lab.id));
   const specs = checksFor(step, env.pg);
+  // A check whose live state a later step legitimately consumed (the promotion consumes recovery.conf,
+  // the next lab turns archiving off): what the observer saw before counts instead.
+  const superseded = new Map<string, Promise<boolean>>();
+  const consumed = (spec: CheckSpec) => {
+    if (env.lab !== lab.id) return Promise.resolve(true);
+    const key = spec.supersededWhen;
+    if (!key) return Promise.resolve(false);
+    if (!superseded.has(key)) superseded.set(key, runOne(lab.checks[key], key, ctx).then((o) => o.status === 'pass'));
+    return superseded.get(key)!;
+  };
   const checks = await Promise.all(specs.map(async (spec) => {
     const t0 = Date.now();
     let outcome = await runOne(lab.checks[spec.check], spec.id, ctx);
-    // The live state is gone (promotion, cleanup, a stopped server): what survives may still prove it.
+    // The live state is gone or broken: did the observer see it work?
     const tried: string[] = [];
+    let workedAt: number | undefined;
     for (const fallback of outcome.status === 'fail' ? spec.fallbacks ?? [] : []) {
       const alt = await runOne(lab.checks[fallback], spec.id, ctx);
       if (alt.status === 'pass') {
-        outcome = { ...alt, source: alt.source ?? 'evidence' };
+        // Live first: an earlier observation counts only once a later step consumed the state.
+        if (await consumed(spec)) outcome = { ...alt, source: alt.source ?? 'observer' };
+        else workedAt = alt.seenAt;
         break;
       }
       tried.push(fallbackText(fallback, alt.reason));
+      if (alt.evidence?.observer_tampered_lines) tried.push(`observer_tampered_lines=${alt.evidence.observer_tampered_lines}`);
     }
-    if (outcome.status === 'fail' && tried.length) {
-      // Say what else was looked at, and whether the flight record had lines that could not be trusted.
-      const rejected = (await probes.recording('esclavo').catch(() => undefined))?.rejected ?? 0;
-      outcome = { ...outcome, evidence: { ...outcome.evidence, also_checked: tried.join('; '), ...(rejected ? { record_rejected_lines: rejected } : {}) } };
-    }
+    if (outcome.status === 'fail' && tried.length) outcome = { ...outcome, evidence: { ...outcome.evidence, also_checked: tried.join('; ') } };
     // A server that does not answer: frozen (SIGSTOP), or stopped and why it will not start, when its files show it.
     if (/^(server-|maestro-)?down$|^timeout$/.test(outcome.reason ?? '') && outcome.evidence?.server) {
       const role = String(outcome.evidence.server);
@@ -96,21 +111,15 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
         if (problems.length) outcome.evidence.problems = problems.join('; ');
       }
     }
-    return toResult(spec, outcome, facts, Date.now() - t0);
+    const result = toResult(spec, outcome, facts, Date.now() - t0);
+    if (result.status !== 'pass' && workedAt !== undefined) {
+      const at = hhmm(workedAt);
+      result.workedUntil = new Date(workedAt * 1000).toISOString();
+      result.evidence = { ...result.evidence, worked_until: at };
+      result.hint = `${t('check.workedBefore', { at })}${result.hint ? ` ${result.hint}` : ''}`;
+    }
+    return result;
   }));
-
-  // A check whose state a later step consumed (the promotion consumes recovery.conf…) keeps a pass it earned before.
-  const superseded = new Map<string, Promise<boolean>>();
-  const consumed = (key: string) => {
-    if (!superseded.has(key)) superseded.set(key, runOne(lab.checks[key], key, ctx).then((o) => o.status === 'pass'));
-    return superseded.get(key)!;
-  };
-  for (const [i, c] of checks.entries()) {
-    const when = specs[i].supersededWhen;
-    if (c.status !== 'fail' || !when || !(await consumed(when))) continue;
-    const earlier = (await progress()).checks[`${step.id}/${c.id}`]?.firstPassed;
-    if (earlier) Object.assign(c, { status: 'pass', points: c.maxPoints, passedBefore: earlier, hint: undefined, reason: undefined, source: 'earlier-pass' });
-  }
 
   await explainPidsLimit(probes.env, checks);
 
@@ -123,7 +132,8 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
     checks,
     durationMs: Date.now() - started,
   };
-  if (!shared?.progress) await appendProgress(env, progressRecords(lab.id, [result]));
+  // Display only (lab status / progress): no grade ever reads it back.
+  if (!shared?.noRecord && !shared?.progress) await appendProgress(env, progressRecords(lab.id, [result]));
   return result;
 }
 

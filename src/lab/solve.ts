@@ -10,6 +10,7 @@ import { lf } from '../images/recipe.js';
 import { requireServer, type LabEnv } from '../env/env.js';
 import { LabError } from '../errors.js';
 import { envFacts } from './facts.js';
+import { markObservation } from '../observer/observer.js';
 import { LABS_DIR } from '../paths.js';
 import { scaledSeconds, timeoutScale, TIMEOUTS } from '../timeouts.js';
 import { profileFor, solutionCapabilities } from '../pg/profile.js';
@@ -49,6 +50,8 @@ export async function applySolution(env: LabEnv, lab: LabManifest, step: StepSpe
   // Two scripts at once would edit the same files and restart the same servers under each other.
   const busy = await serversSolving(env);
   if (busy.length) throw new LabError('solve.busy', { env: env.name, roles: busy.join(', ') });
+  // An authenticated mark first (even a solution that fails half-way changed the env): grades say so and count it 0.
+  if (!(await markObservation(env.name, { t: 'solved', lab: lab.id, step: step.id }))) throw new LabError('solve.noObserver', { env: env.name });
   // LF line ends whatever the checkout has (Git for Windows writes CRLF): bash in the container chokes on `\r`.
   const dir = path.join(LABS_DIR, lab.id);
   // Every lab's helpers (set -e, set_conf, wait_for), then the lab's own.

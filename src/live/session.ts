@@ -115,7 +115,7 @@ export class LiveSession {
       if (this.cycles === 1 && this.opts.topology !== false) await this.seedHistory(probes, at);
       const [topo, result] = await Promise.all([
         this.opts.topology === false ? undefined : topology({ probes, profile: probes.profile }),
-        this.opts.checks === false ? undefined : runStep(this.env, this.lab, step, { probes, progress: async () => progress }),
+        this.opts.checks === false ? undefined : runStep(this.env, this.lab, step, { probes, noRecord: true }),
       ]);
       this.plan = probes.plan();
       const snap: Snapshot = { env: this.env, lab: this.lab, step, result, topology: topo, changes: this.changes, history: this.history, at, execs: probes.execCount };

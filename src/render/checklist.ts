@@ -17,9 +17,9 @@ export function renderCheck(c: CheckResult): string {
   const lines = [`${MARK[c.status]} ${c.title}${points}`];
   if (c.status === 'pass' && c.passedBefore) {
     lines.push(chalk.dim(`    ${t('check.passedBefore', { at: localTime(c.passedBefore) })}`));
-  } else if (c.status === 'pass' && (c.source === 'evidence' || c.source === 'recorder')) {
+  } else if (c.status === 'pass' && (c.source === 'evidence' || c.source === 'observer')) {
     // The live state is gone (promotion, cleanup): say what proved it instead.
-    lines.push(chalk.dim(`    ${t(c.source === 'evidence' ? 'check.fromEvidence' : 'check.fromRecorder')}: ${formatEvidence(c.evidence)}`));
+    lines.push(chalk.dim(`    ${t(c.source === 'evidence' ? 'check.fromEvidence' : 'check.fromObserver')}: ${formatEvidence(c.evidence)}`));
   }
   if (c.status !== 'pass') {
     lines.push(`    ${chalk.bold(t('check.expected'))}: ${c.expected}`);

@@ -17,7 +17,7 @@ export type ReportFormat = (typeof FORMATS)[number];
 const L = () => ({
   env: t('report.env'), score: t('report.score'), step: t('report.step'), check: t('report.check'), status: t('report.status'),
   points: t('report.points'), evidence: t('report.evidence'), hint: t('report.hint'), graded: t('report.graded'), pg: t('report.pg'),
-  image: t('report.image'), firstPassed: t('report.firstPassed'), error: t('report.error'), before: t('report.before'),
+  image: t('report.image'), firstPassed: t('report.firstPassed'), error: t('report.error'), before: t('report.before'), solved: t('report.solved'), solvedCounted: t('check.solved'),
 });
 
 const MARK: Record<CheckResult['status'], string> = { pass: '✓', fail: '✗', warn: '!' };
@@ -70,7 +70,7 @@ function toText(report: GradeReport): string {
     for (const f of flagsOf(g)) out.push(`  ⚠ ${t('report.flags')}: ${f}`);
     if (g.error) out.push(`  ${l.error}: ${g.error}`);
     for (const s of g.steps) {
-      out.push(`  ${s.passed ? '✓' : '✗'} ${s.title}: ${s.points}/${s.maxPoints}${s.firstPassed ? ` (${l.firstPassed} ${localTime(s.firstPassed)})` : ''}`);
+      out.push(`  ${s.passed ? '✓' : '✗'} ${s.title}: ${s.points}/${s.maxPoints}${s.firstPassed ? ` (${l.firstPassed} ${localTime(s.firstPassed)})` : ''}${s.solvedAt ? ` — ${s.earnedPoints === undefined ? l.solvedCounted : l.solved}` : ''}`);
       for (const c of s.checks) {
         out.push(`      ${MARK[c.status]} ${c.title} [${c.points}/${c.maxPoints}] ${formatEvidence(c.evidence)}${c.passedBefore ? ` — ${l.before} ${localTime(c.passedBefore)}` : ''}`);
       }
@@ -96,7 +96,7 @@ function toMarkdown(report: GradeReport): string {
     for (const f of flagsOf(g)) out.push('', `**⚠ ${mdCell(t('report.flags'))}:** ${mdCell(f)}`);
     if (g.error) out.push('', `**${l.error}:** ${mdCell(g.error)}`);
     for (const s of g.steps) {
-      out.push('', `### ${mdCell(s.title)} — ${s.points}/${s.maxPoints}`, '', `| | ${l.check} | ${l.points} | ${l.evidence} |`, '|---|---|---|---|');
+      out.push('', `### ${mdCell(s.title)} — ${s.points}/${s.maxPoints}${s.solvedAt ? ` — ${mdCell(s.earnedPoints === undefined ? l.solvedCounted : l.solved)}` : ''}`, '', `| | ${l.check} | ${l.points} | ${l.evidence} |`, '|---|---|---|---|');
       for (const c of s.checks) out.push(`| ${MARK[c.status]} | ${mdCell(c.title)} | ${c.points}/${c.maxPoints} | ${mdCell(formatEvidence(c.evidence))}${c.passedBefore ? ` (${mdCell(l.before)} ${localTime(c.passedBefore)})` : ''} |`);
     }
   }
@@ -132,7 +132,7 @@ h2{border-bottom:2px solid #444;padding-bottom:.2em;page-break-before:always}h2:
     for (const f of flagsOf(g)) parts.push(`<p class="warn"><b>⚠ ${e(t('report.flags'))}:</b> ${e(f)}</p>`);
     if (g.error) parts.push(`<p class="fail"><b>${e(l.error)}:</b> ${e(g.error)}</p>`);
     for (const s of g.steps) {
-      parts.push(`<h3>${e(s.title)} — ${s.points}/${s.maxPoints}${s.firstPassed ? ` <small>(${e(l.firstPassed)} ${e(localTime(s.firstPassed))})</small>` : ''}</h3>`,
+      parts.push(`<h3>${e(s.title)} — ${s.points}/${s.maxPoints}${s.firstPassed ? ` <small>(${e(l.firstPassed)} ${e(localTime(s.firstPassed))})</small>` : ''}${s.solvedAt ? ` <small>(${e(s.earnedPoints === undefined ? l.solvedCounted : l.solved)})</small>` : ''}</h3>`,
         `<table><tr><th></th><th>${e(l.check)}</th><th>${e(l.points)}</th><th>${e(l.evidence)}</th><th>${e(l.hint)}</th></tr>`);
       for (const c of s.checks) {
         const ev = Object.entries(c.evidence).map(([k, v]) => `${e(k)}=${e(v)}`).join('<br>') + (c.passedBefore ? `<br><i>${e(l.before)} ${e(localTime(c.passedBefore))}</i>` : '');

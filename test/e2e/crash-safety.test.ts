@@ -20,7 +20,10 @@ const KLASS = envNameFor('crashk');
 const CLASS_ENVS = [1, 2, 3].map((i) => envNameFor(`crashc${i}`));
 const ALL = [UP, RESET, DOWN, ...CLASS_ENVS];
 /** Five persistent mounts per server (naming.ts PERSISTENT_MOUNTS), two servers. */
-const VOLUMES = 10;
+// 5 per server, the observer's records and each server's socket directory (shared read-only with the observer).
+const VOLUMES = 13;
+/** After `lab down`: the socket directories go with the servers, the records stay. */
+const VOLUMES_DOWN = 11;
 const NO_STACK = /\n\s+at .+\(.+:\d+:\d+\)/;
 const RAW = /HTTP code|Error inesperado|No quedan subredes|\benv\.[a-zA-Z]+\b/;
 const INTERRUPTED = /Interrumpido \(Ctrl\+C\)\. Lo que quedó a medio hacer se completa repitiendo el mismo comando\./;
@@ -102,7 +105,7 @@ function envState(env: string) {
 
 async function expectConsistent(env: string): Promise<void> {
   expect(envState(env)).toEqual({
-    containers: { [`pglab-${env}-maestro`]: 'running', [`pglab-${env}-esclavo`]: 'running' },
+    containers: { [`pglab-${env}-maestro`]: 'running', [`pglab-${env}-esclavo`]: 'running', [`pglab-${env}-observer`]: 'running' },
     networks: 1, volumes: VOLUMES, lock: false,
   });
   const sql = await exec(env, 'esclavo', 'postgres', ['psql', '-XAtc', 'SELECT pg_is_in_recovery()']);
@@ -236,7 +239,7 @@ describe('crash safety: interrupted up, class up, reset and down (PostgreSQL 15)
     } else {
       await expectOk(args, /detenido\. Sus datos se conservan/);
       // Stopped: no containers, no network, the data kept; `lab up` brings it back.
-      expect(envState(DOWN)).toEqual({ containers: {}, networks: 0, volumes: VOLUMES, lock: false });
+      expect(envState(DOWN)).toEqual({ containers: {}, networks: 0, volumes: VOLUMES_DOWN, lock: false });
       await expectOk(['up', '--env', DOWN]);
       await expectConsistent(DOWN);
     }

@@ -19,7 +19,8 @@ interface EnvGrade { env: string; pg: string; imageId: string; score: number; ma
 
 async function grade(format: string, names = [env]): Promise<string> {
   const out = path.join(tmp, `${names.join('_')}.${format}`);
-  const r = await lab(['grade', '--env', ...names, '--format', format, '--out', out]);
+  // Steps done with `lab solve` score 0 unless the instructor counts them (these tests solve to build state).
+  const r = await lab(['grade', '--env', ...names, '--format', format, '--out', out, '--count-solved']);
   expect(r.code, r.stderr).toBe(0);
   return readFileSync(out, 'utf8');
 }
@@ -110,7 +111,6 @@ describe('grading reports from a real env', () => {
     expect(segments.evidence.segment).toMatch(/^[0-9A-F]{24}$/);
     expect(segments.evidence.size).toBe(16777216);
     expect(String(segments.evidence.sysid)).toMatch(/^\d+$/);
-    expect(g.steps[0].firstPassed).toBeTruthy();
     await allFormatsAgree(g);
   });
 

@@ -8,6 +8,7 @@ import { CHECKS } from '../../labs/wal-streaming/checks/index.js';
 import type { CheckOutcome } from '../../src/checks/types.js';
 import { setLang } from '../../src/i18n/index.js';
 import { fallbackText } from '../../src/i18n/fallbacks.js';
+import { signLine, verifyRecords } from '../../src/observer/records.js';
 import { envFacts } from '../../src/lab/facts.js';
 import { checksFor, loadLab, type Lab } from '../../src/lab/manifest.js';
 import { fillHint, runStep, toResult } from '../../src/lab/runner.js';
@@ -119,7 +120,7 @@ describe('6. evidence reads in Spanish, with the course words', () => {
       },
     })));
     // The fallbacks' names and reasons (was "tableKeptOnClone: missing-on-esclavo").
-    outs.push(render('step-5', 'student-table', { status: 'fail', reason: 'no-table', evidence: { tables: '—', also_checked: [fallbackText('afterwards.tableKeptOnClone', 'missing-on-esclavo'), fallbackText('afterwards.archivedToEsclavo', 'not-clone'), fallbackText('afterwards.streamedFromMaestro', 'not-recorded')].join('; ') } }));
+    outs.push(render('step-5', 'student-table', { status: 'fail', reason: 'no-table', evidence: { tables: '—', also_checked: [fallbackText('observed.tableKeptOnClone', 'missing-on-esclavo'), fallbackText('observed.archivedToEsclavo', 'not-observed'), fallbackText('observed.streamedFromMaestro', 'not-observed')].join('; ') } }));
     // Recorder evidence (was "periods: 1") and sync-failback's evidence (was "maestro in recovery: f", "max wal senders").
     outs.push(render('step-5', 'wal-sender', { status: 'pass', source: 'recorder', evidence: { streaming: 'maestro → esclavo (10.91.1.11) 19:18–19:20', periods: 1 } }));
     const sf = await loadLab('sync-failback');
@@ -142,7 +143,7 @@ describe('6. evidence reads in Spanish, with the course words', () => {
   });
 
   it('tableKeptOnClone says "no table" (not "missing on esclavo") when maestro has none either', async () => {
-    const out = await judge('afterwards.tableKeptOnClone', {
+    const out = await judge('observed.tableKeptOnClone', {
       maestro: { readiness: 'accepting', controldata: fx('pg_controldata-maestro.txt'), tables: new Map([['postgres:public.t', 0]]) },
       esclavo: { readiness: 'accepting', controldata: fx('pg_controldata-esclavo.txt'), tables: new Map() },
     });
@@ -239,6 +240,13 @@ describe('10. sshd, error lines, the two -c, an empty table', () => {
   });
 });
 
+/** The env observer's records of a promotion (signed and verified as the real ones are). */
+function observedPromotion() {
+  const key = 'e'.repeat(64);
+  const server = (n: number, at: number, role: string, f: Record<string, string | number>) => signLine(key, { n, at, t: 'server', role, up: 1, rec: 'f', tli: 1, sysid: '1', snd: '', wr: '', arch: 1, lsn: '0/3000000', rcv: '', ...f });
+  return verifyRecords(server(1, 1, 'maestro', { snd: '10.91.1.11/streaming/async' }) + server(2, 1, 'esclavo', { rec: 't' }) + server(3, 2, 'esclavo', { tli: 2 }), key);
+}
+
 describe('12. a trigger file touched on maestro', () => {
   const standby: FixtureConfig = {
     esclavo: { readiness: 'accepting', controldata: fx('pg_controldata-esclavo.txt'), dirs: lsLa(fx('datadir-esclavo-after-rsync.txt')), files: { [`${DATA}/recovery.conf`]: fx('recovery.conf') } },
@@ -263,6 +271,8 @@ describe('12. a trigger file touched on maestro', () => {
       esclavo: { readiness: 'accepting', controldata: fx('pg_controldata-esclavo-promoted.txt') },
       maestro: { readiness: 'accepting', controldata: fx('pg_controldata-maestro.txt') },
       sql: sqlAnswers([{ query: 'SELECT pg_is_in_recovery()', rows: [['f']] }, { query: /pg_xlogfile_name/, rows: [['000000020000000000000004']] }]),
+      // The observer saw esclavo stream from maestro, then leave recovery on timeline 2.
+      observation: observedPromotion(),
     });
     Object.assign(probes, { stat: async (role: string, p: string) => (role === 'maestro' && p === TRIGGER_FILE ? { type: 'f', owner: 'postgres', mtime: 0, size: 0 } : undefined) });
     const out = await CHECKS['promotion.noTriggerOnMaestro'](ctx91(probes));

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { CHECKS } from '../../labs/wal-streaming/checks/index.js';
 import type { CheckOutcome } from '../../src/checks/types.js';
 import { profileFor, TRIGGER_FILE, WAL_ARCHIVE_DIR, WAL_SEGMENT_SIZE } from '../../src/pg/profile.js';
+import { signLine, verifyRecords, type Observation } from '../../src/observer/records.js';
 import type { DirEntry } from '../../src/pg/probes.js';
 import {
   ctx91, FixtureProbes, fx, fxBuffer, IP91, lsLa, psqlTable, selectFrom, sqlAnswers,
@@ -30,6 +31,28 @@ const RUNS = [
   { run: 'en', dir: '', other: 'es/', sysid: '7712552863478153215', initialEsclavoSysid: '7712552863478579191', senderPid: 600, senderPort: 54398, receiverPid: 916 },
   { run: 'es', dir: 'es/', other: '', sysid: '7712553997349453567', initialEsclavoSysid: '7712553997349748479', senderPid: 620, senderPort: 58764, receiverPid: 912 },
 ] as const;
+
+/** The env observer's records, signed and verified as the real ones are. */
+function observed(records: Record<string, string | number>[]): Observation {
+  const key = 'f'.repeat(64);
+  return verifyRecords(records.map((r, i) => signLine(key, { n: i + 1, ...r })).join(''), key);
+}
+const server = (at: number, role: string, sysid: string, f: Record<string, string | number> = {}) => ({
+  at, t: 'server', role, up: 1, rec: 'f', tli: 1, sysid, snd: '', wr: '', arch: 1, lsn: '0/3000000', rcv: '', ...f,
+});
+/** The archiver seen shipping the run's sampled segment, and that segment arriving in esclavo's archive. */
+function archivingSeen(dir: string, sysid: string): Observation {
+  const seg = fx(`${dir}wal-segment-first-page.name.txt`).trim();
+  const head = fxBuffer(`${dir}wal-segment-first-page.bin`).subarray(0, 40).toString('hex');
+  return observed([server(1, 'maestro', sysid), { at: 2, t: 'shipped', role: 'maestro', seg, how: 'done' }, { at: 3, t: 'arrived', role: 'esclavo', seg, size: WAL_SEGMENT_SIZE, head }]);
+}
+/** esclavo seen streaming from maestro, then out of recovery on timeline 2. */
+function promotionSeen(sysid: string): Observation {
+  return observed([
+    server(1, 'maestro', sysid, { snd: `${IP91.esclavo}/streaming/async` }), server(1, 'esclavo', sysid, { rec: 't' }),
+    server(2, 'esclavo', sysid, { tli: 2 }),
+  ]);
+}
 
 async function judge(name: string, config: FixtureConfig): Promise<CheckOutcome> {
   const check = CHECKS[name];
@@ -127,10 +150,11 @@ describe.each(RUNS)('standby.hbaReplicationRule on 9.1 pg_hba.conf ($run)', ({ d
 describe.each(RUNS)('shipping.segmentsArrived on the 9.1 archive ($run)', ({ dir, other, sysid }) => {
   const segment = fx(`${dir}wal-segment-first-page.name.txt`).trim();
   const archive = lsLa(fx(`${dir}wal_archive-listing.txt`), WAL_ARCHIVE_DIR);
-  const withPage = (page: Buffer, maestroControldata = fx(`${dir}pg_controldata-maestro.txt`)) =>
+  const withPage = (page: Buffer, maestroControldata = fx(`${dir}pg_controldata-maestro.txt`), observation: Observation | null = archivingSeen(dir, sysid)) =>
     judge('shipping.segmentsArrived', {
       esclavo: { dirs: archive, files: { [`${WAL_ARCHIVE_DIR}/${segment}`]: page } },
       maestro: { controldata: maestroControldata },
+      observation: observation ?? undefined,
     });
 
   it('the listing holds the sampled segment at full size', () => {
@@ -140,7 +164,14 @@ describe.each(RUNS)('shipping.segmentsArrived on the 9.1 archive ($run)', ({ dir
 
   it("passes the archived segment's real first page (magic 0xD066, this maestro's sysid)", async () => {
     const out = await withPage(fxBuffer(`${dir}wal-segment-first-page.bin`));
-    expect(out).toEqual({ status: 'pass', evidence: { segment, size: WAL_SEGMENT_SIZE, magic: '0xd066', sysid, segments: 1 } });
+    expect(out).toEqual({ status: 'pass', evidence: { segment, size: WAL_SEGMENT_SIZE, magic: '0xd066', sysid, segments: 1, archived_observed: 1 } });
+  });
+
+  it("fails 'not-shipped' on the same real segment when the observer never saw the archiver ship one (copied by hand)", async () => {
+    for (const observation of [null, observed([server(1, 'maestro', sysid)])]) {
+      const out = await withPage(fxBuffer(`${dir}wal-segment-first-page.bin`), undefined, observation);
+      expect(out).toMatchObject({ status: 'fail', reason: 'not-shipped', evidence: { segment } });
+    }
   });
 
   it("fails 'invalid' on the other run's page (same name and size, another cluster's sysid)", async () => {
@@ -173,7 +204,7 @@ describe.each(RUNS)('shipping.segmentsArrived on the 9.1 archive ($run)', ({ dir
   });
 });
 
-describe.each(RUNS)('shipping.baseBackupTaken on the 9.1 archive ($run)', ({ dir }) => {
+describe.each(RUNS)('shipping.baseBackupTaken on the 9.1 archive ($run)', ({ dir, sysid }) => {
   const history = { [`${WAL_ARCHIVE_DIR}/${HISTORY_NAME}`]: fx(`${dir}backup-history-file.txt`) };
   const PG_XLOG = '/var/lib/postgresql/9.1/main/pg_xlog';
   /** `ls -la` output of one transcript command (the lines up to the next command). */
@@ -187,15 +218,21 @@ describe.each(RUNS)('shipping.baseBackupTaken on the 9.1 archive ($run)', ({ dir
   // maestro's pg_xlog + archive_status before the base backup, and pg_xlog right after pg_stop_backup.
   const beforeBackup = () => transcriptListing(`ls -la ${PG_XLOG}/ ${PG_XLOG}/archive_status/`);
   const afterStop = () => transcriptListing(`ls -la ${PG_XLOG}/; cat ${PG_XLOG}/*.backup`, PG_XLOG);
-  const withArchive = (listing: string | undefined, files: Record<string, Buffer | string>, maestroDirs = beforeBackup()) =>
+  const withArchive = (listing: string | undefined, files: Record<string, Buffer | string>, maestroDirs = beforeBackup(), observation: Observation | null = archivingSeen(dir, sysid)) =>
     judge('shipping.baseBackupTaken', {
       esclavo: { dirs: listing ? lsLa(fx(`${dir}${listing}`), WAL_ARCHIVE_DIR) : { '/var/lib/postgresql': [] }, files },
       maestro: { controldata: fx(`${dir}pg_controldata-maestro.txt`), dirs: maestroDirs, files: { [`${PG_XLOG}/${HISTORY_NAME}`]: fx(`${dir}backup-history-file.txt`) } },
+      observation: observation ?? undefined,
     });
 
   it('passes the archive after cleanup (history file kept, its start segment removed)', async () => {
     const out = await withArchive('wal_archive-listing.txt', history);
     expect(out).toEqual({ status: 'pass', evidence: { file: HISTORY_NAME, label: 'base_backup', start: '0/3000020', stop: '0/30000D8' } });
+  });
+
+  it("fails 'not-shipped' on the same history file when the observer never saw archiving (a file written by hand)", async () => {
+    const out = await withArchive('wal_archive-listing.txt', history, undefined, null);
+    expect(out).toMatchObject({ status: 'fail', reason: 'not-shipped', evidence: { file: HISTORY_NAME } });
   });
 
   it("fails 'bad-history' when the backup's start segment is archived but is not a segment of this maestro", async () => {
@@ -205,22 +242,13 @@ describe.each(RUNS)('shipping.baseBackupTaken on the 9.1 archive ($run)', ({ dir
 
   it("fails 'never-started' before pg_start_backup (the seed's two -c in one psql run only pg_stop_backup)", async () => {
     const out = await withArchive('wal_archive-listing-after-archiving.txt', {});
-    expect(out).toEqual({ status: 'fail', reason: 'never-started', evidence: { path: WAL_ARCHIVE_DIR, maestro: PG_XLOG } });
+    expect(out).toEqual({ status: 'fail', reason: 'never-started', evidence: { path: WAL_ARCHIVE_DIR } });
   });
 
-  it("once the tutorial's cleanup deleted the archive: maestro's own history file proves it, when archived (.done)", async () => {
+  it("a history file and its .done in maestro's pg_xlog prove nothing alone (both can be written by hand; the observer's fallback judges after the cleanup)", async () => {
     const dirs = afterStop();
-    // Captured right after pg_stop_backup, before the archiver's turn: the history file is not .done yet.
-    dirs[`${PG_XLOG}/archive_status`] = beforeBackup()[`${PG_XLOG}/archive_status`];
-    expect(await withArchive(undefined, {}, dirs)).toEqual({
-      status: 'fail', reason: 'not-archived', evidence: { file: `${PG_XLOG}/${HISTORY_NAME}`, archive_status: '—' },
-    });
-    // The archiver's .done for it (what a successful archive_command leaves): surviving evidence.
-    dirs[`${PG_XLOG}/archive_status`] = [...dirs[`${PG_XLOG}/archive_status`], { name: `${HISTORY_NAME}.done`, size: 0, type: 'f', owner: 'postgres', mtime: 0 }];
-    expect(await withArchive(undefined, {}, dirs)).toEqual({
-      status: 'pass', source: 'evidence',
-      evidence: { file: HISTORY_NAME, label: 'base_backup', start: '0/3000020', stop: '0/30000D8', archived: `${PG_XLOG}/archive_status/${HISTORY_NAME}.done` },
-    });
+    dirs[`${PG_XLOG}/archive_status`] = [...beforeBackup()[`${PG_XLOG}/archive_status`], { name: `${HISTORY_NAME}.done`, size: 0, type: 'f', owner: 'postgres', mtime: 0 }];
+    expect(await withArchive(undefined, {}, dirs)).toEqual({ status: 'fail', reason: 'no-archive-dir', evidence: { path: WAL_ARCHIVE_DIR } });
   });
 });
 
@@ -462,13 +490,18 @@ describe.each(RUNS)('promotion.promotedProperly / timelineAdvanced on the 9.1 pr
   });
 
   it('promotedProperly passes the running promoted esclavo (timeline from pg_xlogfile_name)', async () => {
-    const probes = new FixtureProbes({ esclavo: promoted(), sql });
-    expect(await CHECKS['promotion.promotedProperly'](ctx91(probes))).toEqual({ status: 'pass', evidence: promotedEvidence });
+    const probes = new FixtureProbes({ esclavo: promoted(), sql, observation: promotionSeen('1') });
+    expect(await CHECKS['promotion.promotedProperly'](ctx91(probes))).toEqual({ status: 'pass', evidence: { ...promotedEvidence, observed: '1 → 2' } });
     expect(probes.queries.map((q) => q.query)).toContain('SELECT pg_xlogfile_name(pg_current_xlog_location())');
   });
 
   it('promotedProperly passes the stopped promoted esclavo (timeline from pg_controldata)', async () => {
-    expect(await judge('promotion.promotedProperly', { esclavo: promoted({ readiness: 'down' }) })).toEqual({ status: 'pass', evidence: promotedEvidence });
+    expect(await judge('promotion.promotedProperly', { esclavo: promoted({ readiness: 'down' }), observation: promotionSeen('1') })).toEqual({ status: 'pass', evidence: { ...promotedEvidence, observed: '1 → 2' } });
+  });
+
+  it("promotedProperly fails the same files when the observer saw no standby leave recovery (a cold copy whose archive recovery ended)", async () => {
+    const out = await judge('promotion.promotedProperly', { esclavo: promoted({ readiness: 'down' }), maestro: { ...maestro, controldata: fx(`${dir}pg_controldata-maestro.txt`) }, observation: observed([]) });
+    expect(out).toMatchObject({ status: 'fail' });
   });
 
   it("promotedProperly fails 'hand-deleted' when recovery.conf was deleted by hand (timeline 1)", async () => {

@@ -2,8 +2,8 @@
  * The shared grading library by name: judgments of replication state any lab may use; a lab's
  * manifest refers to them by these keys (and to its own, from labs/<id>/checks/, by theirs).
  */
-import * as afterwards from './afterwards.js';
 import * as prep from './prep.js';
+import * as observed from './observed.js';
 import * as promotion from './promotion.js';
 import * as shipping from './shipping.js';
 import * as standby from './standby.js';
@@ -50,11 +50,14 @@ export const CHECKS: Record<string, CheckFn> = {
   'promotion.archiveCleaned': promotion.archiveCleaned,
   'promotion.recoveryDoneCleaned': promotion.recoveryDoneCleaned,
   'promotion.noTriggerOnMaestro': promotion.noTriggerOnMaestro,
-  // Fallbacks: the same requirements judged from surviving evidence and the flight recorder.
-  'afterwards.streamedFromMaestro': afterwards.streamedFromMaestro,
-  'afterwards.ranAsHotStandby': afterwards.ranAsHotStandby,
-  'afterwards.tableKeptOnClone': afterwards.tableKeptOnClone,
-  'afterwards.replayedFromMaestro': afterwards.replayedFromMaestro,
-  'afterwards.archivedToEsclavo': afterwards.archivedToEsclavo,
-  'afterwards.wasConfiguredAsStandby': afterwards.wasConfiguredAsStandby,
+  // What the env's observer saw: fallbacks once a later step consumed the live state, and trusted reads.
+  'observed.streamedFromMaestro': observed.streamedFromMaestro,
+  'observed.ranAsHotStandby': observed.ranAsHotStandby,
+  'observed.tableKeptOnClone': observed.tableKeptOnClone,
+  'observed.replayedFromMaestro': observed.replayedFromMaestro,
+  'observed.archivedToEsclavo': observed.archivedToEsclavo,
+  'observed.wasConfiguredAsStandby': observed.wasConfiguredAsStandby,
+  'observed.restoredAsStandby': observed.restoredAsStandby,
+  'observed.esclavoIsClone': observed.esclavoIsClone,
+  'observed.promoted': observed.promoted,
 };

@@ -1,23 +1,27 @@
 /** Step 6 — esclavo promoted to maestro (trigger file / pg_ctl promote), new timeline, nothing lost. */
 import { timelineHistoryPath, TRIGGER_FILE, WAL_ARCHIVE_DIR } from '../../../src/pg/profile.js';
 import { parseTimelineHistory } from '../../../src/pg/backup.js';
-import type { Probes } from '../../../src/pg/probes.js';
-import { fail, pass, type CheckFn } from '../../../src/checks/index.js';
+import { fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
+import { observedPromotion } from './observed.js';
 
-/** A promoted esclavo: a clone of maestro (same system identifier) on a later timeline. */
-export async function wasPromoted(probes: Probes): Promise<boolean> {
-  const [esclavo, maestro, timeline] = await Promise.all([probes.controldata('esclavo'), probes.controldata('maestro'), probes.timeline('esclavo')]);
-  return !!esclavo?.systemIdentifier && esclavo.systemIdentifier === maestro?.systemIdentifier && timeline >= 2;
+/**
+ * A promoted esclavo: the observer saw it as a standby of maestro (streaming or applying its WAL)
+ * and then leave recovery on a later timeline. A cold copy whose archive recovery just ended
+ * (restore_command = 'false') is a server on timeline 2 with maestro's identifier, not a promotion.
+ */
+export async function wasPromoted(ctx: CheckContext): Promise<boolean> {
+  return (await observedPromotion(ctx).catch(() => undefined)) !== undefined;
 }
 
 /** Passes once esclavo was promoted: what its standby checks judged has been legitimately consumed. */
-export const esclavoPromoted: CheckFn = async ({ probes }) =>
-  ((await wasPromoted(probes).catch(() => false)) ? pass({ promoted: 'yes' }) : fail('not-promoted', {}));
+export const esclavoPromoted: CheckFn = async (ctx) =>
+  ((await wasPromoted(ctx)) ? pass({ promoted: 'yes' }) : fail('not-promoted', {}));
 
-export const promotedAndWritable: CheckFn = async ({ probes }) => {
+export const promotedAndWritable: CheckFn = async (ctx) => {
+  const { probes } = ctx;
   if (!(await probes.serverUp('esclavo'))) return fail('down', { server: 'esclavo' });
   if (await probes.inRecovery('esclavo')) return fail('still-standby', { pg_is_in_recovery: 't' });
-  if (!(await wasPromoted(probes))) return fail('not-promoted', { pg_is_in_recovery: 'f' });
+  if (!(await wasPromoted(ctx))) return fail('not-promoted', { pg_is_in_recovery: 'f' });
   const attempt = await probes.sqlAttempt('esclavo', 'CREATE TEMP TABLE pglab_write_probe (i int); INSERT INTO pglab_write_probe VALUES (1)');
   if (!attempt.ok) return fail('write-refused', { sqlstate: attempt.sqlstate ?? '—' });
   return pass({ pg_is_in_recovery: 'f', write: 'ok' });
@@ -28,7 +32,8 @@ export const promotedAndWritable: CheckFn = async ({ probes }) => {
  * restart, which starts a normal server on the same timeline): the standby file was consumed,
  * the trigger file (where the version has one) was removed by the server, and the timeline moved.
  */
-export const promotedProperly: CheckFn = async ({ probes, profile }) => {
+export const promotedProperly: CheckFn = async (ctx) => {
+  const { probes, profile } = ctx;
   const data = profile.dataDir;
   const [conf, done, signal, trigger, timeline] = await Promise.all([
     probes.stat('esclavo', `${data}/recovery.conf`), probes.stat('esclavo', `${data}/recovery.done`),
@@ -50,11 +55,14 @@ export const promotedProperly: CheckFn = async ({ probes, profile }) => {
   const clone = !!mine?.systemIdentifier && mine.systemIdentifier === maestro?.systemIdentifier;
   if (timeline < 2) return fail(clone ? 'hand-deleted' : 'not-promoted', evidence);
   if (trigger) return fail('trigger-left', evidence);
-  return pass(evidence);
+  // The files say promoted; the observer must have seen a standby of maestro leave recovery.
+  const seen = await observedPromotion(ctx).catch(() => undefined);
+  if (!seen) return fail(clone ? 'hand-deleted' : 'not-promoted', { ...evidence, observer: 'no vio una promoción / saw no promotion' });
+  return pass({ ...evidence, observed: `${seen.fromTli ?? '—'} → ${seen.toTli ?? '—'}` });
 };
 
 /** The trigger file exists on maestro (where it promotes nothing now). Unknown (stopped container) reads as no. */
-async function triggerOnMaestro(probes: Probes): Promise<boolean> {
+async function triggerOnMaestro(probes: CheckContext['probes']): Promise<boolean> {
   return !!(await probes.stat('maestro', TRIGGER_FILE).catch(() => undefined));
 }
 
@@ -62,9 +70,10 @@ async function triggerOnMaestro(probes: Probes): Promise<boolean> {
  * No trigger file left on maestro: it does nothing there now, but once maestro runs as a standby
  * (the next lab makes it one) a standby that watches that file is promoted the moment it starts.
  */
-export const noTriggerOnMaestro: CheckFn = async ({ probes }) => {
+export const noTriggerOnMaestro: CheckFn = async (ctx) => {
+  const { probes } = ctx;
   // Before the promotion promotedProperly says where the file went; this one judges what is left after.
-  if (!(await wasPromoted(probes))) return fail('not-promoted', {});
+  if (!(await wasPromoted(ctx))) return fail('not-promoted', {});
   return (await triggerOnMaestro(probes)) ? fail('present', { trigger_on_maestro: TRIGGER_FILE }) : pass({ trigger_on_maestro: 'no' });
 };
 
@@ -83,8 +92,9 @@ export const timelineAdvanced: CheckFn = async ({ probes, profile }) => {
  * and only for a table that maestro has too (when maestro answers), with at least as many rows
  * on esclavo as maestro had when it last replicated (maestro may have written more since).
  */
-export const rowsKept: CheckFn = async ({ probes }) => {
-  if (!(await wasPromoted(probes))) return fail('not-promoted', {});
+export const rowsKept: CheckFn = async (ctx) => {
+  const { probes } = ctx;
+  if (!(await wasPromoted(ctx))) return fail('not-promoted', {});
   const tables = [...(await probes.userTables('esclavo'))].filter(([, n]) => n > 0);
   if (!tables.length) return fail('no-rows', {});
   const onMaestro = (await probes.serverUp('maestro').catch(() => false)) ? await probes.userTables('maestro') : undefined;
@@ -94,13 +104,15 @@ export const rowsKept: CheckFn = async ({ probes }) => {
 };
 
 /** The cleanup the tutorial asks for after the promotion (only meaningful once promoted). */
-export const archiveCleaned: CheckFn = async ({ probes }) => {
-  if (!(await wasPromoted(probes))) return fail('not-promoted', {});
+export const archiveCleaned: CheckFn = async (ctx) => {
+  const { probes } = ctx;
+  if (!(await wasPromoted(ctx))) return fail('not-promoted', {});
   return (await probes.stat('esclavo', WAL_ARCHIVE_DIR)) ? fail('present', { path: WAL_ARCHIVE_DIR }) : pass({ removed: WAL_ARCHIVE_DIR });
 };
 
-export const recoveryDoneCleaned: CheckFn = async ({ probes, profile }) => {
-  if (!(await wasPromoted(probes))) return fail('not-promoted', {});
+export const recoveryDoneCleaned: CheckFn = async (ctx) => {
+  const { probes, profile } = ctx;
+  if (!(await wasPromoted(ctx))) return fail('not-promoted', {});
   const path = `${profile.dataDir}/recovery.done`;
   return (await probes.stat('esclavo', path)) ? fail('present', { path }) : pass({ removed: path });
 };

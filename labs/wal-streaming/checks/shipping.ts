@@ -6,6 +6,7 @@ import { WAL_ARCHIVE_DIR, WAL_SEGMENT_SIZE } from '../../../src/pg/profile.js';
 import { isBackupHistoryName, isWalSegmentName, validateWalSegment } from '../../../src/pg/wal.js';
 import { errorLines, gradeSettings, isOn, listensOn, sizeInMb, type SettingRule } from '../../../src/checks/index.js';
 import { fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
+import { archivingObserved } from './observed.js';
 import { packagesInstalled } from './prep.js';
 import { postgresMayWrite } from '../../../src/pg/perms.js';
 import { esclavoPromoted } from './promotion.js';
@@ -154,7 +155,8 @@ export const listenAddresses: CheckFn = async (ctx) =>
   ]);
 
 /** Genuine segments of *this* maestro in esclavo's archive: name, size, page magic, timeline, sysid. */
-export const segmentsArrived: CheckFn = async ({ probes, profile }) => {
+export const segmentsArrived: CheckFn = async (ctx) => {
+  const { probes, profile } = ctx;
   const entries = await probes.listDir('esclavo', WAL_ARCHIVE_DIR);
   if (!entries) return fail('no-archive-dir', { path: WAL_ARCHIVE_DIR });
   const sysid = (await probes.controldata('maestro'))?.systemIdentifier;
@@ -168,7 +170,10 @@ export const segmentsArrived: CheckFn = async ({ probes, profile }) => {
     const file = await probes.fileInfo('esclavo', `${WAL_ARCHIVE_DIR}/${e.name}`, 8192);
     const verdict = validateWalSegment({ name: e.name, size: file?.size ?? 0, firstPage: file?.data ?? Buffer.alloc(0), profile, expectedSysid: sysid });
     if (verdict.ok) {
-      return pass({ segment: e.name, size: file!.size, magic: `0x${verdict.header.magic.toString(16)}`, sysid: verdict.header.sysid, segments: entries.filter((x) => isWalSegmentName(x.name)).length, ...cut });
+      // A real segment in the archive is not archiving: the observer must have seen the archiver ship one and esclavo receive it.
+      const shipped = await archivingObserved(ctx);
+      if (!shipped.length) return fail('not-shipped', { segment: e.name, observer: 'ningún segmento enviado por el archiver / no segment shipped by the archiver' });
+      return pass({ segment: e.name, size: file!.size, magic: `0x${verdict.header.magic.toString(16)}`, sysid: verdict.header.sysid, segments: entries.filter((x) => isWalSegmentName(x.name)).length, ...cut, archived_observed: shipped.length });
     }
     rejected.push(`${e.name}: ${verdict.reason}`);
   }
@@ -188,10 +193,12 @@ async function archiverEvidence(probes: CheckContext['probes'], walDir: string, 
 
 /**
  * pg_stop_backup / pg_backup_stop writes a backup history file (`*.backup`) and archives it. Judged
- * in esclavo's archive; once the tutorial's cleanup has deleted the archive, the copy that stays in
- * maestro's pg_xlog / pg_wal with its archive_status `.done` still proves it was taken and shipped.
+ * in esclavo's archive, corroborated by the observer (the archiver shipped segments to esclavo);
+ * once the promotion and the cleanup consumed the archive, the manifest's fallback asks the
+ * observer whether the clone ran as maestro's standby (files in maestro's pg_xlog prove nothing).
  */
-export const baseBackupTaken: CheckFn = async ({ probes, profile }) => {
+export const baseBackupTaken: CheckFn = async (ctx) => {
+  const { probes, profile } = ctx;
   const sysid = (await probes.controldata('maestro'))?.systemIdentifier;
   if (!sysid) return fail('no-maestro-sysid', {});
   const entries = await probes.listDir('esclavo', WAL_ARCHIVE_DIR);
@@ -205,20 +212,12 @@ export const baseBackupTaken: CheckFn = async ({ probes, profile }) => {
       const file = await probes.fileInfo('esclavo', `${WAL_ARCHIVE_DIR}/${start.name}`, 8192);
       if (!validateWalSegment({ name: start.name, size: file?.size ?? 0, firstPage: file?.data ?? Buffer.alloc(0), profile, expectedSysid: sysid }).ok) continue;
     }
+    // A history file written by hand is not a backup: the archiver must have been seen shipping to esclavo.
+    if (!(await archivingObserved(ctx)).length) return fail('not-shipped', { file: h.name, observer: 'ningún segmento enviado por el archiver / no segment shipped by the archiver' });
     return pass({ file: h.name, label: info.label ?? '', start: info.startWalLocation, stop: info.stopWalLocation });
   }
-  // Surviving evidence on maestro: its own history file, archived successfully (.done).
-  const walDir = `${profile.dataDir}/${profile.walDirName}`;
-  const local = ((await probes.listDir('maestro', walDir)) ?? []).filter((e) => isBackupHistoryName(e.name)).sort((a, b) => b.mtime - a.mtime);
-  const status = new Set(((await probes.listDir('maestro', `${walDir}/archive_status`)) ?? []).map((e) => e.name));
-  for (const h of local) {
-    const info = parseBackupHistory((await probes.readText('maestro', `${walDir}/${h.name}`)) ?? '');
-    if (!info.startWalLocation || !info.stopWalLocation || !info.startWalFile || !h.name.startsWith(info.startWalFile)) continue;
-    if (!status.has(`${h.name}.done`)) return fail('not-archived', { file: `${walDir}/${h.name}`, archive_status: status.has(`${h.name}.ready`) ? '.ready' : '—' });
-    return { ...pass({ file: h.name, label: info.label ?? '', start: info.startWalLocation, stop: info.stopWalLocation, archived: `${walDir}/archive_status/${h.name}.done` }), source: 'evidence' };
-  }
   if (archived.length) return fail('bad-history', { files: archived.slice(0, 10).map((h) => h.name).join(', '), ...truncatedEvidence(entries) });
-  return fail(entries ? 'never-started' : 'no-archive-dir', { path: WAL_ARCHIVE_DIR, maestro: walDir, ...truncatedEvidence(entries) });
+  return fail(entries ? 'never-started' : 'no-archive-dir', { path: WAL_ARCHIVE_DIR, ...truncatedEvidence(entries) });
 };
 
 /** esclavo's data directory is a clone of maestro: same database system identifier. */

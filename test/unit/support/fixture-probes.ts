@@ -1,3 +1,4 @@
+import type { Observation } from '../../../src/observer/records.js';
 /**
  * FixtureProbes: a stand-in for `Probes` (src/pg/probes.ts) that answers from in-memory data built
  * from the real PostgreSQL 9.1 captures in shared/fixtures/pg91, so the real check functions can
@@ -59,6 +60,8 @@ export interface FixtureConfig {
   exec?: ExecFn;
   profile?: PgProfile;
   ip?: { maestro: string; esclavo: string };
+  /** The env observer's verified records (src/observer/); none: no observer. */
+  observation?: Observation;
   /** md5 of package files as the image's .deb files declare them (package → path → md5); absent: presence only. */
   packageMd5s?: Map<string, Map<string, string>>;
   /** What the probe container would see of ssh (sshFacts); absent: sshFacts throws. */
@@ -103,6 +106,10 @@ export class FixtureProbes extends FactProbes {
     const fx = this.role(role);
     if (!(key in fx) || fx[key] === undefined) throw new FixtureError(`${call} needs "${String(key)}" for ${role}, which this test did not configure`);
     return fx[key] as NonNullable<RoleFixture[K]> | null;
+  }
+
+  observation(): Promise<Observation | undefined> {
+    return Promise.resolve(this.config.observation);
   }
 
   // ---- primitives -------------------------------------------------------------------------

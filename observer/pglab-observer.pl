@@ -1,0 +1,206 @@
+# pglab observer: runs in the env's sidecar container pglab-<env>-observer (the env's own pg image,
+# as postgres, no network), never inside maestro/esclavo. It watches every server through
+# PostgreSQL's own protocol (the server's unix socket, shared read-only from a volume) and reads the
+# servers' data volumes mounted read-only with this image's binaries, and appends a record only
+# when a server's state changes (src/observer/records.ts reads and verifies them). Every record
+# carries an HMAC-SHA256 under a key kept on the observer's own volume, which the lab servers
+# never mount. Arguments: <pg major> <wal page magic> <role>...
+use strict;
+use warnings;
+use Digest::SHA qw(hmac_sha256_hex);
+use Fcntl qw(O_WRONLY O_APPEND O_CREAT);
+
+my ($PG, $MAGIC, @ROLES) = @ARGV;
+die "usage: pglab-observer <pg> <magic> <role>...\n" unless $PG && $MAGIC && @ROLES;
+my $HOME = '/var/lib/postgresql';
+my $LOG = "$HOME/observer.log";
+my $KEYFILE = "$HOME/observer.key";
+my $BIN = "/usr/lib/postgresql/$PG/bin";
+my $EVERY = $ENV{PGLAB_OBSERVER_INTERVAL} || 4;
+# Transitions are few (a tutorial makes ~100); the cap bounds what a student toggling a server can cost.
+my $MAX_BYTES = $ENV{PGLAB_OBSERVER_MAX_BYTES} || 4 * 1024 * 1024;
+# Positions (replay/write LSN) are progress, not state: the first change after a transition is
+# recorded at once (a standby applying WAL), later ones spaced out more and more.
+sub posEvery { my $n = shift; return $n < 200 ? 10 : $n < 2000 ? 60 : 600; }
+my $posCount = 0;
+my $V91 = $PG eq '9.1';
+my $WALDIR = $V91 ? 'pg_xlog' : 'pg_wal';
+$ENV{LC_ALL} = 'C';
+$ENV{PGCONNECT_TIMEOUT} = 3;
+$ENV{PGUSER} = 'postgres';
+umask 077;
+
+# The key: made once, on the observer's own volume.
+unless (-s $KEYFILE) {
+  open(my $r, '<:raw', '/dev/urandom') or die "urandom: $!";
+  read($r, my $bytes, 32) == 32 or die "urandom short read";
+  close $r;
+  open(my $k, '>', "$KEYFILE.tmp") or die "key: $!";
+  print $k unpack('H*', $bytes), "\n";
+  close $k;
+  rename "$KEYFILE.tmp", $KEYFILE or die "key: $!";
+}
+open(my $kf, '<', $KEYFILE) or die "key: $!";
+my $KEY = <$kf>;
+close $kf;
+chomp $KEY;
+
+# What earlier runs recorded: the sequence goes on, segments are not recorded twice.
+my $seq = 0;
+my (%shipped, %arrived);
+if (open(my $old, '<', $LOG)) {
+  while (my $line = <$old>) {
+    $seq = $1 if $line =~ /^\{"n":(\d+),/;
+    $shipped{$1} = 1 if $line =~ /"t":"shipped".*"seg":"([0-9A-F]{24})"/;
+    $arrived{"$1/$2"} = 1 if $line =~ /"t":"arrived".*"role":"(\w+)".*"seg":"([0-9A-F]{24})"/;
+  }
+  close $old;
+}
+my $full = (-s $LOG || 0) > $MAX_BYTES;
+
+sub jstr { my $v = shift // ''; $v =~ s/[^\w .:\/,=+-]//g; return qq("$v"); }
+
+sub record {
+  my (%f) = @_;
+  return if $full;
+  my $t = delete $f{t};
+  my $json = sprintf('{"n":%d,"at":%d,"t":%s', ++$seq, time, jstr($t));
+  $json .= ',' . jstr($_) . ':' . ($f{$_} =~ /^-?\d{1,15}$/ ? $f{$_} : jstr($f{$_})) for sort keys %f;
+  $json .= '}';
+  if ((-s $LOG || 0) > $MAX_BYTES) {
+    $full = 1;
+    $json = sprintf('{"n":%d,"at":%d,"t":"full"}', $seq, time);
+  }
+  sysopen(my $fh, $LOG, O_WRONLY | O_APPEND | O_CREAT, 0600) or return;
+  syswrite($fh, $json . "\t" . hmac_sha256_hex($json, $KEY) . "\n");
+  close $fh;
+}
+
+sub run {
+  my @argv = @_;
+  my $pid = open(my $out, '-|');
+  return '' unless defined $pid;
+  if (!$pid) {
+    open(STDERR, '>', '/dev/null');
+    exec('timeout', '-k', '2', '8', @argv) or exit 127;
+  }
+  local $/;
+  my $text = <$out> // '';
+  close $out;
+  return $? == 0 ? $text : undef;
+}
+
+my $SQL91 = q{SELECT pg_is_in_recovery(),
+ CASE WHEN pg_is_in_recovery() THEN coalesce(pg_last_xlog_replay_location()::text, '') ELSE pg_current_xlog_location()::text END,
+ coalesce(pg_last_xlog_receive_location()::text, ''), '',
+ coalesce((SELECT string_agg(coalesce(host(client_addr), 'local') || '/' || coalesce(state, '') || '/' || coalesce(sync_state, ''), ',' ORDER BY 1) FROM pg_stat_replication), ''),
+ current_setting('archive_mode'), current_setting('archive_command'), ''};
+my $SQL = q{SELECT pg_is_in_recovery(),
+ CASE WHEN pg_is_in_recovery() THEN coalesce(pg_last_wal_replay_lsn()::text, '') ELSE pg_current_wal_lsn()::text END,
+ coalesce(pg_last_wal_receive_lsn()::text, ''), coalesce((SELECT status FROM pg_stat_wal_receiver), ''),
+ coalesce((SELECT string_agg(coalesce(host(client_addr), 'local') || '/' || coalesce(state, '') || '/' || coalesce(sync_state, ''), ',' ORDER BY 1) FROM pg_stat_replication), ''),
+ current_setting('archive_mode'), current_setting('archive_command'),
+ (SELECT archived_count || '/' || coalesce(last_archived_wal, '') || '/' || failed_count FROM pg_stat_archiver)};
+
+my (%control, %controlStamp, %last, %lastPos, %lastArch, %badArrival);
+
+sub controldata {
+  my $role = shift;
+  my $file = "/srv/$role/home/$PG/main/global/pg_control";
+  my @st = stat($file);
+  my $stamp = @st ? "$st[9]/$st[7]/$st[1]" : '';
+  return $control{$role} if defined $controlStamp{$role} && $controlStamp{$role} eq $stamp;
+  $controlStamp{$role} = $stamp;
+  my %c = (sysid => '', tli => '', cstate => '');
+  if (@st) {
+    my $text = run("$BIN/pg_controldata", "/srv/$role/home/$PG/main") // '';
+    $c{sysid} = $1 if $text =~ /^Database system identifier:\s+(\d+)/m;
+    $c{tli} = $1 if $text =~ /^Latest checkpoint's TimeLineID:\s+(\d+)/m;
+    $c{cstate} = $1 if $text =~ /^Database cluster state:\s+(.+?)\s*$/m;
+  }
+  return $control{$role} = \%c;
+}
+
+# A segment that reached a standby's archive: its first page's long header, for records.ts to validate.
+sub scanArchive {
+  my $role = shift;
+  my $dir = "/srv/$role/home/wal_archive";
+  opendir(my $dh, $dir) or return;
+  my @names = sort grep { /^[0-9A-F]{24}$/ && !$arrived{"$role/$_"} } readdir($dh);
+  closedir $dh;
+  for my $name (@names) {
+    my @st = stat("$dir/$name");
+    next unless @st;
+    my $key = "$role/$name";
+    next if ($badArrival{$key} // '') eq "$st[9]/$st[7]";
+    open(my $fh, '<:raw', "$dir/$name") or next;
+    my $n = read($fh, my $head, 40);
+    close $fh;
+    if (!$n || $n < 40 || unpack('v', $head) != $MAGIC) { $badArrival{$key} = "$st[9]/$st[7]"; next; }
+    $arrived{$key} = 1;
+    record(t => 'arrived', role => $role, seg => $name, size => $st[7], head => unpack('H*', $head));
+  }
+}
+
+# 9.1 has no pg_stat_archiver: the archiver's .done marks, seen appearing while archiving is on.
+sub scanDone {
+  my $role = shift;
+  opendir(my $dh, "/srv/$role/home/$PG/main/$WALDIR/archive_status") or return;
+  my @done = sort grep { /^[0-9A-F]{24}\.done$/ } readdir($dh);
+  closedir $dh;
+  for my $f (@done) {
+    my $seg = substr($f, 0, 24);
+    next if $shipped{$seg};
+    $shipped{$seg} = 1;
+    record(t => 'shipped', role => $role, seg => $seg, how => 'done');
+  }
+}
+
+sub observe {
+  my $role = shift;
+  my $c = controldata($role);
+  my $row = run("$BIN/psql", '-X', '-A', '-t', '-q', '-F', "\x1f", '-h', "/srv/$role/run", '-d', 'postgres', '-c', $V91 ? $SQL91 : $SQL);
+  my %s = (up => defined $row ? 1 : 0, sysid => $c->{sysid}, tli => $c->{tli}, cstate => $c->{cstate}, rec => '', snd => '', wr => '', arch => '');
+  my ($lsn, $rcv, $archiver) = ('', '', '');
+  if (defined $row) {
+    chomp $row;
+    my ($rec, $l, $r, $wr, $snd, $mode, $command, $a) = split(/\x1f/, $row, -1);
+    $s{rec} = $rec // '';
+    $s{wr} = $wr // '';
+    $s{snd} = $snd // '';
+    $command //= '';
+    $s{arch} = (($mode // '') eq 'on' && $command ne '' && $command ne '(disabled)') ? 1 : 0;
+    ($lsn, $rcv, $archiver) = ($l // '', $r // '', $a // '');
+  }
+  my $state = join('|', map { $s{$_} } sort keys %s);
+  if (!defined $last{$role} || $last{$role} ne $state) {
+    $last{$role} = $state;
+    $lastPos{$role} = 0;
+    record(t => 'server', role => $role, %s, lsn => $lsn, rcv => $rcv);
+  } elsif ($lsn ne '' && time - ($lastPos{$role} // 0) >= posEvery($posCount) && ($lastPos{"$role/lsn"} // '') ne "$lsn/$rcv") {
+    $lastPos{$role} = time;
+    $posCount++;
+    record(t => 'pos', role => $role, lsn => $lsn, rcv => $rcv);
+  }
+  $lastPos{"$role/lsn"} = "$lsn/$rcv";
+  # 9.4+: what the archiver itself reports shipped (the student cannot write these counters).
+  if ($archiver =~ m{^(\d+)/([0-9A-F]{24})?/(\d+)$} && $s{rec} eq 'f') {
+    my ($count, $seg) = ($1, $2 // '');
+    if ($seg ne '' && ($lastArch{$role} // '') ne "$count/$seg") {
+      $lastArch{$role} = "$count/$seg";
+      if (!$shipped{$seg}) {
+        $shipped{$seg} = 1;
+        record(t => 'shipped', role => $role, seg => $seg, how => 'pg_stat_archiver', count => $count);
+      }
+    }
+  }
+  scanDone($role) if $V91 && $s{up} && $s{rec} eq 'f' && $s{arch};
+  scanArchive($role) if $role ne 'maestro';
+}
+
+record(t => 'start', pg => $PG, roles => join(',', @ROLES));
+$SIG{TERM} = sub { exit 0 };
+while (1) {
+  observe($_) for @ROLES;
+  sleep $EVERY;
+}

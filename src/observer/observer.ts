@@ -1,0 +1,135 @@
+/**
+ * The env's observer: a sidecar container `pglab-<env>-observer`, made from the env's own pg image
+ * (so its psql and pg_controldata match the servers' version), with no network and no shell for the
+ * student. It reaches each server's PostgreSQL through the server's unix socket (a small volume
+ * `pglab-<env>-<role>-run` the server mounts at /run/postgresql and the observer mounts read-only)
+ * with peer authentication as postgres, which works before the student sets listen_addresses and
+ * needs no pg_hba.conf line of ours; it reads the servers' data volumes mounted read-only with its
+ * own binaries. It keeps its records and its HMAC key on its own volume `pglab-<env>-observer`, which
+ * maestro and esclavo never mount. See observer/pglab-observer.pl and records.ts.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { execInContainer } from '../docker/client.js';
+import { createContainer, createVolume, inspectContainer, removeContainer, removeVolume, startContainer, stopContainer, type ContainerSpec, type Labels } from '../docker/objects.js';
+import { PROJECT_ROOT } from '../paths.js';
+import { profileFor, type PgMajor } from '../pg/profile.js';
+import { TIMEOUTS } from '../timeouts.js';
+import { signLine, verifyRecords, type Observation } from './records.js';
+
+export const OBSERVER_LABEL = 'pglab.observer';
+export const observerName = (env: string) => `pglab-${env}-observer`;
+export const observerVolume = (env: string) => `pglab-${env}-observer`;
+/** The server's socket directory, shared read-only with the observer (emptied at every `lab down`). */
+export const runVolume = (env: string, role: string) => `pglab-${env}-${role}-run`;
+export const SOCKET_DIR = '/run/postgresql';
+
+const HOME = '/var/lib/postgresql';
+const LOG = `${HOME}/observer.log`;
+const KEY = `${HOME}/observer.key`;
+/** Records read per grading: the observer stops writing at 4 MiB (PGLAB_OBSERVER_MAX_BYTES), so this is all of them. */
+const READ_LIMIT = 8 * 1024 * 1024;
+
+/** Small: it runs one psql per server every few seconds and pg_controldata when pg_control changes. */
+export const OBSERVER_LIMITS = { memoryBytes: 64 * 1024 * 1024, pids: 64, nanoCpus: 250_000_000 } as const;
+
+let script: string | undefined;
+const observerScript = () => (script ??= readFileSync(path.join(PROJECT_ROOT, 'observer', 'pglab-observer.pl'), 'utf8'));
+
+export interface ObserverInput { env: string; image: string; pg: PgMajor; roles: string[]; labels: Labels }
+
+export function observerSpec(o: ObserverInput): ContainerSpec {
+  const magic = String(profileFor(o.pg).walPageMagic);
+  return {
+    name: observerName(o.env),
+    Image: o.image,
+    Hostname: 'observer',
+    User: 'postgres',
+    Entrypoint: ['perl', '-e', observerScript(), o.pg, magic, ...o.roles],
+    Cmd: [],
+    Labels: { ...o.labels, [OBSERVER_LABEL]: 'true' },
+    Env: ['PGLAB_OBSERVER=1'],
+    WorkingDir: HOME,
+    HostConfig: {
+      // Nothing to reach and nothing reachable: sockets and volumes are all it uses.
+      NetworkMode: 'none',
+      Binds: [
+        `${observerVolume(o.env)}:${HOME}`,
+        ...o.roles.flatMap((role) => [`pglab-${o.env}-${role}-home:/srv/${role}/home:ro`, `${runVolume(o.env, role)}:/srv/${role}/run:ro`]),
+      ],
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      RestartPolicy: { Name: 'unless-stopped' },
+      Memory: OBSERVER_LIMITS.memoryBytes,
+      PidsLimit: OBSERVER_LIMITS.pids,
+      NanoCpus: OBSERVER_LIMITS.nanoCpus,
+    },
+  };
+}
+
+/** Creates the observer (and its volume) if missing, starts it if stopped. Idempotent. */
+export async function ensureObserver(o: ObserverInput): Promise<void> {
+  const name = observerName(o.env);
+  const info = await inspectContainer(name);
+  // A new standby (esclavo2…) needs the observer to mount its volumes: made again, records stay.
+  const roles = info?.labels['pglab.observer.roles'];
+  if (info && roles !== o.roles.join(',')) {
+    await removeContainer(name);
+  } else if (info) {
+    if (info.state !== 'running') await startContainer(name);
+    return;
+  }
+  await createVolume(observerVolume(o.env), { ...o.labels, [OBSERVER_LABEL]: 'true' });
+  const spec = observerSpec(o);
+  spec.Labels = { ...spec.Labels, 'pglab.observer.roles': o.roles.join(',') };
+  await createContainer(spec);
+  await startContainer(name);
+}
+
+/** `lab down`: the observer goes with the servers; its records stay on its volume. */
+export async function removeObserver(env: string, roles: string[]): Promise<void> {
+  const name = observerName(env);
+  await stopContainer(name, 5);
+  await removeContainer(name);
+  // Stale sockets and lock files must not outlive the servers (the socket directory was a tmpfs before).
+  await Promise.all(roles.map((role) => removeVolume(runVolume(env, role)).catch(() => {})));
+}
+
+export class ObserverUnavailable extends Error {}
+
+/** The observer's records, verified with its key; undefined when the observer is not there. */
+export async function readObservation(env: string): Promise<Observation | undefined> {
+  const r = await execInContainer(observerName(env), ['sh', '-c', 'cat "$1" && head -c "$3" "$2" 2>/dev/null; true', 'read', KEY, LOG, String(READ_LIMIT)], {
+    user: 'postgres', timeoutMs: TIMEOUTS.progressLogMs,
+  }).catch(() => undefined);
+  if (!r || r.exitCode !== 0) return undefined;
+  const text = r.stdout.toString();
+  const nl = text.indexOf('\n');
+  const key = text.slice(0, nl).trim();
+  if (!/^[0-9a-f]{64}$/.test(key)) return undefined;
+  return verifyRecords(text.slice(nl + 1), key);
+}
+
+/** Appends lab's own authenticated mark (e.g. `lab solve`); false when the observer is not there. */
+export async function markObservation(env: string, mark: Record<string, string | number>): Promise<boolean> {
+  const key = await execInContainer(observerName(env), ['cat', KEY], { user: 'postgres', timeoutMs: TIMEOUTS.progressLogMs }).catch(() => undefined);
+  const k = key?.exitCode === 0 ? key.stdout.toString().trim() : '';
+  if (!/^[0-9a-f]{64}$/.test(k)) return false;
+  const line = signLine(k, { at: Math.floor(Date.now() / 1000), ...mark, src: 'lab' });
+  const r = await execInContainer(observerName(env), ['sh', '-c', 'cat >> "$1"', 'mark', LOG], { user: 'postgres', stdin: line, timeoutMs: TIMEOUTS.progressLogMs }).catch(() => undefined);
+  return r?.exitCode === 0;
+}
+
+/** pg_controldata of a server's data volume, read by the observer's own binary (a replaced one in the server cannot lie). */
+export async function observedControl(env: string, pg: PgMajor, role: string): Promise<{ sysid?: string; tli?: number; state?: string } | undefined> {
+  const r = await execInContainer(observerName(env), [`/usr/lib/postgresql/${pg}/bin/pg_controldata`, `/srv/${role}/home/${pg}/main`], {
+    user: 'postgres', env: { LC_ALL: 'C' }, timeoutMs: TIMEOUTS.progressLogMs,
+  }).catch(() => undefined);
+  if (!r || r.exitCode !== 0) return undefined;
+  const text = r.stdout.toString().slice(0, 64 * 1024);
+  const sysid = /^Database system identifier:\s+(\d+)/m.exec(text)?.[1];
+  const tli = /^Latest checkpoint's TimeLineID:\s+(\d+)/m.exec(text)?.[1];
+  const state = /^Database cluster state:\s+(.+?)\s*$/m.exec(text)?.[1];
+  return { sysid, tli: tli ? Number(tli) : undefined, state };
+}
