@@ -8,7 +8,7 @@ import { canonicalRole, envName } from '../env/naming.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
-import { readManifest } from '../lab/manifest.js';
+import { labPackages, readManifest } from '../lab/manifest.js';
 import { upLab } from '../lab/prepare.js';
 import { topology } from '../lab/topology.js';
 import { topologyLines } from '../render/topology-text.js';
@@ -63,7 +63,7 @@ export function registerEnvCommands(program: Command): void {
     .action(async (opts) => {
       const env = envName(opts.env);
       if (opts.purge && !(await confirm(t('down.confirmPurge', { env }), opts.yes))) return;
-      const existed = await down({ env, purge: opts.purge, progress: progressLine });
+      const existed = await down({ env, purge: opts.purge, progress: progressLine, packagesOf: labPackages });
       console.log(existed ? t(opts.purge ? 'down.purged' : 'down.done', { env }) : t('down.none', { env }));
     });
 

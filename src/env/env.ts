@@ -23,7 +23,7 @@ import {
   MAX_STANDBYS, containerName, continuationVolumeName, serverIp, serverRoles, volumeName,
 } from './naming.js';
 import { createNetwork, ensureNetwork, removeNetworks } from './network.js';
-import { labPackages, rememberPackages } from './packages.js';
+import { rememberPackages } from './packages.js';
 import { awaitServers } from './readiness.js';
 import { SERVER_MOUNTS, SERVER_UPDATE, checkImageContract, needsDockerInit, serverSpec } from './spec.js';
 
@@ -209,6 +209,8 @@ export interface DownOptions {
   env: string;
   purge?: boolean;
   progress?: ProgressLine;
+  /** The packages students of a lab install (lab/manifest.ts labPackages): kept across down/up. */
+  packagesOf: (lab: string) => string[];
   /**
    * `lab reset` only: the network stays (it carries the env's version, subnet and class) until `up`
    * reuses it, so a reset killed after the volumes are gone still finds its env and finishes.
@@ -222,7 +224,7 @@ export async function down(opts: DownOptions): Promise<boolean> {
   const env = await findEnv(opts.env);
   if (!env) return false;
   // The env's lab says what its students install (ssh, rsync…); the init reinstalls them offline after `up`.
-  const packages = labPackages(env.lab);
+  const packages = opts.packagesOf(env.lab);
   await Promise.all(env.servers.map(async (server) => {
     if (server.state === 'missing') return;
     if (server.state === 'running') await rememberPackages(server.container, packages);

@@ -131,6 +131,15 @@ export function lineage(id: string): LabManifest[] {
   return chain;
 }
 
+/**
+ * The packages a lab's students install, with those of the labs it starts from (an env that went on
+ * into a later lab still runs the ssh and rsync its archive_command needs). Empty when no manifest
+ * lists any, or the lab is unknown to this checkout. `lab down` keeps them (env/packages.ts).
+ */
+export function labPackages(lab: string): string[] {
+  return [...new Set(lineage(lab).flatMap((m) => m.packages ?? []))];
+}
+
 const labs = new Map<string, Promise<Lab>>();
 
 /** The lab with its checks: those labs/<id>/checks/index.ts names (built on the lab-author API, src/checks/). */

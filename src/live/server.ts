@@ -18,7 +18,7 @@ import { localTime } from '../i18n/time.js';
 import { renderExerciseSource } from '../lab/exercise.js';
 import { envFacts } from '../lab/facts.js';
 import { checksFor } from '../lab/manifest.js';
-import { escapeHtml } from '../report/formats.js';
+import { escapeHtml } from '../render/escape.js';
 import { boardTable, ENV_LAYOUT, envParts, page, type BoardRow, type PageParts } from '../render/live-html.js';
 import { CYCLE_S, HISTORY_MIN, LiveSession, type Snapshot } from './session.js';
 

@@ -8,7 +8,7 @@ import { lang, t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
 import type { CheckResult, StepResult } from '../lab/runner.js';
 import type { Topology } from '../lab/topology.js';
-import { escapeHtml as e } from '../report/formats.js';
+import { escapeHtml as e } from './escape.js';
 import { evidencePairs } from './evidence.js';
 import { ageText } from './topology-text.js';
 

@@ -6,6 +6,7 @@
 import type { EnvGrade, GradeReport } from '../lab/grade.js';
 import type { CheckResult } from '../lab/runner.js';
 import { formatEvidence } from '../render/checklist.js';
+import { escapeHtml } from '../render/escape.js';
 import { lang, t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
 
@@ -71,10 +72,6 @@ function toMarkdown(report: GradeReport): string {
     }
   }
   return out.join('\n') + '\n';
-}
-
-export function escapeHtml(s: string | number | undefined): string {
-  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 function toHtml(report: GradeReport): string {
