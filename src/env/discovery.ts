@@ -6,12 +6,11 @@ import { listLabelled, requireDocker } from '../docker/objects.js';
 import { LabError } from '../errors.js';
 import { isPgMajor, type PgMajor } from '../pg/profile.js';
 import {
-  CLASS_LABEL, CONTINUED_LABEL, CREATED_LABEL, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
+  CLASS_LABEL, CONTINUED_LABEL, CREATED_LABEL, DEFAULT_LAB, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
   containerName, networkName, serverIp, serverRoles,
+  PRIMARY_ROLE, STANDBY_ROLE,
 } from './naming.js';
 
-/** Envs made before labs were recorded carry this label value. */
-export const FIRST_LAB = 'wal-streaming';
 
 export interface ServerInfo {
   role: string;
@@ -67,7 +66,7 @@ export async function findEnv(name: string): Promise<LabEnv | undefined> {
   });
   return {
     name,
-    lab: continued.at(-1)?.labels[LAB_LABEL] ?? labels[LAB_LABEL] ?? FIRST_LAB,
+    lab: continued.at(-1)?.labels[LAB_LABEL] ?? labels[LAB_LABEL] ?? DEFAULT_LAB,
     pg,
     subnet,
     created: labels[CREATED_LABEL] ?? '',
@@ -81,7 +80,7 @@ export async function findEnv(name: string): Promise<LabEnv | undefined> {
 }
 
 function roleOrder(a: string, b: string): number {
-  const rank = (r: string) => (r === 'maestro' ? 0 : r === 'esclavo' ? 1 : Number(r.replace('esclavo', '')) || 99);
+  const rank = (r: string) => (r === PRIMARY_ROLE ? 0 : r === STANDBY_ROLE ? 1 : Number(r.replace(STANDBY_ROLE, '')) || 99);
   return rank(a) - rank(b);
 }
 

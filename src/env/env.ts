@@ -16,9 +16,10 @@ import { t } from '../i18n/index.js';
 import type { Readiness } from '../pg/readiness.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { DEFAULT_PG, type PgMajor } from '../pg/profile.js';
-import { FIRST_LAB, findEnv, loadEnv, type LabEnv } from './discovery.js';
+import { findEnv, loadEnv, type LabEnv } from './discovery.js';
 import { clearStaleLock, withEnvLock } from './lock.js';
 import {
+  DEFAULT_LAB,
   CLASS_LABEL, CONTINUED_LABEL, CREATED_LABEL, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
   MAX_STANDBYS, containerName, continuationVolumeName, serverIp, serverRoles, volumeName,
 } from './naming.js';
@@ -161,7 +162,7 @@ async function createOrStart(opts: UpOptions, plan: UpPlan, image: string, progr
   const className = opts.className ?? existing?.className;
   // What the network, volumes and containers of this env all carry; servers add their own below.
   const envLabels = (subnet: string): Record<string, string> => ({
-    [LAB_LABEL]: opts.lab ?? existing?.lab ?? FIRST_LAB, [ENV_LABEL]: opts.env, [PG_LABEL]: pg, [SUBNET_LABEL]: subnet,
+    [LAB_LABEL]: opts.lab ?? existing?.lab ?? DEFAULT_LAB, [ENV_LABEL]: opts.env, [PG_LABEL]: pg, [SUBNET_LABEL]: subnet,
     ...(className ? { [CLASS_LABEL]: className } : {}),
   });
   const network = existing

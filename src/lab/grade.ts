@@ -8,6 +8,7 @@ import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { mapLimit } from '../concurrency.js';
 import { EnvProbes } from '../pg/probes.js';
+import { UNKNOWN_ENV_PG } from '../pg/profile.js';
 import { checksFor, DEFAULT_LAB, loadLab, readManifest, type Lab, type LabManifest } from './manifest.js';
 import { appendProgress, readProgress } from './progress.js';
 import { lazy, progressRecords, runStep, type StepResult } from './runner.js';
@@ -77,7 +78,7 @@ export async function gradeEnv(name: string, labId?: string): Promise<EnvGrade> 
   } catch (err) {
     const message = err instanceof LabError ? t(err.key, err.params) : String((err as Error)?.message ?? err);
     const manifest = lab ?? readManifest(labId ?? env?.lab ?? DEFAULT_LAB);
-    const maxScore = maxScoreOf(manifest, env?.pg ?? '15');
+    const maxScore = maxScoreOf(manifest, env?.pg ?? UNKNOWN_ENV_PG);
     return { env: name, lab: manifest.id, pg: env?.pg ?? '', imageId: env?.imageId, created: env?.created, gradedAt, score: 0, maxScore, percentage: 0, steps: [], error: message };
   }
 }

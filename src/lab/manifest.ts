@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CheckFn } from '../checks/types.js';
+import { DEFAULT_LAB } from '../env/naming.js';
 import { LabError } from '../errors.js';
 import { LABS_DIR } from '../paths.js';
 import type { PgMajor } from '../pg/profile.js';
@@ -74,6 +75,11 @@ export interface LabManifest {
   packages?: string[];
   /** A lab that continues another: a new env is first brought to the end of that lab by its solutions. */
   startsFrom?: string;
+  /**
+   * The lab's own constants (the tutorial's archive folder, trigger file…): {{name}} in its texts and
+   * hints, NAME in its solutions, ctx.facts.name in its checks. A lab that continues another has its facts too.
+   */
+  facts?: Record<string, string>;
   steps: StepSpec[];
 }
 
@@ -84,7 +90,7 @@ export interface Lab extends LabManifest {
 }
 
 /** The lab of envs whose containers carry no lab label (made before labs were plugins). */
-export const DEFAULT_LAB = 'wal-streaming';
+export { DEFAULT_LAB };
 
 const LAB_ID = /^[a-z][a-z0-9-]{0,39}$/;
 
@@ -138,6 +144,11 @@ export function lineage(id: string): LabManifest[] {
  */
 export function labPackages(lab: string): string[] {
   return [...new Set(lineage(lab).flatMap((m) => m.packages ?? []))];
+}
+
+/** The facts of a lab and of the labs it starts from (the nearer lab wins); empty for an unknown lab. */
+export function labFacts(lab: string): Record<string, string> {
+  return Object.assign({}, ...lineage(lab).reverse().map((m) => m.facts ?? {})) as Record<string, string>;
 }
 
 const labs = new Map<string, Promise<Lab>>();

@@ -9,7 +9,7 @@ import { EnvProbes, FileTooLargeError, ProbeTimeoutError, ServerDownError, SqlEr
 import type { CheckContext, CheckFn, CheckOutcome, VerdictSource } from '../checks/types.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { envFacts } from './facts.js';
-import { checksFor, type CheckSpec, type Lab, type StepSpec } from './manifest.js';
+import { checksFor, labFacts, type CheckSpec, type Lab, type StepSpec } from './manifest.js';
 import { appendProgress, readProgress, type Progress, type ProgressRecord } from './progress.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'warn';
@@ -58,8 +58,8 @@ export function lazy<T>(fn: () => Promise<T>): () => Promise<T> {
 export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: RunShared): Promise<StepResult> {
   const started = Date.now();
   const probes = shared?.probes ?? EnvProbes.forStep(env, `${lab.id}/${step.id}`);
-  const facts = envFacts(env);
-  const ctx = checkContext(probes);
+  const facts = envFacts(env, lab.id);
+  const ctx = checkContext(probes, labFacts(lab.id));
   const progress = shared?.progress ?? lazy(() => readProgress(env, lab.id));
   const specs = checksFor(step, env.pg);
   const checks = await Promise.all(specs.map(async (spec) => {
@@ -73,15 +73,16 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
         outcome = { ...alt, source: alt.source ?? 'evidence' };
         break;
       }
-      tried.push(`${fallback.replace(/^afterwards\./, '')}: ${alt.reason ?? 'fail'}`);
+      tried.push(`${fallback.replace(/^[^.]+\./, '')}: ${alt.reason ?? 'fail'}`);
     }
     if (outcome.status === 'fail' && tried.length) {
       // Say what else was looked at, and whether the flight record had lines that could not be trusted.
-      const rejected = (await probes.recording('esclavo').catch(() => undefined))?.rejected ?? 0;
+      const records = await Promise.all(probes.env.servers.map((s) => probes.recording(s.role).catch(() => undefined)));
+      const rejected = records.reduce((n, r) => n + (r?.rejected ?? 0), 0);
       outcome = { ...outcome, evidence: { ...outcome.evidence, also_checked: tried.join('; '), ...(rejected ? { record_rejected_lines: rejected } : {}) } };
     }
     // A server that does not answer: frozen (SIGSTOP), or stopped and why it will not start, when its files show it.
-    if (/^(server-|maestro-)?down$|^timeout$/.test(outcome.reason ?? '') && outcome.evidence?.server) {
+    if (/^([a-z0-9]+-)?down$|^timeout$/.test(outcome.reason ?? '') && outcome.evidence?.server) {
       const role = String(outcome.evidence.server);
       if ((await probes.readiness(role).catch(() => 'down')) === 'frozen') outcome.evidence.state = 'frozen';
       else if (outcome.reason !== 'timeout') {
@@ -127,10 +128,10 @@ export function progressRecords(lab: string, results: StepResult[]): ProgressRec
   ]);
 }
 
-/** What every check gets: the probes, the version's profile and the IP of every server by role. */
-export function checkContext(probes: Probes): CheckContext {
+/** What every check gets: the probes, the version's profile, the IP of every server by role and the lab's facts. */
+export function checkContext(probes: Probes, facts: Record<string, string> = {}): CheckContext {
   const ip = Object.fromEntries(probes.env.servers.map((s) => [s.role, s.ip]));
-  return { probes, profile: probes.profile, ip: ip as CheckContext['ip'] };
+  return { probes, profile: probes.profile, ip: ip as CheckContext['ip'], facts };
 }
 
 /** A crashing or hanging check becomes a failed check with a reason, never a crashed command. */

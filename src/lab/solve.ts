@@ -25,7 +25,7 @@ export async function applySolution(env: LabEnv, lab: LabManifest, step: StepSpe
   const lib = [path.join(LABS_DIR, 'lib.sh'), path.join(dir, 'solutions', 'lib.sh')].map((f) => lf(readFileSync(f, 'utf8'))).join('\n');
   // The env's facts (MAESTRO_IP, CONFDIR…) and what this version can do (CAP_RECOVERY_CONF=1…): scripts never test $PG.
   const vars: Record<string, string> = {
-    ...Object.fromEntries(Object.entries(envFacts(env)).map(([k, v]) => [k.toUpperCase(), v])),
+    ...Object.fromEntries(Object.entries(envFacts(env, lab.id)).map(([k, v]) => [k.toUpperCase(), v])),
     ...solutionCapabilities(profileFor(env.pg)),
     TIMEOUT_SCALE: String(Math.ceil(TIMEOUT_SCALE)),
   };

@@ -8,7 +8,10 @@
 import { describe, expect, it } from 'vitest';
 import { CHECKS } from '../../labs/wal-streaming/checks/index.js';
 import type { CheckOutcome } from '../../src/checks/types.js';
-import { profileFor, TRIGGER_FILE, WAL_ARCHIVE_DIR, WAL_SEGMENT_SIZE } from '../../src/pg/profile.js';
+import { labFacts } from '../../src/lab/manifest.js';
+import { profileFor, WAL_SEGMENT_SIZE } from '../../src/pg/profile.js';
+
+const { archive: WAL_ARCHIVE_DIR, trigger: TRIGGER_FILE } = labFacts('wal-streaming');
 import {
   ctx91, FixtureProbes, fx, fxBuffer, IP91, lsLa, psqlTable, selectFrom, sqlAnswers,
   type CapturedTable, type FixtureConfig, type RoleFixture, type SqlRule,

@@ -10,7 +10,7 @@
  */
 import { lang } from '../../../src/i18n/index.js';
 import { parseBackupHistory, parseTimelineHistory } from '../../../src/pg/backup.js';
-import { timelineHistoryPath, WAL_ARCHIVE_DIR } from '../../../src/pg/profile.js';
+import { timelineHistoryPath } from '../../../src/pg/profile.js';
 import { lsnBytes, lsnText, spans, type RecordLine } from '../../../src/pg/recorder.js';
 import { isBackupHistoryName, isWalSegmentName } from '../../../src/pg/wal.js';
 import { wasPromoted } from './promotion.js';
@@ -151,7 +151,7 @@ export const archivedToEsclavo: CheckFn = async (ctx) => {
   if (!real.length) return fail('nothing-archived', {});
   const command = (await probes.settings('maestro').catch(() => new Map<string, string>())).get('archive_command') ?? (await probes.fileSetting('maestro', 'archive_command')) ?? '';
   if (!archiveCommandOk(command, ctx)) return fail('other-destination', { archive_command: command });
-  return evidence({ archived: `${real.length} (${real[real.length - 1]}…)`, archive_command: command, destination: `${ctx.ip.esclavo}:${WAL_ARCHIVE_DIR}` });
+  return evidence({ archived: `${real.length} (${real[real.length - 1]}…)`, archive_command: command, destination: `${ctx.ip.esclavo}:${ctx.facts.archive}` });
 };
 
 /**

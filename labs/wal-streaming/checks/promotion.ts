@@ -1,5 +1,5 @@
 /** Step 6 — esclavo promoted to maestro (trigger file / pg_ctl promote), new timeline, nothing lost. */
-import { timelineHistoryPath, TRIGGER_FILE, WAL_ARCHIVE_DIR } from '../../../src/pg/profile.js';
+import { timelineHistoryPath } from '../../../src/pg/profile.js';
 import { parseTimelineHistory } from '../../../src/pg/backup.js';
 import type { Probes } from '../../../src/pg/probes.js';
 import { fail, pass, type CheckFn } from '../../../src/checks/index.js';
@@ -28,11 +28,11 @@ export const promotedAndWritable: CheckFn = async ({ probes }) => {
  * restart, which starts a normal server on the same timeline): the standby file was consumed,
  * the trigger file (where the version has one) was removed by the server, and the timeline moved.
  */
-export const promotedProperly: CheckFn = async ({ probes, profile }) => {
+export const promotedProperly: CheckFn = async ({ probes, profile, facts }) => {
   const data = profile.dataDir;
   const [conf, done, signal, trigger, timeline] = await Promise.all([
     probes.stat('esclavo', `${data}/recovery.conf`), probes.stat('esclavo', `${data}/recovery.done`),
-    probes.stat('esclavo', `${data}/standby.signal`), probes.stat('esclavo', TRIGGER_FILE), probes.timeline('esclavo'),
+    probes.stat('esclavo', `${data}/standby.signal`), probes.stat('esclavo', facts.trigger), probes.timeline('esclavo'),
   ]);
   const evidence = {
     timeline,
@@ -74,9 +74,9 @@ export const rowsKept: CheckFn = async ({ probes }) => {
 };
 
 /** The cleanup the tutorial asks for after the promotion (only meaningful once promoted). */
-export const archiveCleaned: CheckFn = async ({ probes }) => {
+export const archiveCleaned: CheckFn = async ({ probes, facts }) => {
   if (!(await wasPromoted(probes))) return fail('not-promoted', {});
-  return (await probes.stat('esclavo', WAL_ARCHIVE_DIR)) ? fail('present', { path: WAL_ARCHIVE_DIR }) : pass({ removed: WAL_ARCHIVE_DIR });
+  return (await probes.stat('esclavo', facts.archive)) ? fail('present', { path: facts.archive }) : pass({ removed: facts.archive });
 };
 
 export const recoveryDoneCleaned: CheckFn = async ({ probes, profile }) => {

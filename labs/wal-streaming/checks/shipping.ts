@@ -1,17 +1,18 @@
 /** Step 2 — WAL shipping and the base backup. */
 import { looksLikeWrappedArchiveCommand } from '../../../src/pg/conf.js';
 import { parseBackupHistory } from '../../../src/pg/backup.js';
-import { WAL_ARCHIVE_DIR, WAL_SEGMENT_SIZE } from '../../../src/pg/profile.js';
+import { WAL_SEGMENT_SIZE } from '../../../src/pg/profile.js';
 import { isBackupHistoryName, isWalSegmentName, validateWalSegment } from '../../../src/pg/wal.js';
 import { gradeSettings, isOn, listensOn, sizeInMb, type SettingRule } from '../../../src/checks/index.js';
 import { fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
 
-export const archiveDir: CheckFn = async ({ probes }) => {
-  const st = await probes.stat('esclavo', WAL_ARCHIVE_DIR);
-  if (!st) return fail('missing', { path: WAL_ARCHIVE_DIR });
-  if (st.type !== 'd') return fail('not-dir', { path: WAL_ARCHIVE_DIR, type: st.type });
-  if (st.owner !== 'postgres') return fail('owner', { path: WAL_ARCHIVE_DIR, owner: st.owner });
-  return pass({ path: WAL_ARCHIVE_DIR, owner: st.owner });
+export const archiveDir: CheckFn = async ({ probes, facts }) => {
+  const { archive } = facts;
+  const st = await probes.stat('esclavo', archive);
+  if (!st) return fail('missing', { path: archive });
+  if (st.type !== 'd') return fail('not-dir', { path: archive, type: st.type });
+  if (st.owner !== 'postgres') return fail('owner', { path: archive, owner: st.owner });
+  return pass({ path: archive, owner: st.owner });
 };
 
 /** The tutorial's wal_level; 9.6+ accept it as an alias and report `replica` (profile.walLevelExpected). */
@@ -42,7 +43,7 @@ export const walSettings: CheckFn = async (ctx) => {
 export const archiveSettings: CheckFn = async (ctx) => {
   const outcome = await gradeSettings(ctx, 'maestro', [
     { name: 'archive_mode', expected: 'on', ok: (v) => isOn(v) || v === 'always' },
-    { name: 'archive_command', expected: `rsync … %p postgres@${ctx.ip.esclavo}:${WAL_ARCHIVE_DIR}/%f`, ok: (v) => archiveCommandOk(v, ctx) },
+    { name: 'archive_command', expected: `rsync … %p postgres@${ctx.ip.esclavo}:${ctx.facts.archive}/%f`, ok: (v) => archiveCommandOk(v, ctx) },
     { name: 'archive_timeout', expected: '60', ok: (v) => Number(v) > 0 && Number(v) <= 60 },
   ]);
   if (outcome.status === 'fail') {
@@ -55,8 +56,8 @@ export const archiveSettings: CheckFn = async (ctx) => {
   return outcome;
 };
 
-export function archiveCommandOk(v: string, { ip }: CheckContext): boolean {
-  return /\b(rsync|scp)\b/.test(v) && v.includes('%p') && v.includes('%f') && v.includes('wal_archive')
+export function archiveCommandOk(v: string, { ip, facts }: CheckContext): boolean {
+  return /\b(rsync|scp)\b/.test(v) && v.includes('%p') && v.includes('%f') && v.includes(facts.archive.split('/').pop() ?? facts.archive)
     && (v.includes(ip.esclavo) || /@esclavo\b/.test(v)) && !looksLikeWrappedArchiveCommand(v);
 }
 
@@ -66,16 +67,17 @@ export const listenAddresses: CheckFn = async (ctx) =>
   ]);
 
 /** Genuine segments of *this* maestro in esclavo's archive: name, size, page magic, timeline, sysid. */
-export const segmentsArrived: CheckFn = async ({ probes, profile }) => {
-  const entries = await probes.listDir('esclavo', WAL_ARCHIVE_DIR);
-  if (!entries) return fail('no-archive-dir', { path: WAL_ARCHIVE_DIR });
+export const segmentsArrived: CheckFn = async ({ probes, profile, facts }) => {
+  const { archive } = facts;
+  const entries = await probes.listDir('esclavo', archive);
+  if (!entries) return fail('no-archive-dir', { path: archive });
   const sysid = (await probes.controldata('maestro'))?.systemIdentifier;
   if (!sysid) return fail('no-maestro-sysid', {});
   const candidates = entries.filter((e) => e.type === 'f' && isWalSegmentName(e.name)).sort((a, b) => b.mtime - a.mtime).slice(0, 5);
-  if (!candidates.length) return fail('empty', { path: WAL_ARCHIVE_DIR, files: entries.length, ...(await archiverEvidence(probes, profile.walDirName, profile.dataDir)) });
+  if (!candidates.length) return fail('empty', { path: archive, files: entries.length, ...(await archiverEvidence(probes, profile.walDirName, profile.dataDir)) });
   const rejected: string[] = [];
   for (const e of candidates) {
-    const firstPage = (await probes.readFile('esclavo', `${WAL_ARCHIVE_DIR}/${e.name}`, 8192)) ?? Buffer.alloc(0);
+    const firstPage = (await probes.readFile('esclavo', `${archive}/${e.name}`, 8192)) ?? Buffer.alloc(0);
     const verdict = validateWalSegment({ name: e.name, size: e.size, firstPage, profile, expectedSysid: sysid });
     if (verdict.ok) {
       return pass({ segment: e.name, size: e.size, magic: `0x${verdict.header.magic.toString(16)}`, sysid: verdict.header.sysid, segments: entries.filter((x) => isWalSegmentName(x.name)).length });
@@ -96,18 +98,19 @@ async function archiverEvidence(probes: CheckContext['probes'], walDir: string, 
  * in esclavo's archive; once the tutorial's cleanup has deleted the archive, the copy that stays in
  * maestro's pg_xlog / pg_wal with its archive_status `.done` still proves it was taken and shipped.
  */
-export const baseBackupTaken: CheckFn = async ({ probes, profile }) => {
+export const baseBackupTaken: CheckFn = async ({ probes, profile, facts }) => {
+  const { archive } = facts;
   const sysid = (await probes.controldata('maestro'))?.systemIdentifier;
   if (!sysid) return fail('no-maestro-sysid', {});
-  const entries = await probes.listDir('esclavo', WAL_ARCHIVE_DIR);
+  const entries = await probes.listDir('esclavo', archive);
   const archived = (entries ?? []).filter((e) => isBackupHistoryName(e.name)).sort((a, b) => b.mtime - a.mtime);
   for (const h of archived) {
-    const info = parseBackupHistory((await probes.readText('esclavo', `${WAL_ARCHIVE_DIR}/${h.name}`)) ?? '');
+    const info = parseBackupHistory((await probes.readText('esclavo', `${archive}/${h.name}`)) ?? '');
     if (!info.startWalLocation || !info.stopWalLocation || !info.startWalFile || !h.name.startsWith(info.startWalFile)) continue;
     // If the backup's first segment is still archived it must belong to this maestro.
     const start = entries!.find((e) => e.name === info.startWalFile);
     if (start) {
-      const page = (await probes.readFile('esclavo', `${WAL_ARCHIVE_DIR}/${start.name}`, 8192)) ?? Buffer.alloc(0);
+      const page = (await probes.readFile('esclavo', `${archive}/${start.name}`, 8192)) ?? Buffer.alloc(0);
       if (!validateWalSegment({ name: start.name, size: start.size, firstPage: page, profile, expectedSysid: sysid }).ok) continue;
     }
     return pass({ file: h.name, label: info.label ?? '', start: info.startWalLocation, stop: info.stopWalLocation });
@@ -123,7 +126,7 @@ export const baseBackupTaken: CheckFn = async ({ probes, profile }) => {
     return { ...pass({ file: h.name, label: info.label ?? '', start: info.startWalLocation, stop: info.stopWalLocation, archived: `${walDir}/archive_status/${h.name}.done` }), source: 'evidence' };
   }
   if (archived.length) return fail('bad-history', { files: archived.map((h) => h.name).join(', ') });
-  return fail(entries ? 'never-started' : 'no-archive-dir', { path: WAL_ARCHIVE_DIR, maestro: walDir });
+  return fail(entries ? 'never-started' : 'no-archive-dir', { path: archive, maestro: walDir });
 };
 
 /** esclavo's data directory is a clone of maestro: same database system identifier. */

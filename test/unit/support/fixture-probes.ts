@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecResult } from '../../../src/docker/client.js';
 import type { CheckContext } from '../../../src/checks/types.js';
+import { labFacts } from '../../../src/lab/manifest.js';
 import { controlFacts } from '../../../src/pg/controldata.js';
 import { FactProbes, ServerDownError, type DirEntry } from '../../../src/pg/probes.js';
 import { profileFor, type PgProfile } from '../../../src/pg/profile.js';
@@ -200,9 +201,9 @@ export class FixtureProbes extends FactProbes {
   }
 }
 
-/** The context a check gets, for PostgreSQL 9.1 and the captures' addresses. */
+/** The context a check gets, for PostgreSQL 9.1, the captures' addresses and wal-streaming's facts. */
 export function ctx91(probes: FixtureProbes): CheckContext {
-  return { probes, profile: profileFor('9.1'), ip: { maestro: IP91.maestro, esclavo: IP91.esclavo } };
+  return { probes, profile: profileFor('9.1'), ip: { maestro: IP91.maestro, esclavo: IP91.esclavo }, facts: labFacts('wal-streaming') };
 }
 
 // ---- captured files -----------------------------------------------------------------------
