@@ -39,7 +39,8 @@ export function registerEnvCommands(program: Command): void {
       const env = envName(opts.env);
       const standbys = opts.standbys === undefined ? undefined : parseIntOption(opts.standbys, '--standbys', STANDBYS);
       if (opts.lab) readManifest(opts.lab); // an unknown lab: exit 2 before any Docker call
-      const { env: lab, changed, notAccepting, resumed, continued } = await upLab({ env, lab: opts.lab, pg: parsePg(opts.pg), standbys, image: opts.image }, progressLine);
+      const { env: lab, changed, notAccepting, resumed, continued } = await upLab(
+        { env, lab: opts.lab, pg: parsePg(opts.pg), standbys, image: opts.image }, progressLine);
       if (resumed) console.log(t('up.resumed', { env }));
       if (continued) console.log(t('up.continued', { env, lab: continued }));
       if (notAccepting.length) {

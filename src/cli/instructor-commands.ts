@@ -85,7 +85,8 @@ export function registerInstructorCommands(program: Command): void {
       // its env (version, subnet, class) and the same `lab reset` finishes it.
       await down({ env: name, purge: true, keepNetwork: true, progress: progressLine, packagesOf: labPackages });
       // A lab that continues another is prepared again from that lab's solutions (upLab).
-      const { env: fresh } = await upLab({ env: name, lab: env.lab, pg: env.pg, standbys: Math.max(1, env.servers.length - 1), className: env.className, subnet: env.subnet }, progressLine);
+      const { env: fresh } = await upLab(
+        { env: name, lab: env.lab, pg: env.pg, standbys: Math.max(1, env.servers.length - 1), className: env.className, subnet: env.subnet }, progressLine);
       for (const step of lab.steps.slice(0, index)) {
         progressLine(t('solve.running', { step: step.id }));
         await applySolution(fresh, lab, step, progressLine);

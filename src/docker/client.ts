@@ -73,7 +73,6 @@ export const DEFAULT_EXEC_TIMEOUT_MS = TIMEOUTS.execDefaultMs;
 
 /** Runs argv inside a container and collects its output (demultiplexed). */
 export async function execInContainer(container: string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  const client = dockerClient();
   const timeoutMs = opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
   const user = opts.user ?? 'root';
   const env = {

@@ -5,7 +5,6 @@
  * fixed command with the path as an argument.
  */
 import { execInContainer } from '../docker/client.js';
-import { TIMEOUTS } from '../timeouts.js';
 import { requireServer, type LabEnv } from './discovery.js';
 import { PERSISTENT_MOUNTS, PRIMARY_ROLE } from './naming.js';
 

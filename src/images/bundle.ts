@@ -292,7 +292,9 @@ export async function saveBundle(file: string, majors: PgMajor[], progress: Prog
  * Writes a bundle from a `docker save` stream: to FILE.part first, renamed only when complete, so an
  * interrupted save never leaves something that looks like a bundle.
  */
-export async function writeBundleFile(file: string, images: BundleImage[], dockerArchive: NodeJS.ReadableStream, progress: ProgressLine = () => {}, estimate = 0): Promise<BundleManifest> {
+export async function writeBundleFile(
+  file: string, images: BundleImage[], dockerArchive: NodeJS.ReadableStream, progress: ProgressLine = () => {}, estimate = 0,
+): Promise<BundleManifest> {
   const part = `${file}.part`;
   const hash = createHash('sha256');
   let bytes = 0;
@@ -360,7 +362,8 @@ export async function loadBundle(file: string, progress: ProgressLine = () => {}
   const loaded: string[] = [];
   try {
     const client = dockerClient();
-    const stream = (await client.loadImage(createReadStream(file, { start: PAYLOAD_OFFSET, end: PAYLOAD_OFFSET + manifest.payload.bytes - 1 }))) as NodeJS.ReadableStream;
+    const payload = createReadStream(file, { start: PAYLOAD_OFFSET, end: PAYLOAD_OFFSET + manifest.payload.bytes - 1 });
+    const stream = (await client.loadImage(payload)) as NodeJS.ReadableStream;
     await new Promise<void>((resolve, reject) => {
       client.modem.followProgress(stream, (err: Error | null, output: Array<{ error?: string; stream?: string }>) => {
         for (const o of output ?? []) {

@@ -74,7 +74,10 @@ export async function gradeEnv(name: string, labId?: string): Promise<EnvGrade> 
     for (const s of steps) s.firstPassed = earlier.steps[s.step]?.firstPassed ?? (s.passed ? records[0].at : undefined);
     const score = steps.reduce((a, s) => a + s.points, 0);
     const maxScore = steps.reduce((a, s) => a + s.maxPoints, 0);
-    return { env: name, lab: lab.id, pg: found.pg, imageId: found.imageId, image: found.image, created: found.created, gradedAt, score, maxScore, percentage: pct(score, maxScore), steps };
+    return {
+      env: name, lab: lab.id, pg: found.pg, imageId: found.imageId, image: found.image, created: found.created,
+      gradedAt, score, maxScore, percentage: pct(score, maxScore), steps,
+    };
   } catch (err) {
     const message = err instanceof LabError ? t(err.key, err.params) : String((err as Error)?.message ?? err);
     const manifest = lab ?? readManifest(labId ?? env?.lab ?? DEFAULT_LAB);

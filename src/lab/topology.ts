@@ -171,7 +171,8 @@ export async function topology(ctx: CheckContext | { probes: Probes; profile: Pg
     const up = state === 'accepting' && !!facts;
     if (!up) return { role: s.role, ip: s.ip, up: false, frozen: state === 'frozen', sysid: sysid || undefined };
     return {
-      role: s.role, ip: s.ip, up, primary: !facts!.inRecovery, timeline: (facts!.inRecovery && facts!.receivedTli) || tli || undefined, sysid: sysid || undefined,
+      role: s.role, ip: s.ip, up, primary: !facts!.inRecovery,
+      timeline: (facts!.inRecovery && facts!.receivedTli) || tli || undefined, sysid: sysid || undefined,
       lsn: facts!.inRecovery ? facts!.replay || undefined : facts!.lsn || undefined,
       receiveLsn: facts!.inRecovery ? facts!.receive || undefined : undefined,
       replayAgeS: facts!.inRecovery ? facts!.replayAge : undefined,

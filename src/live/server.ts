@@ -20,7 +20,7 @@ import { envFacts } from '../lab/facts.js';
 import { checksFor } from '../lab/manifest.js';
 import { escapeHtml } from '../render/escape.js';
 import { boardTable, ENV_LAYOUT, envParts, page, type BoardRow, type PageParts } from '../render/live-html.js';
-import { CYCLE_S, HISTORY_MIN, LiveSession, type Snapshot } from './session.js';
+import { HISTORY_MIN, LiveSession, type Snapshot } from './session.js';
 
 export const LOCALHOST = '127.0.0.1';
 /** Server-sent event streams open at once (a class's instructor and a few tabs). */
@@ -168,7 +168,9 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
       const rows = new Map<string, BoardRow>();
       let steps: string[] = board?.steps ?? [];
       await Promise.all(Array.from({ length: Math.min(BOARD_PARALLEL, queue.length) }, async () => {
-        for (let name = queue.shift(); name; name = queue.shift()) rows.set(name, await boardRow(name).then(([row, s]) => { if (s.length) steps = s; return row; }));
+        for (let name = queue.shift(); name; name = queue.shift()) {
+          rows.set(name, await boardRow(name).then(([row, s]) => { if (s.length) steps = s; return row; }));
+        }
       }));
       board = { rows: classNames.map((n) => rows.get(n)!), steps, at: Date.now(), ms: Date.now() - t0 };
       if (boardStreams.size) {

@@ -115,7 +115,9 @@ export class LiveSession {
         this.opts.checks === false ? undefined : runStep(this.env, this.lab, step, { probes, progress: async () => progress }),
       ]);
       this.plan = probes.plan();
-      const snap: Snapshot = { env: this.env, lab: this.lab, step, result, topology: topo, changes: this.changes, history: this.history, at, execs: probes.execCount };
+      const snap: Snapshot = {
+        env: this.env, lab: this.lab, step, result, topology: topo, changes: this.changes, history: this.history, at, execs: probes.execCount,
+      };
       const seen = this.seq;
       this.noteChanges(this.last, snap);
       this.quiet = this.seq !== seen || this.last?.step.id !== step.id ? 0 : this.quiet + 1;

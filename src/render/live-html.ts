@@ -207,7 +207,13 @@ export function page(opts: { title: string; nonce: string; events: string; headi
 }
 
 /** Fragments of the env page by element id (the SSE messages carry the same ids). */
-export function envParts(snap: { topology?: Topology; result?: StepResult; history: ChartPoint[]; changes: { at: number; text: string; kind: string }[]; at: number; error?: string; stepTitle: string; done?: string }, minutes: number): PageParts {
+export function envParts(
+  snap: {
+    topology?: Topology; result?: StepResult; history: ChartPoint[]; changes: { at: number; text: string; kind: string }[];
+    at: number; error?: string; stepTitle: string; done?: string;
+  },
+  minutes: number,
+): PageParts {
   return {
     status: `${e(t('web.updated', { time: time(snap.at) }))}${snap.error ? ` — <span class="bad">${e(t('watch.cycleFailed', { detail: snap.error, s: 2 }))}</span>` : ''}`,
     topology: snap.topology ? topologyNotes(snap.topology) + topologySvg(snap.topology) : `<p>${e(t('web.noData'))}</p>`,

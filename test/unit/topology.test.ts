@@ -2,8 +2,9 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { setLang } from '../../src/i18n/index.js';
 import { topology } from '../../src/lab/topology.js';
-import type { DirEntry, Probes } from '../../src/pg/probes.js';
-import { profileFor } from '../../src/pg/profile.js';
+import { controlFacts } from '../../src/pg/controldata.js';
+import { FactProbes, type ControlFacts, type DirEntry, type ExecResult } from '../../src/pg/probes.js';
+import type { Readiness } from '../../src/pg/readiness.js';
 import { topologySvg } from '../../src/render/live-html.js';
 import { topologyLines } from '../../src/render/topology-text.js';
 import { fakeEnv } from './support/fake-env.js';
@@ -25,25 +26,47 @@ interface FakeServer {
   lastArchived?: string;
 }
 
-/** Probes that answer from a table of facts, shaped like the real queries' output. */
-function fakeProbes(pg: '9.1' | '15', servers: Record<string, FakeServer>): Probes {
-  const env = fakeEnv(pg, 'wal-streaming', Object.keys(servers).length - 1);
-  const get = (role: string) => servers[role];
-  return {
-    env,
-    profile: profileFor(pg),
-    readiness: async (role: string) => (get(role).up === false ? 'down' : 'accepting'),
-    sql: async (role: string) => {
-      const s = get(role);
-      if (s.up === false) throw new Error('down');
-      const senders = (s.senders ?? []).map((w) => [w.addr, hex(w.app ?? 'walreceiver'), w.state ?? 'streaming', w.sent ?? '0/3000060', w.replay ?? '0/3000000', w.lag ?? ''].join(' ')).join(',');
-      return [[s.primary ? 'f' : 't', s.primary ? s.lsn ?? '0/3000060' : '', s.primary ? '' : s.replay ?? '0/3000000', s.primary ? '' : s.replay ?? '0/3000000', s.primary ? '' : '2',
-        s.archiveMode ?? 'off', hex(s.archiveCommand ?? ''), s.lastArchived ?? '', s.lastArchived ? String(NOW - 30) : '', '0', '', '', String(NOW), senders]];
-    },
-    timeline: async (role: string) => get(role).tli ?? 1,
-    controldata: async (role: string) => ({ systemIdentifier: get(role).sysid ?? '7000000000000000001', timeline: get(role).tli ?? 1 }),
-    listDir: async (role: string) => get(role).status ?? [],
-  } as unknown as Probes;
+/** Probes that answer from a table of facts, shaped like the real queries' output; anything else is a test bug. */
+class TableProbes extends FactProbes {
+  constructor(pg: '9.1' | '15', private readonly servers: Record<string, FakeServer>) {
+    super(fakeEnv(pg, 'wal-streaming', Object.keys(servers).length - 1));
+  }
+
+  private get(role: string): FakeServer {
+    return this.servers[role];
+  }
+
+  override exec(role: string, argv: string[]): Promise<ExecResult> {
+    throw new Error(`TableProbes: no exec on ${role} (${argv.join(' ')}): topology asks for facts only`);
+  }
+
+  override async readiness(role: string): Promise<Readiness> {
+    return this.get(role).up === false ? 'down' : 'accepting';
+  }
+
+  override async sql(role: string): Promise<string[][]> {
+    const s = this.get(role);
+    if (s.up === false) throw new Error('down');
+    const senders = (s.senders ?? []).map((w) => [w.addr, hex(w.app ?? 'walreceiver'), w.state ?? 'streaming', w.sent ?? '0/3000060', w.replay ?? '0/3000000', w.lag ?? ''].join(' ')).join(',');
+    return [[s.primary ? 'f' : 't', s.primary ? s.lsn ?? '0/3000060' : '', s.primary ? '' : s.replay ?? '0/3000000', s.primary ? '' : s.replay ?? '0/3000000', s.primary ? '' : '2',
+      s.archiveMode ?? 'off', hex(s.archiveCommand ?? ''), s.lastArchived ?? '', s.lastArchived ? String(NOW - 30) : '', '0', '', '', String(NOW), senders]];
+  }
+
+  override async timeline(role: string): Promise<number> {
+    return this.get(role).tli ?? 1;
+  }
+
+  override async controldata(role: string): Promise<ControlFacts> {
+    return { ...controlFacts(''), systemIdentifier: this.get(role).sysid ?? '7000000000000000001', timeline: this.get(role).tli ?? 1 };
+  }
+
+  override async listDir(role: string): Promise<DirEntry[]> {
+    return this.get(role).status ?? [];
+  }
+}
+
+function fakeProbes(pg: '9.1' | '15', servers: Record<string, FakeServer>): TableProbes {
+  return new TableProbes(pg, servers);
 }
 
 const topo = (pg: '9.1' | '15', servers: Record<string, FakeServer>) => {
@@ -88,8 +111,8 @@ describe('topology', () => {
     expect(t.primaries).toEqual(['esclavo']);
     expect(t.streams.map((e) => `${e.from}>${e.to}:${e.state}`)).toEqual(['esclavo>maestro:streaming', 'esclavo>esclavo2:catchup']);
     const lines = plain(topologyLines(t));
-    expect(lines).toContainEqual(expect.stringMatching(/^esclavo  ──streaming──▶ maestro .*✓ funciona/));
-    expect(lines).toContainEqual(expect.stringMatching(/^esclavo  ──streaming──▶ esclavo2 .*… catchup/));
+    expect(lines).toContainEqual(expect.stringMatching(/^esclavo {2}──streaming──▶ maestro .*✓ funciona/));
+    expect(lines).toContainEqual(expect.stringMatching(/^esclavo {2}──streaming──▶ esclavo2 .*… catchup/));
     const svg = topologySvg(t);
     expect(svg).toContain('data-role="esclavo" data-kind="primary"');
     expect(svg).toContain('data-role="maestro" data-kind="standby"');
