@@ -7,10 +7,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CheckFn } from '../checks/types.js';
-import { DEFAULT_LAB } from '../env/naming.js';
+import { DEFAULT_LAB, MAX_STANDBYS } from '../env/naming.js';
 import { LabError } from '../errors.js';
 import { LABS_DIR } from '../paths.js';
 import type { PgMajor } from '../pg/profile.js';
+import { manifestProblems } from './schema.js';
 
 /** The manifest format this engine reads; a newer lab says so instead of half-working. */
 export const MANIFEST_FORMAT = 1;
@@ -111,8 +112,18 @@ export function readManifest(id: string): LabManifest {
   if (!LAB_ID.test(id) || !existsSync(path.join(LABS_DIR, id, 'lab.json'))) {
     throw new LabError('lab.unknownLab', { lab: id, labs: labIds().join(', ') }, 2);
   }
-  const manifest = JSON.parse(readFileSync(path.join(LABS_DIR, id, 'lab.json'), 'utf8')) as LabManifest;
-  if (manifest.format !== MANIFEST_FORMAT) throw new LabError('lab.badFormat', { lab: id, format: String(manifest.format), supported: MANIFEST_FORMAT }, 2);
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path.join(LABS_DIR, id, 'lab.json'), 'utf8'));
+  } catch (err) {
+    throw new LabError('lab.badJson', { lab: id, detail: String((err as Error).message) }, 2);
+  }
+  const format = (data as { format?: unknown } | null)?.format;
+  if (format !== MANIFEST_FORMAT) throw new LabError('lab.badFormat', { lab: id, format: String(format), supported: MANIFEST_FORMAT }, 2);
+  // The schema, not a cast: a manifest with a wrong or missing field says where, in the reader's language.
+  const problems = manifestProblems(data, MAX_STANDBYS).filter((p) => !p.unknownKey);
+  if (problems.length) throw new LabError('lab.invalid', { lab: id, problems: problems.map((p) => p.message).join('\n  ') }, 2);
+  const manifest = data as LabManifest;
   if (manifest.id !== id) throw new Error(`labs/${id}/lab.json says id ${manifest.id}`);
   manifests.set(id, manifest);
   return manifest;

@@ -9,6 +9,8 @@
  * 10+ a wildcard list (names nobody) next to a quorum list (graded as one).
  *
  * PGLAB_E2E_VERSIONS picks the versions (default 9.1,15 for CI time; 13 and 17 pass too).
+ *
+ * lab-covers-all-checks: sync-failback (every check fails at the start and passes at the end; `lab dev check` reads this line)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byId, checkJson, envNameFor, exec, lab, type JsonCheck } from './helpers.js';

@@ -4,6 +4,8 @@
  * reference solution, what the graders must see after it, and that the earlier sections keep
  * passing; finally the promotion, after which what it consumed is proven from what survives.
  * Like PostgreSQL's own recovery tests, each `it` is one moment of the story, in order.
+ *
+ * lab-covers-all-checks: wal-streaming (every check fails on the fresh env and passes after the solutions; `lab dev check` reads this line)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byId, checkJson, envNameFor, lab, type JsonCheck } from './helpers.js';
