@@ -11,6 +11,7 @@ import { registerImageCommands } from './image-commands.js';
 import { registerInstructorCommands } from './instructor-commands.js';
 import { registerLabCommands } from './lab-commands.js';
 import { registerLiveCommands } from './live-commands.js';
+import { registerPortalCommands } from './portal-commands.js';
 import { onInterrupt } from './io.js';
 
 /** es, en, and their locale forms (es_AR.UTF-8, en-GB); anything else is refused, from the flag or from LAB_LANG alike. */
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerImageCommands(program);
   registerLiveCommands(program);
   registerDevCommands(program);
+  registerPortalCommands(program);
   return program;
 }
 
