@@ -6,6 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { CheckFn } from '../checks/types.js';
 import { DEFAULT_LAB, MAX_STANDBYS } from '../env/naming.js';
 import { LabError } from '../errors.js';
@@ -181,12 +182,13 @@ export function loadLab(id: string = DEFAULT_LAB): Promise<Lab> {
 }
 
 /**
- * A lab's own checks. The same relative path works from src/ (tests run the .ts) and from
- * dist/src/ (the built CLI runs the .js next to dist/labs/).
+ * A lab's own checks: from src/ (tests run the .ts) the lab's index.ts under LABS_DIR; from
+ * dist/src/ (the built CLI) the compiled .js next to it in dist/labs/.
  */
 async function labChecks(id: string): Promise<Record<string, CheckFn>> {
-  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  const file = new URL(`../../labs/${id}/checks/index.${ext}`, import.meta.url);
+  const file = import.meta.url.endsWith('.ts')
+    ? pathToFileURL(path.join(LABS_DIR, id, 'checks', 'index.ts'))
+    : new URL(`../../labs/${id}/checks/index.js`, import.meta.url);
   if (!existsSync(file)) return {};
   const mod = (await import(file.href)) as { CHECKS?: Record<string, CheckFn> };
   return mod.CHECKS ?? {};
