@@ -110,16 +110,17 @@ export abstract class FactProbes implements Probes {
     return this.env.servers.find((s) => s.role === role)?.state === 'running';
   }
 
-  /** A fact was asked for (memoized): EnvProbes keeps it for the plan of the next run. */
-  protected noted(_fact: PlannedFact): void {}
+  /** A fact was asked for (`created`: first time this run): EnvProbes keeps it for the plan of the next run. */
+  protected noted(_key: string, _fact: PlannedFact, _created: boolean): void {}
 
   protected once<T>(key: string, fact: PlannedFact | undefined, fn: () => Promise<T>): Promise<T> {
     let p = this.memo.get(key) as Promise<T> | undefined;
+    const created = !p;
     if (!p) {
       p = fn();
       this.memo.set(key, p);
-      if (fact) this.noted(fact);
     }
+    if (fact) this.noted(key, fact, created);
     return p;
   }
 
@@ -395,8 +396,16 @@ export class EnvProbes extends FactProbes {
     return this.transport.exec(role, argv, opts);
   }
 
-  protected override noted(fact: PlannedFact): void {
-    const key = JSON.stringify(fact);
+  /** Facts asked for ahead of the checks and not yet by one: they stay out of the next plan unless a check asks. */
+  private unclaimed = new Map<string, PlannedFact>();
+  private prefetching = false;
+
+  protected override noted(key: string, fact: PlannedFact, created: boolean): void {
+    // Made by prefetch: nobody's yet. Any later use claims it (a planned fact using another claims
+    // that one: its leaves stay in the plan, so they go in the first exec); unused ones drop out.
+    if (created && this.prefetching) return void this.unclaimed.set(key, fact);
+    if (!created && !this.unclaimed.has(key)) return;
+    this.unclaimed.delete(key);
     if (!this.recorded.has(key)) this.recorded.set(key, fact);
   }
 
@@ -411,6 +420,15 @@ export class EnvProbes extends FactProbes {
    * facts API's own code: a plan names facts, never commands (see plan-cache.ts).
    */
   prefetch(plan: readonly PlannedFact[]): void {
+    this.prefetching = true;
+    try {
+      this.prefetchAll(plan);
+    } finally {
+      this.prefetching = false;
+    }
+  }
+
+  private prefetchAll(plan: readonly PlannedFact[]): void {
     for (const f of plan) {
       if (!this.containerRunning(f.role)) continue;
       const [a, b, c] = f.args;
