@@ -215,9 +215,9 @@ export function validateLab(lab: Lab): void {
   }
 }
 
+/** A step by its id, or by its number (`3`: the third step, whatever the lab calls it). */
 export function findStep(lab: LabManifest, id: string): StepSpec {
-  const normalized = /^\d+$/.test(id) ? `step-${id}` : id;
-  const step = lab.steps.find((s) => s.id === normalized);
+  const step = /^\d+$/.test(id) ? lab.steps[Number(id) - 1] : lab.steps.find((s) => s.id === id);
   if (!step) throw new LabError('lab.unknownStep', { step: id, steps: lab.steps.map((s) => s.id).join(', ') });
   return step;
 }
