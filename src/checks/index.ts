@@ -5,8 +5,8 @@
  * from here and from the PostgreSQL parsers in src/pg/; the engine never imports a lab's checks
  * except through its manifest (src/lab/manifest.ts).
  */
-export { fail, pass, pollUntil, type CheckContext, type CheckFn, type CheckOutcome, type VerdictSource } from './types.js';
-export { gradeSettings, isOn, listensOn, sizeInMb, type SettingRule } from './settings.js';
+export { clientError, fail, pass, pollUntil, type CheckContext, type CheckFn, type CheckOutcome, type VerdictSource } from './types.js';
+export { errorLines, gradeSettings, isOn, listensOn, sizeInMb, type SettingRule } from './settings.js';
 export { nonceReplicated, sameTables, type NonceOptions } from './replication.js';
 export { PROBE_SCHEMA, type DirEntry, type Probes } from '../pg/probes.js';
 export type { PgProfile } from '../pg/profile.js';

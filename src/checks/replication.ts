@@ -3,7 +3,6 @@
  * standby, and the student's tables must have the same rows on both. The waits are the scaled ones
  * of src/timeouts.ts (PGLAB_TIMEOUT_SCALE), never a lab's own constants.
  */
-import { randomBytes } from 'node:crypto';
 import { PROBE_SCHEMA, type Probes } from '../pg/probes.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { pollUntil } from './types.js';
@@ -24,7 +23,7 @@ export interface NonceOptions {
 export async function nonceReplicated(
   probes: Probes, primary: string, standby: string, opts: NonceOptions = {},
 ): Promise<{ nonce: string; lagMs?: number; waitedMs: number }> {
-  const nonce = randomBytes(8).toString('hex');
+  const nonce = probes.nonce(`replicated ${primary}->${standby}`);
   const wrap = (sql: string) => (opts.localCommit ? `BEGIN; SET LOCAL synchronous_commit = local; ${sql}; COMMIT` : sql);
   await probes.sql(primary, wrap(`DROP SCHEMA IF EXISTS ${PROBE_SCHEMA} CASCADE; CREATE SCHEMA ${PROBE_SCHEMA}; CREATE TABLE ${PROBE_SCHEMA}.nonce (v text); INSERT INTO ${PROBE_SCHEMA}.nonce VALUES ('${nonce}')`), { memo: false });
   const written = Date.now();

@@ -3,7 +3,23 @@
  * failure: right in the file but not in effect → "reinicie"; a file with a syntax error (a wrapped
  * line) → the server kept its old configuration.
  */
+import type { ConfError } from '../pg/conf.js';
 import { fail, pass, type CheckContext, type CheckOutcome } from './types.js';
+
+/**
+ * Lines of a config file PostgreSQL cannot read, as `N: text | N: text`. A long line is cut
+ * between words (never inside a path or a value), and only the first few lines are listed.
+ */
+export function errorLines(errors: ConfError[], max = 4): string {
+  const one = (raw: string) => {
+    const text = raw.trim();
+    if (text.length <= 100) return text;
+    const at = text.lastIndexOf(' ', 100);
+    return `${text.slice(0, at > 40 ? at : 100)} …`;
+  };
+  const shown = errors.slice(0, max).map((e) => `${e.line}: ${one(e.raw)}`);
+  return errors.length > max ? `${shown.join(' | ')} | (+${errors.length - max})` : shown.join(' | ');
+}
 
 export interface SettingRule {
   name: string;
@@ -34,7 +50,7 @@ export async function gradeSettings(ctx: CheckContext, role: string, rules: Sett
   if (syntax.length) {
     return fail('conf-syntax', {
       file: `${ctx.profile.confDir}/postgresql.conf`,
-      lines: syntax.map((e) => `${e.line}: ${e.raw.trim().slice(0, 60)}`).join(' | '),
+      lines: errorLines(syntax),
       wrong: [...wrong, ...pending].join(', '),
     });
   }

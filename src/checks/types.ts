@@ -39,3 +39,13 @@ export async function pollUntil<T>(fn: () => Promise<T | undefined>, timeoutMs: 
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/**
+ * A client's error message (psql, ssh) as evidence: its lines joined on one line, tabs and runs of
+ * spaces squeezed, at most `max` characters. The first line (the error itself) is kept; libpq's
+ * indented continuation ("\tIs the server running…") follows it instead of replacing it.
+ */
+export function clientError(stderr: string, max = 200): string {
+  const text = stderr.split('\n').map((l) => l.replace(/\s+/g, ' ').trim()).filter(Boolean).join(' ');
+  return text.length <= max ? text : `${text.slice(0, max).replace(/\s+\S*$/, '')} …`;
+}

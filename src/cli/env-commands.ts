@@ -3,12 +3,13 @@ import chalk from 'chalk';
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { execInContainer } from '../docker/client.js';
-import { down, incompleteError, loadEnv, requireServer, type LabEnv } from '../env/env.js';
+import { down, incompleteError, keptStopped, loadEnv, pidsExhausted, requireServer, type LabEnv } from '../env/env.js';
 import { canonicalRole, envName } from '../env/naming.js';
+import { studentId, studentSubnet } from '../env/roster.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
-import { labPackages, readManifest } from '../lab/manifest.js';
+import { labAsksArchiveOff, labPackages, readManifest } from '../lab/manifest.js';
 import { upLab } from '../lab/prepare.js';
 import { topology } from '../lab/topology.js';
 import { topologyLines } from '../render/topology-text.js';
@@ -35,24 +36,35 @@ export function registerEnvCommands(program: Command): void {
     .option('--lab <id>', 'lab del entorno (mirá `lab labs`) / the env\'s lab (see `lab labs`)')
     .option('--standbys <n>', 'cantidad de esclavos (por defecto, los del lab) / number of standbys (default: the lab\'s)')
     .option('--image <tag>', 'imagen ya construida / prebuilt image (docker/README.md)')
+    .option('--student <legajo>', 'tu legajo: tu entorno tiene sus propias direcciones / your student ID: your env gets its own addresses')
     .action(async (opts) => {
       const env = envName(opts.env);
       const standbys = opts.standbys === undefined ? undefined : parseIntOption(opts.standbys, '--standbys', STANDBYS);
       if (opts.lab) readManifest(opts.lab); // an unknown lab: exit 2 before any Docker call
+      const legajo = opts.student === undefined ? undefined : studentId(opts.student);
+      const student = legajo ? { student: { legajo }, subnet: studentSubnet(legajo) } : {};
       const { env: lab, changed, notAccepting, resumed, continued } = await upLab(
-        { env, lab: opts.lab, pg: parsePg(opts.pg), standbys, image: opts.image }, progressLine);
+        { env, lab: opts.lab, pg: parsePg(opts.pg), standbys, image: opts.image, ...student }, progressLine);
       if (resumed) console.log(t('up.resumed', { env }));
       if (continued) console.log(t('up.continued', { env, lab: continued }));
-      if (notAccepting.length) {
+      // Stopped by the student before the last `lab down` and kept so: said, not an error.
+      const kept = notAccepting.filter((s) => s.kept);
+      const failing = notAccepting.filter((s) => !s.kept);
+      if (failing.length) {
         for (const s of lab.servers) console.log(`  ${s.role.padEnd(9)} ${s.ip}`);
-        const roles = notAccepting.map((s) => s.role);
+        for (const s of kept) console.log(t('up.keptStopped', { role: s.role }));
+        const roles = failing.map((s) => s.role);
         console.error(t('up.notAccepting', { env, roles: roles.join(', '), role: roles[0] }));
         process.exitCode = 1;
         return;
       }
       if (!changed) console.log(t('up.already', { env }));
       else console.log(t('up.done', { env, pg: lab.pg, subnet: lab.subnet }));
+      if (lab.student?.legajo) console.log(t('up.student', { legajo: lab.student.legajo }));
+      // Labels are fixed when an env is made: an env made without --student keeps being nobody's.
+      else if (legajo) console.log(t('up.studentNotApplied', { env, legajo }));
       for (const s of lab.servers) console.log(`  ${s.role.padEnd(9)} ${s.ip}`);
+      for (const s of kept) console.log(t('up.keptStopped', { role: s.role }));
       if (changed || continued) console.log(t('up.next'));
     });
 
@@ -89,7 +101,11 @@ export function registerEnvCommands(program: Command): void {
       const user = checkUser(opts.user);
       const env = await loadEnv(envName(opts.env));
       const s = requireServer(env, canonicalRole(server));
+      // At its pids limit the shell still opens (joining a cgroup is not a fork) but no command in it
+      // can run: say why, and what recovers it, before the student meets "fork: retry".
+      const full = await explainPidsLimit(env.name, s.role, s.container);
       process.exitCode = dockerCliExec(s.container, user, ['bash', '-l']);
+      if (process.exitCode !== 0 && !full) await explainPidsLimit(env.name, s.role, s.container);
     });
 
   program.command('psql <server>')
@@ -97,7 +113,10 @@ export function registerEnvCommands(program: Command): void {
     .option('--env <name>')
     .action(async (server, opts) => {
       const env = await loadEnv(envName(opts.env));
-      process.exitCode = dockerCliExec(requireServer(env, canonicalRole(server)).container, 'postgres', ['psql']);
+      const s = requireServer(env, canonicalRole(server));
+      const full = await explainPidsLimit(env.name, s.role, s.container);
+      process.exitCode = dockerCliExec(s.container, 'postgres', ['psql']);
+      if (process.exitCode !== 0 && !full) await explainPidsLimit(env.name, s.role, s.container);
     });
 
   program.command('exec <server> <command...>')
@@ -108,11 +127,31 @@ export function registerEnvCommands(program: Command): void {
       const user = checkUser(opts.user);
       const env = await loadEnv(envName(opts.env));
       const s = requireServer(env, canonicalRole(server));
-      const r = await execInContainer(s.container, command, { user, timeoutMs: TIMEOUTS.userExecMs, env: { LC_ALL: process.env.LC_ALL ?? 'C.UTF-8' } });
+      // Piped input (`echo "select 1;" | lab exec maestro -- psql`) reaches the command; a terminal does not (use `lab shell`).
+      const stdin = process.stdin.isTTY ? undefined : await readStdin();
+      const r = await execInContainer(s.container, command, { user, timeoutMs: TIMEOUTS.userExecMs, env: { LC_ALL: process.env.LC_ALL ?? 'C.UTF-8' }, stdin });
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
       process.exitCode = r.exitCode;
+      if (r.exitCode !== 0) await explainPidsLimit(env.name, s.role, s.container);
     });
+}
+
+/** All of a piped or redirected stdin; undefined when there is none to read (closed). */
+function readStdin(): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    process.stdin.on('data', (c: Buffer) => chunks.push(c));
+    process.stdin.on('end', () => resolve(Buffer.concat(chunks)));
+    process.stdin.on('error', () => resolve(chunks.length ? Buffer.concat(chunks) : undefined));
+  });
+}
+
+/** Says so when the container is at its pids limit (a fork bomb); true when it is. */
+async function explainPidsLimit(env: string, role: string, container: string): Promise<boolean> {
+  const full = await pidsExhausted(container);
+  if (full) console.error(t('check.pidsFull', { role, env, ...full }));
+  return Boolean(full);
 }
 
 function checkUser(user: string): 'root' | 'postgres' {
@@ -137,7 +176,10 @@ export async function statusText(env: LabEnv): Promise<string> {
   for (const s of env.servers) {
     const view = topo.servers.find((v) => v.role === s.role);
     let pgstate = t(view?.frozen ? 'status.pgFrozen' : 'status.pgDown');
-    if (view?.up) {
+    const full = s.state === 'running' ? await pidsExhausted(s.container) : undefined;
+    if (full) pgstate = t('status.pidsFull', { ...full, env: env.name });
+    else if (!view?.up && !view?.frozen && s.state === 'running' && (await keptStopped(s.container))) pgstate = t('status.pgKept');
+    else if (view?.up) {
       const version = await probes.sql(s.role, 'SHOW server_version').then((r) => r[0][0]).catch(() => profileFor(env.pg).major);
       const mode = view.primary === undefined ? '' : t(view.primary ? 'status.primary' : 'status.recovery');
       pgstate = t('status.pgUp', { version, mode }) + (view.timeline ? ` ${t('status.timeline', { tli: view.timeline })}` : '');
@@ -145,6 +187,7 @@ export async function statusText(env: LabEnv): Promise<string> {
     lines.push('  ' + t('status.server', { role: s.role.padEnd(8), state: s.state, ip: s.ip, pgstate }));
   }
   // Whichever server is primary and the standbys streaming from it (src/render/topology-text.ts).
-  lines.push('', ...topologyLines(topo).map((l) => `  ${l}`));
+  lines.push('', ...topologyLines(topo, { archiveOffExpected: labAsksArchiveOff(env.lab) }).map((l) => `  ${l}`));
   return lines.join('\n');
 }
+

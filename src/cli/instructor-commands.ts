@@ -1,30 +1,42 @@
 /** Instructors: lab grade, lab class up/status/grade/down, lab reset, lab progress. */
 import chalk from 'chalk';
 import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
-import { classDown, classEnvs, classUp, DEFAULT_CLASS, rosterNames } from '../env/class.js';
+import { classDown, classEnvs, classUp, DEFAULT_CLASS, readRosterFile, rosterStudents } from '../env/class.js';
+import { className } from '../env/roster.js';
 import { down, listEnvNames, loadEnv } from '../env/env.js';
 import { envName } from '../env/naming.js';
+import { ensureImage } from '../images/images.js';
+import { DEFAULT_PG } from '../pg/profile.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
-import { gradeEnvs, type GradeReport } from '../lab/grade.js';
+import { applyRoster, flagCopies, gradeEnvs, type EnvGrade, type GradeReport } from '../lab/grade.js';
+import { gradeHandin, handinFiles } from '../handin/handin.js';
 import { findStep, labPackages, readManifest } from '../lab/manifest.js';
 import { upLab } from '../lab/prepare.js';
 import { readProgress } from '../lab/progress.js';
 import { applySolution } from '../lab/solve.js';
-import { FORMATS, renderReport, type ReportFormat } from '../report/formats.js';
+import { DEFAULT_SCALE, FORMATS, studentLine, renderReport, type RenderOptions, type ReportFormat } from '../report/formats.js';
 import { statusText, parsePg } from './env-commands.js';
 import { confirm, progressLine } from './io.js';
-import { CLASS_SIZE, PARALLEL, parseIntOption } from './options.js';
+import { CLASS_SIZE, PARALLEL, parseIntOption, SCALE } from './options.js';
 
 function checkFormat(format: string): ReportFormat {
   if (!(FORMATS as readonly string[]).includes(format)) throw new LabError('grade.badFormat', { format });
   return format as ReportFormat;
 }
 
-function emit(report: GradeReport, format: ReportFormat, out?: string): void {
-  const text = renderReport(report, format);
+/** --scale, for the Moodle format only (elsewhere it would be silently ignored). */
+function renderOptions(opts: { scale?: string; format: string }): RenderOptions {
+  if (opts.scale === undefined) return {};
+  if (opts.format !== 'moodle') throw new LabError('grade.scaleMoodleOnly', {}, 2);
+  return { scale: parseIntOption(opts.scale, '--scale', SCALE) };
+}
+
+function emit(report: GradeReport, format: ReportFormat, out?: string, opts: RenderOptions = {}): void {
+  const text = renderReport(report, format, opts);
   if (out) {
     writeFileSync(out, text);
     console.error(t('grade.written', { format, file: out }));
@@ -41,12 +53,19 @@ export function registerInstructorCommands(program: Command): void {
     .option('--lab <id>', 'corregir este lab en vez del de cada entorno / grade this lab instead of each env\'s')
     .option('--format <format>', FORMATS.join(' | '), 'text')
     .option('--out <file>', 'archivo de salida / output file')
+    .option('--roster <file>', 'CSV de alumnos: nombre, email y legajo en el reporte / roster: names, e-mails and IDs in the report')
+    .option('--scale <n>', `moodle: la nota máxima / the top grade (${DEFAULT_SCALE})`)
     .action(async (opts) => {
       const format = checkFormat(opts.format);
+      const render = renderOptions(opts);
+      if (format === 'moodle' && !opts.roster) throw new LabError('grade.moodleRoster', {}, 2);
+      const students = opts.roster ? readRosterFile(opts.roster) : undefined;
       const names: string[] = opts.all ? await listEnvNames() : (opts.env ?? [undefined]).map((n: string | undefined) => envName(n));
       if (!names.length) throw new LabError('grade.noEnvs', {}, 2);
-      const report = await gradeEnvs(names, { lab: opts.lab, progress: names.length > 1 ? progressLine : undefined });
-      emit(report, format, opts.out);
+      let report = await gradeEnvs(names, { lab: opts.lab, progress: names.length > 1 ? progressLine : undefined });
+      // Only the graded envs' rows: `lab grade --env X` is not a whole class.
+      if (students) report = applyRoster(report, students.filter((s) => names.includes(s.env)));
+      emit(report, format, opts.out, render);
       process.exitCode = report.envs.some((g) => g.error) ? 2 : 0;
     });
 
@@ -105,13 +124,17 @@ export function registerInstructorCommands(program: Command): void {
     .option('--parallel <n>', 'entornos a la vez / envs at a time', '3')
     .action(async (opts) => {
       // Every value is checked before the first env is created.
+      className(opts.class);
       const parallel = parseIntOption(opts.parallel, '--parallel', PARALLEL);
       const count = opts.count !== undefined && !opts.roster ? parseIntOption(opts.count, '--count', CLASS_SIZE) : undefined;
       const pg = parsePg(opts.pg);
       if (opts.lab) readManifest(opts.lab);
-      const names = rosterNames({ roster: opts.roster, count });
+      const students = rosterStudents({ roster: opts.roster, count, className: opts.class });
       const t0 = Date.now();
-      const results = await classUp(names, { pg, className: opts.class, parallel, progress: progressLine, bringUp: (o) => upLab({ ...o, lab: opts.lab }) });
+      // A missing image is built (or loaded) once, with its progress, before any env: not a minute of silence.
+      const known = new Set(await listEnvNames());
+      if (students.some((s) => !known.has(s.env))) await ensureImage(pg ?? DEFAULT_PG, progressLine);
+      const results = await classUp(students, { pg, className: opts.class, parallel, progress: progressLine, bringUp: (o) => upLab({ ...o, lab: opts.lab }) });
       const failed = results.filter((r) => !r.ok);
       for (const f of failed) console.error(`  ${f.env}: ${f.error}`);
       console.log(t('class.upDone', { class: opts.class, ok: results.length - failed.length, failed: failed.length, seconds: ((Date.now() - t0) / 1000).toFixed(1) }));
@@ -122,11 +145,12 @@ export function registerInstructorCommands(program: Command): void {
     .option('--class <name>', '', DEFAULT_CLASS)
     .option('--full')
     .action(async (opts) => {
+      className(opts.class);
       const envs = await classEnvs(opts.class);
       if (!envs.length) return console.log(t('class.none', { class: opts.class }));
       for (const env of envs) {
         if (opts.full) console.log(await statusText(env), '\n');
-        else console.log(`${env.name.padEnd(24)} PostgreSQL ${env.pg.padEnd(4)} ${env.subnet.padEnd(16)} ${env.servers.map((s) => `${s.role}:${s.state}`).join('  ')}`);
+        else console.log(`${env.name.padEnd(24)} PostgreSQL ${env.pg.padEnd(4)} ${env.subnet.padEnd(16)} ${env.servers.map((s) => `${s.role}:${s.state}`).join('  ')}${env.student ? `  ${studentLine(env.student)}` : ''}`);
       }
     });
   klass.command('grade')
@@ -135,18 +159,45 @@ export function registerInstructorCommands(program: Command): void {
     .option('--out <file>')
     .option('--parallel <n>', 'entornos a la vez / envs at a time', '4')
     .option('--lab <id>', 'corregir este lab en vez del de cada entorno / grade this lab instead of each env\'s')
+    .option('--roster <file>', 'CSV de alumnos: una fila por alumno, también los que no tienen entorno / one row per student, also those without an env')
+    .option('--scale <n>', `moodle: la nota máxima / the top grade (${DEFAULT_SCALE})`)
+    .option('--submissions <dir>', 'corrige las entregas de `lab submit` de este directorio / grade the `lab submit` hand-ins in this directory')
     .action(async (opts) => {
+      className(opts.class);
       const format = checkFormat(opts.format);
+      const render = renderOptions(opts);
       const parallel = parseIntOption(opts.parallel, '--parallel', PARALLEL);
+      const students = opts.roster ? readRosterFile(opts.roster, opts.class) : undefined;
+      if (opts.submissions) {
+        // Hand-ins: re-graded one at a time with this pglab's graders against their recorded answers.
+        const files = handinFiles(opts.submissions);
+        const grades: EnvGrade[] = [];
+        for (const f of files) {
+          const g = await gradeHandin(f);
+          progressLine(`${path.basename(f)}: ${g.error ?? `${g.score}/${g.maxScore}`}`);
+          grades.push(g);
+        }
+        flagCopies(grades);
+        const labs = [...new Set(grades.filter((g) => g.lab).map((g) => g.lab))];
+        const single = labs.length === 1 ? readManifest(labs[0]) : undefined;
+        let report: GradeReport = { schema: 'pglab-grade/1', lab: single?.id ?? labs.join(','), labTitle: single?.title.es ?? labs.join(', '), gradedAt: new Date().toISOString(), envs: grades };
+        if (students) report = applyRoster(report, students, 'legajo');
+        emit(report, format, opts.out, render);
+        process.exitCode = grades.some((g) => g.refused) ? 1 : 0;
+        return;
+      }
       const names = await listEnvNames(opts.class);
-      if (!names.length) throw new LabError('class.none', { class: opts.class }, 2);
-      emit(await gradeEnvs(names, { lab: opts.lab, parallel, progress: progressLine }), format, opts.out);
+      if (!names.length && !students) throw new LabError('class.none', { class: opts.class }, 2);
+      let report: GradeReport = { ...(await gradeEnvs(names, { lab: opts.lab, parallel, progress: progressLine })), className: opts.class };
+      if (students) report = applyRoster(report, students);
+      emit(report, format, opts.out, render);
     });
   klass.command('down')
     .option('--class <name>', '', DEFAULT_CLASS)
     .option('--purge')
     .option('-y, --yes')
     .action(async (opts) => {
+      className(opts.class);
       if (opts.purge && !(await confirm(t('down.confirmPurge', { env: `${opts.class} (*)` }), opts.yes))) return;
       const names = await classDown(opts.class, { purge: opts.purge, progress: progressLine, packagesOf: labPackages });
       console.log(t(opts.purge ? 'class.purgedDone' : 'class.downDone', { class: opts.class, count: names.length }));

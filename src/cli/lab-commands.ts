@@ -1,18 +1,28 @@
-/** lab list / show / check / hint / solve */
+/** lab list / show / check / hint / solve / submit */
 import chalk from 'chalk';
 import type { Command } from 'commander';
 import { loadEnv, requireServer, type LabEnv } from '../env/env.js';
 import { envName } from '../env/naming.js';
 import { lang, localized, t } from '../i18n/index.js';
+import { submit } from '../handin/handin.js';
+import { studentId } from '../env/roster.js';
 import { renderExerciseSource } from '../lab/exercise.js';
 import { envFacts } from '../lab/facts.js';
 import { findStep, labIds, loadLab, readManifest, type Lab } from '../lab/manifest.js';
 import { appendProgress, readProgress } from '../lab/progress.js';
 import { fillHint, lazy, progressRecords, runStep, type StepResult } from '../lab/runner.js';
-import { applySolution } from '../lab/solve.js';
+import { applySolution, stopSolving } from '../lab/solve.js';
 import { EnvProbes } from '../pg/probes.js';
 import { renderStep } from '../render/checklist.js';
-import { confirm, progressLine } from './io.js';
+import { confirm, interrupted, onInterrupt, progressLine } from './io.js';
+import { LabError } from '../errors.js';
+
+/** 1234567 → "1.2 MB" (decimal units, as file managers show them). */
+function humanSize(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  if (bytes < 1e6) return `${(bytes / 1e3).toFixed(1)} kB`;
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
 
 export function registerLabCommands(program: Command): void {
   program.command('labs')
@@ -56,6 +66,23 @@ export function registerLabCommands(program: Command): void {
       console.log(next ? t('list.next', { step: next }) : t('list.allDone'));
     });
 
+  program.command('submit')
+    .description('entrega: un archivo con lo que los correctores necesitan para corregir tu entorno en otra máquina / hand-in: one file with what the graders need to grade your env elsewhere')
+    .option('--env <name>')
+    .option('--student <legajo>', 'tu legajo / your student ID')
+    .option('--out <file>', 'archivo (por defecto pglab-<lab>-<legajo>.tar) / output file')
+    .action(async (opts) => {
+      if (opts.student === undefined) throw new LabError('submit.needsStudent', {}, 2);
+      const legajo = studentId(opts.student);
+      const env = await loadEnv(envName(opts.env));
+      const out = opts.out ?? `pglab-${env.lab}-${legajo.replace(/[^A-Za-z0-9.-]/g, '-')}.tar`;
+      progressLine(t('grade.grading', { env: env.name }));
+      const r = await submit(env.name, { legajo }, out);
+      console.log(t('submit.done', { file: r.file, size: humanSize(r.bytes), score: r.grade.score, max: r.grade.maxScore }));
+      console.log(t('submit.contains', { members: r.members.map((m) => `${m.name} (${humanSize(m.size)})`).join(', ') }));
+      console.log(t('submit.facts', { servers: Object.keys(r.facts.servers).length, segments: r.facts.archive.length }));
+    });
+
   program.command('show <step>')
     .description('muestra el ejercicio / show the exercise')
     .option('--env <name>')
@@ -64,6 +91,8 @@ export function registerLabCommands(program: Command): void {
       const env = await loadEnv(envName(opts.env));
       const step = findStep(readManifest(env.lab), stepId);
       const source = renderExerciseSource(env.lab, lang(), step.exercise, env.pg, envFacts(env));
+      // Per-student values: the addresses of this student's env (derived from the legajo), not a classmate's.
+      if (env.student?.legajo) console.log(t('show.student', { legajo: env.student.legajo, ips: env.servers.map((s) => `${s.role} ${s.ip}`).join(', ') }) + '\n');
       if (opts.raw || !process.stdout.isTTY) {
         console.log(source);
       } else {
@@ -122,7 +151,23 @@ export function registerLabCommands(program: Command): void {
       const step = findStep(lab, stepId);
       if (!(await confirm(t('solve.confirm', { step: step.id, env: env.name }), opts.yes))) return;
       progressLine(t('solve.running', { step: step.id }));
-      await applySolution(env, lab, step, progressLine);
+      // Ctrl+C (or a TERM) stops the script in the container too, then exits as any interrupted command.
+      let stopping = false;
+      const stop = () => { stopping = true; progressLine(t('solve.stopping')); void stopSolving(env).finally(interrupted); };
+      process.removeListener('SIGINT', interrupted);
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        await applySolution(env, lab, step, progressLine);
+      } catch (err) {
+        // The script we stopped fails (143): not news; `interrupted` ends the process.
+        if (stopping) await new Promise(() => {});
+        throw err;
+      } finally {
+        process.removeListener('SIGINT', stop);
+        process.removeListener('SIGTERM', stop);
+        onInterrupt();
+      }
       console.log(t('solve.done', { step: step.id }));
     });
 }

@@ -8,6 +8,8 @@ export const STANDBYS = { min: 1, max: MAX_STANDBYS } as const;
 export const PARALLEL = { min: 1, max: 16 } as const;
 /** Envs in one class: one 10.213.x.0/24 subnet each, 250 in the pool (naming.candidateSubnets). */
 export const CLASS_SIZE = { min: 1, max: 250 } as const;
+/** Moodle's grade maximum: 100 unless the site raised gradepointmax (its import refuses larger grades). */
+export const SCALE = { min: 1, max: 100 } as const;
 
 /**
  * A whole number in [min, max], written plainly: "2" yes; "abc", "-1", "0", "1.5", "1e1", " 2", "+3" no

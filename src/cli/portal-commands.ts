@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { DEFAULT_CLASS } from '../env/class.js';
+import { className } from '../env/roster.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { parseIntOption } from './options.js';
@@ -12,12 +13,6 @@ const PORT = { min: 0, max: 65535 } as const;
 /** A fixed default, so the links mailed to students keep working after a restart of the portal. */
 const DEFAULT_PORT = 8470;
 const IDLE_MINUTES = { min: 1, max: 24 * 60 } as const;
-const CLASS_NAME = /^[a-z0-9][a-z0-9_-]{0,30}$/;
-
-function className(raw: string): string {
-  if (!CLASS_NAME.test(raw)) throw new LabError('portal.badClass', { class: raw }, 2);
-  return raw;
-}
 
 export function registerPortalCommands(program: Command): void {
   const klass = program.commands.find((c) => c.name() === 'class');
@@ -87,9 +82,13 @@ export function registerPortalCommands(program: Command): void {
         new (await import('../portal/audit.js')).AuditLog(name).write({ event: 'rotate', env: opts.rotate });
         return;
       }
-      const rows = names.map((env) => ({ env, name: '', email: '', url: url(links.studentSecret(env)) }));
+      const { findEnv } = await import('../env/env.js');
+      const rows = await Promise.all(names.map(async (env) => {
+        const student = (await findEnv(env))?.student;
+        return { env, name: student?.name ?? '', email: student?.email ?? '', url: url(links.studentSecret(env)) };
+      }));
       if (opts.json) console.log(JSON.stringify(rows, null, 2));
       else if (!rows.length) console.error(t('portal.noEnvs', { class: name }));
-      else for (const r of rows) console.log(`${r.env}\t${r.url}`);
+      else for (const r of rows) console.log([r.env, r.name, r.email, r.url].join('\t'));
     });
 }

@@ -88,6 +88,11 @@ export interface EngineContainerInfo { Created: string; Config?: { Labels?: Reco
 export const inspectContainer = (ep: EngineEndpoint, name: string) =>
   json<EngineContainerInfo>(ep, 'GET', `/containers/${encodeURIComponent(name)}/json`);
 
+/** One sample of a container's stats without streaming nor waiting for a second CPU sample. */
+export interface EngineStats { pids_stats?: { current?: number; limit?: number } }
+export const containerStats = (ep: EngineEndpoint, name: string, timeoutMs: number) =>
+  json<EngineStats>(ep, 'GET', `/containers/${encodeURIComponent(name)}/stats?stream=false&one-shot=true`, undefined, timeoutMs);
+
 export interface EngineExecSpec {
   Cmd: string[]; User: string; WorkingDir: string; Env: string[];
   AttachStdin: boolean; AttachStdout: true; AttachStderr: true;

@@ -5,7 +5,7 @@
  * command is meant to be safe to repeat (304 already started, 404 already gone, 409 exists/busy).
  */
 import type Docker from 'dockerode';
-import { dockerClient, ensureDocker } from './client.js';
+import { dockerClient, ensureDocker, withTimeout } from './client.js';
 import * as engine from './engine.js';
 
 export type Labels = Record<string, string>;
@@ -178,4 +178,18 @@ export async function inspectContainer(name: string): Promise<{ created: string;
   const info = await (ep ? engine.inspectContainer(ep, name) : dockerClient().getContainer(name).inspect()).catch(() => undefined);
   if (!info) return undefined;
   return { created: info.Created, labels: info.Config?.Labels ?? {}, state: info.State?.Status ?? '', env: info.Config?.Env ?? [] };
+}
+
+/**
+ * Processes in a running container and its pids limit, as the host's cgroup counts them (a fork
+ * bomb inside cannot hide it, and nothing has to fork in there to ask). undefined when unknown.
+ */
+export async function containerPids(name: string, timeoutMs = 5000): Promise<{ current: number; limit: number } | undefined> {
+  const ep = engine.engineEndpoint();
+  const stats = await (ep
+    ? engine.containerStats(ep, name, timeoutMs)
+    : withTimeout(dockerClient().getContainer(name).stats({ stream: false, 'one-shot': true } as { stream: false }) as Promise<engine.EngineStats>, timeoutMs, 'stats')
+  ).catch(() => undefined);
+  const { current, limit } = stats?.pids_stats ?? {};
+  return typeof current === 'number' && typeof limit === 'number' && limit > 0 ? { current, limit } : undefined;
 }

@@ -5,57 +5,39 @@ import { t } from '../i18n/index.js';
 import { mapLimit } from '../concurrency.js';
 import type { PgMajor } from '../pg/profile.js';
 import { down, findEnv, listEnvNames, up, type UpOptions, type UpResult } from './env.js';
-import { candidateSubnets, envName, MAX_ENV_NAME } from './naming.js';
+import { envName } from './naming.js';
+import { parseRosterStudents, studentSubnet, type Student } from './roster.js';
 
 export const DEFAULT_CLASS = 'clase';
 
 /**
- * Roster CSV: one student per line; the env name comes from a column named env/entorno/alumno/usuario
- * (or the first column), lower-cased with anything else turned into '-'. A header line is optional.
- * Every student gets an env or nothing is created: a name that cannot be used stops the whole roster
- * (cutting it silently could give two students the same env).
+ * Roster CSV → env names (see roster.ts for the format). Every student gets an env or nothing is
+ * created: a name that cannot be used stops the whole roster (cutting it silently could give two
+ * students the same env).
  */
-export function parseRoster(text: string, file = 'roster.csv'): string[] {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/) // spreadsheets save UTF-8 with a BOM
-    .map((l, i) => ({ text: l.trim(), line: i + 1 }))
-    .filter(({ text: l }) => l && !l.startsWith('#'));
-  if (!lines.length) throw new LabError('class.rosterEmpty', { file });
-  const cells = (l: string) => l.split(/[,;\t]/).map((c) => c.trim().replace(/^"|"$/g, ''));
-  const header = cells(lines[0].text).map((c) => c.toLowerCase());
-  const named = header.findIndex((c) => ['env', 'entorno', 'alumno', 'usuario', 'user', 'student'].includes(c));
-  const column = named >= 0 ? named : 0;
-  const body = named >= 0 ? lines.slice(1) : lines;
-  if (!body.length) throw new LabError('class.rosterEmpty', { file });
-  const max = candidateSubnets().length;
-  if (body.length > max) throw new LabError('class.tooMany', { count: body.length, max });
-  const names = body.map(({ text: l, line }) => rosterEnvName(cells(l)[column] ?? '', line));
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) throw new LabError('class.duplicate', { name: dup });
-  return names;
+export function parseRoster(text: string, file = 'roster.csv', klass?: string): string[] {
+  return parseRosterStudents(text, file, klass).map((s) => s.env);
 }
 
-function rosterEnvName(cell: string, line: number): string {
-  const name = slug(cell);
-  if (!name) throw new LabError('class.rosterNameUnusable', { line, name: cell });
-  if (name.length > MAX_ENV_NAME) throw new LabError('class.rosterNameTooLong', { line, name: cell, length: name.length });
-  return envName(name);
-}
-
-/** "José Pérez" → "jose-perez"; never cut (see parseRoster). */
-function slug(s: string): string {
-  return s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[-_]+|-+$/g, '');
-}
-
-export function countNames(count: number): string[] {
+/** `--count N`: <class>-alumno01…, so two classes on one server never share an env name. */
+export function countNames(count: number, klass = DEFAULT_CLASS): string[] {
   const width = Math.max(2, String(count).length);
-  return Array.from({ length: count }, (_, i) => `alumno${String(i + 1).padStart(width, '0')}`);
+  return Array.from({ length: count }, (_, i) => envName(`${klass}-alumno${String(i + 1).padStart(width, '0')}`));
 }
 
 /** --count is validated by the CLI (an integer in range); a roster file is read and checked here. */
-export function rosterNames(opts: { roster?: string; count?: number }): string[] {
-  if (opts.roster) return parseRoster(readRoster(opts.roster), opts.roster);
-  if (opts.count !== undefined && opts.count > 0) return countNames(opts.count);
+export function rosterNames(opts: { roster?: string; count?: number; className?: string }): string[] {
+  return rosterStudents(opts).map((s) => s.env);
+}
+
+export function rosterStudents(opts: { roster?: string; count?: number; className?: string }): Student[] {
+  if (opts.roster) return readRosterFile(opts.roster, opts.className);
+  if (opts.count !== undefined && opts.count > 0) return countNames(opts.count, opts.className).map((env, i) => ({ env, line: i + 1 }));
   throw new LabError('class.noRoster');
+}
+
+export function readRosterFile(file: string, klass?: string): Student[] {
+  return parseRosterStudents(readRoster(file), file, klass);
 }
 
 function readRoster(file: string): string {
@@ -84,16 +66,25 @@ export interface ClassUpResult {
  * is completed by `up`), at most `parallel` envs at a time.
  */
 export async function classUp(
-  names: string[],
+  students: (string | Student)[],
   opts: { pg?: PgMajor; className: string; parallel?: number; progress?: (l: string) => void; bringUp?: (o: UpOptions) => Promise<UpResult> },
 ): Promise<ClassUpResult[]> {
   let done = 0;
   const bringUp = opts.bringUp ?? up;
-  return mapLimit(names, opts.parallel ?? 3, async (env) => {
+  const names = students.map((s) => (typeof s === 'string' ? { env: s, line: 0 } : s));
+  return mapLimit(names, opts.parallel ?? 3, async (student) => {
+    const env = student.env;
     try {
-      const r = await bringUp({ env, pg: opts.pg, className: opts.className });
-      if (r.notAccepting.length) {
-        const roles = r.notAccepting.map((s) => s.role);
+      // A student with a legajo gets the subnet derived from it (when free): see studentSubnet.
+      const r = await bringUp({
+        env, pg: opts.pg, className: opts.className,
+        ...(student.legajo || student.name || student.email ? { student: { legajo: student.legajo, name: student.name, email: student.email } } : {}),
+        ...(student.legajo ? { subnet: studentSubnet(student.legajo) } : {}),
+      });
+      // A server its student stopped before `class down` stays stopped (src/env/readiness.ts): not a failure.
+      const failing = r.notAccepting.filter((s) => !s.kept);
+      if (failing.length) {
+        const roles = failing.map((s) => s.role);
         throw new LabError('up.notAccepting', { env, roles: roles.join(', '), role: roles[0] });
       }
       const resumed = r.resumed ? ` (${t('class.upResumed')})` : '';

@@ -7,7 +7,7 @@ import { LabError } from '../errors.js';
 import { isPgMajor, type PgMajor } from '../pg/profile.js';
 import {
   CLASS_LABEL, CONTINUED_LABEL, CREATED_LABEL, DEFAULT_LAB, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
-  containerName, networkName, serverIp, serverRoles,
+  STUDENT_EMAIL_LABEL, STUDENT_LABEL, STUDENT_NAME_LABEL, containerName, networkName, serverIp, serverRoles,
   PRIMARY_ROLE, STANDBY_ROLE,
 } from './naming.js';
 
@@ -31,6 +31,8 @@ export interface LabEnv {
   imageId?: string;
   /** Set for envs created by `lab class up`. */
   className?: string;
+  /** The student the env was made for, when known (labels set at creation). */
+  student?: StudentInfo;
   servers: ServerInfo[];
   /**
    * Only the network exists (an interrupted `lab up` / `class up`): no containers, no data.
@@ -43,6 +45,8 @@ export interface LabEnv {
    */
   leftover?: boolean;
 }
+
+export interface StudentInfo { legajo?: string; name?: string; email?: string }
 
 /** Reads an environment from Docker; undefined when nothing of it exists. */
 export async function findEnv(name: string): Promise<LabEnv | undefined> {
@@ -73,6 +77,11 @@ export async function findEnv(name: string): Promise<LabEnv | undefined> {
     image: labels[IMAGE_LABEL] ?? '',
     imageId: containers[0]?.imageId,
     className: labels[CLASS_LABEL],
+    ...(labels[STUDENT_LABEL] || labels[STUDENT_NAME_LABEL] || labels[STUDENT_EMAIL_LABEL]
+      ? {
+        student: { legajo: labels[STUDENT_LABEL] || undefined, name: labels[STUDENT_NAME_LABEL] || undefined, email: labels[STUDENT_EMAIL_LABEL] || undefined },
+      }
+      : {}),
     servers,
     ...(incomplete ? { incomplete } : {}),
     ...(network && servers.some((s) => s.state === 'missing' || s.state === 'created') ? { leftover: true } : {}),

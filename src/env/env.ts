@@ -13,25 +13,24 @@ import { ensureImage } from '../images/images.js';
 import type { ProgressLine } from '../progress-line.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
-import type { Readiness } from '../pg/readiness.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { DEFAULT_PG, type PgMajor } from '../pg/profile.js';
-import { findEnv, loadEnv, type LabEnv } from './discovery.js';
+import { findEnv, loadEnv, type LabEnv, type StudentInfo } from './discovery.js';
 import { clearStaleLock, withEnvLock } from './lock.js';
 import {
   DEFAULT_LAB,
   CLASS_LABEL, CONTINUED_LABEL, CREATED_LABEL, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
-  MAX_STANDBYS, containerName, continuationVolumeName, serverIp, serverRoles, volumeName,
+  STUDENT_EMAIL_LABEL, STUDENT_LABEL, STUDENT_NAME_LABEL, MAX_STANDBYS, containerName, continuationVolumeName, serverIp, serverRoles, volumeName,
 } from './naming.js';
 import { createNetwork, ensureNetwork, removeNetworks } from './network.js';
 import { rememberPackages } from './packages.js';
-import { awaitServers } from './readiness.js';
+import { awaitServers, type NotAccepting } from './readiness.js';
 import { SERVER_MOUNTS, SERVER_UPDATE, checkImageContract, needsDockerInit, serverSpec } from './spec.js';
 
 // What other modules import from here (kept so importers need not know the split).
-export { findEnv, incompleteError, listEnvNames, loadEnv, requireServer, type LabEnv, type ServerInfo } from './discovery.js';
+export { findEnv, incompleteError, listEnvNames, loadEnv, requireServer, type LabEnv, type ServerInfo, type StudentInfo } from './discovery.js';
 export { createdKey } from './network.js';
-export { waitReady } from './readiness.js';
+export { keptStopped, pidsExhausted, waitReady } from './readiness.js';
 export { RESTART_POLICY, SERVER_LIMITS } from './spec.js';
 
 /** Pause between two looks at a container Docker is restarting (not a limit). */
@@ -49,6 +48,8 @@ export interface UpOptions {
   progress?: ProgressLine;
   /** Instructors: the class this env belongs to (label pglab.class). */
   className?: string;
+  /** The student the env is for (labels pglab.student*); set only on a new env. */
+  student?: StudentInfo;
   /** Preferred subnet (reset keeps the IPs the student knows), used when free. */
   subnet?: string;
 }
@@ -57,7 +58,7 @@ export interface UpResult {
   env: LabEnv;
   changed: boolean;
   /** Servers whose container runs but whose PostgreSQL does not accept connections (stopped by the student, broken config, standby without hot_standby). */
-  notAccepting: { role: string; state: Readiness }[];
+  notAccepting: NotAccepting[];
   /** It completed what an interrupted command had left half-done (a lock, a network without servers, a container never started). */
   resumed: boolean;
   /** No server of this env existed before: a lab that starts from another still has to be prepared. */
@@ -149,6 +150,13 @@ async function planUp(opts: UpOptions): Promise<UpPlan> {
   if (existing && opts.pg && existing.pg !== opts.pg) {
     throw new LabError('env.otherPg', { env: opts.env, pg: existing.pg, wanted: opts.pg });
   }
+  // A class never adopts an env of another class (or of nobody's): envs are scoped by class.
+  if (existing && opts.className && existing.className !== opts.className) {
+    throw new LabError('env.otherClass', { env: opts.env, class: existing.className ?? '—', wanted: opts.className }, 2);
+  }
+  if (existing && opts.student?.legajo && existing.student?.legajo && existing.student.legajo !== opts.student.legajo) {
+    throw new LabError('env.otherStudent', { env: opts.env, student: existing.student.legajo, wanted: opts.student.legajo }, 2);
+  }
   const pg = existing?.pg ?? opts.pg ?? DEFAULT_PG;
   const standbys = Math.max(opts.standbys ?? 1, (existing?.servers.length ?? 1) - 1);
   const roles = serverRoles(standbys);
@@ -164,6 +172,7 @@ async function createOrStart(opts: UpOptions, plan: UpPlan, image: string, progr
   const envLabels = (subnet: string): Record<string, string> => ({
     [LAB_LABEL]: opts.lab ?? existing?.lab ?? DEFAULT_LAB, [ENV_LABEL]: opts.env, [PG_LABEL]: pg, [SUBNET_LABEL]: subnet,
     ...(className ? { [CLASS_LABEL]: className } : {}),
+    ...studentLabels(opts.student ?? existing?.student),
   });
   const network = existing
     ? await ensureNetwork(opts.env, envLabels(existing.subnet))
@@ -195,6 +204,14 @@ async function createOrStart(opts: UpOptions, plan: UpPlan, image: string, progr
   return { env, changed: true, notAccepting };
 }
 
+function studentLabels(s: StudentInfo | undefined): Record<string, string> {
+  return {
+    ...(s?.legajo ? { [STUDENT_LABEL]: s.legajo } : {}),
+    ...(s?.name ? { [STUDENT_NAME_LABEL]: s.name } : {}),
+    ...(s?.email ? { [STUDENT_EMAIL_LABEL]: s.email } : {}),
+  };
+}
+
 /**
  * Starts a container; "already started" (304, a concurrent `lab up`) is fine, a paused one is resumed.
  * A stopped container made by an older pglab (restart policy "no", no pids/CPU limit: it stayed
@@ -222,8 +239,21 @@ export interface DownOptions {
 export async function down(opts: DownOptions): Promise<boolean> {
   const progress = opts.progress ?? (() => {});
   await requireDocker();
-  const env = await findEnv(opts.env);
-  if (!env) return false;
+  const found = await findEnv(opts.env);
+  if (!found) return false;
+  // The same lock as `lab up`: a `down --purge` racing an `up` of the same env waits for it instead of
+  // removing volumes and networks under containers being created. An env reduced to its network
+  // has no image to make the lock from, nor one whose image was removed: nothing can be created under those.
+  await clearStaleLock(opts.env); // left by a killed `lab up`
+  if (!found.image || !(await imageLabels(found.image))) return downUnlocked(opts, found); // no image to make the lock from
+  return withEnvLock(opts.env, found.image, progress, async () => {
+    const env = await findEnv(opts.env); // read again: the `up` we waited for changed it
+    return env ? downUnlocked(opts, env) : false;
+  });
+}
+
+async function downUnlocked(opts: DownOptions, env: LabEnv): Promise<boolean> {
+  const progress = opts.progress ?? (() => {});
   // The env's lab says what its students install (ssh, rsync…); the init reinstalls them offline after `up`.
   const packages = opts.packagesOf(env.lab);
   await Promise.all(env.servers.map(async (server) => {
@@ -236,7 +266,6 @@ export async function down(opts: DownOptions): Promise<boolean> {
   // Containers first, then the network, then the volumes: a run interrupted anywhere leaves an env
   // that findEnv still sees (by its volumes or network), so the same command run again finishes it.
   if (!opts.keepNetwork) await removeNetworks(opts.env); // every one of that name (a concurrent up may have left two)
-  await clearStaleLock(opts.env);
   if (opts.purge) {
     progress(t('down.removingVolumes'));
     const vols = await listVolumes([`${ENV_LABEL}=${opts.env}`]);

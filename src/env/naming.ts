@@ -17,6 +17,10 @@ export const SUBNET_LABEL = 'pglab.subnet';
 export const CREATED_LABEL = 'pglab.created';
 export const IMAGE_LABEL = 'pglab.image';
 export const CLASS_LABEL = 'pglab.class';
+/** The student an env was made for (`lab up --student`, or the roster of `lab class up`). */
+export const STUDENT_LABEL = 'pglab.student';
+export const STUDENT_NAME_LABEL = 'pglab.student.name';
+export const STUDENT_EMAIL_LABEL = 'pglab.student.email';
 
 export const DEFAULT_ENV = 'default';
 /** Mount points that survive `lab down` / `lab up` (named volumes). */

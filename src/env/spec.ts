@@ -22,6 +22,13 @@ import { PERSISTENT_MOUNTS, PRIMARY_ROLE, STANDBY_ROLE, SUBNET_LABEL, containerN
 export const SERVER_LIMITS = { memoryBytes: 512 * 1024 * 1024, pids: 512, nanoCpus: 1_000_000_000 } as const;
 
 /**
+ * IPv6 on the loopback only: ::1 exists, so `listen_addresses = '…, localhost'` binds it instead of
+ * logging a bind error students read as "another postmaster is running"; the network interface
+ * keeps IPv6 off (Docker's default when the network has none), so nothing goes out over IPv6.
+ */
+export const SERVER_SYSCTLS: Record<string, string> = { 'net.ipv6.conf.lo.disable_ipv6': '0' };
+
+/**
  * Restart policy: after a daemon restart or a reboot the envs come back by themselves. `lab down`
  * removes the containers, so a stopped env stays stopped.
  */
@@ -57,6 +64,12 @@ export function serverSpec(s: ServerSpecInput): ContainerSpec {
       Binds: serverBinds(s.env, s.role),
       Init: s.dockerInit,
       Privileged: false,
+      // No raw or packet sockets: with them a student (root in the container) crafted IPv6 frames to
+      // the host's link-local fe80:: address, which the kernel keeps on every bridge whatever
+      // inhibit_ipv4 says, and reached host services listening on [::] (issue 17). ping still
+      // works: the images drop ping's file capability, so it uses ICMP datagram sockets.
+      CapDrop: ['NET_RAW'],
+      Sysctls: SERVER_SYSCTLS,
       RestartPolicy: { Name: RESTART_POLICY },
       Memory: SERVER_LIMITS.memoryBytes,
       PidsLimit: SERVER_LIMITS.pids,

@@ -12,8 +12,9 @@
  * contract and recipe. A bundle that fails any of it leaves nothing behind.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, renameSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, createReadStream, createWriteStream, renameSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import path from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
@@ -121,14 +122,15 @@ export function encodeManifest(m: BundleManifest): Buffer {
  * bundle.notBundle (anything else), bundle.newerFormat, bundle.truncated.
  */
 export async function readBundleHeader(file: string): Promise<BundleManifest> {
-  let size: number;
+  let st: ReturnType<typeof statSync>;
   try {
-    const st = statSync(file);
-    if (!st.isFile()) throw new Error('not a file');
-    size = st.size;
+    st = statSync(file);
   } catch {
     throw new LabError('bundle.missing', { file });
   }
+  if (st.isDirectory()) throw new LabError('bundle.isDirectory', { file });
+  if (!st.isFile()) throw new LabError('bundle.notFile', { file });
+  const size = st.size;
   const handle = await open(file, 'r');
   const head = Buffer.alloc(PAYLOAD_OFFSET);
   let got = 0;
@@ -268,6 +270,8 @@ export class TarWalker extends Writable {
 
 /** Writes one bundle with the (current, built if needed) lab images of `majors`. */
 export async function saveBundle(file: string, majors: PgMajor[], progress: ProgressLine = () => {}): Promise<BundleManifest> {
+  // Before minutes of compression: a destination that can never be written is refused now.
+  checkSaveTarget(file);
   const images: BundleImage[] = [];
   for (const pg of majors) {
     const tag = await ensureImage(pg, progress);
@@ -285,6 +289,28 @@ export async function saveBundle(file: string, majors: PgMajor[], progress: Prog
     return await writeBundleFile(file, images, source, progress, estimate);
   } finally {
     for (const i of images) await untag(i.transport);
+  }
+}
+
+/** A bundle is written as FILE.part in FILE's folder, then renamed: FILE must not be a folder, its folder must exist and be writable. */
+export function checkSaveTarget(file: string): void {
+  const existing = statOrUndefined(file);
+  if (existing?.isDirectory()) throw new LabError('bundle.saveIsDirectory', { file });
+  const dir = path.dirname(path.resolve(file));
+  const parent = statOrUndefined(dir);
+  if (!parent?.isDirectory()) throw new LabError('bundle.saveNoFolder', { file, dir });
+  try {
+    accessSync(dir, fsConstants.W_OK);
+  } catch {
+    throw new LabError('bundle.saveNotWritable', { file, dir });
+  }
+}
+
+function statOrUndefined(p: string): ReturnType<typeof statSync> | undefined {
+  try {
+    return statSync(p);
+  } catch {
+    return undefined;
   }
 }
 

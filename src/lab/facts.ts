@@ -8,6 +8,7 @@ import { labFacts } from './manifest.js';
 export function envFacts(env: LabEnv, lab: string = env.lab): Record<string, string> {
   const p = profileFor(env.pg);
   const ip = (role: string) => env.servers.find((s) => s.role === role)?.ip ?? '';
+  const lab_ = labFacts(lab);
   return {
     env: env.name,
     lab: env.lab,
@@ -22,6 +23,12 @@ export function envFacts(env: LabEnv, lab: string = env.lab): Record<string, str
     bindir: p.binDir,
     waldir: p.walDirName,
     switch_wal: p.switchWalFunction,
-    ...labFacts(lab),
+    // How this version promotes a standby, so a hint names only the env's own command.
+    basebackup_wal: p.recoveryConfFile ? '-x' : '-X fetch',
+    standby_file: `${p.dataDir}/${p.recoveryConfFile ? 'recovery.conf' : 'standby.signal'}`,
+    // synchronous_standby_names naming esclavo and esclavo2, as this version reads it.
+    sync_two: p.syncNamesFirstAny ? `'FIRST 1 (${STANDBY_ROLE}, ${STANDBY_ROLE}2)'` : `'${STANDBY_ROLE}, ${STANDBY_ROLE}2'`,
+    promote: p.triggerSetting && lab_.trigger ? `touch ${lab_.trigger}` : `${p.binDir}/pg_ctl promote -D ${p.dataDir}`,
+    ...lab_,
   };
 }

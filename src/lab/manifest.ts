@@ -82,6 +82,8 @@ export interface LabManifest {
    * hints, NAME in its solutions, ctx.facts.name in its checks. A lab that continues another has its facts too.
    */
   facts?: Record<string, string>;
+  /** The lab asks students to set archive_mode = off: status shows archiving off as expected, not as a failure. */
+  archiveOff?: boolean;
   steps: StepSpec[];
 }
 
@@ -107,6 +109,15 @@ export function labIds(): string[] {
 const manifests = new Map<string, LabManifest>();
 
 /** The manifest alone (no checks loaded): enough to list labs, plan an env or render text. */
+/** Whether a lab tells students to turn archiving off (an unknown lab: no). */
+export function labAsksArchiveOff(lab: string | undefined): boolean {
+  try {
+    return !!lab && readManifest(lab).archiveOff === true;
+  } catch {
+    return false;
+  }
+}
+
 export function readManifest(id: string): LabManifest {
   const cached = manifests.get(id);
   if (cached) return cached;

@@ -4,6 +4,8 @@
  */
 import { withTimeout } from '../docker/client.js';
 import type { LabEnv } from '../env/env.js';
+import { pidsExhausted } from '../env/readiness.js';
+import { fallbackText } from '../i18n/fallbacks.js';
 import { fill, localized, t } from '../i18n/index.js';
 import { EnvProbes, FileTooLargeError, ProbeTimeoutError, ServerDownError, SqlError, type Probes } from '../pg/probes.js';
 import type { CheckContext, CheckFn, CheckOutcome, VerdictSource } from '../checks/types.js';
@@ -73,7 +75,7 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
         outcome = { ...alt, source: alt.source ?? 'evidence' };
         break;
       }
-      tried.push(`${fallback.replace(/^[^.]+\./, '')}: ${alt.reason ?? 'fail'}`);
+      tried.push(fallbackText(fallback, alt.reason));
     }
     if (outcome.status === 'fail' && tried.length) {
       // Say what else was looked at, and whether the flight record had lines that could not be trusted.
@@ -85,7 +87,12 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
     if (/^([a-z0-9]+-)?down$|^timeout$/.test(outcome.reason ?? '') && outcome.evidence?.server) {
       const role = String(outcome.evidence.server);
       if ((await probes.readiness(role).catch(() => 'down')) === 'frozen') outcome.evidence.state = 'frozen';
-      else if (outcome.reason !== 'timeout') {
+      else if (outcome.reason !== 'timeout' && probes.containerRunning(role)
+        && !(await probes.stat(role, `${probes.profile.dataDir}/PG_VERSION`).catch(() => true))) {
+        // An empty or half-copied data directory (a base backup that failed): starting it is not the fix.
+        outcome.evidence.data_dir = probes.profile.dataDir;
+        outcome.evidence.pg_version = 'missing';
+      } else if (outcome.reason !== 'timeout') {
         const problems = await probes.startupBlockers(role).catch(() => []);
         if (problems.length) outcome.evidence.problems = problems.join('; ');
       }
@@ -106,6 +113,8 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
     if (earlier) Object.assign(c, { status: 'pass', points: c.maxPoints, passedBefore: earlier, hint: undefined, reason: undefined, source: 'earlier-pass' });
   }
 
+  await explainPidsLimit(probes.env, checks);
+
   const result: StepResult = {
     step: step.id,
     title: localized(step.title),
@@ -117,6 +126,25 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
   };
   if (!shared?.progress) await appendProgress(env, progressRecords(lab.id, [result]));
   return result;
+}
+
+/**
+ * A server at its pids limit (a fork bomb) fails checks in ways that say nothing of the cause
+ * (probes that cannot fork, "PostgreSQL detenido"), and `/etc/init.d/postgresql` cannot help there:
+ * every check that did not pass gets the one hint that does, with the counts as evidence. Asked of
+ * Docker (the host's cgroup count) only when something did not pass.
+ */
+async function explainPidsLimit(
+  env: { name: string; servers: readonly { role: string; container: string; state: string }[] }, checks: CheckResult[],
+): Promise<void> {
+  const open = checks.filter((c) => c.status !== 'pass');
+  if (!open.length) return;
+  const running = env.servers.filter((s) => s.state === 'running');
+  const full = (await Promise.all(running.map(async (s) => ({ role: s.role, pids: await pidsExhausted(s.container).catch(() => undefined) }))))
+    .find((s) => s.pids);
+  if (!full?.pids) return;
+  const hint = t('check.pidsFull', { role: full.role, env: env.name, current: full.pids.current, limit: full.pids.limit });
+  for (const c of open) Object.assign(c, { hint, evidence: { ...c.evidence, server: full.role, pids: full.pids.current, pids_limit: full.pids.limit } });
 }
 
 /** The log lines that record these results (see progress.ts). */
@@ -161,6 +189,7 @@ export function toResult(spec: CheckSpec, outcome: CheckOutcome, facts: Record<s
   let hint: string | undefined;
   if (outcome.status === 'fail') {
     if (evidence.state === 'frozen') hint = t('check.serverFrozen', { role: String(evidence.server) });
+    else if (evidence.pg_version === 'missing') hint = t('check.serverNoDatadir', { role: String(evidence.server), datadir: String(evidence.data_dir) });
     else if (evidence.problems) hint = t('check.serverDownConf', { role: String(evidence.server), problems: String(evidence.problems) });
     else if (outcome.reason === 'server-down') hint = t('check.serverDown', { role: String(evidence.server) });
     else if (outcome.reason === 'timeout') hint = t('check.probeTimeout', { role: String(evidence.server ?? '—'), command: String(evidence.command ?? '—') });

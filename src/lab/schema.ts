@@ -75,7 +75,7 @@ class Walker {
 const CHECK_KEYS = ['id', 'check', 'points', 'title', 'expected', 'hints', 'severity', 'versions', 'supersededWhen', 'fallbacks'] as const;
 const ACTION_KEYS = ['on', 'user', 'script', 'capture', 'timeoutSec', 'versions'] as const;
 const STEP_KEYS = ['id', 'title', 'exercise', 'hints', 'checks', 'solution'] as const;
-const LAB_KEYS = ['format', 'id', 'title', 'standbys', 'packages', 'startsFrom', 'facts', 'steps'] as const;
+const LAB_KEYS = ['format', 'id', 'title', 'standbys', 'packages', 'startsFrom', 'facts', 'archiveOff', 'steps'] as const;
 
 /** Every problem of a parsed lab.json (an empty list: a well-formed manifest). */
 export function manifestProblems(data: unknown, maxStandbys: number): SchemaProblem[] {
@@ -87,6 +87,7 @@ export function manifestProblems(data: unknown, maxStandbys: number): SchemaProb
   w.integer(data.standbys, 'standbys', 1, maxStandbys);
   w.array(data.packages, 'packages', (p, path) => w.string(p, path, /^[a-z0-9][a-z0-9+.-]*$/, 'schema.package'));
   if (data.startsFrom !== undefined) w.string(data.startsFrom, 'startsFrom', ID);
+  w.oneOf(data.archiveOff, 'archiveOff', [true, false] as unknown as string[]);
   if (data.facts !== undefined && w.object(data.facts, 'facts', Object.keys(data.facts as Obj), [])) {
     for (const [k, v] of Object.entries(data.facts as Obj)) {
       if (!/^[a-z][a-z0-9_]*$/.test(k)) w.say(`facts.${k}`, 'schema.factName', { value: k });

@@ -16,9 +16,39 @@ import { profileFor, solutionCapabilities } from '../pg/profile.js';
 import type { LabManifest, StepSpec } from './manifest.js';
 import type { ProgressLine } from '../progress-line.js';
 
+/**
+ * Each solution script runs as `pglab-solve <step> -s` (bash's argv0), so a rerun finds one still
+ * running (a `lab solve` killed mid-way leaves its script going in the container) and an
+ * interrupted one can be stopped: fixed scripts, no value from the env or the student in them.
+ */
+const SOLVE_ARGV = (stepId: string) => ['bash', '-c', 'exec -a "pglab-solve $0" bash -s', stepId];
+const FIND_SOLVING = 'pgrep -f "^pglab-solve " >/dev/null && echo running; true';
+// `timeout` (execInContainer's wrapper) leads the script's process group: TERM to the group ends the script and its children
+// (bash: dash's kill takes no negative process group).
+const STOP_SOLVING = 'for p in $(pgrep -f "^pglab-solve "); do g=$(ps -o pgid= -p "$p" | tr -d " "); [ -n "$g" ] && kill -TERM -- "-$g"; done; true';
+
+/** Servers of the env where a solution script is still running. */
+export async function serversSolving(env: LabEnv): Promise<string[]> {
+  const running = env.servers.filter((s) => s.state === 'running');
+  const found = await Promise.all(running.map(async (s) => {
+    const r = await execInContainer(s.container, ['sh', '-c', FIND_SOLVING], { timeoutMs: TIMEOUTS.readinessMs }).catch(() => undefined);
+    return r?.stdout.toString().trim() === 'running' ? s.role : undefined;
+  }));
+  return found.filter((r): r is string => !!r);
+}
+
+/** Ends every solution script still running in the env's servers (an interrupted `lab solve`). */
+export async function stopSolving(env: LabEnv): Promise<void> {
+  await Promise.all(env.servers.filter((s) => s.state === 'running').map((s) =>
+    execInContainer(s.container, ['bash', '-c', STOP_SOLVING], { timeoutMs: TIMEOUTS.readinessMs }).catch(() => undefined)));
+}
+
 export async function applySolution(env: LabEnv, lab: LabManifest, step: StepSpec, progress: ProgressLine = () => {}): Promise<void> {
   const actions = step.solution.filter((a) => !a.versions || a.versions.includes(env.pg));
   if (!actions.length) throw new LabError('lab.noSolution', { step: step.id, pg: env.pg });
+  // Two scripts at once would edit the same files and restart the same servers under each other.
+  const busy = await serversSolving(env);
+  if (busy.length) throw new LabError('solve.busy', { env: env.name, roles: busy.join(', ') });
   // LF line ends whatever the checkout has (Git for Windows writes CRLF): bash in the container chokes on `\r`.
   const dir = path.join(LABS_DIR, lab.id);
   // Every lab's helpers (set -e, set_conf, wait_for), then the lab's own when it has any (solutions/lib.sh is optional).
@@ -33,7 +63,7 @@ export async function applySolution(env: LabEnv, lab: LabManifest, step: StepSpe
     const server = requireServer(env, action.on);
     progress(`  ${action.on} (${action.user}): ${action.script}`);
     const script = lib + '\n' + lf(readFileSync(path.join(dir, action.script), 'utf8'));
-    const r = await execInContainer(server.container, ['bash', '-s'], {
+    const r = await execInContainer(server.container, SOLVE_ARGV(step.id), {
       user: action.user,
       env: { ...vars, LC_ALL: 'C.UTF-8' },
       stdin: script,

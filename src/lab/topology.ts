@@ -9,6 +9,7 @@
  * One cycle costs one docker exec per server: every fact here is asked for at once and the probes
  * batch them (see Probes.exec). No check functions are called: it knows nothing of a lab's steps.
  */
+import { postgresMayWrite } from '../pg/perms.js';
 import type { CheckContext } from '../checks/types.js';
 import { lsnBytes } from '../pg/recorder.js';
 import type { Probes } from '../pg/probes.js';
@@ -56,6 +57,8 @@ export interface StreamingEdge {
   lagBytes?: number;
   /** replay_lag (10+), else the standby's replay age. */
   lagS?: number;
+  /** pg_stat_replication.sync_state: async, potential, sync or quorum. */
+  sync?: string;
 }
 
 export interface ArchiveEdge {
@@ -73,6 +76,8 @@ export interface ArchiveEdge {
   /** Segments waiting in archive_status (.ready). */
   waiting: number;
   oldestWaitingS?: number;
+  /** While failing: the directory archive_command copies into, on `to`, and what is wrong with it, if anything. */
+  destination?: { dir: string; problem?: 'missing' | 'unwritable' };
 }
 
 export interface Topology {
@@ -112,7 +117,7 @@ export function serverFactsSql(profile: PgProfile): string {
     stat("coalesce(last_failed_wal, '')"), stat("coalesce(extract(epoch from last_failed_time)::bigint::text, '')"),
   ];
   const senders = `(SELECT string_agg(coalesce(host(client_addr), 'local') || ' ' || encode(convert_to(coalesce(application_name, ''), 'UTF8'), 'hex')
-      || ' ' || coalesce(state, '') || ' ' || coalesce(${profile.replSentColumn}::text, '') || ' ' || coalesce(${replayCol}::text, '') || ' ' || ${lag}, ',')
+      || ' ' || coalesce(state, '') || ' ' || coalesce(${profile.replSentColumn}::text, '') || ' ' || coalesce(${replayCol}::text, '') || ' ' || ${lag} || ' ' || coalesce(sync_state, ''), ',')
     FROM pg_stat_replication)`;
   return `SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN '' ELSE ${cur}::text END, coalesce(${recv}::text, ''), coalesce(${replay}::text, ''),
   coalesce(extract(epoch from now() - pg_last_xact_replay_timestamp())::bigint::text, ''), current_setting('archive_mode'),
@@ -123,7 +128,7 @@ export function serverFactsSql(profile: PgProfile): string {
 interface RawFacts {
   inRecovery: boolean; lsn: string; receive: string; replay: string; replayAge?: number; archiveMode: string; archiveCommand: string;
   lastArchived: string; lastArchivedAt?: number; failed?: number; lastFailed: string; lastFailedAt?: number; now: number;
-  senders: { addr: string; application: string; state: string; sent: string; replay: string; lag?: number }[];
+  senders: { addr: string; application: string; state: string; sent: string; replay: string; lag?: number; sync: string }[];
   /** Standby (9.6+): the timeline its wal receiver is on, ahead of pg_controldata until the next restartpoint. */
   receivedTli?: number;
 }
@@ -143,12 +148,17 @@ export function parseServerFacts(row: string[]): RawFacts {
     now: Number(now) || Date.now() / 1000,
     receivedTli: num(receivedTli),
     senders: (senders ?? '').split(',').filter(Boolean).map((s) => {
-      const [addr, app, state, sent, rep, lag] = s.split(' ');
-      return { addr, application: fromHex(app), state: state ?? '', sent: sent ?? '', replay: rep ?? '', lag: num(lag) };
+      const [addr, app, state, sent, rep, lag, sync] = s.split(' ');
+      return { addr, application: fromHex(app), state: state ?? '', sent: sent ?? '', replay: rep ?? '', lag: num(lag), sync: sync ?? '' };
     }),
   };
 }
 
+
+/** The directory an archive_command copies `%f` into (`host:/dir/%f` or `/dir/%f`), if it names one. */
+export function archiveDestination(command: string): string | undefined {
+  return /(?:^|[\s:])(\/[^\s'";:]*?)\/*%f/.exec(command)?.[1] || undefined;
+}
 
 export async function topology(ctx: CheckContext | { probes: Probes; profile: PgProfile }, nowS = Date.now() / 1000): Promise<Topology> {
   const { probes, profile } = ctx;
@@ -193,6 +203,7 @@ export async function topology(ctx: CheckContext | { probes: Probes; profile: Pg
         sentLsn: w.sent || undefined, replayLsn: w.replay || undefined, lagBytes,
         // replay_lag (10+) is empty once caught up; the standby's replay age only means lag while bytes are behind.
         lagS: w.lag ?? (lagBytes === 0 ? 0 : toView?.replayAgeS),
+        sync: w.sync || undefined,
       });
     }
   }
@@ -220,6 +231,12 @@ export async function topology(ctx: CheckContext | { probes: Probes; profile: Pg
     const recentFailure = edge.lastFailedAgeS !== undefined && (lastArchivedAt === undefined || (facts.lastFailedAt ?? 0) > lastArchivedAt);
     if ((oldest !== undefined && oldest > STALE_READY_S()) || (recentFailure && ready.length > 0 && (edge.lastFailedAgeS ?? 0) < STALE_READY_S() && oldest !== undefined && oldest > 30)) edge.state = 'failing';
     else if (lastArchived) edge.state = 'ok';
+    // Failing: the command may be right and its destination not (missing, `chmod 000`): look there.
+    const dir = edge.state === 'failing' && to ? archiveDestination(facts.archiveCommand) : undefined;
+    if (dir && to) {
+      const st = await probes.stat(to, dir).catch(() => undefined);
+      edge.destination = { dir, problem: !st || st.type !== 'd' ? 'missing' : !postgresMayWrite(st) ? 'unwritable' : undefined };
+    }
     archives.push(edge);
   }
 

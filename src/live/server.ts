@@ -328,7 +328,11 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
   server.requestTimeout = 120_000;
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new LabError('web.portInUse', { port: opts.port ?? 0 }, 2) : err));
+    server.once('error', (err: NodeJS.ErrnoException) => reject(
+      err.code === 'EADDRINUSE' ? new LabError('web.portInUse', { port: opts.port ?? 0 }, 2)
+        // Ports below 1024 need root (or CAP_NET_BIND_SERVICE): say so, not "listen EACCES".
+        : err.code === 'EACCES' ? new LabError('web.portDenied', { port: opts.port ?? 0 }, 2)
+          : err));
     server.listen(opts.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;

@@ -9,6 +9,7 @@ import chalk from 'chalk';
 import { t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
 import { renderStep } from '../render/checklist.js';
+import { labAsksArchiveOff } from '../lab/manifest.js';
 import { topologyLines } from '../render/topology-text.js';
 import { CYCLE_S, LiveSession, type Snapshot } from './session.js';
 
@@ -105,7 +106,7 @@ function header(session: LiveSession, snap: Snapshot): string {
 /** The whole screen on a terminal: cleared and drawn again each cycle (no scrollback growth). */
 function screen(session: LiveSession, snap: Snapshot): string {
   const lines = [chalk.bold(header(session, snap)), chalk.dim(`${t('watch.keys', { s: CYCLE_S })} ${t('watch.checkedAt', { time: localTime(new Date(snap.at).toISOString()) })}`), ''];
-  if (snap.topology) lines.push(...topologyLines(snap.topology).map((l) => `  ${l}`), '');
+  if (snap.topology) lines.push(...topologyLines(snap.topology, { archiveOffExpected: labAsksArchiveOff(snap.env.lab) }).map((l) => `  ${l}`), '');
   if (snap.result) lines.push(renderStep(snap.result, chalk.bold(session.stepTitle(snap.step))));
   if (snap.result?.passed) lines.push('', chalk.green(session.doneText(snap.step)));
   if (snap.error) lines.push('', chalk.red(t('watch.cycleFailed', { detail: snap.error, s: CYCLE_S })));
@@ -123,7 +124,7 @@ function screen(session: LiveSession, snap: Snapshot): string {
 /** Plain text (no escapes): the header, the topology and the checklist. */
 function plainScreen(session: LiveSession, snap: Snapshot): string {
   const lines = [header(session, snap), t('watch.keysPlain', { s: CYCLE_S })];
-  if (snap.topology) lines.push(...topologyLines(snap.topology).map((l) => `  ${l}`));
+  if (snap.topology) lines.push(...topologyLines(snap.topology, { archiveOffExpected: labAsksArchiveOff(snap.env.lab) }).map((l) => `  ${l}`));
   if (snap.result) lines.push(renderStep(snap.result, session.stepTitle(snap.step)));
   return lines.join('\n');
 }

@@ -8,6 +8,7 @@
  * merged psql sessions) and the plan cache (plan-cache.ts: which facts the last run of a step
  * needed). Test fakes extend FactProbes and answer the primitives they need from fixtures.
  */
+import { randomBytes } from 'node:crypto';
 import { inspectContainer } from '../docker/objects.js';
 import { imageFileSums } from '../images/image-files.js';
 import { TIMEOUTS } from '../timeouts.js';
@@ -57,6 +58,8 @@ export interface Probes {
   containerRunning(role: string): boolean;
   /** Forget memoized facts whose key starts with `prefix` (after a probe write, or when polling). */
   forget(prefix: string): void;
+  /** A fresh random value for a grader's probe write, named by its purpose (a hand-in's replay gives back the recorded one). */
+  nonce(purpose: string, bytes?: number): string;
   /** A command of the check's own (argv, never a shell string of student text) in a server's container. */
   exec(role: string, argv: string[], opts?: ProbeExecOptions & { fresh?: boolean }): Promise<ExecResult>;
   serverUp(role: string): Promise<boolean>;
@@ -71,7 +74,8 @@ export interface Probes {
   readableByPostgres(role: string, path: string): Promise<boolean>;
   readText(role: string, path: string): Promise<string | undefined>;
   listDir(role: string, dir: string): Promise<DirEntry[] | undefined>;
-  stat(role: string, path: string): Promise<{ type: string; owner: string; mtime: number; size: number } | undefined>;
+  /** mode: permission bits (`stat %a`), when the probe could read them. */
+  stat(role: string, path: string): Promise<{ type: string; owner: string; mtime: number; size: number; mode?: number } | undefined>;
   controldata(role: string): Promise<ControlFacts | undefined>;
   timeline(role: string): Promise<number>;
   processes(role: string): Promise<ProcessLine[]>;
@@ -124,6 +128,16 @@ export abstract class FactProbes implements Probes {
     return p;
   }
 
+  /**
+   * A fresh random value for a grader's probe write (a row only this grading knows). Drawn here so
+   * a hand-in's recording can give the replay the same value (src/handin/replay.ts); `purpose`
+   * names the draw for that.
+   */
+  nonce(purpose: string, bytes = 8): string {
+    void purpose;
+    return randomBytes(bytes).toString('hex');
+  }
+
   forget(prefix: string): void {
     for (const k of [...this.memo.keys()]) if (k.startsWith(prefix)) this.memo.delete(k);
   }
@@ -150,7 +164,9 @@ export abstract class FactProbes implements Probes {
   /** Databases a student may have used (names passed via PGDATABASE, never into SQL or a shell). */
   databases(role: string): Promise<string[]> {
     return this.once(`dbs:${role}`, { kind: 'databases', role, args: [] }, async () =>
-      (await this.sql(role, 'SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname LIMIT 10')).map(([d]) => d));
+      // Hex-encoded by the server, as table names: a newline in a name cannot split it.
+      (await this.sql(role, "SELECT encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname LIMIT 10"))
+        .map(([d]) => Buffer.from(d, 'hex').toString('utf8')));
   }
 
   /**
@@ -162,7 +178,7 @@ export abstract class FactProbes implements Probes {
       const result = new Map<string, number>();
       for (const db of await this.databases(role)) {
         const rows = await this.sql(role, USER_TABLES_SQL, { database: db, memo: opts.memo });
-        for (const [name, count] of rows) result.set(`${db}:${name}`, Number(count));
+        for (const [hex, count] of rows) result.set(`${db}:${Buffer.from(hex, 'hex').toString('utf8')}`, Number(count));
       }
       return result;
     };
@@ -247,12 +263,12 @@ export abstract class FactProbes implements Probes {
   }
 
   /** Stat of one path: type (d/f/…), owner, mtime; undefined when absent. */
-  stat(role: string, path: string): Promise<{ type: string; owner: string; mtime: number; size: number } | undefined> {
+  stat(role: string, path: string): Promise<{ type: string; owner: string; mtime: number; size: number; mode?: number } | undefined> {
     return this.once(`stat:${role}:${path}`, { kind: 'stat', role, args: [path] }, async () => {
-      const r = await this.exec(role, ['stat', '-c', '%F\t%U\t%Y\t%s', '--', path], { user: 'root' });
+      const r = await this.exec(role, ['stat', '-c', '%F\t%U\t%Y\t%s\t%a', '--', path], { user: 'root' });
       if (r.exitCode !== 0) return undefined;
-      const [type, owner, mtime, size] = r.stdout.toString().trim().split('\t');
-      return { type: type.includes('directory') ? 'd' : type.includes('regular') ? 'f' : type, owner, mtime: Number(mtime), size: Number(size) };
+      const [type, owner, mtime, size, mode] = r.stdout.toString().trim().split('\t');
+      return { type: type.includes('directory') ? 'd' : type.includes('regular') ? 'f' : type, owner, mtime: Number(mtime), size: Number(size), mode: parseInt(mode ?? '', 8) };
     });
   }
 
@@ -492,12 +508,13 @@ export class SqlError extends Error {}
 
 export const PROBE_SCHEMA = 'pglab_probe';
 
-const USER_TABLES_SQL = `SELECT n.nspname || '.' || c.relname,
+/** Names hex-encoded by the server: a table named with a newline or the field separator cannot split a row. */
+const USER_TABLES_SQL = `SELECT encode(convert_to(n.nspname || '.' || c.relname, 'UTF8'), 'hex'),
   (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', '${PROBE_SCHEMA}')
   AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
-ORDER BY 1 LIMIT 20`;
+ORDER BY n.nspname, c.relname LIMIT 20`;
 
 /** The facts API's own fixed queries: a plan may name them though they call query_to_xml. */
 const FACT_SQL: ReadonlySet<string> = new Set([USER_TABLES_SQL]);

@@ -113,6 +113,8 @@ export async function startPortal(opts: PortalOptions): Promise<Portal> {
     if (!envList || Date.now() - envList.at > ENV_LIST_TTL_MS) envList = { at: Date.now(), names: listEnvNames(opts.className) };
     return envList.names;
   };
+  /** The roster's name and e-mail: given to the portal, else the env's own labels (set by `class up --roster`). */
+  const personOf = (env: LabEnv): Person => opts.people?.get(env.name) ?? { name: env.student?.name, email: env.student?.email };
   const labOf = async (id: string): Promise<Lab> => {
     let lab = labs.get(id);
     if (!lab) labs.set(id, (lab = await loadLab(id)));
@@ -154,7 +156,7 @@ export async function startPortal(opts: PortalOptions): Promise<Portal> {
     const key = `${env.name}/${lab.id}/${step.id}/${lang()}`;
     let exercise = exercises.get(key);
     if (!exercise) exercises.set(key, (exercise = await exerciseHtml(lab.id, lang(), step.exercise, env.pg, envFacts(env))));
-    const person = opts.people?.get(env.name);
+    const person = personOf(env);
     return studentPage({
       base, env: env.name, who: readOnly ? [person?.name, person?.email].filter(Boolean).join(' · ') : person?.name, pg: env.pg,
       labTitle: localized(lab.title), ips: env.servers.map((s) => ({ role: s.role, ip: s.ip })), step, steps: marks, exercise,
@@ -274,7 +276,7 @@ export async function startPortal(opts: PortalOptions): Promise<Portal> {
       const names = await classEnvs();
       const envs = await Promise.all(names.map((n) => findEnv(n)));
       const rows = names.map((n, i) => ({
-        env: n, ...opts.people?.get(n), link: `${base}/env/${n}/`,
+        env: n, ...(envs[i] ? personOf(envs[i]!) : opts.people?.get(n)), link: `${base}/env/${n}/`,
         state: envs[i] ? (envs[i]!.servers.every((s) => s.state === 'running') ? t('portal.state.running') : t('portal.state.stopped')) : t('portal.state.missing'),
       }));
       const first = envs.find(Boolean);

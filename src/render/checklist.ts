@@ -32,7 +32,8 @@ export function renderCheck(c: CheckResult): string {
 }
 
 export function renderStep(r: StepResult, header: string): string {
-  const passed = r.checks.filter((c) => c.status !== 'fail').length;
+  // Only ✓ counts as verified: a ! is a warning, not a pass.
+  const passed = r.checks.filter((c) => c.status === 'pass').length;
   return [
     chalk.bold(header),
     ...r.checks.map(renderCheck),

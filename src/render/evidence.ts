@@ -26,23 +26,68 @@ const LABELS: Record<string, [es: string, en: string]> = {
   started: ['arrancó', 'started'], hba_loaded: ['pg_hba.conf leído', 'pg_hba.conf loaded'], hba_changed: ['pg_hba.conf cambió', 'pg_hba.conf changed'],
   owner: ['dueño', 'owner'], label: ['etiqueta', 'label'], start: ['inicio', 'start'], stop: ['fin', 'stop'],
   replayed_up_to: ['aplicado hasta', 'replayed up to'], backup_ended_at: ['el respaldo base terminó en', 'base backup ended at'],
+  pids: ['procesos en uso', 'processes in use'], pids_limit: ['límite de procesos', 'process limit'],
   error: ['error', 'error'], removed: ['borrado', 'removed'], installed: ['instalado', 'installed'], servers: ['servidores', 'servers'],
+  missing_on: ['falta en', 'missing on'], without_sshd: ['servidores sin sshd corriendo', 'servers without sshd running'],
+  ready_on_maestro: ['segmentos WAL esperando en el maestro (.ready)', 'WAL segments waiting on maestro (.ready)'],
+  done_on_maestro: ['segmentos WAL ya archivados por el maestro (.done)', 'WAL segments maestro archived (.done)'],
+  periods: ['veces que se vio', 'times seen'], write: ['escritura de prueba', 'test write'],
+  maestro_in_recovery: ['maestro en recuperación (pg_is_in_recovery)', 'maestro in recovery (pg_is_in_recovery)'],
+  esclavo_in_recovery: ['esclavo en recuperación (pg_is_in_recovery)', 'esclavo in recovery (pg_is_in_recovery)'],
+  esclavo2_in_recovery: ['esclavo2 en recuperación (pg_is_in_recovery)', 'esclavo2 in recovery (pg_is_in_recovery)'],
+  expected_file: ['archivo que lo pone en recuperación', 'file that puts it in recovery'],
+  expected_size: ['tamaño esperado (bytes)', 'expected size (bytes)'], esclavo_sysid: ['identificador del esclavo', "esclavo's identifier"],
+  esclavo2_sysid: ['identificador de esclavo2', "esclavo2's identifier"], system_identifier: ['identificador de sistema', 'system identifier'],
+  systemid: ['identificador de sistema', 'system identifier'], same_system_identifier: ['mismo identificador de sistema', 'same system identifier'],
+  ancestors: ['líneas de tiempo anteriores', 'earlier timelines'], primary: ['primario', 'primary'], from: ['desde', 'from'], to: ['hacia', 'to'],
+  proven_by: ['comprobado por', 'proven by'], sync_standbys: ['esclavos sincrónicos', 'synchronous standbys'],
+  connected_sync_standbys: ['esclavos sincrónicos conectados', 'synchronous standbys connected'], commit_ms: ['el COMMIT tardó (ms)', 'the COMMIT took (ms)'],
+  database: ['base de datos', 'database'], method: ['método', 'method'], num_sync: ['cuántos sincrónicos', 'how many synchronous'],
+  promoted: ['promovido', 'promoted'], trigger: ['archivo disparador', 'trigger file'], trigger_on_maestro: ['archivo disparador en el maestro', 'trigger file on maestro'],
+  signal: ['archivo de standby', 'standby file'], query: ['consulta', 'query'], result: ['resultado', 'result'], statement: ['sentencia', 'statement'],
+  sqlstate: ['SQLSTATE', 'SQLSTATE'], pid: ['pid', 'pid'], lsn: ['posición WAL', 'WAL position'], sent: ['enviado hasta', 'sent up to'],
+  senders: ['wal senders', 'wal senders'], sshd: ['sshd', 'sshd'], type: ['tipo', 'type'], reported: ['informado por el primario', 'reported by the primary'],
+  hba: ['regla de pg_hba.conf', 'pg_hba.conf rule'], backup_stop: ['fin del respaldo base', 'base backup end'], archive_status: ['archive_status', 'archive_status'],
+  limit_mb: ['límite (MB)', 'limit (MB)'], maestro: ['maestro', 'maestro'], esclavo: ['esclavo', 'esclavo'],
+  esclavo2: ['esclavo2', 'esclavo2'], data_dir: ['directorio de datos', 'data directory'], pg_version: ['PG_VERSION', 'PG_VERSION'],
+  wal_level: ['wal_level en uso', 'wal_level in use'], commits_wait: ['los COMMIT esperan', 'COMMITs wait'],
 };
+
+/** Values that are words, not data: shown in the reader's language (the JSON keeps the raw value). */
+const VALUES: Record<string, [es: string, en: string]> = {
+  yes: ['sí', 'yes'], no: ['no', 'no'], 'sí/yes': ['sí', 'yes'], ok: ['aceptada', 'accepted'],
+  settings: ['la configuración en uso', 'the settings in use'], probe: ['un COMMIT de prueba que quedó esperando', 'a test COMMIT left waiting'],
+  priority: ['prioridad', 'priority'], quorum: ['quórum (ANY)', 'quorum (ANY)'], missing: ['falta', 'missing'],
+};
+/** Keys whose value is one of the words above (elsewhere "no" or "ok" may be data). */
+const WORD_KEYS = new Set(['same_system_identifier', 'promoted', 'write', 'proven_by', 'method', 'trigger', 'recovery.conf', 'recovery.done', 'standby.signal', 'trigger_on_maestro', 'commits_wait', 'pg_version']);
+
+/** A value as people read it: words in their language; client messages on one line (no tabs, no line breaks). */
+export function evidenceValue(key: string, value: string | number): string {
+  const text = String(value);
+  const word = WORD_KEYS.has(key) ? VALUES[text] : undefined;
+  if (word) return word[lang() === 'en' ? 1 : 0];
+  return text.replace(/\s*\n\s*/g, ' ').replace(/\t/g, ' ').replace(/ {2,}/g, ' ').trim();
+}
 
 /** Cuts a long value at a word boundary, never mid-word. */
 export function clip(text: string, max = 160): string {
   if (text.length <= max) return text;
   const cut = text.slice(0, max);
+  // Whole items of a " | " list first (lines of a file), then words.
+  const item = cut.lastIndexOf(' | ');
+  if (item > max / 3) return cut.slice(0, item).trimEnd() + ' | …';
   const at = Math.max(cut.lastIndexOf(' '), cut.lastIndexOf(','), cut.lastIndexOf('|'));
   return (at > max / 2 ? cut.slice(0, at) : cut).trimEnd() + ' …';
 }
 
 export function evidenceLabel(key: string): string {
   const l = LABELS[key];
-  return l ? l[lang() === 'en' ? 1 : 0] : key.replace(/_/g, ' ');
+  // Unknown keys stay as the grader wrote them: a setting or column name reads best as itself.
+  return l ? l[lang() === 'en' ? 1 : 0] : key;
 }
 
 /** "label: value" pairs, for one line (reports) or one per line (terminal). */
 export function evidencePairs(evidence: Record<string, string | number>): string[] {
-  return Object.entries(evidence).map(([k, v]) => `${evidenceLabel(k)}: ${clip(String(v))}`);
+  return Object.entries(evidence).map(([k, v]) => `${evidenceLabel(k)}: ${clip(evidenceValue(k, v))}`);
 }

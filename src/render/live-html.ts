@@ -8,9 +8,9 @@ import { lang, t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
 import type { CheckResult, StepResult } from '../lab/runner.js';
 import type { Topology } from '../lab/topology.js';
-import { escapeHtml as e } from './escape.js';
+import { escapeHtml as e, hintHtml } from './escape.js';
 import { evidencePairs } from './evidence.js';
-import { ageText } from './topology-text.js';
+import { ageText, archiveFailingText } from './topology-text.js';
 
 const MARK: Record<CheckResult['status'], string> = { pass: '✓', fail: '✗', warn: '!' };
 const time = (ms: number) => localTime(new Date(ms).toISOString());
@@ -90,12 +90,12 @@ export function topologySvg(topo: Topology): string {
     const [x1, x2] = [from + NODE_W / 2, to + NODE_W / 2];
     const y = top + NODE_H;
     const label = a.state === 'ok' ? `${a.lastArchived ?? ''}${a.lastArchivedAgeS !== undefined ? ` (${t('topo.archivedAgo', { age: ageText(a.lastArchivedAgeS) })})` : ''}`
-      : a.state === 'failing' ? t('topo.archiveFailing', { n: a.waiting, minutes: Math.round((a.oldestWaitingS ?? 0) / 60), role: a.from })
+      : a.state === 'failing' ? archiveFailingText(a)
         : t('topo.archiveWaiting');
     const failed = a.lastFailed && a.lastFailedAgeS !== undefined ? t('topo.failedAgo', { segment: a.lastFailed, age: ageText(a.lastFailedAgeS) }) : '';
     parts.push(`<g class="edge" data-edge="archive" data-from="${e(a.from)}" data-to="${e(a.to ?? 'archive')}" data-state="${a.state}" data-segment="${e(a.lastArchived ?? '')}">`
       + `<path d="M${x1},${y} C${x1},${y + 70} ${x2},${y + 70} ${x2},${y}" class="edge-${cls} dashed" marker-end="url(#arrow-${cls})"/>`
-      + `<text x="${Math.min(x1, x2)}" y="${y + 76}" class="small">${e(`archive: ${label}`)}</text>`
+      + `<text x="${Math.min(x1, x2)}" y="${y + 76}" class="small">${e(`${t('status.archive')}: ${label}`)}</text>`
       + (failed ? `<text x="${Math.min(x1, x2)}" y="${y + 92}" class="small bad">${e(failed)}</text>` : '') + '</g>');
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" class="topology" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${e(t('web.topology'))}">${parts.join('')}</svg>`;
@@ -125,11 +125,12 @@ export function checklistHtml(result: StepResult | undefined): string {
       const observed = evidencePairs(c.evidence);
       lines.push(`<div class="detail"><b>${e(t('web.expected'))}:</b> ${e(c.expected)}</div>`,
         `<div class="detail"><b>${e(t('web.observed'))}:</b> ${observed.length ? observed.map((o) => e(o)).join('<br>') : '—'}</div>`);
-      if (c.hint) lines.push(`<div class="detail hint"><b>${e(t('web.hint'))}:</b> ${e(c.hint)}</div>`);
+      if (c.hint) lines.push(`<div class="detail hint"><b>${e(t('web.hint'))}:</b> ${hintHtml(c.hint)}</div>`);
     }
     return `<li class="check ${c.status}" data-check="${e(c.id)}" data-status="${c.status}">${lines.join('')}</li>`;
   });
-  const passed = result.checks.filter((c) => c.status !== 'fail').length;
+  // Only ✓ counts as verified: a ! is a warning, not a pass.
+  const passed = result.checks.filter((c) => c.status === 'pass').length;
   return `<ul class="checks" data-step="${e(result.step)}" data-passed="${result.passed}">${items.join('')}</ul>`
     + `<p class="summary">${e(t('check.summary', { passed, total: result.checks.length, points: result.points, maxPoints: result.maxPoints }))}</p>`;
 }

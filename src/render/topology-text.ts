@@ -13,25 +13,44 @@ export function ageText(seconds: number): string {
   return `${Math.round(seconds / 3600)} h`;
 }
 
-export function archiveText(a: ArchiveEdge): string {
+/** What the lab itself says about the servers, so status does not call its own instructions a failure. */
+export interface TopologyOptions {
+  /** The lab asks for archive_mode = off (the stream replaces the archive): off is neutral, not ✗. */
+  archiveOffExpected?: boolean;
+}
+
+export function archiveText(a: ArchiveEdge, opts: TopologyOptions = {}): string {
   if (a.state === 'ok') {
     const ago = a.lastArchivedAgeS !== undefined ? `, ${t('topo.archivedAgo', { age: ageText(a.lastArchivedAgeS) })}` : '';
     return chalk.green(`✓ ${t('topo.archiveOk', { segment: a.lastArchived ?? '—' })}`) + chalk.dim(ago);
   }
   if (a.state === 'failing') {
     const last = a.lastFailed && a.lastFailedAgeS !== undefined ? ` — ${t('topo.failedAgo', { segment: a.lastFailed, age: ageText(a.lastFailedAgeS) })}` : '';
-    return chalk.red(`✗ ${t('topo.archiveFailing', { n: a.waiting, minutes: Math.round((a.oldestWaitingS ?? 0) / 60), role: a.from })}${last}`);
+    return chalk.red(`✗ ${archiveFailingText(a)}${last}`);
   }
-  if (a.state === 'off') return chalk.red(`✗ ${t('topo.archiveOff', { role: a.from })}`);
+  if (a.state === 'off') return opts.archiveOffExpected ? chalk.dim(`– ${t('topo.archiveOffExpected')}`) : chalk.red(`✗ ${t('topo.archiveOff', { role: a.from })}`);
   return chalk.yellow(`… ${t('topo.archiveWaiting')}`);
 }
+
+/** Why archiving fails, as far as the topology saw: the destination (missing, not writable) or archive_command. */
+export function archiveFailingText(a: ArchiveEdge): string {
+  const params = { n: a.waiting, minutes: Math.round((a.oldestWaitingS ?? 0) / 60), role: a.from, to: a.to ?? '—', dir: a.destination?.dir ?? '—' };
+  if (a.destination?.problem === 'unwritable') return t('topo.archiveDestUnwritable', params);
+  if (a.destination?.problem === 'missing') return t('topo.archiveDestMissing', params);
+  return t('topo.archiveFailing', params);
+}
+const SYNC_KEYS: Record<string, 'topo.syncAsync' | 'topo.syncPotential' | 'topo.syncSync' | 'topo.syncQuorum'> = {
+  async: 'topo.syncAsync', potential: 'topo.syncPotential', sync: 'topo.syncSync', quorum: 'topo.syncQuorum',
+};
 
 export function streamText(e: StreamingEdge | undefined): string {
   if (!e) return chalk.red(`✗ ${t('topo.notStreaming')}`);
   const lag = [e.lagBytes !== undefined ? t('topo.lag', { bytes: e.lagBytes }) : '', e.lagS !== undefined ? t('topo.lagS', { s: Math.round(e.lagS) }) : ''].filter(Boolean).join(', ');
   const detail = [e.sentLsn, lag].filter(Boolean).join('; ');
   const ok = e.state === 'streaming';
-  return (ok ? chalk.green(`✓ ${t('status.working')}`) : chalk.yellow(`… ${e.state}`)) + (detail ? ` (${detail})` : '');
+  // Synchronous or not is the point of the second lab: say it on every edge that reports it.
+  const sync = e.sync && SYNC_KEYS[e.sync] ? ` — ${t(SYNC_KEYS[e.sync])}` : '';
+  return (ok ? chalk.green(`✓ ${t('status.working')}`) : chalk.yellow(`… ${e.state}`)) + sync + (detail ? ` (${detail})` : '');
 }
 
 /**
@@ -39,7 +58,7 @@ export function streamText(e: StreamingEdge | undefined): string {
  * (or, with one primary, the edge it should stream on, marked not working). After a promotion: one
  * line that says there are two primaries on different timelines.
  */
-export function topologyLines(topo: Topology): string[] {
+export function topologyLines(topo: Topology, opts: TopologyOptions = {}): string[] {
   const lines: string[] = [];
   const tli = (role: string) => topo.servers.find((v) => v.role === role)?.timeline ?? '?';
   if (topo.promoted) {
@@ -56,7 +75,7 @@ export function topologyLines(topo: Topology): string[] {
     // After a promotion the old primary's archiving is history, not something to fix.
     if (topo.promoted ? a.state !== 'ok' : a.from !== main && a.state === 'off') continue;
     const to = a.to ?? t('topo.archiveNode');
-    lines.push(`${a.from.padEnd(width)} ──${t('status.archive')}──▶ ${to.padEnd(width)}   ${archiveText(a)}`);
+    lines.push(`${a.from.padEnd(width)} ──${t('status.archive')}──▶ ${to.padEnd(width)}   ${archiveText(a, opts)}`);
   }
   const roles = new Set(topo.servers.map((s) => s.role));
   for (const s of topo.servers) {

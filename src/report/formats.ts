@@ -3,14 +3,15 @@
  * student-controlled string escaped), csv (one row per env, for a gradebook), junit (CI autograders).
  * Text, md and html show times in local time; json, csv and junit keep ISO (UTC) for machines.
  */
-import type { EnvGrade, GradeReport } from '../lab/grade.js';
+import type { CopyFlag, EnvGrade, GradeReport } from '../lab/grade.js';
+import type { StudentInfo } from '../env/env.js';
 import type { CheckResult } from '../lab/runner.js';
 import { formatEvidence } from '../render/checklist.js';
-import { escapeHtml } from '../render/escape.js';
+import { escapeHtml, hintHtml } from '../render/escape.js';
 import { lang, t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
 
-export const FORMATS = ['text', 'json', 'md', 'html', 'csv', 'junit'] as const;
+export const FORMATS = ['text', 'json', 'md', 'html', 'csv', 'junit', 'moodle'] as const;
 export type ReportFormat = (typeof FORMATS)[number];
 
 /** Labels of the human-readable formats, in the current language (machine formats keep English keys). */
@@ -22,8 +23,14 @@ const L = () => ({
 
 const MARK: Record<CheckResult['status'], string> = { pass: '✓', fail: '✗', warn: '!' };
 
-export function renderReport(report: GradeReport, format: ReportFormat): string {
+export interface RenderOptions {
+  /** moodle: the grade a full score is worth (Moodle's grade item maximum). */
+  scale?: number;
+}
+
+export function renderReport(report: GradeReport, format: ReportFormat, opts: RenderOptions = {}): string {
   switch (format) {
+    case 'moodle': return toMoodle(report, opts.scale ?? DEFAULT_SCALE);
     case 'json': return JSON.stringify(report, null, 2) + '\n';
     case 'text': return toText(report);
     case 'md': return toMarkdown(report);
@@ -37,11 +44,31 @@ function scoreLine(g: EnvGrade): string {
   return `${g.score}/${g.maxScore} (${g.percentage}%)`;
 }
 
+/** "Pérez, Ana <ana@x> (legajo 123)"; '' when nothing is known. */
+export function studentLine(s: StudentInfo | undefined): string {
+  if (!s) return '';
+  const parts = [s.name, s.email ? `<${s.email}>` : undefined, s.legajo ? `(${t('report.legajo')} ${s.legajo})` : undefined].filter(Boolean);
+  return parts.join(' ');
+}
+
+/** One flag in words: "mismo identificador de sistema (7312…) que alumno02 (Gómez, Luis)". */
+export function flagText(f: CopyFlag): string {
+  const who = f.withStudent?.name ?? f.withStudent?.legajo;
+  const key = f.kind === 'wal-segment' ? 'report.flagWal' : f.kind === 'env-identity' ? 'report.flagEnv' : 'report.flagSysid';
+  return t(key, { value: f.value, with: who ? `${f.with} (${who})` : f.with });
+}
+
+const missingText = (m: NonNullable<GradeReport['missing']>[number]) => (m.reason === 'no-handin' ? t('handin.missing') : t('report.missingEnv', { env: m.env }));
+
+const flagsOf = (g: EnvGrade) => (g.flags ?? []).map(flagText);
+
 function toText(report: GradeReport): string {
   const l = L();
   const out: string[] = [];
   for (const g of report.envs) {
-    out.push(`${l.env} ${g.env} — ${l.pg} ${g.pg || '—'} — ${l.score} ${scoreLine(g)} — ${l.graded} ${localTime(g.gradedAt)}`);
+    out.push(`${l.env} ${g.env}${g.handin ? ` (${g.handin})` : ''} — ${l.pg} ${g.pg || '—'} — ${l.score} ${scoreLine(g)} — ${l.graded} ${localTime(g.gradedAt)}`);
+    if (g.student) out.push(`  ${t('report.student')}: ${studentLine(g.student)}`);
+    for (const f of flagsOf(g)) out.push(`  ⚠ ${t('report.flags')}: ${f}`);
     if (g.error) out.push(`  ${l.error}: ${g.error}`);
     for (const s of g.steps) {
       out.push(`  ${s.passed ? '✓' : '✗'} ${s.title}: ${s.points}/${s.maxPoints}${s.firstPassed ? ` (${l.firstPassed} ${localTime(s.firstPassed)})` : ''}`);
@@ -51,6 +78,7 @@ function toText(report: GradeReport): string {
     }
     out.push('');
   }
+  for (const m of report.missing ?? []) out.push(`${missingText(m)} — ${studentLine(m.student)}`, '');
   return out.join('\n');
 }
 
@@ -65,12 +93,15 @@ function toMarkdown(report: GradeReport): string {
   for (const g of report.envs) out.push(`| ${mdCell(g.env)} | ${g.pg} | ${g.score}/${g.maxScore} | ${g.percentage} |`);
   for (const g of report.envs) {
     out.push('', `## ${mdCell(g.env)} — ${scoreLine(g)}`, '', `${l.pg} ${g.pg} · ${l.image} ${mdCell(g.imageId ?? '—')} · ${l.graded} ${localTime(g.gradedAt)}`);
+    if (g.student) out.push('', `${mdCell(t('report.student'))}: ${mdCell(studentLine(g.student))}`);
+    for (const f of flagsOf(g)) out.push('', `**⚠ ${mdCell(t('report.flags'))}:** ${mdCell(f)}`);
     if (g.error) out.push('', `**${l.error}:** ${mdCell(g.error)}`);
     for (const s of g.steps) {
       out.push('', `### ${mdCell(s.title)} — ${s.points}/${s.maxPoints}`, '', `| | ${l.check} | ${l.points} | ${l.evidence} |`, '|---|---|---|---|');
       for (const c of s.checks) out.push(`| ${MARK[c.status]} | ${mdCell(c.title)} | ${c.points}/${c.maxPoints} | ${mdCell(formatEvidence(c.evidence))}${c.passedBefore ? ` (${mdCell(l.before)} ${localTime(c.passedBefore)})` : ''} |`);
     }
   }
+  for (const m of report.missing ?? []) out.push('', `## ${mdCell(m.env)} — ${mdCell(missingText(m))}`, '', mdCell(studentLine(m.student)));
   return out.join('\n') + '\n';
 }
 
@@ -89,17 +120,20 @@ h2{border-bottom:2px solid #444;padding-bottom:.2em;page-break-before:always}h2:
     '</table>'];
   for (const g of report.envs) {
     parts.push(`<h2>${e(g.env)} — ${e(scoreLine(g))}</h2><p>${e(l.pg)} ${e(g.pg)} · ${e(l.image)} <span class="ev">${e(g.imageId ?? '—')}</span> · ${e(l.graded)} ${e(localTime(g.gradedAt))}</p>`);
+    if (g.student) parts.push(`<p>${e(t('report.student'))}: ${e(studentLine(g.student))}</p>`);
+    for (const f of flagsOf(g)) parts.push(`<p class="warn"><b>⚠ ${e(t('report.flags'))}:</b> ${e(f)}</p>`);
     if (g.error) parts.push(`<p class="fail"><b>${e(l.error)}:</b> ${e(g.error)}</p>`);
     for (const s of g.steps) {
       parts.push(`<h3>${e(s.title)} — ${s.points}/${s.maxPoints}${s.firstPassed ? ` <small>(${e(l.firstPassed)} ${e(localTime(s.firstPassed))})</small>` : ''}</h3>`,
         `<table><tr><th></th><th>${e(l.check)}</th><th>${e(l.points)}</th><th>${e(l.evidence)}</th><th>${e(l.hint)}</th></tr>`);
       for (const c of s.checks) {
         const ev = Object.entries(c.evidence).map(([k, v]) => `${e(k)}=${e(v)}`).join('<br>') + (c.passedBefore ? `<br><i>${e(l.before)} ${e(localTime(c.passedBefore))}</i>` : '');
-        parts.push(`<tr><td class="${c.status}">${MARK[c.status]}</td><td>${e(c.title)}</td><td>${c.points}/${c.maxPoints}</td><td class="ev">${ev || '—'}</td><td>${e(c.status === 'pass' ? '' : c.hint)}</td></tr>`);
+        parts.push(`<tr><td class="${c.status}">${MARK[c.status]}</td><td>${e(c.title)}</td><td>${c.points}/${c.maxPoints}</td><td class="ev">${ev || '—'}</td><td>${c.status === 'pass' ? '' : hintHtml(c.hint ?? '')}</td></tr>`);
       }
       parts.push('</table>');
     }
   }
+  for (const m of report.missing ?? []) parts.push(`<h2>${e(m.env)} — ${e(missingText(m))}</h2><p>${e(studentLine(m.student))}</p>`);
   parts.push('</body></html>');
   return parts.join('\n') + '\n';
 }
@@ -113,9 +147,14 @@ export function csvCell(v: string | number | undefined): string {
 
 function toCsv(report: GradeReport): string {
   const stepIds = [...new Set(report.envs.flatMap((g) => g.steps.map((s) => s.step)))];
-  const header = ['env', 'pg', 'score', 'maxScore', 'percentage', ...stepIds, 'gradedAt', 'error'];
+  // Student columns and the alerts go last, so the columns older reports had keep their places.
+  const header = ['env', 'pg', 'score', 'maxScore', 'percentage', ...stepIds, 'gradedAt', 'error', 'legajo', 'nombre', 'email', 'alertas'];
   const rows = report.envs.map((g) => [g.env, g.pg, g.score, g.maxScore, g.percentage,
-    ...stepIds.map((id) => { const s = g.steps.find((x) => x.step === id); return s ? s.points : ''; }), g.gradedAt, g.error ?? '']);
+    ...stepIds.map((id) => { const s = g.steps.find((x) => x.step === id); return s ? s.points : ''; }), g.gradedAt, g.error ?? '',
+    g.student?.legajo ?? '', g.student?.name ?? '', g.student?.email ?? '', flagsOf(g).join('; ')]);
+  for (const m of report.missing ?? []) {
+    rows.push([m.env, '', '', '', '', ...stepIds.map(() => ''), '', missingText(m), m.student.legajo ?? '', m.student.name ?? '', m.student.email ?? '', '']);
+  }
   return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
 }
 
@@ -128,7 +167,7 @@ function toJunit(report: GradeReport): string {
   for (const g of report.envs) {
     const checks = g.steps.flatMap((s) => s.checks);
     out.push(`  <testsuite name="${xml(g.env)}" tests="${checks.length || 1}" failures="${checks.filter((c) => c.status === 'fail').length + (g.error ? 1 : 0)}" timestamp="${xml(g.gradedAt)}">`);
-    out.push(`    <properties><property name="pg" value="${xml(g.pg)}"/><property name="score" value="${g.score}"/><property name="maxScore" value="${g.maxScore}"/><property name="imageId" value="${xml(g.imageId ?? '')}"/></properties>`);
+    out.push(`    <properties><property name="pg" value="${xml(g.pg)}"/><property name="score" value="${g.score}"/><property name="maxScore" value="${g.maxScore}"/><property name="imageId" value="${xml(g.imageId ?? '')}"/>${g.student?.legajo ? `<property name="legajo" value="${xml(g.student.legajo)}"/>` : ''}${g.student?.email ? `<property name="email" value="${xml(g.student.email)}"/>` : ''}${flagsOf(g).map((f) => `<property name="alerta" value="${xml(f)}"/>`).join('')}</properties>`);
     if (g.error) out.push(`    <testcase classname="${xml(g.env)}" name="environment"><error message="${xml(g.error)}"/></testcase>`);
     for (const s of g.steps) {
       for (const c of s.checks) {
@@ -142,4 +181,63 @@ function toJunit(report: GradeReport): string {
   }
   out.push('</testsuites>');
   return out.join('\n') + '\n';
+}
+
+export const DEFAULT_SCALE = 10;
+
+/** A grade on Moodle's scale: two decimals at most, with a decimal point whatever the locale. */
+export function scaled(score: number, maxScore: number, scale: number): string {
+  if (!maxScore) return '0';
+  return String(Math.round((score / maxScore) * scale * 100) / 100);
+}
+
+/**
+ * Where the points were lost, in plain words a student reads in Moodle: a step with no check passed
+ * in one line, else each check that lost points; then the flags.
+ */
+export function feedbackFor(g: EnvGrade): string {
+  const parts: string[] = [];
+  if (g.error) parts.push(t('moodle.notGraded', { error: g.error }));
+  for (const s of g.steps) {
+    const label = s.title.split(' — ')[0];
+    const lost = s.maxPoints - s.points;
+    if (!lost) continue;
+    if (s.points === 0 && s.checks.length > 1) { parts.push(t('moodle.stepNone', { step: label, lost })); continue; }
+    for (const c of s.checks) {
+      const cl = c.maxPoints - c.points;
+      if (cl > 0) parts.push(t('moodle.checkLost', { step: label, check: c.title, lost: cl }));
+    }
+  }
+  if (!parts.length && !g.error) parts.push(t('moodle.full', { score: g.score, max: g.maxScore }));
+  for (const f of flagsOf(g)) parts.push(`${t('moodle.alert')}: ${f}`);
+  return parts.join(' · ');
+}
+
+/**
+ * Moodle's CSV grade import (Calificaciones → Importar → Archivo CSV): UTF-8, comma-separated,
+ * quoted where needed; the user is found by e-mail or ID number (legajo), and a row whose
+ * identifier matches nobody aborts the whole import, so every roster student has a row: without an
+ * env it has an empty grade (Moodle: no grade) and a comment saying why. One grade column per lab
+ * (scaled to `scale`, decimal point) and one feedback column per lab.
+ */
+function toMoodle(report: GradeReport, scale: number): string {
+  const labs = [...new Set(report.envs.map((g) => g.lab))].sort();
+  if (!labs.length) labs.push(report.lab);
+  const header = [t('moodle.colName'), t('moodle.colEmail'), t('moodle.colLegajo'), ...labs.flatMap((lab) => [lab, `${lab} ${t('moodle.colFeedback')}`])];
+  const rows: (string | number)[][] = [];
+  for (const g of report.envs) {
+    rows.push([g.student?.name ?? g.env, g.student?.email ?? '', g.student?.legajo ?? '',
+      ...labs.flatMap((lab) => (lab === g.lab ? [g.error ? '' : scaled(g.score, g.maxScore, scale), feedbackFor(g)] : ['', '']))]);
+  }
+  for (const m of report.missing ?? []) {
+    const why = m.reason === 'no-handin' ? t('moodle.noHandin') : report.className ? t('moodle.noEnvInClass', { env: m.env, class: report.className }) : t('moodle.noEnv', { env: m.env });
+    rows.push([m.student.name ?? m.env, m.student.email ?? '', m.student.legajo ?? '', ...labs.flatMap(() => ['', why])]);
+  }
+  return [header, ...rows].map((r) => r.map(moodleCell).join(',')).join('\r\n') + '\r\n';
+}
+
+/** Like csvCell, but nothing is prefixed: Moodle matches e-mails and legajos exactly, and grades must stay numbers. */
+function moodleCell(v: string | number): string {
+  const s = String(v);
+  return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;
 }

@@ -8,18 +8,20 @@ const LAB = path.join(ROOT, 'bin', 'lab.js');
 
 export interface CliResult { code: number; stdout: string; stderr: string; ms: number }
 
-export function lab(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+export function lab(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile('node', [LAB, ...args], { env: { ...process.env, ...env }, maxBuffer: 32 * 1024 * 1024, timeout: 900_000 }, (err, stdout, stderr) => {
+    const child = execFile('node', [LAB, ...args], { env: { ...process.env, ...env }, maxBuffer: 32 * 1024 * 1024, timeout: 900_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? Number((err as NodeJS.ErrnoException).code) : 1) : 0;
       resolve({ code, stdout, stderr, ms: Date.now() - started });
     });
+    // Nothing to type: stdin at EOF, as a script's `< /dev/null` (`lab exec` passes piped stdin through).
+    child.stdin?.end(input);
   });
 }
 
 export interface JsonCheck { id: string; status: 'pass' | 'fail' | 'warn'; reason?: string; evidence: Record<string, string | number>; hint?: string; points: number; maxPoints: number; source?: string }
-export interface JsonStep { step: string; passed: boolean; checks: JsonCheck[]; durationMs: number }
+export interface JsonStep { step: string; passed: boolean; points: number; maxPoints: number; checks: JsonCheck[]; durationMs: number }
 export interface JsonReport { env: string; pg: string; passed: boolean; points: number; maxPoints: number; steps: JsonStep[] }
 
 export async function checkJson(env: string, step: string): Promise<{ code: number; report: JsonReport; ms: number }> {

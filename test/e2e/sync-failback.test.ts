@@ -68,6 +68,48 @@ describe.each(VERSIONS)('sync-failback on PostgreSQL %s', (pg) => {
     expect(Number(one['maestro-standby'].evidence.esclavo_timeline)).toBe(2);
   });
 
+  /** A shell script run in a server (test code: the text is ours). */
+  async function sh(server: string, user: 'root' | 'postgres', script: string): Promise<string> {
+    const r = await c.exec(server, user, ['bash', '-c', script]);
+    expect(r.code, `${server}: ${script}\n${r.stderr}${r.stdout}`).toBe(0);
+    return r.stdout.trim();
+  }
+  const psqlValue = (server: string, sql: string) => sh(server, 'postgres', `psql -X -qAt -c "${sql}" 2>/dev/null || true`);
+
+  it('step 1 without standby mode: the old maestro ends its recovery as a second primary, and neither step 1 nor step 3 credits it', async () => {
+    // Issue 17 item 1, by hand as a student would: everything of step 1 except standby_mode / standby.signal.
+    const v91 = pg === '9.1';
+    const [data, conf, bin] = [`/var/lib/postgresql/${pg}/main`, `/etc/postgresql/${pg}/main`, `/usr/lib/postgresql/${pg}/bin`];
+    const maestroIp = await sh('maestro', 'root', 'hostname -i | cut -d" " -f1');
+    const esclavoIp = await sh('esclavo', 'root', 'hostname -i | cut -d" " -f1');
+    await sh('esclavo', 'root', `printf "%s\\n" "listen_addresses = '*'" "max_wal_senders = 10" "${v91 ? 'wal_keep_segments = 8' : 'wal_keep_size = 128MB'}" >> ${conf}/postgresql.conf
+      echo "host replication postgres ${maestroIp}/32 trust" >> ${conf}/pg_hba.conf
+      /etc/init.d/postgresql restart`);
+    await sh('maestro', 'root', `printf "%s\\n" "hot_standby = on" "max_wal_senders = 10" "archive_mode = off" >> ${conf}/postgresql.conf
+      /etc/init.d/postgresql stop`);
+    const restore = "restore_command = 'cp /var/lib/postgresql/wal_archive/%f %p'";
+    await sh('maestro', 'postgres', `set -e
+      find ${data} -mindepth 1 -delete
+      ${bin}/pg_basebackup -h ${esclavoIp} -U postgres -D ${data} ${v91 ? '-x' : '-X fetch'} -c fast
+      ${v91
+    ? `printf "%s\\n" "primary_conninfo = 'host=${esclavoIp} port=5432 user=postgres'" "${restore}" "recovery_target_timeline = 'latest'" > ${data}/recovery.conf`
+    : `printf "%s\\n" "primary_conninfo = 'host=${esclavoIp} port=5432 user=postgres'" "${restore}" >> ${conf}/postgresql.conf; touch ${data}/recovery.signal`}`);
+    await sh('maestro', 'root', '/etc/init.d/postgresql start');
+    // The archive recovery ends (nothing more to restore) and maestro opens timeline 3 as a primary.
+    await expect.poll(() => psqlValue('maestro', 'select pg_is_in_recovery()'), { timeout: 60_000, interval: 1_000 }).toBe('f');
+
+    const one = await checks('step-1');
+    expect(one['maestro-standby'], JSON.stringify(one['maestro-standby'])).toMatchObject({ status: 'fail', reason: 'recovery-ended', points: 0 });
+    expect(Number(one['maestro-standby'].evidence.maestro_timeline)).toBe(3);
+    // The fallback (a history through timeline 2, the same system identifier) does not credit it either.
+    expect(String(one['maestro-standby'].evidence.also_checked)).toMatch(/sigue siendo primario|still a primary/);
+    expect(one.streaming).toMatchObject({ status: 'fail', points: 0 });
+    expect((await c.check('step-1')).report.steps[0].checks.reduce((n, c) => n + c.points, 0)).toBe(0);
+    const three = await checks('step-3');
+    expect(three['maestro-primary'], JSON.stringify(three['maestro-primary'])).toMatchObject({ status: 'fail', reason: 'two-primaries', points: 0 });
+    // lab solve step-1 (next) repairs it from here: a fresh base backup of esclavo and standby mode.
+  });
+
   it('step 1: the old maestro follows the promoted esclavo', async () => {
     await solveAndCheck('step-1');
     const one = await checks('step-1');
@@ -123,6 +165,25 @@ describe.each(VERSIONS)('sync-failback on PostgreSQL %s', (pg) => {
     expect(one['maestro-standby']).toMatchObject({ status: 'pass', source: 'evidence' });
     // Step 2 is judged on whichever server is primary now.
     expect((await checks('step-2'))['sync-standby'].evidence).toMatchObject({ primary: 'maestro', standby: 'esclavo', sync_state: 'sync' });
+    expect(three['commits-complete']).toMatchObject({ status: 'pass' });
+  });
+
+  it('step 3 with esclavo connected under another name: every COMMIT on maestro would wait, and step 3 says so', async () => {
+    // Issue 17 item 2: esclavo's primary_conninfo without application_name=esclavo, maestro's list 'esclavo'.
+    const v91 = pg === '9.1';
+    const file = v91 ? `/var/lib/postgresql/${pg}/main/recovery.conf` : `/etc/postgresql/${pg}/main/postgresql.conf`;
+    const esclavoApp = () => psqlValue('maestro', "select coalesce(string_agg(application_name, ','), '') from pg_stat_replication where state = 'streaming'");
+    await sh('esclavo', 'root', `sed -i 's/ application_name=esclavo//' ${file} && /etc/init.d/postgresql restart`);
+    try {
+      await expect.poll(esclavoApp, { timeout: 60_000, interval: 1_000 }).toMatch(/^(?!esclavo$).+/);
+      const three = await checks('step-3');
+      expect(three['commits-complete'], JSON.stringify(three['commits-complete'])).toMatchObject({ status: 'fail', reason: 'commits-wait', points: 0 });
+      expect(three['commits-complete'].evidence.synchronous_standby_names).toBe('esclavo');
+    } finally {
+      await sh('esclavo', 'root', `sed -i "s/user=postgres'/user=postgres application_name=esclavo'/" ${file} && /etc/init.d/postgresql restart`);
+    }
+    await expect.poll(esclavoApp, { timeout: 60_000, interval: 1_000 }).toBe('esclavo');
+    expect((await checks('step-3'))['commits-complete'].status).toBe('pass');
   });
 
   it('step 4: esclavo2 in the synchronous list; lab grade gives 100 % from the live state', async () => {

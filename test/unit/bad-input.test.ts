@@ -69,19 +69,19 @@ describe('roster', () => {
     expect(err.key).toBe('class.rosterNameTooLong');
     expect(err.params).toMatchObject({ line: 3, length: 300 });
     // 31 is fine, 32 is not
-    expect(parseRoster(`${'b'.repeat(MAX_ENV_NAME)}\n`)).toEqual(['b'.repeat(MAX_ENV_NAME)]);
-    expect(labError(() => parseRoster(`${'b'.repeat(MAX_ENV_NAME + 1)}\n`)).key).toBe('class.rosterNameTooLong');
+    expect(parseRoster(`entorno\n${'b'.repeat(MAX_ENV_NAME)}\n`)).toEqual(['b'.repeat(MAX_ENV_NAME)]);
+    expect(labError(() => parseRoster(`entorno\n${'b'.repeat(MAX_ENV_NAME + 1)}\n`)).key).toBe('class.rosterNameTooLong');
   });
 
   it('refuses a name with nothing usable instead of dropping the student', () => {
     const err = labError(() => parseRoster('entorno\nana\n张三\n'));
     expect(err.key).toBe('class.rosterNameUnusable');
     expect(err.params).toMatchObject({ line: 3, name: '张三' });
-    expect(parseRoster('_ana\n')).toEqual(['ana']);
+    expect(parseRoster('entorno\n_ana\n')).toEqual(['ana']);
   });
 
   it('refuses more students than subnets', () => {
-    const many = Array.from({ length: 251 }, (_, i) => `alumno${i}`).join('\n');
+    const many = ['entorno', ...Array.from({ length: 251 }, (_, i) => `alumno${i}`)].join('\n');
     expect(labError(() => parseRoster(many)).key).toBe('class.tooMany');
   });
 });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  BUNDLE_FORMAT, encodeManifest, MANIFEST_BYTES, PAYLOAD_OFFSET, parseTarHeader, readBundleHeader, tarHeader, transportName,
+  BUNDLE_FORMAT, checkSaveTarget, encodeManifest, MANIFEST_BYTES, PAYLOAD_OFFSET, parseTarHeader, readBundleHeader, tarHeader, transportName,
   verifyPayload, writeBundleFile, type BundleImage,
 } from '../../src/images/bundle.js';
 import { LabError } from '../../src/errors.js';
@@ -73,7 +73,15 @@ describe('bundle file', () => {
     writeFileSync(empty, '');
     expect((await labErrorOf(readBundleHeader(empty))).key).toBe('bundle.notBundle');
     expect((await labErrorOf(readBundleHeader(path.join(dir, 'absent')))).key).toBe('bundle.missing');
-    expect((await labErrorOf(readBundleHeader(dir))).key).toBe('bundle.missing');
+    // A folder is said to be one (issue 17), not "no such file".
+    expect((await labErrorOf(readBundleHeader(dir))).key).toBe('bundle.isDirectory');
+  });
+
+  it('refuses a save target that is a folder, or in a folder that does not exist, before any work', () => {
+    const keyOf = (f: () => void) => { try { f(); return 'none'; } catch (err) { return (err as LabError).key; } };
+    expect(keyOf(() => checkSaveTarget(dir))).toBe('bundle.saveIsDirectory');
+    expect(keyOf(() => checkSaveTarget(path.join(dir, 'absent', 'x.pglab')))).toBe('bundle.saveNoFolder');
+    expect(keyOf(() => checkSaveTarget(path.join(dir, 'new.pglab')))).toBe('none');
   });
 
   it('says "truncated" for a copy cut short anywhere', async () => {

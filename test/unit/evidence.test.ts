@@ -7,7 +7,7 @@ describe('evidence for people', () => {
   it('labels known keys in Spanish and English, and keeps unknown keys readable', () => {
     setLang('es');
     expect(evidencePairs({ segment: '000000010000000000000003', maestro_sysid: '58', some_key: 1 }))
-      .toEqual(['segmento WAL: 000000010000000000000003', 'identificador del maestro: 58', 'some key: 1']);
+      .toEqual(['segmento WAL: 000000010000000000000003', 'identificador del maestro: 58', 'some_key: 1']);
     setLang('en');
     expect(evidencePairs({ segment: 'x' })).toEqual(['WAL segment: x']);
     setLang('es');

@@ -27,7 +27,7 @@ const LAYERS: [string, RegExp][] = [
   ['lab', /^src\/lab\//],
   ['render', /^src\/render\//],
   ['report', /^src\/report\//],
-  ['live', /^src\/(live|portal)\//],
+  ['live', /^src\/(live|portal|handin)\//],
   ['cli', /^src\/cli\//],
 ];
 

@@ -406,7 +406,7 @@ describe.each(RUNS)('promotion.promotedProperly / timelineAdvanced on the 9.1 pr
     ...answers('maestro', 'pg_is_in_recovery-maestro.txt', 'xlog-location-maestro.txt'),
   ]);
   const maestro: RoleFixture = { readiness: 'accepting' };
-  const promotedEvidence = { timeline: 2, 'recovery.conf': 'no', 'recovery.done': 'sí/yes', trigger: 'no' };
+  const promotedEvidence = { timeline: 2, 'recovery.conf': 'no', 'recovery.done': 'yes', trigger: 'no' };
   // recovery.conf removed by hand (never renamed to recovery.done), server restarted: still timeline 1.
   const handDeleted = (): RoleFixture => promoted({
     readiness: 'down',

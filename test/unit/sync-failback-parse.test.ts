@@ -70,6 +70,6 @@ describe('sync-failback manifest', () => {
     const FALLBACK_ONLY = ['no-history'];
     expect([...reasons].filter((r) => !hinted.has(r) && !FALLBACK_ONLY.includes(r))).toEqual([]);
     for (const c of lab.steps.flatMap((s) => s.checks)) expect(c.hints.default, c.id).toBeTruthy();
-    expect(Object.keys(lab.checks).filter((k) => k.startsWith('failback.')).length).toBe(14);
+    expect(Object.keys(lab.checks).filter((k) => k.startsWith('failback.')).length).toBe(15);
   });
 });

@@ -8,12 +8,13 @@
  * the requirement in a role-agnostic way ("the primary has a synchronous standby") or fall back on
  * what survives (the timeline history proves maestro once replayed esclavo's timeline).
  */
-import { randomBytes } from 'node:crypto';
-import { fail, nonceReplicated, pass, sameTables, TIMEOUTS, type CheckFn, type CheckOutcome, type PgProfile, type Probes } from '../../../src/checks/index.js';
+import { fail, nonceReplicated, pass, sameTables, TIMEOUTS, type CheckContext, type CheckFn, type CheckOutcome, type PgProfile, type Probes } from '../../../src/checks/index.js';
+import { lang } from '../../../src/i18n/index.js';
 import { parseTimelineHistory } from '../../../src/pg/backup.js';
 import { confGet, parseConf } from '../../../src/pg/conf.js';
 import { matchHba, parseHba } from '../../../src/pg/hba.js';
 import { timelineHistoryPath } from '../../../src/pg/profile.js';
+import { spans } from '../../../src/pg/recorder.js';
 import { conninfoApplicationName, listed, parseSyncNames, type SyncNames } from './parse.js';
 
 type Role = 'maestro' | 'esclavo';
@@ -24,7 +25,7 @@ const ORIGINAL_TIMELINE = 1;
 
 const isUp = (probes: Probes, role: string) => probes.serverUp(role).catch(() => false);
 const sysid = async (probes: Probes, role: string) => (await probes.controldata(role).catch(() => undefined))?.systemIdentifier;
-const yes = (b: boolean) => (b ? 'sí/yes' : 'no');
+const yes = (b: boolean) => (b ? 'yes' : 'no');
 
 interface ReplRow { addr: string; app: string; state: string; sync: string; sent: string }
 
@@ -62,16 +63,53 @@ async function lineage(probes: Probes, profile: PgProfile, role: string): Promis
 }
 
 /**
- * maestro is on a timeline that descends from esclavo's (it replayed the timeline esclavo opened
- * when promoted, 2 in the lab's story, as its standby) and is the same cluster as esclavo: what
- * survives of step 1 after the switchover. maestro itself only ever ran timeline 1 before, so any
- * later ancestor was replayed from another server of the same cluster.
+ * Periods when maestro was seen as a standby streaming from esclavo: esclavo's record shows a wal
+ * sender streaming to maestro's address while maestro's shows itself in recovery with its wal
+ * receiver streaming, both of the live cluster (system identifier). The records only corroborate:
+ * every caller also requires the live state that such a past leaves (timeline history, same cluster).
  */
-async function maestroReplayedEsclavo(probes: Probes, profile: PgProfile): Promise<{ ok: boolean; evidence: Record<string, string | number> }> {
+async function maestroSeenStreaming(probes: Probes, ip: CheckContext['ip'], clusterSysid: string): Promise<[number, number][]> {
+  const [mine, theirs] = await Promise.all([probes.recording('maestro').catch(() => undefined), probes.recording('esclavo').catch(() => undefined)]);
+  const receiving = spans((mine?.records ?? []).filter((r) => r.sysid === clusterSysid), (r) => r.inRecovery === true && r.receiver === 'streaming');
+  const sending = spans((theirs?.records ?? []).filter((r) => r.sysid === clusterSysid), (r) => r.senders.some((x) => x.client === ip.maestro && x.state === 'streaming'));
+  const slack = 15; // the two servers record on their own clocks' ticks
+  const both: [number, number][] = [];
+  for (const [a0, a1] of sending) {
+    for (const [b0, b1] of receiving) if (Math.max(a0, b0) - slack <= Math.min(a1, b1) + slack) both.push([Math.max(a0, b0), Math.min(a1, b1)]);
+  }
+  return both;
+}
+
+type Replayed = { ok: boolean; reason?: string; evidence: Record<string, string | number> };
+
+/**
+ * maestro really was a standby of the promoted esclavo and took over from it (what survives of step
+ * 1 after the switchover): its timeline descends from esclavo's (2 in the lab's story; maestro
+ * itself only ever ran timeline 1), the same cluster as esclavo, it was seen streaming from esclavo,
+ * and esclavo is not a primary going on alone. A history with timeline 2 is not enough: an old
+ * maestro restored from esclavo's base backup without standby_mode (or with a trigger file left
+ * from the first lab) ends its archive recovery and opens timeline 3 as a second primary.
+ */
+async function maestroReplayedEsclavo(probes: Probes, profile: PgProfile, ip: CheckContext['ip']): Promise<Replayed> {
   const [line, sm, se] = await Promise.all([lineage(probes, profile, 'maestro'), sysid(probes, 'maestro'), sysid(probes, 'esclavo')]);
-  const evidence = { maestro_timeline: line.tli, ancestors: line.parents.join(' → ') || '—', same_system_identifier: yes(!!sm && sm === se) };
-  const replayed = line.parents.some((t) => t > ORIGINAL_TIMELINE);
-  return { ok: !!sm && sm === se && replayed, evidence: { ...evidence, history: line.tli > 1 ? line.path : '—' } };
+  const same = !!sm && sm === se;
+  const evidence: Record<string, string | number> = { maestro_timeline: line.tli, ancestors: line.parents.join(' → ') || '—', same_system_identifier: yes(same), history: line.tli > 1 ? line.path : '—' };
+  if (!same) return { ok: false, reason: 'other-cluster', evidence };
+  if (!line.parents.some((t) => t > ORIGINAL_TIMELINE)) return { ok: false, reason: 'no-history', evidence };
+  // Two primaries: maestro opened its own timeline while esclavo goes on writing on its own.
+  const [mUp, eUp] = await Promise.all([isUp(probes, 'maestro'), isUp(probes, 'esclavo')]);
+  if (mUp && eUp && !(await probes.inRecovery('maestro')) && !(await probes.inRecovery('esclavo'))) {
+    return { ok: false, reason: 'two-primaries', evidence: { ...evidence, esclavo_timeline: await probes.timeline('esclavo') } };
+  }
+  const seen = await maestroSeenStreaming(probes, ip, sm!);
+  if (!seen.length) return { ok: false, reason: 'never-streamed', evidence };
+  return { ok: true, evidence: { ...evidence, streaming: `esclavo → maestro ${period(seen[seen.length - 1])}` } };
+}
+
+/** "19:18–19:20" in the machine's local time. */
+function period([from, to]: [number, number]): string {
+  const hm = (s: number) => new Date(s * 1000).toLocaleTimeString(lang() === 'en' ? 'en-GB' : 'es-AR', { hour: '2-digit', minute: '2-digit' });
+  return from === to ? hm(from) : `${hm(from)}–${hm(to)}`;
 }
 
 /** Why a primary has no wal sender for a standby: the settings and rules a student controls. */
@@ -116,12 +154,20 @@ async function primaryConninfo(probes: Probes, profile: PgProfile, role: string)
 // ── Step 1: the old maestro, a standby of the new primary ─────────────────────────────────────
 
 /** maestro in recovery, a clone of esclavo (same system identifier), esclavo a primary on its new timeline. */
-export const maestroFollowsEsclavo: CheckFn = async ({ probes }) => {
+export const maestroFollowsEsclavo: CheckFn = async ({ probes, profile, facts }) => {
   if (!(await isUp(probes, 'esclavo'))) return fail('down', { server: 'esclavo' });
   if (await probes.inRecovery('esclavo')) return fail('esclavo-not-primary', { esclavo_in_recovery: 't' });
   if (!(await isUp(probes, 'maestro'))) return fail('down', { server: 'maestro' });
   const [tli, mtli] = await Promise.all([probes.timeline('esclavo'), probes.timeline('maestro')]);
-  if (!(await probes.inRecovery('maestro'))) return fail('maestro-primary', { maestro_in_recovery: 'f', maestro_timeline: mtli, esclavo_timeline: tli });
+  if (!(await probes.inRecovery('maestro'))) {
+    const evidence = { maestro_in_recovery: 'f', maestro_timeline: mtli, esclavo_timeline: tli };
+    // On a timeline after esclavo's: it was restored from esclavo but ended its recovery on its own.
+    if (mtli > tli) {
+      const trigger = profile.triggerSetting && (await probes.stat('maestro', facts.trigger).catch(() => undefined));
+      return fail(trigger ? 'promoted-by-trigger' : 'recovery-ended', trigger ? { ...evidence, trigger_on_maestro: facts.trigger } : evidence);
+    }
+    return fail('maestro-primary', evidence);
+  }
   const [sm, se] = await Promise.all([sysid(probes, 'maestro'), sysid(probes, 'esclavo')]);
   if (!sm || sm !== se) return fail('other-cluster', { maestro_sysid: sm ?? '—', esclavo_sysid: se ?? '—' });
   return pass({ maestro_in_recovery: 't', system_identifier: sm, esclavo_timeline: tli, maestro_timeline: mtli });
@@ -136,10 +182,13 @@ export const streamsFromEsclavo: CheckFn = async ({ probes, profile, ip }) => {
   return pass({ client_addr: mine.addr, application_name: mine.app, state: mine.state, sent: mine.sent });
 };
 
-/** Fallback for step 1 after the switchover: maestro's timeline descends from esclavo's. */
-export const maestroReplayedEsclavoTimeline: CheckFn = async ({ probes, profile }) => {
-  const { ok, evidence } = await maestroReplayedEsclavo(probes, profile);
-  return ok ? { ...pass(evidence), source: 'evidence' } : fail('no-history', evidence);
+/**
+ * Fallback for step 1 after the switchover: maestro was seen streaming from esclavo as its standby,
+ * and its timeline descends from esclavo's.
+ */
+export const maestroReplayedEsclavoTimeline: CheckFn = async ({ probes, profile, ip }) => {
+  const r = await maestroReplayedEsclavo(probes, profile, ip);
+  return r.ok ? { ...pass(r.evidence), source: 'evidence' } : fail(r.reason ?? 'no-history', r.evidence);
 };
 
 /**
@@ -186,7 +235,7 @@ export const rewindReady: CheckFn = async ({ probes }) => {
     evidence[role] = `wal_log_hints=${s.get('wal_log_hints') ?? '—'} data_checksums=${s.get('data_checksums') ?? '—'} full_page_writes=${s.get('full_page_writes') ?? '—'}`;
     if (!(hints || checksums) || !fpw) missing.push(role);
   }
-  return missing.length ? fail('off', { ...evidence, servers: missing.join(', ') }) : pass(evidence);
+  return missing.length ? fail('off', { ...evidence, missing_on: missing.join(', ') }) : pass(evidence);
 };
 
 // ── Step 2: synchronous replication ───────────────────────────────────────────────────────────
@@ -267,7 +316,7 @@ const sleep = (ms: number) => new Promise<undefined>((r) => setTimeout(() => r(u
 
 /** A real commit that needs a standby's confirmation; cancels its own wait. See commitWaits. */
 async function commitProbe(probes: Probes, profile: PgProfile, role: string): Promise<{ waited: boolean; ms: number }> {
-  const app = `pglab_commit_probe_${randomBytes(4).toString('hex')}`;
+  const app = `pglab_commit_probe_${probes.nonce('commit-probe', 4)}`;
   const sql = 'BEGIN; CREATE TEMP TABLE pglab_commit_probe (i int) ON COMMIT DROP; INSERT INTO pglab_commit_probe VALUES (1); COMMIT;';
   const t0 = Date.now();
   // A longer timeout than a probe's gives it its own exec: batched, the cancel below would wait behind it.
@@ -289,13 +338,17 @@ async function commitProbe(probes: Probes, profile: PgProfile, role: string): Pr
 
 // ── Step 3: planned switchover back to the original roles ─────────────────────────────────────
 
-/** maestro a primary again, promoted from esclavo's timeline (its history says so), same cluster. */
-export const maestroPrimaryAgain: CheckFn = async ({ probes, profile }) => {
+/**
+ * maestro a primary again by a real switchover: it was a standby of esclavo (seen streaming from
+ * it) and was promoted from esclavo's timeline (its history says so), same cluster, and esclavo
+ * is no longer a primary of its own.
+ */
+export const maestroPrimaryAgain: CheckFn = async ({ probes, profile, ip }) => {
   if (!(await isUp(probes, 'maestro'))) return fail('down', { server: 'maestro' });
   if (await probes.inRecovery('maestro')) return fail('still-standby', { maestro_in_recovery: 't' });
-  const { ok, evidence } = await maestroReplayedEsclavo(probes, profile);
-  if (!ok) return fail(evidence.same_system_identifier === 'no' ? 'other-cluster' : 'not-promoted', evidence);
-  return pass({ maestro_in_recovery: 'f', ...evidence });
+  const r = await maestroReplayedEsclavo(probes, profile, ip);
+  if (!r.ok) return fail(r.reason === 'no-history' ? 'not-promoted' : r.reason ?? 'not-promoted', r.evidence);
+  return pass({ maestro_in_recovery: 'f', ...r.evidence });
 };
 
 /** esclavo a standby of maestro again: in recovery, same cluster, streaming in maestro's pg_stat_replication. */
@@ -315,11 +368,11 @@ export const esclavoFollowsMaestro: CheckFn = async ({ probes, profile, ip }) =>
  * Nothing lost: maestro took over from esclavo's timeline (not from its own old one), esclavo
  * follows it, and every student table has the same rows on both servers.
  */
-export const nothingLost: CheckFn = async ({ probes, profile }) => {
+export const nothingLost: CheckFn = async ({ probes, profile, ip }) => {
   const pair = await pairOf(probes);
   if (isOutcome(pair)) return pair;
   if (pair.primary !== 'maestro') return fail('not-switched', { primary: pair.primary });
-  const history = await maestroReplayedEsclavo(probes, profile);
+  const history = await maestroReplayedEsclavo(probes, profile, ip);
   if (!history.ok) return fail('not-switched', history.evidence);
   const tables = await sameTables(probes, 'maestro', 'esclavo');
   if (tables.primary === '—') return fail('no-rows', {});
@@ -327,12 +380,49 @@ export const nothingLost: CheckFn = async ({ probes, profile }) => {
   return pass({ tables: tables.primary, maestro_timeline: history.evidence.maestro_timeline, ancestors: history.evidence.ancestors });
 };
 
+/**
+ * After the switchover maestro's commits complete: with synchronous_standby_names set (step 3 asks
+ * for 'esclavo'), as many listed standbys as it needs are connected and streaming. Otherwise every
+ * COMMIT of every session waits forever (esclavo's primary_conninfo without application_name=esclavo
+ * connects as `walreceiver`, which the list does not name). Judged from the settings in effect and
+ * pg_stat_replication: no commit is left hanging to prove it. Sessions that commit without waiting
+ * (synchronous_commit off or local in every database) are fine.
+ */
+export const commitsComplete: CheckFn = async ({ probes, profile }) => {
+  if (!(await isUp(probes, 'maestro'))) return fail('down', { server: 'maestro' });
+  if (await probes.inRecovery('maestro')) return fail('maestro-standby', { maestro_in_recovery: 't' });
+  // Before the switchover maestro is the first lab's primary on timeline 1: nothing of step 3 to judge.
+  const line = await lineage(probes, profile, 'maestro');
+  if (!line.parents.some((t) => t > ORIGINAL_TIMELINE)) return fail('not-switched', { maestro_timeline: line.tli });
+  const names = await syncNames(probes, profile, 'maestro');
+  if (names.parsed === null) return fail('unparsable', { synchronous_standby_names: names.raw });
+  const rows = await replicationRows(probes, profile, 'maestro');
+  const standbys = rows.map((r) => `${r.addr} ${r.app || "''"} ${r.state} ${r.sync}`).join(', ') || '0';
+  if (names.parsed === undefined) return pass({ synchronous_standby_names: "''", pg_stat_replication: standbys });
+  const sync = names.parsed;
+  const connected = rows.filter((r) => r.state === 'streaming' && listed(sync, r.app));
+  const evidence = { synchronous_standby_names: names.raw, pg_stat_replication: standbys };
+  if (connected.length >= sync.num) return pass({ ...evidence, sync_standbys: connected.map((r) => r.app).join(', ') });
+  for (const db of await probes.databases('maestro')) {
+    const [[value]] = await probes.sql('maestro', 'SHOW synchronous_commit', { database: db });
+    if (value !== 'off' && value !== 'local') return fail('commits-wait', { ...evidence, database: db, synchronous_commit: value });
+  }
+  return pass({ ...evidence, synchronous_commit: 'local/off' });
+};
+
 // ── Step 4: a second standby in the synchronous list ──────────────────────────────────────────
 
 /** esclavo2 is a standby of maestro: a clone (same system identifier) streaming from it. */
 export const esclavo2Standby: CheckFn = async ({ probes, profile, ip }) => {
   if (!probes.env.servers.some((s) => s.role === 'esclavo2')) return fail('no-server', { servers: probes.env.servers.map((s) => s.role).join(', ') });
-  if (!(await isUp(probes, 'esclavo2'))) return fail('down', { server: 'esclavo2' });
+  if (!(await isUp(probes, 'esclavo2'))) {
+    // A server with wal senders and wal_level = minimal refuses to start, standby or not (9.1's default level).
+    const [level, senders] = await Promise.all([probes.fileSetting('esclavo2', 'wal_level').catch(() => undefined), probes.fileSetting('esclavo2', 'max_wal_senders').catch(() => undefined)]);
+    const walLevel = level ?? (profile.major === '9.1' ? 'minimal' : 'replica');
+    const maxSenders = Number(senders ?? (profile.major === '9.1' ? '0' : '10'));
+    if (walLevel === 'minimal' && maxSenders > 0) return fail('wal-level', { server: 'esclavo2', wal_level: walLevel, max_wal_senders: maxSenders });
+    return fail('down', { server: 'esclavo2' });
+  }
   if (!(await isUp(probes, 'maestro'))) return fail('down', { server: 'maestro' });
   if (await probes.inRecovery('maestro')) return fail('maestro-standby', { maestro_in_recovery: 't' });
   if (!(await probes.inRecovery('esclavo2'))) return fail('not-standby', { esclavo2_in_recovery: 'f' });
@@ -352,22 +442,34 @@ export const twoStandbyList: CheckFn = async ({ probes, profile, ip }) => {
   if (!(await isUp(probes, 'maestro'))) return fail('down', { server: 'maestro' });
   if (await probes.inRecovery('maestro')) return fail('maestro-standby', { maestro_in_recovery: 't' });
   const names = await syncNames(probes, profile, 'maestro');
-  if (names.parsed === undefined) return fail('no-names', { synchronous_standby_names: "''" });
+  if (names.parsed === undefined) return (await refusedInFile(probes, profile, names.raw)) ?? fail('no-names', { synchronous_standby_names: "''" });
   if (names.parsed === null) return fail('unparsable', { synchronous_standby_names: names.raw });
   const sync = names.parsed;
   const rows = await replicationRows(probes, profile, 'maestro');
   const e1 = rows.find((r) => r.addr === ip.esclavo && r.state === 'streaming');
   const e2 = rows.find((r) => r.addr === (ip.esclavo2 ?? probes.ip('esclavo2')) && r.state === 'streaming');
   const evidence = { synchronous_standby_names: names.raw, method: sync.method, num_sync: sync.num, esclavo: e1 ? `${e1.app} ${e1.sync}` : '—', esclavo2: e2 ? `${e2.app} ${e2.sync}` : '—' };
-  if (!e1 || !e2) return fail('missing-standby', evidence);
+  if (!e1 || !e2) return (await refusedInFile(probes, profile, names.raw)) ?? fail('missing-standby', evidence);
   // A wildcard alone does not name the standbys: the list must name both of them.
   const named = (app: string) => sync.names.some((n) => n.toLowerCase() === app.toLowerCase());
-  if (!named(e1.app) || !named(e2.app)) return fail('not-listed', evidence);
   const states = [e1.sync, e2.sync].sort().join(',');
   const expected = sync.method === 'quorum' ? 'quorum,quorum' : sync.num >= 2 ? 'sync,sync' : 'potential,sync';
-  if (states !== expected) return fail('states', evidence);
-  return pass(evidence);
+  if (named(e1.app) && named(e2.app) && states === expected) return pass(evidence);
+  const refused = await refusedInFile(probes, profile, names.raw);
+  if (refused) return refused;
+  return fail(!named(e1.app) || !named(e2.app) ? 'not-listed' : 'states', evidence);
 };
+
+/**
+ * The file has a synchronous_standby_names the server refused at reload (it keeps the old value):
+ * 9.1 reads only a plain list, so `ANY 1 (…)` / `FIRST 1 (…)` (9.6/10 syntax) is rejected.
+ */
+async function refusedInFile(probes: Probes, profile: PgProfile, running: string): Promise<CheckOutcome | undefined> {
+  const inFile = await probes.fileSetting('maestro', 'synchronous_standby_names').catch(() => undefined);
+  if (inFile === undefined || inFile === running || parseSyncNames(inFile, profile.syncNamesFirstAny) !== null) return undefined;
+  const evidence = { synchronous_standby_names: running || "''", in_file: inFile };
+  return fail(profile.syncNamesFirstAny ? 'file-unparsable' : 'file-unparsable-plain-list', evidence);
+}
 
 export const CHECKS: Record<string, CheckFn> = {
   'failback.maestroFollowsEsclavo': maestroFollowsEsclavo,
@@ -382,6 +484,7 @@ export const CHECKS: Record<string, CheckFn> = {
   'failback.maestroPrimaryAgain': maestroPrimaryAgain,
   'failback.esclavoFollowsMaestro': esclavoFollowsMaestro,
   'failback.nothingLost': nothingLost,
+  'failback.commitsComplete': commitsComplete,
   'failback.esclavo2Standby': esclavo2Standby,
   'failback.twoStandbyList': twoStandbyList,
 };

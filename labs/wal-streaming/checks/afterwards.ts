@@ -110,7 +110,8 @@ export const tableKeptOnClone: CheckFn = async (ctx) => {
   const [onMaestro, onEsclavo] = await Promise.all([probes.userTables('maestro'), probes.userTables('esclavo')]);
   // Rows maestro wrote after the promotion do not reach esclavo: esclavo has at most maestro's count.
   const kept = [...onEsclavo].find(([name, n]) => n > 0 && (onMaestro.get(name) ?? 0) >= n);
-  if (!kept) return fail('missing-on-esclavo', {});
+  // Nothing to keep when maestro has no table with rows either: say that, not "missing on esclavo".
+  if (!kept) return fail([...onMaestro.values()].some((n) => n > 0) ? 'missing-on-esclavo' : 'no-table', {});
   return evidence({ table: kept[0], rows: kept[1], maestro_rows: onMaestro.get(kept[0]) ?? 0 });
 };
 

@@ -18,8 +18,10 @@ export const CHECKS: Record<string, CheckFn> = {
   'prep.sshdRunning': prep.sshdRunning,
   'prep.passwordlessSsh': prep.passwordlessSsh,
   'shipping.archiveDir': shipping.archiveDir,
+  'shipping.archiveDirWritable': shipping.archiveDirWritable,
   'shipping.walSettings': shipping.walSettings,
   'shipping.archiveSettings': shipping.archiveSettings,
+  'shipping.confReadable': shipping.confReadable,
   'shipping.listenAddresses': shipping.listenAddresses,
   'shipping.segmentsArrived': shipping.segmentsArrived,
   'shipping.baseBackupTaken': shipping.baseBackupTaken,
@@ -47,6 +49,7 @@ export const CHECKS: Record<string, CheckFn> = {
   'promotion.rowsKept': promotion.rowsKept,
   'promotion.archiveCleaned': promotion.archiveCleaned,
   'promotion.recoveryDoneCleaned': promotion.recoveryDoneCleaned,
+  'promotion.noTriggerOnMaestro': promotion.noTriggerOnMaestro,
   // Fallbacks: the same requirements judged from surviving evidence and the flight recorder.
   'afterwards.streamedFromMaestro': afterwards.streamedFromMaestro,
   'afterwards.ranAsHotStandby': afterwards.ranAsHotStandby,

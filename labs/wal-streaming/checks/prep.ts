@@ -1,6 +1,6 @@
 /** Step 1 — Preparación: same major and architecture, config backups, ssh + rsync, passwordless ssh. */
 import { TIMEOUTS } from '../../../src/timeouts.js';
-import { fail, pass, type CheckFn } from '../../../src/checks/index.js';
+import { clientError, fail, pass, type CheckFn } from '../../../src/checks/index.js';
 
 const SERVERS = ['maestro', 'esclavo'] as const;
 
@@ -59,7 +59,8 @@ export const sshdRunning: CheckFn = async ({ probes }) => {
     const procs = await probes.processes(role);
     if (!procs.some((p) => /^sshd:|\/usr\/sbin\/sshd/.test(p.args))) down.push(role);
   }
-  return down.length ? fail('not-running', { servers: down.join(', ') }) : pass({ sshd: 'maestro, esclavo' });
+  // The key says what the list is: the servers where no sshd runs.
+  return down.length ? fail('not-running', { without_sshd: down.join(', ') }) : pass({ sshd: 'maestro, esclavo' });
 };
 
 /** The archive_command runs non-interactively: postgres@maestro must reach esclavo without a password or a prompt. */
@@ -72,5 +73,5 @@ export const passwordlessSsh: CheckFn = async ({ probes, ip }) => {
     : /Host key verification failed/i.test(err) ? 'known-hosts'
     : /Connection refused|timed out|No route/i.test(err) ? 'no-sshd'
     : /Permission denied/i.test(err) ? 'no-key' : 'other';
-  return fail(reason, { exit: r.exitCode, stderr: err.trim().split('\n').slice(-2).join(' | ') });
+  return fail(reason, { exit: r.exitCode, stderr: clientError(err) });
 };

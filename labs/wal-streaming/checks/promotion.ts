@@ -36,16 +36,36 @@ export const promotedProperly: CheckFn = async ({ probes, profile, facts }) => {
   ]);
   const evidence = {
     timeline,
-    ...(profile.recoveryConfFile ? { 'recovery.conf': conf ? 'sí/yes' : 'no', 'recovery.done': done ? 'sí/yes' : 'no' } : { 'standby.signal': signal ? 'sí/yes' : 'no' }),
-    ...(profile.triggerSetting ? { trigger: trigger ? 'sí/yes' : 'no' } : {}),
+    ...(profile.recoveryConfFile ? { 'recovery.conf': conf ? 'yes' : 'no', 'recovery.done': done ? 'yes' : 'no' } : { 'standby.signal': signal ? 'yes' : 'no' }),
+    ...(profile.triggerSetting ? { trigger: trigger ? 'yes' : 'no' } : {}),
   };
-  if (profile.recoveryConfFile ? conf : signal) return fail(trigger ? 'trigger-ignored' : 'still-standby', evidence);
+  if (profile.recoveryConfFile ? conf : signal) {
+    if (trigger) return fail('trigger-ignored', evidence);
+    // Touched on the wrong server: not credited, but say where it went.
+    if (profile.triggerSetting && (await triggerOnMaestro(probes, facts.trigger))) return fail('trigger-on-maestro', { ...evidence, trigger_on_maestro: 'yes' });
+    return fail('still-standby', evidence);
+  }
   // Neither standby file nor a new timeline: only a clone of maestro can have had its standby file deleted.
   const [mine, maestro] = await Promise.all([probes.controldata('esclavo').catch(() => undefined), probes.controldata('maestro').catch(() => undefined)]);
   const clone = !!mine?.systemIdentifier && mine.systemIdentifier === maestro?.systemIdentifier;
   if (timeline < 2) return fail(clone ? 'hand-deleted' : 'not-promoted', evidence);
   if (trigger) return fail('trigger-left', evidence);
   return pass(evidence);
+};
+
+/** The trigger file exists on maestro (where it promotes nothing now). Unknown (stopped container) reads as no. */
+async function triggerOnMaestro(probes: Probes, trigger: string): Promise<boolean> {
+  return !!(await probes.stat('maestro', trigger).catch(() => undefined));
+}
+
+/**
+ * No trigger file left on maestro: it does nothing there now, but once maestro runs as a standby
+ * (the next lab makes it one) a standby that watches that file is promoted the moment it starts.
+ */
+export const noTriggerOnMaestro: CheckFn = async ({ probes, facts }) => {
+  // Before the promotion promotedProperly says where the file went; this one judges what is left after.
+  if (!(await wasPromoted(probes))) return fail('not-promoted', {});
+  return (await triggerOnMaestro(probes, facts.trigger)) ? fail('present', { trigger_on_maestro: facts.trigger }) : pass({ trigger_on_maestro: 'no' });
 };
 
 export const timelineAdvanced: CheckFn = async ({ probes, profile }) => {

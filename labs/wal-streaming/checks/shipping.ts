@@ -1,10 +1,13 @@
 /** Step 2 — WAL shipping and the base backup. */
-import { looksLikeWrappedArchiveCommand } from '../../../src/pg/conf.js';
+import { lang } from '../../../src/i18n/index.js';
+import { confGet, looksLikeWrappedArchiveCommand } from '../../../src/pg/conf.js';
 import { parseBackupHistory } from '../../../src/pg/backup.js';
 import { WAL_SEGMENT_SIZE } from '../../../src/pg/profile.js';
 import { isBackupHistoryName, isWalSegmentName, validateWalSegment } from '../../../src/pg/wal.js';
-import { gradeSettings, isOn, listensOn, sizeInMb, type SettingRule } from '../../../src/checks/index.js';
+import { errorLines, gradeSettings, isOn, listensOn, sizeInMb, type SettingRule } from '../../../src/checks/index.js';
 import { fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
+import { postgresMayWrite } from '../../../src/pg/perms.js';
+import { esclavoPromoted } from './promotion.js';
 
 export const archiveDir: CheckFn = async ({ probes, facts }) => {
   const { archive } = facts;
@@ -14,6 +17,27 @@ export const archiveDir: CheckFn = async ({ probes, facts }) => {
   if (st.owner !== 'postgres') return fail('owner', { path: archive, owner: st.owner });
   return pass({ path: archive, owner: st.owner });
 };
+
+/**
+ * Can postgres (whom rsync/scp log in as) create files in the archive directory? A directory that
+ * exists and is postgres's but `chmod 000` makes every archive_command fail while the other checks
+ * of the step, judging what already arrived, still pass: warn. Root-only modes (no group/other
+ * bits) are judged by the owner's bits; a directory of another owner is archive-dir's failure.
+ */
+export const archiveDirWritable: CheckFn = async (ctx) => {
+  const { probes } = ctx;
+  const WAL_ARCHIVE_DIR = ctx.facts.archive;
+  const st = await probes.stat('esclavo', WAL_ARCHIVE_DIR);
+  if (!st || st.type !== 'd') {
+    // After the promotion the archive is removed on purpose (step 7): nothing left to write into.
+    if ((await esclavoPromoted(ctx)).status === 'pass') return pass({ path: WAL_ARCHIVE_DIR, removed: WAL_ARCHIVE_DIR });
+    return fail('missing', { path: WAL_ARCHIVE_DIR });
+  }
+  const mode = st.mode === undefined || Number.isNaN(st.mode) ? '—' : st.mode.toString(8).padStart(3, '0');
+  if (!postgresMayWrite(st)) return fail('unwritable', { path: WAL_ARCHIVE_DIR, owner: st.owner, mode });
+  return pass({ path: WAL_ARCHIVE_DIR, owner: st.owner, mode });
+};
+
 
 /** The tutorial's wal_level; 9.6+ accept it as an alias and report `replica` (profile.walLevelExpected). */
 const TUTORIAL_WAL_LEVEL = 'hot_standby';
@@ -56,6 +80,23 @@ export const archiveSettings: CheckFn = async (ctx) => {
   return outcome;
 };
 
+/**
+ * postgresql.conf as PostgreSQL will read it at the next start. The settings checks judge the
+ * running server; a file with a line PostgreSQL cannot read (archive_command wrapped in two, as the
+ * PDF prints it) leaves them passing on the old server while the restart was refused: Debian's
+ * restart prints `No PostgreSQL clusters exist` and exits 0, and the next start will fail.
+ */
+export const confReadable: CheckFn = async ({ probes, profile }) => {
+  const file = `${profile.confDir}/postgresql.conf`;
+  if (!(await probes.readableByPostgres('maestro', file))) return fail('conf-unreadable', { file });
+  const { main } = await probes.configFiles('maestro');
+  if (!main) return fail('missing', { file });
+  if (main.errors.length) return fail('conf-syntax', { file, lines: errorLines(main.errors) });
+  // Nothing of step 2 written yet: nothing to vouch for.
+  if (!confGet(main, 'archive_command')) return fail('not-edited', { file });
+  return pass({ file });
+};
+
 export function archiveCommandOk(v: string, { ip, facts }: CheckContext): boolean {
   return /\b(rsync|scp)\b/.test(v) && v.includes('%p') && v.includes('%f') && v.includes(facts.archive.split('/').pop() ?? facts.archive)
     && (v.includes(ip.esclavo) || /@esclavo\b/.test(v)) && !looksLikeWrappedArchiveCommand(v);
@@ -63,7 +104,7 @@ export function archiveCommandOk(v: string, { ip, facts }: CheckContext): boolea
 
 export const listenAddresses: CheckFn = async (ctx) =>
   gradeSettings(ctx, 'maestro', [
-    { name: 'listen_addresses', expected: `'*' o/or '${ctx.ip.maestro}, localhost'`, ok: (v) => listensOn(v, ctx.ip.maestro) },
+    { name: 'listen_addresses', expected: `'*' ${lang() === 'en' ? 'or' : 'o'} '${ctx.ip.maestro}, localhost'`, ok: (v) => listensOn(v, ctx.ip.maestro) },
   ]);
 
 /** Genuine segments of *this* maestro in esclavo's archive: name, size, page magic, timeline, sysid. */

@@ -2,8 +2,8 @@
 import { confGet, parseConf, type ParsedConf } from '../../../src/pg/conf.js';
 import { matchHba, parseHba } from '../../../src/pg/hba.js';
 import { TIMEOUTS } from '../../../src/timeouts.js';
-import { isOn } from '../../../src/checks/index.js';
-import { fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
+import { errorLines, isOn, listensOn } from '../../../src/checks/index.js';
+import { clientError, fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
 
 /** The tutorial sets hot_standby = on explicitly (9.1 default is off; 10+ default on, set it anyway). */
 export const hotStandbyOn: CheckFn = async ({ probes, profile }) => {
@@ -15,18 +15,17 @@ export const hotStandbyOn: CheckFn = async ({ probes, profile }) => {
 };
 
 /**
- * Step 3 asks maestro to listen on its own address (`'<IP maestro>, localhost'`) in the file; the
- * restart that puts it in effect is step 4's. The running value is not judged here: step 2's `'*'`
- * is still in effect, and accepting it would pass step 3 before it was done.
+ * Step 3 asks maestro to listen on its own address in the file (`'<IP maestro>, localhost'`); the
+ * restart that puts it in effect is step 4's, so the running value is not judged here. The title
+ * claims "maestro listens on its IP": `'*'` (or 0.0.0.0) does, and step 2 accepts it too.
  */
 export const maestroListensInFile: CheckFn = async ({ probes, profile, ip }) => {
   const value = await probes.fileSetting('maestro', 'listen_addresses');
   const file = `${profile.confDir}/postgresql.conf`;
   const { main } = await probes.configFiles('maestro');
-  if (main?.errors.length) return fail('conf-syntax', { file, lines: main.errors.map((e) => `${e.line}: ${e.raw.trim().slice(0, 60)}`).join(' | ') });
+  if (main?.errors.length) return fail('conf-syntax', { file, lines: errorLines(main.errors) });
   if (value === undefined) return fail('not-set', { file, listen_addresses: "localhost (default)" });
-  const parts = value.split(',').map((p) => p.trim());
-  if (!parts.includes(ip.maestro)) return fail('no-own-ip', { file, listen_addresses: value });
+  if (!listensOn(value, ip.maestro)) return fail('no-own-ip', { file, listen_addresses: value });
   return pass({ file, listen_addresses: value });
 };
 
@@ -69,7 +68,7 @@ async function recoveryConf(ctx: CheckContext) {
 export function judgeRecoveryConf(text: string, path: string, ctx: CheckContext) {
   const conf = parseConf(text);
   if (conf.errors.length) {
-    return fail('syntax', { path, lines: conf.errors.map((e) => `${e.line}: ${e.raw.trim().slice(0, 60)}`).join(' | ') });
+    return fail('syntax', { path, lines: errorLines(conf.errors) });
   }
   const get = (k: string) => confGet(conf, k)?.value;
   const problems: Problem[] = [];
@@ -131,5 +130,5 @@ export const replicationConnection: CheckFn = async ({ probes, ip }) => {
   const err = r.stderr.toString().trim();
   // The message only picks a hint (it is localized on the server side); the verdict is the exit status.
   const reason = /pg_hba\.conf/.test(err) ? 'hba-not-loaded' : /refused|rechaz|timeout|timed out/i.test(err) ? 'not-listening' : 'failed';
-  return fail(reason, { exit: r.exitCode, stderr: err.split('\n').slice(-2).join(' | ').slice(0, 200) });
+  return fail(reason, { exit: r.exitCode, stderr: clientError(err) });
 };

@@ -1,6 +1,6 @@
 /** Step 4 — maestro restarted with its new configuration; esclavo started as a read-only hot standby. */
 import { matchHba, parseHba } from '../../../src/pg/hba.js';
-import { fail, pass, type CheckFn } from '../../../src/checks/index.js';
+import { fail, listensOn, pass, type CheckFn } from '../../../src/checks/index.js';
 
 /**
  * Step 4's restart put step 3's access settings in force: the running maestro listens on its own
@@ -19,7 +19,8 @@ export const maestroRestarted: CheckFn = async ({ probes, profile, ip }) => {
   const evidence = { listen_addresses: listening, in_file: inFile ?? '—', started: iso(times.start), hba_loaded: iso(times.load) };
   const rule = hbaText === undefined ? undefined
     : matchHba(parseHba(hbaText).rules, { database: 'replication', user: 'postgres', ip: ip.esclavo, ssl: false });
-  const ownIp = (v: string | undefined) => !!v && v.split(',').map((p) => p.trim()).includes(ip.maestro);
+  // Step 3 accepts '*' as listening on maestro's address; so does this.
+  const ownIp = (v: string | undefined) => !!v && listensOn(v, ip.maestro);
   if (!ownIp(inFile) || !rule || rule.method === 'reject') return fail('unchanged', evidence);
   if (normalizeList(listening) !== normalizeList(inFile!)) return fail('not-restarted', evidence);
   if (hbaStat && times.load < hbaStat.mtime) return fail('hba-not-loaded', { ...evidence, hba_changed: iso(hbaStat.mtime) });
@@ -30,10 +31,17 @@ const normalizeList = (v: string) => v.split(',').map((p) => p.trim()).filter(Bo
 
 const iso = (epoch: number) => new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');
 
+/**
+ * esclavo started *as a standby*, which is what step 4 asks: a fresh env's esclavo runs too, as a
+ * primary of its own cluster, and that does not count. "rejecting" is a standby without
+ * hot_standby: up, in recovery, refusing queries.
+ */
 export const esclavoUp: CheckFn = async ({ probes }) => {
   const state = await probes.readiness('esclavo');
-  // "rejecting" still means the server process is up (a standby without hot_standby answers that way).
-  return state === 'down' || state === 'frozen' ? fail('down', { server: 'esclavo', state }) : pass({ state });
+  if (state === 'down' || state === 'frozen') return fail('down', { server: 'esclavo', state });
+  if (state === 'rejecting') return pass({ state });
+  if (!(await probes.inRecovery('esclavo'))) return fail('not-standby', { state, pg_is_in_recovery: 'f' });
+  return pass({ state, pg_is_in_recovery: 't' });
 };
 
 export const esclavoInRecovery: CheckFn = async ({ probes, profile }) => {

@@ -1,4 +1,5 @@
 /** Step 5 — streaming replication verified: processes, pg_stat_replication, rows really replicated. */
+import { lang } from '../../../src/i18n/index.js';
 import { walReceivers, walSenders } from '../../../src/pg/ps.js';
 import { TIMEOUTS } from '../../../src/timeouts.js';
 import { fail, nonceReplicated, pass, pollUntil, type CheckFn } from '../../../src/checks/index.js';
@@ -42,9 +43,15 @@ export const rowsReplicated: CheckFn = async ({ probes }) => {
 };
 
 /** A table the student created on maestro, with its rows, is on esclavo too (same row count). */
-export const studentTableReplicated: CheckFn = async ({ probes }) => {
-  const onMaestro = [...(await probes.userTables('maestro'))].filter(([, n]) => n > 0);
-  if (!onMaestro.length) return fail('no-table', {});
+export const studentTableReplicated: CheckFn = async ({ probes, profile }) => {
+  const all = [...(await probes.userTables('maestro'))];
+  const onMaestro = all.filter(([, n]) => n > 0);
+  if (!onMaestro.length) {
+    // An empty table is worth naming ("0 filas"): on 9.1 that is what `psql -c CREATE -c INSERT` leaves (only the last -c runs).
+    const rows = lang() === 'en' ? 'rows' : 'filas';
+    const tables = all.slice(0, 5).map(([name, n]) => `${name} (${n} ${rows})`).join(', ') || '—';
+    return fail(profile.major === '9.1' ? 'no-table-two-c' : 'no-table', { tables });
+  }
   const match = await pollUntil(async () => {
     const onEsclavo = await probes.userTables('esclavo', { memo: false });
     const same = onMaestro.find(([name, n]) => onEsclavo.get(name) === n);
