@@ -86,8 +86,10 @@ export const TIMEOUTS = {
   connectS: Math.ceil(5 * TIMEOUT_SCALE),
   /** …and the exec around it, a little longer so the command reports its own timeout. */
   connectProbeMs: scaled(12_000),
-  /** Checksums of every small file in the config dir, postgres' home and /root (the config backups of step 1). */
-  configBackupsMs: scaled(15_000),
+  /** One read of the engine's archive API or docker top (files and processes read from the host side). */
+  archiveReadMs: scaled(10_000),
+  /** A probe container of the env's image (step 1's ssh facts): create, unpack ssh, scan, log in, remove. */
+  probeContainerMs: scaled(40_000),
 } as const;
 
 /** A manifest's `timeoutSec` (seconds, unscaled) as milliseconds on this machine. */

@@ -31,11 +31,16 @@ export function registerLiveCommands(program: Command): void {
       const port = parseIntOption(opts.port, '--port', PORT);
       const env = envName(opts.env);
       const { loadEnv } = await import('../env/env.js');
-      await loadEnv(env); // a missing env says so before anything listens
+      const found = await loadEnv(env); // a missing env says so before anything listens
+      if (opts.step !== undefined) {
+        // …and so does a step the env's lab does not have (exit 2), not a page that answers 500.
+        const { findStep, loadLab } = await import('../lab/manifest.js');
+        findStep(await loadLab(found.lab), opts.step);
+      }
       const { startWeb } = await import('../live/server.js');
       const web = await startWeb({ env, port, expose: !!opts.expose, step: opts.step });
       if (opts.expose) console.error(`${t('web.exposed', { host: web.host, port: web.port })}\n${t('web.exposedUrl')}`);
-      console.log(t('web.listening', { env, url: web.url }));
+      console.log(t(opts.expose ? 'web.listeningExposed' : 'web.listening', { env, url: web.url }));
       await new Promise(() => {});
     });
 
@@ -53,7 +58,7 @@ export function registerLiveCommands(program: Command): void {
       const web = await startWeb({ className: opts.class, port, expose: !!opts.expose });
       if (opts.expose) console.error(`${t('web.exposed', { host: web.host, port: web.port })}\n${t('web.exposedUrl')}`);
       if (!names.length) console.error(t('web.noClass', { class: opts.class }));
-      console.log(t('web.listeningClass', { class: opts.class, n: names.length, url: web.url }));
+      console.log(t(opts.expose ? 'web.listeningClassExposed' : 'web.listeningClass', { class: opts.class, n: names.length, url: web.url }));
       await new Promise(() => {});
     });
 }

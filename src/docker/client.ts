@@ -60,6 +60,8 @@ export interface ExecOptions {
   /** Hard limit; the command is also wrapped in coreutils `timeout` inside the container. */
   timeoutMs?: number;
   stdin?: string | Buffer;
+  /** Output kept (stdout + stderr); past it the stream is closed and `truncated` set. Default 64 MiB. */
+  maxOutputBytes?: number;
 }
 
 export interface ExecResult {
@@ -67,6 +69,8 @@ export interface ExecResult {
   stdout: Buffer;
   stderr: Buffer;
   timedOut: boolean;
+  /** The output was cut at the limit (see ExecOptions.maxOutputBytes, PROBE_OUTPUT_MAX). */
+  truncated?: boolean;
 }
 
 export const DEFAULT_EXEC_TIMEOUT_MS = TIMEOUTS.execDefaultMs;
@@ -81,6 +85,7 @@ export async function execInContainer(container: string, argv: string[], opts: E
     ...opts.env,
   };
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  const maxOutput = opts.maxOutputBytes ?? 64 * 1024 * 1024;
   const spec = {
     Cmd: ['timeout', '-k', '2', String(seconds), ...argv],
     AttachStdout: true as const,
@@ -92,15 +97,15 @@ export async function execInContainer(container: string, argv: string[], opts: E
   };
   const ep = engineEndpoint();
   const r = ep
-    ? await runExec(ep, container, spec, opts.stdin, timeoutMs + TIMEOUTS.execGraceMs)
-    : await execWithDockerode(container, spec, opts.stdin, timeoutMs + TIMEOUTS.execGraceMs);
+    ? await runExec(ep, container, spec, opts.stdin, timeoutMs + TIMEOUTS.execGraceMs, maxOutput)
+    : await execWithDockerode(container, spec, opts.stdin, timeoutMs + TIMEOUTS.execGraceMs, maxOutput);
   // coreutils timeout exits 124 (or 137 after -k) when it had to stop the command.
-  const timedOut = r.cutOff || r.exitCode === 124 || r.exitCode === 137;
-  return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, timedOut };
+  const timedOut = (r.cutOff && !r.truncated) || r.exitCode === 124 || r.exitCode === 137;
+  return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, timedOut, ...(r.truncated ? { truncated: true } : {}) };
 }
 
 /** The same exec through dockerode, for engines engine.ts does not reach (TLS). */
-async function execWithDockerode(container: string, spec: Docker.ExecCreateOptions, stdin: string | Buffer | undefined, deadlineMs: number) {
+async function execWithDockerode(container: string, spec: Docker.ExecCreateOptions, stdin: string | Buffer | undefined, deadlineMs: number, maxOutput: number) {
   const client = dockerClient();
   const exec = await client.getContainer(container).exec(spec);
   const stream = await exec.start({ hijack: true, stdin: stdin !== undefined });
@@ -108,8 +113,21 @@ async function execWithDockerode(container: string, spec: Docker.ExecCreateOptio
   const errOut: Buffer[] = [];
   const stdout = new PassThrough();
   const stderr = new PassThrough();
-  stdout.on('data', (b: Buffer) => out.push(b));
-  stderr.on('data', (b: Buffer) => errOut.push(b));
+  let kept = 0;
+  let truncated = false;
+  const keep = (into: Buffer[]) => (b: Buffer) => {
+    if (truncated) return;
+    if (kept + b.length > maxOutput) {
+      into.push(b.subarray(0, maxOutput - kept));
+      truncated = true;
+      stream.destroy();
+      return;
+    }
+    kept += b.length;
+    into.push(b);
+  };
+  stdout.on('data', keep(out));
+  stderr.on('data', keep(errOut));
   client.modem.demuxStream(stream, stdout, stderr);
   if (stdin !== undefined) {
     stream.write(stdin);
@@ -128,7 +146,7 @@ async function execWithDockerode(container: string, spec: Docker.ExecCreateOptio
     stream.on('error', () => { clearTimeout(timer); resolve(); });
   });
   const info = await exec.inspect();
-  return { exitCode: info.ExitCode ?? -1, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut), cutOff };
+  return { exitCode: info.ExitCode ?? -1, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut), cutOff: cutOff || truncated, truncated };
 }
 
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

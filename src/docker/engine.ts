@@ -102,8 +102,10 @@ export interface EngineExecSpec {
  * Runs an exec and collects its demultiplexed output. The start request is upgraded to a raw
  * stream (as the docker CLI does) so stdin can be written and half-closed.
  */
-export async function runExec(ep: EngineEndpoint, container: string, spec: EngineExecSpec, stdin: string | Buffer | undefined, deadlineMs: number):
-  Promise<{ exitCode: number; stdout: Buffer; stderr: Buffer; cutOff: boolean }> {
+export async function runExec(
+  ep: EngineEndpoint, container: string, spec: EngineExecSpec, stdin: string | Buffer | undefined, deadlineMs: number, maxOutput = 64 * 1024 * 1024,
+):
+  Promise<{ exitCode: number; stdout: Buffer; stderr: Buffer; cutOff: boolean; truncated?: boolean }> {
   const { Id } = await json<{ Id: string }>(ep, 'POST', `/containers/${encodeURIComponent(container)}/exec`, spec);
   const socket = await new Promise<Socket>((resolve, reject) => {
     const payload = Buffer.from(JSON.stringify({ Detach: false, Tty: false }));
@@ -128,14 +130,27 @@ export async function runExec(ep: EngineEndpoint, container: string, spec: Engin
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let pending: Buffer = Buffer.alloc(0);
+  let kept = 0;
+  let truncated = false;
   // Multiplexed stream: 8-byte header (stream 1 = stdout, 2 = stderr; big-endian length), then the payload.
   socket.on('data', (chunk: Buffer) => {
+    if (truncated) return;
     pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
     while (pending.length >= 8) {
       const size = pending.readUInt32BE(4);
       if (pending.length < 8 + size) break;
-      (pending[0] === 2 ? err : out).push(pending.subarray(8, 8 + size));
+      const into = pending[0] === 2 ? err : out;
+      const payload = pending.subarray(8, 8 + size);
       pending = pending.subarray(8 + size);
+      // Bounded: past maxOutput the stream is closed (the command's own timeout ends it).
+      if (kept + payload.length > maxOutput) {
+        into.push(Buffer.from(payload.subarray(0, maxOutput - kept)));
+        truncated = true;
+        socket.destroy();
+        return;
+      }
+      kept += payload.length;
+      into.push(payload);
     }
   });
   if (stdin !== undefined) socket.end(stdin); // half-close: the command sees EOF on stdin
@@ -149,5 +164,46 @@ export async function runExec(ep: EngineEndpoint, container: string, spec: Engin
   });
   socket.destroy();
   const info = await json<{ ExitCode: number | null; Running: boolean }>(ep, 'GET', `/exec/${Id}/json`);
-  return { exitCode: info.ExitCode ?? -1, stdout: Buffer.concat(out), stderr: Buffer.concat(err), cutOff };
+  return { exitCode: info.ExitCode ?? -1, stdout: Buffer.concat(out), stderr: Buffer.concat(err), cutOff: cutOff || truncated, truncated };
+}
+
+/** `ps` run by the engine on the host for one container's processes: what the student cannot replace. */
+export async function top(ep: EngineEndpoint, container: string, psArgs: string, timeoutMs: number): Promise<{ Titles: string[]; Processes: string[][] }> {
+  return json(ep, 'GET', `/containers/${encodeURIComponent(container)}/top?ps_args=${encodeURIComponent(psArgs)}`, undefined, timeoutMs);
+}
+
+/**
+ * GET /containers/{id}/archive: a tar of `path` read by the engine from the container's filesystem
+ * (never its binaries). Chunks go to `onData` as they arrive; it returns false to stop reading
+ * (the connection is closed, so the engine stops sending). Resolves with the HTTP status; a
+ * non-2xx answer's body is not passed on.
+ */
+export function archive(ep: EngineEndpoint, container: string, path: string, onData: (chunk: Buffer) => boolean, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const finish = (status: number) => { if (!settled) { settled = true; resolve(status); } };
+    const req = http.request({
+      ...ep, method: 'GET', path: `${API}/containers/${encodeURIComponent(container)}/archive?path=${encodeURIComponent(path)}`, timeout: timeoutMs,
+      headers: { Host: 'docker' },
+    }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status >= 300) {
+        res.resume();
+        res.on('end', () => finish(status));
+        return;
+      }
+      res.on('data', (c: Buffer) => {
+        if (settled) return;
+        if (!onData(c)) {
+          finish(status);
+          req.destroy();
+        }
+      });
+      res.on('end', () => finish(status));
+      res.on('error', (err) => (settled ? undefined : reject(err)));
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms: docker archive ${path}`)));
+    req.on('error', (err) => { if (!settled) { settled = true; reject(err); } });
+    req.end();
+  });
 }

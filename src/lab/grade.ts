@@ -87,8 +87,16 @@ export function maxScoreOf(lab: LabManifest, pg: LabEnv['pg']): number {
   return lab.steps.reduce((sum, s) => sum + checksFor(s, pg).reduce((a, c) => a + c.points, 0), 0);
 }
 
-export async function gradeEnv(name: string, labId?: string): Promise<EnvGrade> {
-  return gradeEnvWith(name, labId, (env) => new EnvProbes(env));
+export interface GradeOptions {
+  /**
+   * Append the results to the env's progress log (marked as a grading's, not the student's
+   * activity). Off for the class board and its reports: looking must not change what they show.
+   */
+  record?: boolean;
+}
+
+export async function gradeEnv(name: string, labId?: string, opts: GradeOptions = {}): Promise<EnvGrade> {
+  return gradeEnvWith(name, labId, (env) => new EnvProbes(env), undefined, opts);
 }
 
 /**
@@ -96,7 +104,7 @@ export async function gradeEnv(name: string, labId?: string): Promise<EnvGrade> 
  * record every answer for the hand-in).
  */
 export async function gradeEnvWith(
-  name: string, labId: string | undefined, makeProbes: (env: LabEnv) => Probes, seen?: { progress?: Progress },
+  name: string, labId: string | undefined, makeProbes: (env: LabEnv) => Probes, seen?: { progress?: Progress }, opts: GradeOptions = {},
 ): Promise<EnvGrade> {
   const gradedAt = new Date().toISOString();
   let env: LabEnv | undefined;
@@ -110,8 +118,8 @@ export async function gradeEnvWith(
     const progress = lazy(async () => (seen ? (seen.progress = await readProgress(found, graded.id)) : readProgress(found, graded.id)));
     const g = await gradeWith(found, lab, makeProbes(found), progress, gradedAt);
     // Recorded after grading, as `lab check` does: first-passed times come from the log read before.
-    const records = progressRecords(lab.id, g.steps);
-    await appendProgress(found, records);
+    const records = progressRecords(lab.id, g.steps, 'grade');
+    if (opts.record !== false) await appendProgress(found, records);
     for (const s of g.steps) s.firstPassed ??= s.passed ? records[0].at : undefined;
     return g;
   } catch (err) {
@@ -217,10 +225,10 @@ export function applyRoster(report: GradeReport, students: Student[], by: 'env' 
  * Grades several envs concurrently, at most `parallel` at a time, reporting progress. Each env is
  * graded on its own lab unless `lab` names one; the report names the lab when they all share it.
  */
-export async function gradeEnvs(names: string[], opts: { lab?: string; parallel?: number; progress?: ProgressLine } = {}): Promise<GradeReport> {
+export async function gradeEnvs(names: string[], opts: { lab?: string; parallel?: number; progress?: ProgressLine } & GradeOptions = {}): Promise<GradeReport> {
   if (opts.lab) await loadLab(opts.lab); // an unknown lab fails once, before any env
   const grades = await mapLimit(names, opts.parallel ?? 4, async (name) => {
-    const g = await gradeEnv(name, opts.lab);
+    const g = await gradeEnv(name, opts.lab, { record: opts.record });
     opts.progress?.(`${name}: ${g.error ? g.error : `${g.score}/${g.maxScore}`}`);
     return g;
   });

@@ -11,9 +11,18 @@ import { DEFAULT_LAB } from './manifest.js';
 const PROGRESS_LOG = 'progress.jsonl';
 
 export interface ProgressEntry { firstPassed?: string; lastStatus: string; lastAt: string }
-export interface Progress { steps: Record<string, ProgressEntry>; checks: Record<string, ProgressEntry> }
-/** One line of the log: a step (`step-2`) or a check (`step-2/segments`) result of one lab. */
-export interface ProgressRecord { at: string; lab?: string; key: string; status: string }
+export interface Progress {
+  steps: Record<string, ProgressEntry>;
+  checks: Record<string, ProgressEntry>;
+  /** The newest record the student's own runs wrote (`lab check`, `lab watch`, their `lab web`): not a grading's or the board's. */
+  lastActivity?: string;
+}
+/**
+ * One line of the log: a step (`step-2`) or a check (`step-2/segments`) result of one lab. `by`
+ * names who looked when it was not the student: an instructor's grading or a page opened from the
+ * class board (their records are not the student's activity).
+ */
+export interface ProgressRecord { at: string; lab?: string; key: string; status: string; by?: 'grade' | 'board' }
 
 export function summarize(records: ProgressRecord[]): Progress {
   const progress: Progress = { steps: {}, checks: {} };
@@ -21,6 +30,7 @@ export function summarize(records: ProgressRecord[]): Progress {
     const map = r.key.includes('/') ? progress.checks : progress.steps;
     const prev = map[r.key];
     map[r.key] = { firstPassed: prev?.firstPassed ?? (r.status === 'pass' ? r.at : undefined), lastStatus: r.status, lastAt: r.at };
+    if (!r.by && (!progress.lastActivity || Date.parse(r.at) > Date.parse(progress.lastActivity))) progress.lastActivity = r.at;
   }
   return progress;
 }
@@ -61,12 +71,14 @@ const RECORD_KEY = /^[a-z0-9][\w-]*(\/[a-z0-9][\w-]*)?$/i;
 
 function asRecord(value: unknown): ProgressRecord | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const { at, lab, key, status } = value as Record<string, unknown>;
+  const { at, lab, key, status, by } = value as Record<string, unknown>;
   if (typeof at !== 'string' || typeof key !== 'string' || typeof status !== 'string') return undefined;
   if (lab !== undefined && (typeof lab !== 'string' || !RECORD_KEY.test(lab))) return undefined;
   // Keys are step ids (`step-2`) or step/check ids; anything else (`__proto__`, '') is not ours.
   if (!RECORD_KEY.test(key) || Number.isNaN(Date.parse(at))) return undefined;
-  return lab === undefined ? { at, key, status } : { at, lab, key, status };
+  const record: ProgressRecord = lab === undefined ? { at, key, status } : { at, lab, key, status };
+  if (by === 'grade' || by === 'board') record.by = by;
+  return record;
 }
 
 /**

@@ -148,11 +148,12 @@ async function explainPidsLimit(
 }
 
 /** The log lines that record these results (see progress.ts). */
-export function progressRecords(lab: string, results: StepResult[]): ProgressRecord[] {
+export function progressRecords(lab: string, results: StepResult[], by?: ProgressRecord['by']): ProgressRecord[] {
   const at = new Date().toISOString();
+  const src = by ? { by } : {};
   return results.flatMap((r) => [
-    { at, lab, key: r.step, status: r.passed ? 'pass' : 'fail' },
-    ...r.checks.map((c) => ({ at, lab, key: `${r.step}/${c.id}`, status: c.status })),
+    { at, lab, key: r.step, status: r.passed ? 'pass' : 'fail', ...src },
+    ...r.checks.map((c) => ({ at, lab, key: `${r.step}/${c.id}`, status: c.status, ...src })),
   ]);
 }
 

@@ -57,6 +57,12 @@ export interface StreamingEdge {
   lagBytes?: number;
   /** replay_lag (10+), else the standby's replay age. */
   lagS?: number;
+  /**
+   * Bytes the sender has sent that the standby says (live, from its own wal receiver) it has not
+   * received: the chart's lag. Not the replayed position of pg_stat_replication, which 9.1's standby
+   * reports only every 10 s (a probe's write looked like lag) and which stops at a segment switch.
+   */
+  receiveLagBytes?: number;
   /** pg_stat_replication.sync_state: async, potential, sync or quorum. */
   sync?: string;
 }
@@ -201,6 +207,8 @@ export async function topology(ctx: CheckContext | { probes: Probes; profile: Pg
       streams.push({
         from: s.role, to, state: w.state, application: w.application,
         sentLsn: w.sent || undefined, replayLsn: w.replay || undefined, lagBytes,
+        receiveLagBytes: w.sent && isLsn(w.sent) && toView?.receiveLsn && isLsn(toView.receiveLsn)
+          ? Math.max(0, lsnBytes(w.sent) - lsnBytes(toView.receiveLsn)) : undefined,
         // replay_lag (10+) is empty once caught up; the standby's replay age only means lag while bytes are behind.
         lagS: w.lag ?? (lagBytes === 0 ? 0 : toView?.replayAgeS),
         sync: w.sync || undefined,
@@ -255,6 +263,17 @@ export async function topology(ctx: CheckContext | { probes: Probes; profile: Pg
     archive: archives.find((a) => a.from === first),
     streaming: firstStream ? { state: 'streaming', detail: firstStream.sentLsn } : { state: 'off' },
   };
+}
+
+/**
+ * The archive edges worth showing people (`lab status`, `lab watch`, the page: one rule). After a
+ * promotion archiving from the old primary is history and a broken one is the expected result of
+ * the tutorial's cleanup, not a failure: only edges that still work are shown. Before it, every
+ * edge that archives, and the main primary's (the first) even when off: that is what to fix.
+ */
+export function archivesToShow(topo: Topology): ArchiveEdge[] {
+  const main = topo.promoted ? undefined : topo.primaries[0];
+  return topo.archives.filter((a) => (topo.promoted ? a.state === 'ok' : a.from === main || a.state !== 'off'));
 }
 
 function isLsn(v: string): boolean {

@@ -9,24 +9,30 @@
  * board) must be one of the class's envs. Pages carry a CSP that allows only their own inline
  * script and style (by nonce), and every string from an env is escaped (src/render/live-html.ts).
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
+import os from 'node:os';
 import { LabError } from '../errors.js';
 import { lang, localized, t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
 import { renderExerciseSource } from '../lab/exercise.js';
 import { envFacts } from '../lab/facts.js';
-import { checksFor } from '../lab/manifest.js';
 import { escapeHtml } from '../render/escape.js';
 import { boardTable, ENV_LAYOUT, envParts, page, type BoardRow, type PageParts } from '../render/live-html.js';
-import { HISTORY_MIN, LiveSession, type Snapshot } from './session.js';
+import { CYCLE_S, HISTORY_MIN, LiveSession, type Snapshot } from './session.js';
 
 export const LOCALHOST = '127.0.0.1';
 /** Server-sent event streams open at once (a class's instructor and a few tabs). */
 const MAX_STREAMS = 32;
-/** The board refreshes every env this often (a cycle of 20 envs must fit in it). */
+/**
+ * The board grades every env again this long after its last round ended, or twice the round's
+ * length when that is longer (a full grading of 20 envs takes tens of seconds on a class server:
+ * the board then keeps at most a third of the time busy), but never waits more than BOARD_MAX_S.
+ */
 export const BOARD_CYCLE_S = 10;
+const BOARD_MAX_S = 60;
+export const boardDelayMs = (lastRoundMs: number) => Math.min(BOARD_MAX_S * 1000, Math.max(BOARD_CYCLE_S * 1000, 2 * lastRoundMs));
 const BOARD_PARALLEL = 4;
 
 export interface WebOptions {
@@ -53,7 +59,7 @@ export interface WebServer {
 type Stream = http.ServerResponse;
 
 /** Cycles one session while someone watches, and sends each result to every open stream. */
-class Feed {
+export class Feed {
   streams = new Set<Stream>();
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -61,8 +67,12 @@ class Feed {
 
   constructor(readonly session: LiveSession, private render: (snap: Snapshot) => Promise<PageParts>, private onCycle?: () => void) {}
 
-  async fresh(): Promise<Snapshot> {
-    if (!this.last) await this.tick();
+  /**
+   * The snapshot a page load shows: while a tab is live the loop keeps `last` current; with none
+   * (a reload with JavaScript off, say) a snapshot older than one cycle is taken again first.
+   */
+  async fresh(now = Date.now()): Promise<Snapshot> {
+    if (!this.last || (!this.streams.size && now - this.last.at > CYCLE_S * 1000)) await this.tick();
     return this.last!;
   }
 
@@ -144,35 +154,40 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
   const envFeed = async (name: string): Promise<Feed> => {
     let feed = feeds.get(name);
     if (!feed) {
-      const session = await LiveSession.open(name, { step: opts.env ? opts.step : undefined });
+      // A page opened from the class board is the instructor looking: its records are marked so.
+      const session = await LiveSession.open(name, opts.env ? { step: opts.step } : { recordAs: 'board' });
       feed = new Feed(session, envFragments(session));
       feeds.set(name, feed);
     }
     return feed;
   };
 
-  // The board: every env of the class, the current step of each checked, a few at a time.
+  // The board: every env of the class graded by `lab grade`'s own function (nothing recorded: looking
+  // changes nothing), a few at a time; a new round boardDelayMs after the last one ends.
   let classNames: string[] = [];
   let board: { rows: BoardRow[]; steps: string[]; at: number; ms: number } | undefined;
-  const boardSessions = new Map<string, LiveSession>();
+  const lastActivity = new Map<string, string>();
   const boardStreams = new Set<Stream>();
   let boardTimer: NodeJS.Timeout | undefined;
   let boardRunning: Promise<void> | undefined;
+  let grading: Promise<import('../lab/grade.js').GradeReport> | undefined;
 
   const boardCycle = (): Promise<void> => (boardRunning ??= (async () => {
+    // One grading of the class at a time: a report's running grading finishes first (read before any await).
+    const report = grading;
     const t0 = Date.now();
     try {
+      await report?.catch(() => {});
       const { listEnvNames } = await import('../env/env.js');
+      const { mapLimit } = await import('../concurrency.js');
       classNames = await listEnvNames(opts.className);
-      const queue = [...classNames];
-      const rows = new Map<string, BoardRow>();
       let steps: string[] = board?.steps ?? [];
-      await Promise.all(Array.from({ length: Math.min(BOARD_PARALLEL, queue.length) }, async () => {
-        for (let name = queue.shift(); name; name = queue.shift()) {
-          rows.set(name, await boardRow(name).then(([row, s]) => { if (s.length) steps = s; return row; }));
-        }
-      }));
-      board = { rows: classNames.map((n) => rows.get(n)!), steps, at: Date.now(), ms: Date.now() - t0 };
+      const rows = await mapLimit(classNames, BOARD_PARALLEL, async (name) => {
+        const [row, s] = await boardRow(name);
+        if (s.length) steps = s;
+        return row;
+      });
+      board = { rows, steps, at: Date.now(), ms: Date.now() - t0 };
       if (boardStreams.size) {
         const data = `data: ${JSON.stringify(boardFragments())}\n\n`;
         for (const s of boardStreams) s.write(data);
@@ -184,29 +199,24 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
 
   const boardRow = async (name: string): Promise<[BoardRow, string[]]> => {
     try {
-      let session = boardSessions.get(name);
-      if (!session) {
-        session = await LiveSession.open(name, { topology: false });
-        boardSessions.set(name, session);
-      }
-      const snap = await session.cycle();
-      const progress = await session.progressNow();
+      const [{ findEnv }, { gradeEnv }, { readProgress }, { readManifest }] = await Promise.all([
+        import('../env/env.js'), import('../lab/grade.js'), import('../lab/progress.js'), import('../lab/manifest.js')]);
+      const env = await findEnv(name);
+      if (!env) throw new LabError('env.notFound', { env: name });
+      const grade = await gradeEnv(name, undefined, { record: false });
+      const progress = await readProgress(env, grade.lab).catch(() => undefined);
+      if (progress?.lastActivity) lastActivity.set(name, progress.lastActivity);
       const cells: BoardRow['cells'] = {};
-      let score = 0;
-      let maxScore = 0;
-      let last: string | undefined;
-      for (const step of snap.lab.steps) {
-        const st = snap.result && snap.result.step === step.id ? (snap.result.passed ? 'pass' : 'fail') : progress.steps[step.id]?.lastStatus;
-        cells[step.id] = st === 'pass' ? 'pass' : st === 'fail' || st === 'warn' ? 'fail' : 'none';
-        for (const c of checksFor(step, snap.env.pg)) {
-          maxScore += c.points;
-          if (progress.checks[`${step.id}/${c.id}`]?.lastStatus === 'pass') score += c.points;
-        }
-      }
-      for (const entry of Object.values(progress.steps)) if (!last || entry.lastAt > last) last = entry.lastAt;
-      return [{ env: name, cells, score, maxScore, lastActivity: last, error: snap.error }, snap.lab.steps.map((s) => s.id)];
+      for (const s of grade.steps) cells[s.step] = { status: s.passed ? 'pass' : s.points > 0 ? 'partial' : 'none', points: s.points, maxPoints: s.maxPoints };
+      const stopped = env.servers.filter((s) => s.state !== 'running').map((s) => s.role);
+      const error = stopped.length ? t('web.boardStopped', { roles: stopped.join(', '), env: name }) : grade.error;
+      const steps = grade.steps.length ? grade.steps.map((s) => s.step) : readManifest(grade.lab).steps.map((s) => s.id);
+      // The roster's name, kept on the env by `lab class up --roster` (labels pglab.student*), when the class has one.
+      const student = env.student?.name ?? env.student?.legajo;
+      return [{ env: name, student, cells, score: grade.score, maxScore: grade.maxScore, lastActivity: lastActivity.get(name), error }, steps];
     } catch (err) {
-      return [{ env: name, cells: {}, score: 0, maxScore: 0, error: String((err as Error)?.message ?? err).slice(0, 200) }, []];
+      const detail = err instanceof LabError ? t(err.key, err.params) : String((err as Error)?.message ?? err);
+      return [{ env: name, cells: {}, score: 0, maxScore: 0, lastActivity: lastActivity.get(name), error: detail.slice(0, 200) }, []];
     }
   };
 
@@ -222,21 +232,37 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
       await boardCycle().catch(() => {});
       if (boardStreams.size) boardLoop();
       else boardTimer = undefined;
-    }, BOARD_CYCLE_S * 1000);
+    }, boardDelayMs(board?.ms ?? 0));
   };
 
   const nonce = () => randomBytes(16).toString('base64');
-  const send = (res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', n?: string) => {
+  /** `n`: the page's nonce for its script and style; `styles`: hashes of a report's own <style> blocks (it has no nonce). */
+  const send = (res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', n?: string, extra: { styles?: string[]; headers?: Record<string, string> } = {}) => {
+    const styleSrc = n ? `style-src 'nonce-${n}'; ` : extra.styles?.length ? `style-src ${extra.styles.map((h) => `'${h}'`).join(' ')}; ` : '';
     res.writeHead(status, {
       'Content-Type': type,
       'Cache-Control': 'no-store',
       'X-Content-Type-Options': 'nosniff',
       'Referrer-Policy': 'no-referrer',
       'X-Frame-Options': 'DENY',
-      'Content-Security-Policy': `default-src 'none'; ${n ? `script-src 'nonce-${n}'; style-src 'nonce-${n}'; ` : ''}connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      'Content-Security-Policy': `default-src 'none'; ${n ? `script-src 'nonce-${n}'; ` : ''}${styleSrc}connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      ...extra.headers,
     });
     res.end(body);
   };
+
+  // The reports grade the whole class: one grading at a time, and a click while one runs waits for it.
+  const classReport = (): Promise<import('../lab/grade.js').GradeReport> => (grading ??= (async () => {
+    const round = boardRunning; // …and a board round that runs finishes first
+    try {
+      await round?.catch(() => {});
+      const { gradeEnvs } = await import('../lab/grade.js');
+      const { listEnvNames } = await import('../env/env.js');
+      return await gradeEnvs(await listEnvNames(opts.className), { parallel: BOARD_PARALLEL, record: false });
+    } finally {
+      grading = undefined;
+    }
+  })());
 
   const envPage = async (res: http.ServerResponse, feed: Feed, events: string, back?: string) => {
     const snap = await feed.fresh();
@@ -266,15 +292,16 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
   const server = http.createServer(async (req, res) => {
     try {
       const port = (server.address() as AddressInfo).port;
-      const hostHeader = (req.headers.host ?? '').toLowerCase();
-      if (!opts.expose && ![`127.0.0.1:${port}`, `localhost:${port}`].includes(hostHeader)) return send(res, 403, t('web.badHost'));
-      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'GET');
+      if (!hostAllowed(req.headers.host, port, !!opts.expose)) return send(res, 403, t(opts.expose ? 'web.badHostExposed' : 'web.badHost'));
+      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'GET, HEAD', undefined, undefined, { headers: { Allow: 'GET, HEAD' } });
       const url = new URL(req.url ?? '/', `http://${LOCALHOST}`);
       const given = url.searchParams.get('token');
       if (!given) return send(res, 401, t('web.noToken'));
       if (!sameToken(given, token)) return send(res, 403, t('web.badToken'));
       const path = url.pathname;
       const q = `?token=${encodeURIComponent(token)}`;
+      // The page's script asks this when its stream closes: a 401/403 here means `lab web` restarted with another token.
+      if (path === '/alive') return send(res, 204, '');
 
       if (opts.env) {
         if (path === '/') return await envPage(res, await envFeed(opts.env), '/events');
@@ -288,7 +315,8 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
 
       // The class board.
       if (path === '/') {
-        if (!board) await boardCycle();
+        // No open board keeps it current (a reload with JavaScript off, say): an old one is graded again first.
+        if (!board || (!boardStreams.size && Date.now() - board.at > BOARD_CYCLE_S * 1000)) await boardCycle();
         const n = nonce();
         const parts = { ...boardFragments(), reports: `${escapeHtml(t('web.boardReports'))} <a href="/report.csv${q}">CSV</a> · <a href="/report.html${q}">HTML</a>` };
         const layout = '<p class="small" id="status">{{status}}</p><div id="board">{{board}}</div><p class="small">{{reports}}</p>';
@@ -303,11 +331,16 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
         return;
       }
       if (path === '/report.csv' || path === '/report.html') {
-        const [{ gradeEnvs }, { renderReport }] = await Promise.all([import('../lab/grade.js'), import('../report/formats.js')]);
-        const { listEnvNames } = await import('../env/env.js');
-        const report = await gradeEnvs(await listEnvNames(opts.className), { parallel: BOARD_PARALLEL });
+        const { renderReport } = await import('../report/formats.js');
+        const report = await classReport();
         const csv = path.endsWith('.csv');
-        return send(res, 200, renderReport(report, csv ? 'csv' : 'html'), csv ? 'text/csv; charset=utf-8' : 'text/html; charset=utf-8');
+        const body = renderReport(report, csv ? 'csv' : 'html');
+        const stamp = report.gradedAt.slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
+        const file = `pglab-${(opts.className ?? 'clase').replace(/[^\w-]/g, '_')}-${stamp}.${csv ? 'csv' : 'html'}`;
+        return send(res, 200, body, csv ? 'text/csv; charset=utf-8' : 'text/html; charset=utf-8', undefined, {
+          styles: csv ? undefined : styleHashes(body),
+          headers: { 'Content-Disposition': `${csv ? 'attachment' : 'inline'}; filename="${file}"` },
+        });
       }
       const m = /^\/env\/([a-z0-9][a-z0-9_-]{0,30})(\/events)?$/.exec(path);
       if (m && classNames.includes(m[1])) {
@@ -359,4 +392,27 @@ export function sameToken(given: string, token: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The CSP source of each inline <style> block of a page (a report carries its own, with no nonce). */
+export function styleHashes(html: string): string[] {
+  return [...html.matchAll(/<style>([\s\S]*?)<\/style>/g)].map((m) => `sha256-${createHash('sha256').update(m[1], 'utf8').digest('base64')}`);
+}
+
+/**
+ * The Host header a request may carry (a DNS-rebinding page sends its own name): on 127.0.0.1,
+ * 127.0.0.1 or localhost; with --expose also any IP literal (a rebinding needs a name) and this
+ * machine's own name. Always with the port listened on.
+ */
+export function hostAllowed(header: string | undefined, port: number, exposed: boolean): boolean {
+  const h = (header ?? '').toLowerCase();
+  const m = /^(\[[0-9a-f:.]+\]|[^:[\]]+):(\d+)$/.exec(h);
+  if (!m || Number(m[2]) !== port) return false;
+  const name = m[1];
+  if (name === '127.0.0.1' || name === 'localhost') return true;
+  if (!exposed) return false;
+  const bare = name.startsWith('[') ? name.slice(1, -1) : name;
+  if (isIP(bare)) return true;
+  const self = os.hostname().toLowerCase();
+  return name === self || name === `${self}.local`;
 }

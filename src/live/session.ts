@@ -11,7 +11,7 @@ import { appendProgress, readProgress, type Progress } from '../lab/progress.js'
 import { progressRecords, runStep, type StepResult } from '../lab/runner.js';
 import { topology, type Topology } from '../lab/topology.js';
 import { EnvProbes, type PlannedFact, type Probes } from '../pg/probes.js';
-import { chartFromRecords, type RecordLine } from '../pg/recorder.js';
+import { chartFromRecords, type ChartPoint, type RecordLine } from '../pg/recorder.js';
 
 /** Seconds between cycles (`lab watch`, the pages). */
 export const CYCLE_S = 2;
@@ -24,8 +24,8 @@ const EAGER_CYCLES = 3;
 /** The chart keeps this many minutes of samples. */
 export const HISTORY_MIN = 10;
 
-/** One point of the chart: the worst lag, archiving, at one cycle. */
-export interface Sample { at: number; lagBytes?: number; lagS?: number; waiting: number; lastArchived?: string }
+/** One point of the chart: one primary's lag (its worst standby's, received position) and archiving, at one cycle. */
+export type Sample = ChartPoint;
 
 /** Something that changed between two cycles, said in the reader's language. */
 export interface Change { seq: number; at: number; text: string; kind: 'good' | 'bad' | 'info' }
@@ -53,6 +53,8 @@ export interface SessionOptions {
   checks?: boolean;
   /** Read the topology (off: checks only, for the class board). */
   topology?: boolean;
+  /** Who looks, when it is not the student: their records are not the student's activity. */
+  recordAs?: 'board';
 }
 
 export class LiveSession {
@@ -101,7 +103,8 @@ export class LiveSession {
     const at = Date.now();
     try {
       // Container states change (a server stopped by the student): re-read the env now and then.
-      if (this.cycles % 10 === 9) this.env = await loadEnv(this.env.name);
+      // A server that does not answer may be a stopped container (`lab up` starts it): look at once.
+      if (this.cycles % 10 === 9 || this.last?.topology?.servers.some((s) => !s.up)) this.env = await loadEnv(this.env.name);
       // Students also run `lab check` themselves: the log is read again every 15 cycles.
       if (this.cycles % 15 === 14) this.progress = undefined;
       this.cycles++;
@@ -142,7 +145,7 @@ export class LiveSession {
     const changed = progress.steps[result.step]?.lastStatus !== (result.passed ? 'pass' : 'fail')
       || result.checks.some((c) => progress.checks[`${result.step}/${c.id}`]?.lastStatus !== c.status);
     if (!changed) return;
-    const records = progressRecords(this.lab.id, [result]);
+    const records = progressRecords(this.lab.id, [result], this.opts.recordAs);
     await appendProgress(this.env, records);
     for (const r of records) {
       const map = r.key.includes('/') ? progress.checks : progress.steps;
@@ -159,19 +162,11 @@ export class LiveSession {
       if (rec) byRole.set(s.role, rec.records);
     }));
     const since = at / 1000 - HISTORY_MIN * 60;
-    this.history = chartFromRecords(byRole, since).map((p) => ({ at: p.at, lagBytes: p.lagBytes, waiting: p.waiting, lastArchived: p.lastArchived }));
+    this.history = chartFromRecords(byRole, since);
   }
 
   private sample(topo: Topology, at: number): void {
-    const lags = topo.streams.filter((e) => e.lagBytes !== undefined);
-    const archive = topo.archives.find((a) => a.state !== 'off');
-    this.history.push({
-      at,
-      lagBytes: lags.length ? Math.max(...lags.map((e) => e.lagBytes!)) : undefined,
-      lagS: lags.length ? Math.max(...lags.map((e) => e.lagS ?? 0)) : undefined,
-      waiting: archive?.waiting ?? 0,
-      lastArchived: archive?.lastArchived,
-    });
+    this.history.push(...samplesOf(topo, at));
     const cutoff = at - HISTORY_MIN * 60_000;
     while (this.history.length && this.history[0].at < cutoff) this.history.shift();
   }
@@ -229,4 +224,13 @@ export class LiveSession {
   stepTitle(step: StepSpec): string {
     return localized(step.title);
   }
+}
+
+/** One chart point per primary of this cycle: its standbys' worst received-position lag, its own archiving. */
+export function samplesOf(topo: Topology, at: number): Sample[] {
+  return topo.primaries.map((role) => {
+    const lags = topo.streams.filter((e) => e.from === role && e.state === 'streaming' && e.receiveLagBytes !== undefined).map((e) => e.receiveLagBytes!);
+    const archive = topo.archives.find((a) => a.from === role && a.state !== 'off');
+    return { at, role, lagBytes: lags.length ? Math.max(...lags) : undefined, waiting: archive?.waiting ?? 0, lastArchived: archive?.lastArchived };
+  });
 }

@@ -55,6 +55,17 @@ export async function watch(opts: WatchOptions): Promise<void> {
   }
   input.resume();
 
+  // A terminal gets the alternate screen (like less or top): redraws never reach the scrollback,
+  // and the screen the student had comes back on quit. A resize redraws at once.
+  let lastSnap: Snapshot | undefined;
+  const redraw = () => {
+    if (lastSnap) out.write(screen(session, lastSnap, out.rows || 24, out.columns || 80));
+  };
+  if (tty) {
+    out.write(ENTER_ALT);
+    out.on('resize', redraw);
+  }
+
   let shownSeq = 0;
   let shownStep = '';
   let shownDone = '';
@@ -63,7 +74,10 @@ export async function watch(opts: WatchOptions): Promise<void> {
       const snap = await session.cycle();
       // A q typed before the first answer still gets that answer.
       if (stop && n > 0) break;
-      if (tty) out.write(screen(session, snap));
+      if (tty) {
+        lastSnap = snap;
+        redraw();
+      }
       else {
         const lines: string[] = [];
         if (snap.step.id !== shownStep) {
@@ -92,33 +106,90 @@ export async function watch(opts: WatchOptions): Promise<void> {
   } finally {
     if (tty) {
       input.setRawMode?.(false);
-      out.write('\n');
+      out.off('resize', redraw);
+      out.write(LEAVE_ALT);
     }
     input.pause();
     input.removeAllListeners('data');
   }
 }
 
-function header(session: LiveSession, snap: Snapshot): string {
+function header(session: Pick<LiveSession, 'stepTitle'>, snap: Snapshot): string {
   return t('watch.header', { title: session.stepTitle(snap.step), env: snap.env.name, pg: snap.env.pg });
 }
 
-/** The whole screen on a terminal: cleared and drawn again each cycle (no scrollback growth). */
-function screen(session: LiveSession, snap: Snapshot): string {
-  const lines = [chalk.bold(header(session, snap)), chalk.dim(`${t('watch.keys', { s: CYCLE_S })} ${t('watch.checkedAt', { time: localTime(new Date(snap.at).toISOString()) })}`), ''];
-  if (snap.topology) lines.push(...topologyLines(snap.topology, { archiveOffExpected: labAsksArchiveOff(snap.env.lab) }).map((l) => `  ${l}`), '');
-  if (snap.result) lines.push(renderStep(snap.result, chalk.bold(session.stepTitle(snap.step))));
-  if (snap.result?.passed) lines.push('', chalk.green(session.doneText(snap.step)));
-  if (snap.error) lines.push('', chalk.red(t('watch.cycleFailed', { detail: snap.error, s: CYCLE_S })));
+const ENTER_ALT = '\x1b[?1049h\x1b[?25l';
+const LEAVE_ALT = '\x1b[?25h\x1b[?1049l';
+
+/**
+ * The whole screen on a terminal, drawn from the top-left over the last one (each line cleared to
+ * its end, then the rest of the screen): it fits the window, so nothing scrolls. The header and
+ * the topology come first; the checklist gets the rows left, then the recent changes.
+ */
+export function screen(session: Pick<LiveSession, 'stepTitle' | 'doneText'>, snap: Snapshot, rows: number, cols: number): string {
+  const head = [chalk.bold(header(session, snap)), chalk.dim(`${t('watch.keys', { s: CYCLE_S })} ${t('watch.checkedAt', { time: localTime(new Date(snap.at).toISOString()) })}`)];
+  const topo = snap.topology ? topologyLines(snap.topology, { archiveOffExpected: labAsksArchiveOff(snap.env.lab) }).map((l) => `  ${l}`) : [];
+  const status: string[] = [];
+  if (snap.result?.passed) status.push(chalk.green(session.doneText(snap.step)));
+  if (snap.error) status.push(chalk.red(t('watch.cycleFailed', { detail: snap.error, s: CYCLE_S })));
+  const checks = snap.result ? renderStep(snap.result, chalk.bold(session.stepTitle(snap.step))).split('\n') : [];
+  const changes: string[] = [];
   const recent = snap.changes.slice(-6);
   if (recent.length) {
-    lines.push('', chalk.bold(t('watch.changes')));
+    changes.push(chalk.bold(t('watch.changes')));
     for (const c of recent) {
       const color = c.kind === 'good' ? chalk.green : c.kind === 'bad' ? chalk.red : chalk.yellow;
-      lines.push(`  ${chalk.dim(localTime(new Date(c.at).toISOString()))} ${color(c.text)}`);
+      changes.push(`  ${chalk.dim(localTime(new Date(c.at).toISOString()))} ${color(c.text)}`);
     }
   }
-  return '\x1b[H\x1b[2J' + lines.join('\n') + '\n';
+  const lines = fitScreen([head, topo, status, checks, changes], rows, cols, (n) => chalk.dim(t('watch.more', { n })));
+  return '\x1b[H' + lines.map((l) => `${l}\x1b[K`).join('\n') + '\x1b[J';
+}
+
+/**
+ * Sections in order of priority, wrapped to `cols` and cut to `rows` lines (a blank line between
+ * sections; the status line, "¡Paso completo!" or an error, goes right after the topology so a
+ * small window still shows it). What does not fit is counted on the last line.
+ */
+export function fitScreen(sections: string[][], rows: number, cols: number, more: (n: number) => string): string[] {
+  const wrapped = sections.map((lines) => lines.flatMap((l) => wrapAnsi(l, Math.max(20, cols))));
+  const out: string[] = [];
+  const dropped: string[] = [];
+  for (const sec of wrapped) {
+    if (!sec.length) continue;
+    for (const l of out.length || dropped.length ? ['', ...sec] : sec) (out.length < rows - 1 ? out : dropped).push(l);
+  }
+  // The last row: the one line left when that is all, else how many did not fit.
+  if (dropped.length === 1) out.push(dropped[0]);
+  else if (dropped.length > 1) out.push(more(dropped.filter((l) => l !== '').length));
+  return out;
+}
+
+/** Hard-wrap one line at `cols` visible characters (escape sequences take no room); continuations indented. */
+export function wrapAnsi(line: string, cols: number): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let width = 0;
+  const indent = '    ';
+  for (let i = 0; i < line.length;) {
+    const esc = /^\x1b\[[0-9;?]*[A-Za-z]/.exec(line.slice(i, i + 16));
+    if (esc) {
+      cur += esc[0];
+      i += esc[0].length;
+      continue;
+    }
+    const ch = String.fromCodePoint(line.codePointAt(i)!);
+    if (width >= cols) {
+      out.push(cur);
+      cur = indent;
+      width = indent.length;
+    }
+    cur += ch;
+    width++;
+    i += ch.length;
+  }
+  out.push(cur);
+  return out;
 }
 
 /** Plain text (no escapes): the header, the topology and the checklist. */

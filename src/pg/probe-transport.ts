@@ -92,6 +92,9 @@ interface BatchItem {
  * Probes for postgres drop to it with setpriv (no PAM, its groups kept). Output, for each probe in
  * order: "\x1e<index> <exit> <stdout bytes> <stderr bytes>\n" then both outputs, byte-exact.
  */
+/** Bytes of stdout (and of stderr) kept of one probe; more is cut and said ("salida truncada"). */
+export const PROBE_OUTPUT_MAX = 8 * 1024 * 1024;
+
 const BATCH_SCRIPT = [
   // Without setpriv (an image of one's own) or a writable /tmp, no output: each probe then runs alone.
   'command -v setpriv >/dev/null 2>&1 || exit 71',
@@ -109,8 +112,11 @@ const BATCH_SCRIPT = [
   'done',
   'for ((i = 0; i < n; i++)); do',
   '  wait "${pids[i]}"; x=$?',
-  '  printf \'\\036%s %s %s %s\\n\' "$i" "$x" "$(stat -c %s "$d/$i.o")" "$(stat -c %s "$d/$i.e")"',
-  '  cat "$d/$i.o" "$d/$i.e"',
+  // Each output bounded (PROBE_OUTPUT_MAX): a flooded directory cannot flood the grader's memory.
+  '  so=$(stat -c %s "$d/$i.o"); se=$(stat -c %s "$d/$i.e"); t=0',
+  `  [ "$so" -gt ${PROBE_OUTPUT_MAX} ] && { so=${PROBE_OUTPUT_MAX}; t=1; }; [ "$se" -gt ${PROBE_OUTPUT_MAX} ] && { se=${PROBE_OUTPUT_MAX}; t=1; }`,
+  '  printf \'\\036%s %s %s %s %s\\n\' "$i" "$x" "$so" "$se" "$t"',
+  '  head -c "$so" "$d/$i.o"; head -c "$se" "$d/$i.e"',
   'done',
 ].join('\n');
 
@@ -127,18 +133,18 @@ function traceLabel(argv: string[]): string {
 }
 
 /** The outputs of BATCH_SCRIPT by probe index (exported for unit tests). */
-export function parseBatch(out: Buffer): Map<number, { exitCode: number; stdout: Buffer; stderr: Buffer }> {
-  const parts = new Map<number, { exitCode: number; stdout: Buffer; stderr: Buffer }>();
+export function parseBatch(out: Buffer): Map<number, { exitCode: number; stdout: Buffer; stderr: Buffer; truncated?: boolean }> {
+  const parts = new Map<number, { exitCode: number; stdout: Buffer; stderr: Buffer; truncated?: boolean }>();
   let at = 0;
   while (at < out.length && out[at] === 0x1e) {
     const nl = out.indexOf(0x0a, at);
     if (nl < 0) break;
-    const [index, exitCode, outLen, errLen] = out.subarray(at + 1, nl).toString().split(' ').map(Number);
+    const [index, exitCode, outLen, errLen, cut] = out.subarray(at + 1, nl).toString().split(' ').map(Number);
     if (![index, exitCode, outLen, errLen].every(Number.isInteger)) break;
     const stdout = out.subarray(nl + 1, nl + 1 + outLen);
     const stderr = out.subarray(nl + 1 + outLen, nl + 1 + outLen + errLen);
     if (stdout.length !== outLen || stderr.length !== errLen) break;
-    parts.set(index, { exitCode, stdout, stderr });
+    parts.set(index, { exitCode, stdout, stderr, ...(cut === 1 ? { truncated: true } : {}) });
     at = nl + 1 + outLen + errLen;
   }
   return parts;
@@ -182,7 +188,7 @@ export class ProbeTransport {
     this.execCount++;
     const t0 = Date.now();
     try {
-      return await execInContainer(container, argv, { user: opts.user ?? 'postgres', timeoutMs: opts.timeoutMs ?? TIMEOUTS.probeMs, stdin: opts.stdin, env: opts.env });
+      return await execInContainer(container, argv, { user: opts.user ?? 'postgres', timeoutMs: opts.timeoutMs ?? TIMEOUTS.probeMs, stdin: opts.stdin, env: opts.env, maxOutputBytes: 4 * PROBE_OUTPUT_MAX });
     } catch (err) {
       if (/no such container|is not running/i.test(String((err as Error).message))) throw new ServerDownError(role);
       throw err;

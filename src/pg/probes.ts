@@ -8,15 +8,21 @@
  * merged psql sessions) and the plan cache (plan-cache.ts: which facts the last run of a step
  * needed). Test fakes extend FactProbes and answer the primitives they need from fixtures.
  */
-import { randomBytes } from 'node:crypto';
+import { containerTop, readArchive, type ArchiveLimits, type ArchiveRead, type TopProcess } from '../docker/container-files.js';
 import { inspectContainer } from '../docker/objects.js';
-import { imageFileSums } from '../images/image-files.js';
+import { runProbeContainer, type ProbeFile } from '../docker/probe-container.js';
+import { networkName } from '../env/naming.js';
+import { imageFileSums, imagePackageMd5s } from '../images/image-files.js';
 import { TIMEOUTS } from '../timeouts.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import { parseConf, type ParsedConf } from './conf.js';
 import { controlFacts } from './controldata.js';
 import { PLANS, type PlannedFact } from './plan-cache.js';
 import { ProbeTimeoutError, ProbeTransport, SEP, ServerDownError, type ExecResult, type ProbeExecOptions } from './probe-transport.js';
-import { parsePsList, type ProcessLine } from './ps.js';
+import { type ProcessLine } from './ps.js';
 import { profileFor, type PgMajor, type PgProfile } from './profile.js';
 import { parseReadiness, readinessArgv, type Readiness } from './readiness.js';
 import { parseRecording, type Recording } from './recorder.js';
@@ -35,6 +41,19 @@ export class FileTooLargeError extends Error {
 export const MAX_FILE_BYTES = 16 * 1024 * 1024;
 
 export interface DirEntry { name: string; size: number; type: string; owner: string; mtime: number }
+
+/** Directory entries a listing keeps; `truncated` says it was cut. */
+export const MAX_DIR_ENTRIES = 5000;
+
+/** A regular file's first bytes with its real size, owner's uid and mtime, as the engine reads them. */
+export interface FileInfo { data: Buffer; size: number; uid: number; mtime: number }
+
+/** SSH as a probe container sees it (see sshFacts). */
+export interface SshFacts {
+  sshd: Record<'maestro' | 'esclavo', { answered: boolean; matches: boolean }>;
+  /** exit of `ssh … postgres@esclavo true` from the probe (-2: maestro's postgres has no private key). */
+  login: { exit: number; stderr: string; keys: number; knownHosts: boolean };
+}
 
 /** What probes need of an env (an env/ LabEnv is one): its version, servers and age. */
 export interface ProbeEnv {
@@ -71,10 +90,18 @@ export interface Probes {
   settings(role: string): Promise<Map<string, string>>;
   inRecovery(role: string): Promise<boolean>;
   readFile(role: string, path: string, maxBytes?: number, user?: 'root' | 'postgres'): Promise<Buffer | undefined>;
+  /** The first maxBytes of a regular file, its real size and owner, read by the engine (never a binary of the container). */
+  fileInfo(role: string, path: string, maxBytes: number): Promise<FileInfo | undefined>;
+  /** A path as the engine archives it (the path, then its children), bounded; undefined when absent. */
+  archive(role: string, path: string, limits?: ArchiveLimits): Promise<ArchiveRead | undefined>;
+  /** md5 of the lab packages' files as the image's cached .deb files declare them; undefined without them. */
+  packageMd5s(packages: string[]): Promise<Map<string, Map<string, string>> | undefined>;
+  /** SSH proven from a probe container of the env's image (host keys, passwordless login). */
+  sshFacts(): Promise<SshFacts>;
   readableByPostgres(role: string, path: string): Promise<boolean>;
   readText(role: string, path: string): Promise<string | undefined>;
-  listDir(role: string, dir: string): Promise<DirEntry[] | undefined>;
-  /** mode: permission bits (`stat %a`), when the probe could read them. */
+  listDir(role: string, dir: string): Promise<(DirEntry[] & { truncated?: boolean }) | undefined>;
+  /** mode: permission bits, when the probe could read them. */
   stat(role: string, path: string): Promise<{ type: string; owner: string; mtime: number; size: number; mode?: number } | undefined>;
   controldata(role: string): Promise<ControlFacts | undefined>;
   timeline(role: string): Promise<number>;
@@ -100,6 +127,27 @@ export abstract class FactProbes implements Probes {
   }
 
   abstract exec(role: string, argv: string[], opts?: ProbeExecOptions & { fresh?: boolean }): Promise<ExecResult>;
+
+  /**
+   * Primitives read from the host side, outside the student's reach: the engine's archive API,
+   * `docker top`, a probe container of the image. Only real envs have them (EnvProbes); a fake
+   * answers the facts built on them instead.
+   */
+  protected readArchiveOf(_role: string, _path: string, _limits: ArchiveLimits): Promise<ArchiveRead | undefined> {
+    return Promise.reject(new Error('archive API not available'));
+  }
+
+  protected topOf(_role: string): Promise<TopProcess[]> {
+    return Promise.reject(new Error('docker top not available'));
+  }
+
+  protected probeContainer(_script: string, _args: string[], _files: ProbeFile[]): Promise<{ exitCode: number; stdout: string }> {
+    return Promise.reject(new Error('probe container not available'));
+  }
+
+  packageMd5s(_packages: string[]): Promise<Map<string, Map<string, string>> | undefined> {
+    return Promise.resolve(undefined);
+  }
 
   /** Docker's own facts about the image (not a container's): only real envs have them. */
   pristineSums(): Promise<Map<string, string> | undefined> {
@@ -230,14 +278,36 @@ export abstract class FactProbes implements Probes {
     return this.once(`recovery:${role}`, { kind: 'inRecovery', role, args: [] }, async () => (await this.sql(role, 'SELECT pg_is_in_recovery()'))[0][0] === 't');
   }
 
-  /** File contents (up to maxBytes); undefined when the file does not exist. */
+  /**
+   * File contents (up to maxBytes); undefined when the file does not exist or is not a regular file.
+   * Read by the engine (archive API), never by a binary of the container. (`user` is kept for plans.)
+   */
   readFile(role: string, path: string, maxBytes = MAX_FILE_BYTES, user: 'root' | 'postgres' = 'root'): Promise<Buffer | undefined> {
     return this.once(`file:${role}:${path}:${maxBytes}`, { kind: 'readFile', role, args: [path, maxBytes, user] }, async () => {
-      // One byte more than the limit tells a file that fits from one that was cut.
-      const r = await this.exec(role, ['head', '-c', String(maxBytes + 1), '--', path], { user });
-      if (r.exitCode !== 0) return undefined;
-      if (r.stdout.length > maxBytes && maxBytes >= MAX_FILE_BYTES) throw new FileTooLargeError(role, path, maxBytes);
-      return r.stdout.subarray(0, maxBytes);
+      const f = await this.fileInfo(role, path, maxBytes);
+      if (!f) return undefined;
+      if (f.size > maxBytes && maxBytes >= MAX_FILE_BYTES) throw new FileTooLargeError(role, path, maxBytes);
+      return f.data;
+    });
+  }
+
+  fileInfo(role: string, path: string, maxBytes: number): Promise<FileInfo | undefined> {
+    return this.once(`finfo:${role}:${path}:${maxBytes}`, undefined, async () => {
+      const r = await this.readArchiveOf(role, path, { maxDataPerFile: maxBytes, stopAfter: 1, maxStreamBytes: maxBytes + 64 * 1024 });
+      const e = r?.entries[0];
+      return e && e.type === 'f' ? { data: e.data, size: e.size, uid: e.uid, mtime: e.mtime } : undefined;
+    });
+  }
+
+  archive(role: string, path: string, limits: ArchiveLimits = {}): Promise<ArchiveRead | undefined> {
+    return this.once(`archive:${role}:${path}:${JSON.stringify(limits)}`, undefined, () => this.readArchiveOf(role, path, limits));
+  }
+
+  /** User names by uid from the container's /etc/passwd (names only label the uids the engine reports). */
+  users(role: string): Promise<Map<number, string>> {
+    return this.once(`passwd:${role}`, undefined, async () => {
+      const text = (await this.fileInfo(role, '/etc/passwd', 1 << 20))?.data.toString('utf8') ?? '';
+      return new Map(text.split('\n').map((l) => l.split(':')).filter((f) => f.length > 3).map((f) => [Number(f[2]), f[0]] as [number, string]));
     });
   }
 
@@ -250,33 +320,56 @@ export abstract class FactProbes implements Probes {
     return (await this.readFile(role, path))?.toString('utf8');
   }
 
-  /** Entries of a directory (depth 1); undefined when it does not exist. */
-  listDir(role: string, dir: string): Promise<DirEntry[] | undefined> {
+  /**
+   * Entries of a directory (depth 1); undefined when it does not exist. Names are candidates only
+   * (find is the container's): what earns points is read again by the engine (readFile, fileInfo).
+   * At most MAX_DIR_ENTRIES; `truncated` says the listing was cut.
+   */
+  listDir(role: string, dir: string): Promise<(DirEntry[] & { truncated?: boolean }) | undefined> {
     return this.once(`ls:${role}:${dir}`, { kind: 'listDir', role, args: [dir] }, async () => {
       const r = await this.exec(role, ['find', dir, '-mindepth', '1', '-maxdepth', '1', '-printf', '%f\\t%s\\t%y\\t%u\\t%T@\\n'], { user: 'root' });
       if (r.exitCode !== 0 && !r.stdout.length) return undefined;
-      return r.stdout.toString().split('\n').filter(Boolean).map((line) => {
+      const out: DirEntry[] & { truncated?: boolean } = [];
+      for (const line of r.stdout.toString().split('\n')) {
+        if (!line) continue;
+        if (out.length >= MAX_DIR_ENTRIES) {
+          out.truncated = true;
+          break;
+        }
         const [name, size, type, owner, mtime] = line.split('\t');
-        return { name, size: Number(size), type, owner, mtime: Number(mtime) };
-      });
+        out.push({ name, size: Number(size), type, owner, mtime: Number(mtime) });
+      }
+      if (r.truncated) out.truncated = true;
+      return out;
     });
   }
 
-  /** Stat of one path: type (d/f/…), owner, mtime; undefined when absent. */
-  stat(role: string, path: string): Promise<{ type: string; owner: string; mtime: number; size: number; mode?: number } | undefined> {
+  /** Stat of one path: type (d/f/l…), owner, mtime; undefined when absent. Read by the engine (archive API). */
+  stat(role: string, path: string): Promise<{ type: string; owner: string; mtime: number; size: number; mode: number } | undefined> {
     return this.once(`stat:${role}:${path}`, { kind: 'stat', role, args: [path] }, async () => {
-      const r = await this.exec(role, ['stat', '-c', '%F\t%U\t%Y\t%s\t%a', '--', path], { user: 'root' });
-      if (r.exitCode !== 0) return undefined;
-      const [type, owner, mtime, size, mode] = r.stdout.toString().trim().split('\t');
-      return { type: type.includes('directory') ? 'd' : type.includes('regular') ? 'f' : type, owner, mtime: Number(mtime), size: Number(size), mode: parseInt(mode ?? '', 8) };
+      const r = await this.readArchiveOf(role, path, { stopAfter: 1 });
+      const e = r?.entries[0];
+      if (!e) return undefined;
+      const owner = (await this.users(role)).get(e.uid) ?? String(e.uid);
+      return { type: e.type, owner, mtime: e.mtime, size: e.size, mode: e.mode & 0o7777 };
     });
   }
 
-  /** pg_controldata facts (works while the server is stopped). */
-  controldata(role: string) {
+  /**
+   * pg_controldata facts (works while the server is stopped). The system identifier is what the
+   * engine reads in global/pg_control (its first 8 bytes, little-endian), never what the
+   * container's pg_controldata prints: that binary can be replaced.
+   */
+  controldata(role: string): Promise<ControlFacts | undefined> {
     return this.once(`controldata:${role}`, { kind: 'controldata', role, args: [] }, async () => {
-      const r = await this.exec(role, [`${this.profile.binDir}/pg_controldata`, this.profile.dataDir], { user: 'postgres' });
-      return r.exitCode === 0 ? controlFacts(r.stdout.toString()) : undefined;
+      const [r, control] = await Promise.all([
+        this.exec(role, [`${this.profile.binDir}/pg_controldata`, this.profile.dataDir], { user: 'postgres' }),
+        this.fileInfo(role, `${this.profile.dataDir}/global/pg_control`, 8192).catch(() => undefined),
+      ]);
+      const facts = r.exitCode === 0 ? controlFacts(r.stdout.toString()) : undefined;
+      if (!facts) return undefined;
+      const sysid = control && control.data.length >= 8 ? control.data.readBigUInt64LE(0).toString() : undefined;
+      return { ...facts, systemIdentifier: sysid };
     });
   }
 
@@ -295,8 +388,12 @@ export abstract class FactProbes implements Probes {
     });
   }
 
+  /** The container's processes as the engine's ps sees them (docker top): pid, ppid, executable name, title. */
   processes(role: string): Promise<ProcessLine[]> {
-    return this.once(`ps:${role}`, { kind: 'processes', role, args: [] }, async () => parsePsList((await this.exec(role, ['ps', '-eo', 'pid=,args='], { user: 'root' })).stdout.toString()));
+    return this.once(`ps:${role}`, { kind: 'processes', role, args: [] }, async () => {
+      if (!this.containerRunning(role)) throw new ServerDownError(role);
+      return (await this.topOf(role)).map((p) => ({ pid: p.pid, ppid: p.ppid, comm: p.comm, args: p.args }));
+    });
   }
 
   /**
@@ -361,6 +458,71 @@ export abstract class FactProbes implements Probes {
     });
   }
 
+  /**
+   * SSH as seen from outside both servers, in one probe container of the env's image (its own ssh
+   * client, unpacked from the image's cached packages): the host keys maestro and esclavo answer
+   * with (ssh-keyscan), compared with their /etc/ssh/*.pub read by the engine, and a login to
+   * postgres@esclavo with postgres@maestro's private keys and known_hosts, as archive_command would.
+   */
+  sshFacts(): Promise<SshFacts> {
+    return this.once('ssh', undefined, async () => {
+      const small = { maxEntries: 100, maxDataPerFile: 64 * 1024, maxStreamBytes: 4 << 20 };
+      const [home, hostKeys, esclavoSsh, esclavoHome, esclavoPasswd, sshds] = await Promise.all([
+        this.archive('maestro', '/var/lib/postgresql/.ssh', small).catch(() => undefined),
+        Promise.all(['maestro', 'esclavo'].map((role) => this.archive(role, '/etc/ssh', small).catch(() => undefined))),
+        this.archive('esclavo', '/var/lib/postgresql/.ssh', small).catch(() => undefined),
+        this.archive('esclavo', '/var/lib/postgresql', { stopAfter: 1 }).catch(() => undefined),
+        this.fileInfo('esclavo', '/etc/passwd', 1 << 20).catch(() => undefined),
+        // The listening sshd only (its per-connection children come and go with every archived segment).
+        Promise.all(['maestro', 'esclavo'].map((role) => this.processes(role).then((ps) => {
+          const sshd = new Set(ps.filter((p) => p.comm === 'sshd').map((p) => p.pid));
+          return ps.filter((p) => sshd.has(p.pid) && !sshd.has(p.ppid ?? -1)).map((p) => p.pid);
+        }).catch(() => []))),
+      ]);
+      // Everything the probe's outcome depends on, read by the engine: the same inputs give the same
+      // facts, so a live session (or the next check within minutes) need not start another container.
+      const fingerprint = createHash('sha256');
+      for (const r of [home, ...hostKeys, esclavoSsh, esclavoHome]) {
+        for (const e of r?.entries ?? []) fingerprint.update(`${e.name}\0${e.type}\0${e.mode}\0${e.uid}\0`).update(e.data);
+        fingerprint.update('\x1e');
+      }
+      fingerprint.update(esclavoPasswd?.data ?? Buffer.alloc(0)).update(JSON.stringify([sshds, this.ip('maestro'), this.ip('esclavo'), this.env.name, this.env.imageId]));
+      const cacheKey = fingerprint.digest('hex');
+      const files: ProbeFile[] = [];
+      let n = 0;
+      for (const e of home?.entries ?? []) {
+        const base = e.name.split('/').pop() ?? '';
+        if (e.type !== 'f') continue;
+        if (base === 'known_hosts') files.push({ name: 'known_hosts', content: e.data });
+        else if (/^id_\w+$/.test(base) && e.data.subarray(0, 40).toString().includes('PRIVATE KEY')) files.push({ name: `id_${n++}`, content: e.data });
+      }
+      const expected = hostKeys.map((r) => new Set((r?.entries ?? [])
+        .filter((e) => e.type === 'f' && /ssh_host_\w+_key\.pub$/.test(e.name))
+        .map((e) => e.data.toString().trim().split(/\s+/)[1]).filter(Boolean)));
+      const cached = SSH_FACTS_CACHE.get(cacheKey);
+      if (cached) return cached;
+      const r = await this.probeContainer(SSH_PROBE_SCRIPT, [this.ip('maestro'), this.ip('esclavo')], files);
+      const sections = new Map(r.stdout.split('\x1e').slice(1).map((c) => {
+        const nl = c.indexOf('\n');
+        return [c.slice(0, nl), c.slice(nl + 1)] as [string, string];
+      }));
+      const answered = (i: number, ip: string) => {
+        const keys = (sections.get(`scan ${ip}`) ?? '').split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 3 && f[0] === ip).map((f) => f[2]);
+        return { answered: keys.length > 0, matches: keys.some((k) => expected[i].has(k)) };
+      };
+      const login = sections.get('login') ?? '';
+      const rc = /(?:^|\n)rc=(\w+)\s*$/.exec(login)?.[1];
+      const facts: SshFacts = {
+        sshd: { maestro: answered(0, this.ip('maestro')), esclavo: answered(1, this.ip('esclavo')) },
+        login: { exit: rc === undefined ? -1 : rc === 'noid' ? -2 : Number(rc), stderr: login.replace(/(?:^|\n)rc=\w+\s*$/, '').trim().slice(-400), keys: n, knownHosts: files.some((f) => f.name === 'known_hosts') },
+      };
+      // A success is kept for 10 min; a failure (maybe a timeout on a loaded host) for a minute, so a
+      // live session watching a student at work on step 1 does not start a container every cycle.
+      SSH_FACTS_CACHE.set(cacheKey, facts, facts.login.exit === 0 && facts.sshd.maestro.matches && facts.sshd.esclavo.matches ? SSH_FACTS_TTL_MS : 60_000);
+      return facts;
+    });
+  }
+
   /** Value a setting has in the files (last one wins, in the server's reading order). */
   async fileSetting(role: string, key: string): Promise<string | undefined> {
     const { main, extra } = await this.configFiles(role);
@@ -410,6 +572,31 @@ export class EnvProbes extends FactProbes {
   async exec(role: string, argv: string[], opts: ProbeExecOptions & { fresh?: boolean } = {}): Promise<ExecResult> {
     if (!this.containerRunning(role)) throw new ServerDownError(role);
     return this.transport.exec(role, argv, opts);
+  }
+
+  private container(role: string): string {
+    const server = this.env.servers.find((s) => s.role === role);
+    if (!server || server.state === 'missing') throw new ServerDownError(role);
+    return server.container;
+  }
+
+  protected override readArchiveOf(role: string, path: string, limits: ArchiveLimits): Promise<ArchiveRead | undefined> {
+    return readArchive(this.container(role), path, { timeoutMs: TIMEOUTS.archiveReadMs, ...limits });
+  }
+
+  protected override topOf(role: string): Promise<TopProcess[]> {
+    return containerTop(this.container(role), TIMEOUTS.archiveReadMs);
+  }
+
+  protected override probeContainer(script: string, args: string[], files: ProbeFile[]): Promise<{ exitCode: number; stdout: string }> {
+    if (!this.env.imageId) return Promise.reject(new Error('env without an image id'));
+    return runProbeContainer({
+      image: this.env.imageId, network: networkName(this.env.name), env: this.env.name, script, args, files, timeoutMs: TIMEOUTS.probeContainerMs,
+    });
+  }
+
+  override packageMd5s(packages: string[]): Promise<Map<string, Map<string, string>> | undefined> {
+    return this.once(`debsums:${packages.join(',')}`, undefined, async () => (this.env.imageId ? imagePackageMd5s(this.env.imageId, packages) : undefined));
   }
 
   /** Facts asked for ahead of the checks and not yet by one: they stay out of the next plan unless a check asks. */
@@ -505,6 +692,56 @@ export class EnvProbes extends FactProbes {
 }
 
 export class SqlError extends Error {}
+
+/**
+ * sshFacts by the fingerprint of their inputs, for SSH_FACTS_TTL_MS, in this process and in a small
+ * file of the user's cache (losing it costs one probe container).
+ */
+const SSH_FACTS_TTL_MS = 10 * 60 * 1000;
+const SSH_FACTS_CACHE = {
+  file: () => path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'pglab', 'ssh-facts.json'),
+  read(): Record<string, { at: number; ttl?: number; facts: SshFacts }> {
+    try {
+      const data = JSON.parse(readFileSync(this.file(), 'utf8')) as unknown;
+      return data && typeof data === 'object' && !Array.isArray(data) ? data as Record<string, { at: number; ttl?: number; facts: SshFacts }> : {};
+    } catch {
+      return {};
+    }
+  },
+  get(key: string): SshFacts | undefined {
+    const hit = this.read()[key];
+    return hit && typeof hit.at === 'number' && Date.now() - hit.at < Math.min(Number(hit.ttl) || 0, SSH_FACTS_TTL_MS) && hit.facts?.sshd && hit.facts.login ? hit.facts : undefined;
+  },
+  set(key: string, facts: SshFacts, ttl: number): void {
+    const now = Date.now();
+    const all = Object.fromEntries(Object.entries(this.read()).filter(([, v]) => now - v.at < SSH_FACTS_TTL_MS).slice(-500));
+    all[key] = { at: now, ttl, facts };
+    try {
+      mkdirSync(path.dirname(this.file()), { recursive: true });
+      const tmp = `${this.file()}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify(all));
+      renameSync(tmp, this.file());
+    } catch {
+      // A read-only home: the next check starts its own probe container.
+    }
+  },
+};
+
+/** Fixed text run in the probe container; IPs arrive as $1 (maestro) and $2 (esclavo). */
+const SSH_PROBE_SCRIPT = [
+  'k=/tmp/pglab-probe; o=$k/o; mkdir -p "$o"; export LC_ALL=C',
+  // The image's own ssh client, from the packages it caches for the students (never installed in it).
+  'dpkg-deb --fsys-tarfile /var/cache/apt/archives/openssh-client_*.deb | tar -x -C "$o" ./usr/bin/ssh ./usr/bin/ssh-keyscan 2>/dev/null',
+  // Libraries the image lacks (another Debian release): every cached package, unpacked.
+  '"$o/usr/bin/ssh" -V >/dev/null 2>&1 || { for f in /var/cache/apt/archives/*.deb; do dpkg-deb -x "$f" "$o" 2>/dev/null; done; LD_LIBRARY_PATH=$(printf "%s:" "$o"/usr/lib/*-linux-gnu* "$o"/lib/*-linux-gnu*); export LD_LIBRARY_PATH; }',
+  'for ip in "$1" "$2"; do timeout 8 "$o/usr/bin/ssh-keyscan" -t ed25519,rsa -T 3 "$ip" >"$k/scan-$ip" 2>/dev/null & done',
+  'ids=(); for f in "$k"/id_*; do [ -f "$f" ] && ids+=(-i "$f"); done',
+  'touch "$k/known_hosts"; x=noid',
+  'if [ ${#ids[@]} -gt 0 ]; then timeout 12 "$o/usr/bin/ssh" -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$k/known_hosts" -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout=4 -o IdentitiesOnly=yes "${ids[@]}" "postgres@$2" true </dev/null 2>"$k/err"; x=$?; fi',
+  'wait',
+  'for ip in "$1" "$2"; do printf "\\036scan %s\\n" "$ip"; cat "$k/scan-$ip"; done',
+  'printf "\\036login\\n"; [ -f "$k/err" ] && tail -c 400 "$k/err"; echo; echo "rc=$x"',
+].join('\n');
 
 export const PROBE_SCHEMA = 'pglab_probe';
 

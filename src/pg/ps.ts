@@ -5,7 +5,8 @@
  * `walsender` / `walreceiver`, and 9.5+ an optional `<cluster_name>: ` prefix (Debian: `15/main: `).
  */
 
-export interface ProcessLine { pid: number; args: string }
+/** ppid and comm (the executable's name, which `exec -a` does not change) when read with `docker top`. */
+export interface ProcessLine { pid: number; args: string; ppid?: number; comm?: string }
 export interface WalSenderProc { pid: number; user: string; clientAddr: string; clientPort?: number; state: string; lsn?: string }
 export interface WalReceiverProc { pid: number; state: string; lsn?: string }
 
@@ -66,4 +67,17 @@ export function walReceivers(procs: ProcessLine[]): WalReceiverProc[] {
 /** True while a startup process is replaying WAL (`recovering <file>` or `waiting for <file>`): the server is a standby. */
 export function hasStartupRecovering(procs: ProcessLine[]): boolean {
   return procs.some((p) => STARTUP.test(p.args));
+}
+
+/**
+ * Processes forked by a postmaster: the only ones whose title PostgreSQL itself set (a student can
+ * give any process any title with `exec -a`, not make the postmaster its parent). The postmaster is
+ * a `postgres` executable whose parent is not one. Lines without ppid (a ps listing, unit tests)
+ * are kept as they are.
+ */
+export function postmasterChildren(procs: ProcessLine[]): ProcessLine[] {
+  if (!procs.every((p) => p.ppid !== undefined)) return procs;
+  const byPid = new Map(procs.map((p) => [p.pid, p]));
+  const postmasters = new Set(procs.filter((p) => p.comm === 'postgres' && byPid.get(p.ppid!)?.comm !== 'postgres').map((p) => p.pid));
+  return procs.filter((p) => p.comm === 'postgres' && postmasters.has(p.ppid!));
 }

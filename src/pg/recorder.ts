@@ -104,34 +104,47 @@ export function spans(records: RecordLine[], pred: (r: RecordLine) => boolean, m
   return out;
 }
 
-/** One point of a lag/archiving chart, as the live page draws it. */
-export interface ChartPoint { at: number; lagBytes?: number; waiting: number; lastArchived?: string }
+/**
+ * One point of a lag/archiving chart, as the live page draws it: one primary's at one moment (after
+ * a promotion there are two primaries, each its own series: their archives and positions never mix).
+ */
+export interface ChartPoint {
+  at: number;
+  /** The primary this point is about. */
+  role: string;
+  /** Bytes the primary had sent that its standby had not received yet; undefined: nothing streams. */
+  lagBytes?: number;
+  waiting: number;
+  lastArchived?: string;
+}
 
 /**
  * The last minutes of lag and archiving as the servers recorded them, so a page opened now shows a
- * chart at once instead of starting empty: at each primary record, the lag is what it had sent
- * minus what each standby had replayed at the same moment (its nearest record, within one
- * recorder period either way); archiving is the primary's `.ready` count and last archived
- * segment. For display only: a grader never reads it.
+ * chart at once instead of starting empty. Per primary record: the lag is what it had sent minus
+ * what each standby had *received* by its next record (within one recorder period after). Not the
+ * replayed position: 9.1 reports it only every 10 s and stops at a segment switch record, so
+ * comparing it made a 16 MB lag out of every `pg_switch_xlog()`; and not a standby record from
+ * before the primary's, which had not had the chance to receive it. Archiving is that primary's own
+ * `.ready` count and last archived segment. For display only: a grader never reads it.
  */
 export function chartFromRecords(byRole: Map<string, RecordLine[]>, sinceS: number, periodS = 5): ChartPoint[] {
-  const all = [...byRole.values()];
-  const primaries = all.flatMap((records) => records.filter((r) => r.up && r.inRecovery === false && r.at >= sinceS));
   // Only standby records that can pair with a primary record of the window (up to 2 MiB of record per server).
-  const standbys = all.map((records) => records.filter((r) => r.inRecovery === true && r.replayLsn && r.at >= sinceS - periodS))
+  const standbys = [...byRole.values()].map((records) => records.filter((r) => r.inRecovery === true && r.receiveLsn && r.at >= sinceS))
     .filter((records) => records.length);
   const points: ChartPoint[] = [];
-  for (const p of primaries.sort((a, b) => a.at - b.at)) {
-    const sent = p.senders.filter((x) => x.sent).map((x) => lsnBytes(x.sent));
-    let lag: number | undefined;
-    if (sent.length) {
-      for (const records of standbys) {
-        const near = records.filter((r) => Math.abs(r.at - p.at) <= periodS)
-          .sort((a, b) => Math.abs(a.at - p.at) - Math.abs(b.at - p.at))[0];
-        if (near) lag = Math.max(lag ?? 0, Math.max(0, Math.max(...sent) - lsnBytes(near.replayLsn)));
+  for (const [role, records] of byRole) {
+    for (const p of records) {
+      if (!p.up || p.inRecovery !== false || p.at < sinceS) continue;
+      const sent = p.senders.filter((x) => x.sent).map((x) => lsnBytes(x.sent));
+      let lag: number | undefined;
+      if (sent.length) {
+        for (const recs of standbys) {
+          const next = recs.find((r) => r.at >= p.at && r.at - p.at <= periodS);
+          if (next) lag = Math.max(lag ?? 0, Math.max(0, Math.max(...sent) - lsnBytes(next.receiveLsn)));
+        }
       }
+      points.push({ at: p.at * 1000, role, lagBytes: lag, waiting: p.ready, lastArchived: p.lastArchived || undefined });
     }
-    points.push({ at: p.at * 1000, lagBytes: lag, waiting: p.ready, lastArchived: p.lastArchived || undefined });
   }
-  return points;
+  return points.sort((a, b) => a.at - b.at);
 }

@@ -4,7 +4,7 @@
  */
 import chalk from 'chalk';
 import { t } from '../i18n/index.js';
-import type { ArchiveEdge, StreamingEdge, Topology } from '../lab/topology.js';
+import { archivesToShow, type ArchiveEdge, type StreamingEdge, type Topology } from '../lab/topology.js';
 
 /** "3 s", "4 min", "2 h": an age people read at a glance. */
 export function ageText(seconds: number): string {
@@ -71,9 +71,7 @@ export function topologyLines(topo: Topology, opts: TopologyOptions = {}): strin
   // The main primary: the first in the env's order (maestro, before the tutorial makes esclavo a copy
   // of it, both accept writes). After a promotion there is none: only edges that really exist are drawn.
   const main = topo.promoted ? undefined : topo.primaries[0];
-  for (const a of topo.archives) {
-    // After a promotion the old primary's archiving is history, not something to fix.
-    if (topo.promoted ? a.state !== 'ok' : a.from !== main && a.state === 'off') continue;
+  for (const a of archivesToShow(topo)) {
     const to = a.to ?? t('topo.archiveNode');
     lines.push(`${a.from.padEnd(width)} ──${t('status.archive')}──▶ ${to.padEnd(width)}   ${archiveText(a, opts)}`);
   }

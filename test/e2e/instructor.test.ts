@@ -69,8 +69,8 @@ describe('grading reports from a real env', () => {
     expect(g.env).toBe(env);
     expect(g.pg).toBe('15');
     expect(g.imageId).toMatch(/^sha256:/);
-    expect(g.maxScore).toBe(54);
-    expect(g.score).toBe(1); // step-1/same-version (esclavo-up needs a standby: issue 17)
+    expect(g.maxScore).toBe(53);
+    expect(g.score).toBe(0); // same-version is true by construction: shown, worth 0 (issue 16); esclavo-up needs a standby (issue 17)
     expect(g.steps.map((s) => s.passed)).toEqual([false, false, false, false, false, false]);
     await allFormatsAgree(g);
     const again = await gradeJson();
@@ -166,7 +166,7 @@ describe('a class on one server', () => {
     const rows = readFileSync(out, 'utf8').trim().split('\r\n');
     expect(rows).toHaveLength(4);
     expect(rows.slice(1).map((r) => r.split(',')[0]).sort()).toEqual([`${klass}-1`, `${klass}-2`, `${klass}-3`]);
-    for (const r of rows.slice(1)) expect(r.split(',').slice(2, 4)).toEqual(['1', '54']);
+    for (const r of rows.slice(1)) expect(r.split(',').slice(2, 4)).toEqual(['0', '53']);
     const downR = await lab(['class', 'down', '--class', klass, '--purge', '--yes']);
     expect(downR.stdout).toMatch(/3 entornos borrados/);
     expect(execFileSync('docker', ['ps', '-aq', '--filter', `label=pglab.class=${klass}`], { encoding: 'utf8' }).trim()).toBe('');

@@ -17,12 +17,13 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
  * the Docker adapter); the probes (facts over Docker) sit above the image chain they read from.
  */
 const LAYERS: [string, RegExp][] = [
-  ['base', /^src\/([^/]+\.ts|i18n\/)/],
+  // env/naming.ts: names only (of Docker objects and roles), no Docker and no state: any room may derive a name.
+  ['base', /^src\/([^/]+\.ts|i18n\/|env\/naming\.ts)/],
   ['docker', /^src\/docker\//],
   ['pg', /^src\/pg\/(?!probes|probe-transport|plan-cache)/],
   ['images', /^src\/images\//],
   ['probes', /^src\/pg\/(probes|probe-transport|plan-cache)\.ts$/],
-  ['env', /^src\/env\//],
+  ['env', /^src\/env\/(?!naming\.ts)/],
   ['checks', /^src\/checks\//],
   ['lab', /^src\/lab\//],
   ['render', /^src\/render\//],

@@ -13,9 +13,9 @@ import { checksFor, loadLab, type Lab } from '../../src/lab/manifest.js';
 import { fillHint, runStep, toResult } from '../../src/lab/runner.js';
 import type { Probes } from '../../src/pg/probes.js';
 import { labFacts } from '../../src/lab/manifest.js';
-import { profileFor } from '../../src/pg/profile.js';
+import { profileFor, WAL_SEGMENT_SIZE } from '../../src/pg/profile.js';
 
-const TRIGGER_FILE = labFacts('wal-streaming').trigger;
+const { archive: WAL_ARCHIVE_DIR, trigger: TRIGGER_FILE } = labFacts('wal-streaming');
 import type { RecordLine } from '../../src/pg/recorder.js';
 import { parseServerFacts } from '../../src/lab/topology.js';
 import { renderCheck, renderStep } from '../../src/render/checklist.js';
@@ -23,7 +23,7 @@ import { archiveText, streamText } from '../../src/render/topology-text.js';
 import { CHECKS as FAILBACK } from '../../labs/sync-failback/checks/index.js';
 import { fakeEnv } from './support/fake-env.js';
 import {
-  ctx91, FixtureProbes, fx, IP91, lsLa, psqlTable, selectFrom, sqlAnswers, type CapturedTable, type FixtureConfig, type SqlRule,
+  ctx91, FixtureProbes, fx, IP91, lsLa, psqlTable, selectFrom, sqlAnswers, type CapturedTable, type FixtureConfig, type SqlRule, TOOLS_FILES,
 } from './support/fixture-probes.js';
 
 const DATA = '/var/lib/postgresql/9.1/main';
@@ -115,8 +115,11 @@ describe('6. evidence reads in Spanish, with the course words', () => {
     // sshd not running (was "servidores: maestro, esclavo"); a client error with libpq's tab.
     outs.push(render('step-1', 'sshd', await judge('prep.sshdRunning', { maestro: { ps: '1 /bin/sh\n' }, esclavo: { ps: '1 /bin/sh\n' } })));
     outs.push(render('step-1', 'ssh-batch', await judge('prep.passwordlessSsh', {
-      maestro: {},
-      exec: () => ({ exitCode: 255, stdout: Buffer.alloc(0), stderr: Buffer.from('ssh: connect to host 10.91.1.11 port 22: Connection refused\n\tIs the server running\n'), timedOut: false }),
+      maestro: { files: TOOLS_FILES },
+      ssh: {
+        sshd: { maestro: { answered: true, matches: true }, esclavo: { answered: false, matches: false } },
+        login: { exit: 255, stderr: 'ssh: connect to host 10.91.1.11 port 22: Connection refused\n\tIs the server running\n', keys: 1, knownHosts: true },
+      },
     })));
     // The fallbacks' names and reasons (was "tableKeptOnClone: missing-on-esclavo").
     outs.push(render('step-5', 'student-table', { status: 'fail', reason: 'no-table', evidence: { tables: '—', also_checked: [fallbackText('afterwards.tableKeptOnClone', 'missing-on-esclavo'), fallbackText('afterwards.archivedToEsclavo', 'not-clone'), fallbackText('afterwards.streamedFromMaestro', 'not-recorded')].join('; ') } }));
@@ -192,7 +195,12 @@ describe('9. a wrapped archive_command line: step 2 warns that the next restart 
   const finalConf = fx('postgresql.conf-maestro-final.txt');
   // The experiment of extra-archive_command-linebreak-*: the line break kept inside the quoted value.
   const lineBroken = finalConf.replace(/^archive_command = .*$/m, "archive_command = 'rsync -av %p postgres@10.91.1.11: \n/var/lib/postgresql/wal_archive/%f'");
-  const config = (conf: string): FixtureConfig => ({ maestro: { readiness: 'accepting', files: { [PG_CONF]: conf } }, sql: sqlAnswers([selectFrom('pg_settings', captured, 'maestro')]) });
+  // rsync and ssh installed on both, and a segment already archived (archive-settings asks for both).
+  const archived = { [WAL_ARCHIVE_DIR]: [{ name: '000000010000000000000002', size: WAL_SEGMENT_SIZE, type: 'f', owner: 'postgres', mtime: 0 }] };
+  const config = (conf: string): FixtureConfig => ({
+    maestro: { readiness: 'accepting', files: { ...TOOLS_FILES, [PG_CONF]: conf } }, esclavo: { files: TOOLS_FILES, dirs: archived },
+    sql: sqlAnswers([selectFrom('pg_settings', captured, 'maestro')]),
+  });
 
   it('the old server still runs the right settings (restart refused, exit 0): the settings checks pass', async () => {
     expect(fx('extra-archive_command-linebreak-restart-output.txt')).toMatch(/No PostgreSQL clusters exist[\s\S]*\[exit status 0\]/);

@@ -5,6 +5,7 @@
  * edited broken state. Both runs are used: English (top level) and Spanish (`es/`, other system
  * identifiers, Spanish pg_controldata labels, `ls` month names and psql footers).
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CHECKS } from '../../labs/wal-streaming/checks/index.js';
 import type { CheckOutcome } from '../../src/checks/types.js';
@@ -12,6 +13,7 @@ import { labFacts } from '../../src/lab/manifest.js';
 import { profileFor, WAL_SEGMENT_SIZE } from '../../src/pg/profile.js';
 
 const { archive: WAL_ARCHIVE_DIR, trigger: TRIGGER_FILE } = labFacts('wal-streaming');
+import type { DirEntry } from '../../src/pg/probes.js';
 import {
   ctx91, FixtureProbes, fx, fxBuffer, IP91, lsLa, psqlTable, selectFrom, sqlAnswers,
   type CapturedTable, type FixtureConfig, type RoleFixture, type SqlRule,
@@ -242,13 +244,37 @@ describe.each(RUNS)('shipping.esclavoIsClone on 9.1 pg_controldata ($run)', ({ d
   });
 });
 
+/** ssh and rsync as the checks see them: dpkg's status, the programs' bytes, and the .deb's md5sums. */
+interface ToolState {
+  maestro: Record<string, string>; esclavo: Record<string, string>; maestroDirs?: Record<string, DirEntry[]>; esclavoDirs?: Record<string, DirEntry[]>;
+  md5s?: Map<string, Map<string, string>>;
+}
+const stanza = (p: string) => `Package: ${p}\nStatus: install ok installed\nVersion: 1\n`;
+const DPKG_STATUS = ['openssh-server', 'openssh-client', 'rsync'].map(stanza).join('\n');
+const BINARIES = { '/usr/bin/rsync': 'rsync-elf', '/usr/bin/ssh': 'ssh-elf', '/usr/bin/ssh-keygen': 'keygen-elf', '/usr/bin/ssh-keyscan': 'keyscan-elf', '/usr/sbin/sshd': 'sshd-elf' };
+const md5 = (t: string) => createHash('md5').update(t).digest('hex');
+const PACKAGE_MD5S = new Map([
+  ['rsync', new Map([['usr/bin/rsync', md5('rsync-elf')]])],
+  ['openssh-client', new Map([['usr/bin/ssh', md5('ssh-elf')], ['usr/bin/ssh-keygen', md5('keygen-elf')], ['usr/bin/ssh-keyscan', md5('keyscan-elf')]])],
+  ['openssh-server', new Map([['usr/sbin/sshd', md5('sshd-elf')]])],
+]);
+const ARCHIVED: Record<string, DirEntry[]> = { [WAL_ARCHIVE_DIR]: [{ name: '000000010000000000000002', size: WAL_SEGMENT_SIZE, type: 'f', owner: 'postgres', mtime: 0 }] };
+const TOOLS_OK: ToolState = {
+  maestro: { '/var/lib/dpkg/status': DPKG_STATUS, ...BINARIES },
+  esclavo: { '/var/lib/dpkg/status': DPKG_STATUS, ...BINARIES },
+  esclavoDirs: ARCHIVED,
+  md5s: PACKAGE_MD5S,
+};
+
 describe.each(RUNS)('shipping.walSettings / shipping.archiveSettings on 9.1 pg_settings ($run)', ({ dir }) => {
   const captured = psqlTable(fx(`${dir}pg_settings-maestro.unaligned.txt`));
   const finalConf = fx(`${dir}postgresql.conf-maestro-final.txt`);
-  const run = (name: string, settings: CapturedTable, conf?: string) => {
+  const run = (name: string, settings: CapturedTable, conf?: string, tools: ToolState = TOOLS_OK) => {
     const probes = new FixtureProbes({
-      maestro: { readiness: 'accepting', ...(conf !== undefined && { files: { [PG_CONF]: conf } }) },
+      maestro: { readiness: 'accepting', files: { ...tools.maestro, ...(conf !== undefined && { [PG_CONF]: conf }) }, dirs: tools.maestroDirs },
+      esclavo: { files: tools.esclavo, dirs: tools.esclavoDirs },
       sql: sqlAnswers([selectFrom('pg_settings', settings, 'maestro')]),
+      packageMd5s: tools.md5s,
     });
     return CHECKS[name](ctx91(probes));
   };
@@ -266,6 +292,24 @@ describe.each(RUNS)('shipping.walSettings / shipping.archiveSettings on 9.1 pg_s
       status: 'pass',
       evidence: { settings: `archive_mode=on, archive_command=${ARCHIVE_COMMAND}, archive_timeout=60` },
     });
+  });
+
+  it("archiveSettings fails 'tool-missing' when rsync is only a stanza appended to /var/lib/dpkg/status (no program)", async () => {
+    const { '/usr/bin/rsync': _gone, ...rest } = BINARIES;
+    const out = await run('shipping.archiveSettings', captured, undefined, { ...TOOLS_OK, maestro: { '/var/lib/dpkg/status': DPKG_STATUS, ...rest } });
+    expect(out).toMatchObject({ status: 'fail', reason: 'tool-missing', evidence: { missing: 'maestro:/usr/bin/rsync' } });
+  });
+
+  it("archiveSettings fails 'tool-missing' when /usr/bin/rsync is not the packaged program (a script)", async () => {
+    const out = await run('shipping.archiveSettings', captured, undefined, { ...TOOLS_OK, esclavo: { '/var/lib/dpkg/status': DPKG_STATUS, ...BINARIES, '/usr/bin/rsync': '#!/bin/sh\nexit 0\n' } });
+    expect(out).toMatchObject({ status: 'fail', reason: 'tool-missing', evidence: { missing: 'esclavo:/usr/bin/rsync' } });
+  });
+
+  it("archiveSettings fails 'archive-failing' on 9.1 when segments pile up as .ready, none .done, and the archive is empty", async () => {
+    const status = `${XLOG}/archive_status`;
+    const ready = (n: number) => ({ name: `00000001000000000000000${n}.ready`, size: 0, type: 'f', owner: 'postgres', mtime: 0 });
+    const out = await run('shipping.archiveSettings', captured, undefined, { ...TOOLS_OK, esclavoDirs: { [WAL_ARCHIVE_DIR]: [] }, maestroDirs: { [status]: [ready(1), ready(2), ready(3)] } });
+    expect(out).toMatchObject({ status: 'fail', reason: 'archive-failing', evidence: { ready_on_maestro: 3, done_on_maestro: 0 } });
   });
 
   it("archiveSettings fails 'space-after-colon' on the command 9.1 reloaded in the PDF-wrap experiment", async () => {

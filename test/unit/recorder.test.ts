@@ -58,26 +58,50 @@ describe('parseRecording', () => {
 });
 
 describe('chartFromRecords', () => {
-  it('gives the live page the last minutes at once: lag = sent on the primary − replayed on the standby at the same moment', () => {
-    const maestro = parseRecording([
+  const rec = (text: string[]) => parseRecording(text.join('\n'), { notBefore: 0, notAfter: T0 + 1000 }).records;
+  const standby = (at: number, rcv: string, rpl = rcv) => line(at, { rec: 't', wal: '', rcv, rpl, snd: '', wr: 'streaming', done: '', ready: '0' });
+
+  it('gives the live page the last minutes at once: lag = sent on the primary − received by its standby by the next record', () => {
+    const maestro = rec([
       line(T0 - 700), // older than the chart's window
       line(T0, { snd: '10.213.1.11/streaming/0/3000400', ready: '2' }),
       line(T0 + 5, { snd: '10.213.1.11/streaming/0/3000400', ready: '0', done: '000000010000000000000003' }),
-    ].join('\n'), { notBefore: 0, notAfter: T0 + 100 }).records;
-    const esclavo = parseRecording([
-      line(T0 + 2, { rec: 't', wal: '', rcv: '0/3000400', rpl: '0/3000100', snd: '', wr: 'streaming', done: '', ready: '0' }),
-      line(T0 + 6, { rec: 't', wal: '', rcv: '0/3000400', rpl: '0/3000400', snd: '', wr: 'streaming', done: '', ready: '0' }),
-    ].join('\n'), { notBefore: 0, notAfter: T0 + 100 }).records;
+    ]);
+    // esclavo's receiver had 0/3000100 when it next wrote, then everything.
+    const esclavo = rec([standby(T0 + 2, '0/3000100'), standby(T0 + 6, '0/3000400')]);
     const points = chartFromRecords(new Map([['maestro', maestro], ['esclavo', esclavo]]), T0 - 600);
     expect(points).toEqual([
-      { at: T0 * 1000, lagBytes: 0x300, waiting: 2, lastArchived: '000000010000000000000002' },
-      { at: (T0 + 5) * 1000, lagBytes: 0, waiting: 0, lastArchived: '000000010000000000000003' },
+      { at: T0 * 1000, role: 'maestro', lagBytes: 0x300, waiting: 2, lastArchived: '000000010000000000000002' },
+      { at: (T0 + 5) * 1000, role: 'maestro', lagBytes: 0, waiting: 0, lastArchived: '000000010000000000000003' },
     ]);
   });
 
-  it('has no lag without a standby record near the primary\'s, and nothing without a primary', () => {
-    const maestro = parseRecording(line(T0), { notBefore: 0, notAfter: T0 + 100 }).records;
+  it('9.1: a segment switch is no lag (the standby received it; its replayed position lags 10 s and stops at the switch)', () => {
+    // pg_switch_xlog() at T0: maestro has sent up to the next segment's start; esclavo had received
+    // the old position 2 s before and the new one 3 s after, while its replay position stayed put.
+    const maestro = rec([line(T0 - 5), line(T0, { snd: '10.213.1.11/streaming/0/4000000' })]);
+    const esclavo = rec([standby(T0 - 2, '0/3000148'), standby(T0 + 3, '0/4000000', '0/3000148')]);
+    const points = chartFromRecords(new Map([['maestro', maestro], ['esclavo', esclavo]]), T0 - 600);
+    expect(points.map((p) => p.lagBytes)).toEqual([0, 0]);
+    expect(Math.max(...points.map((p) => p.lagBytes ?? 0))).toBeLessThan(1024);
+  });
+
+  it('after the promotion: one series per primary, so the two archives never alternate into fake ticks', () => {
+    const seg = (n: number) => `00000001000000000000000${n}`;
+    const seg2 = (n: number) => `00000002000000000000000${n}`;
+    const maestro = rec([0, 5, 10, 15].map((d) => line(T0 + d, { snd: '', done: seg(5) })));
+    const esclavo = rec([2, 7, 12, 17].map((d) => line(T0 + d, { snd: '', done: d < 10 ? seg2(5) : seg2(6) })));
+    const points = chartFromRecords(new Map([['maestro', maestro], ['esclavo', esclavo]]), T0 - 600);
+    const changes = (role: string) => points.filter((p) => p.role === role).filter((p, i, a) => i > 0 && p.lastArchived !== a[i - 1].lastArchived).length;
+    expect(changes('maestro')).toBe(0);
+    expect(changes('esclavo')).toBe(1); // the one segment esclavo really archived
+    expect(points.every((p) => p.lagBytes === undefined)).toBe(true); // nothing streams
+  });
+
+  it('has no lag without a standby record after the primary\'s, and nothing without a primary', () => {
+    const maestro = rec([line(T0)]);
     expect(chartFromRecords(new Map([['maestro', maestro]]), 0)[0].lagBytes).toBeUndefined();
+    expect(chartFromRecords(new Map([['maestro', maestro], ['esclavo', rec([standby(T0 - 3, '0/3000000')])]]), 0)[0].lagBytes).toBeUndefined();
     expect(chartFromRecords(new Map(), 0)).toEqual([]);
   });
 });

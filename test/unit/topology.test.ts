@@ -1,11 +1,11 @@
 /** The generalized topology from fixed server facts: whichever server is primary, standbys by pg_stat_replication, promotion, archiving. */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { setLang } from '../../src/i18n/index.js';
-import { topology } from '../../src/lab/topology.js';
-import { controlFacts } from '../../src/pg/controldata.js';
-import { FactProbes, type ControlFacts, type DirEntry, type ExecResult } from '../../src/pg/probes.js';
-import type { Readiness } from '../../src/pg/readiness.js';
-import { topologySvg } from '../../src/render/live-html.js';
+import { archivesToShow, topology } from '../../src/lab/topology.js';
+import { samplesOf } from '../../src/live/session.js';
+import type { DirEntry, Probes } from '../../src/pg/probes.js';
+import { profileFor } from '../../src/pg/profile.js';
+import { topologySentences, topologySvg } from '../../src/render/live-html.js';
 import { topologyLines } from '../../src/render/topology-text.js';
 import { fakeEnv } from './support/fake-env.js';
 
@@ -19,6 +19,8 @@ interface FakeServer {
   sysid?: string;
   lsn?: string;
   replay?: string;
+  /** Standby: what its wal receiver has received (default: what it replayed). */
+  receive?: string;
   archiveMode?: string;
   archiveCommand?: string;
   senders?: { addr: string; app?: string; state?: string; sent?: string; replay?: string; lag?: string }[];
@@ -26,47 +28,27 @@ interface FakeServer {
   lastArchived?: string;
 }
 
-/** Probes that answer from a table of facts, shaped like the real queries' output; anything else is a test bug. */
-class TableProbes extends FactProbes {
-  constructor(pg: '9.1' | '15', private readonly servers: Record<string, FakeServer>) {
-    super(fakeEnv(pg, 'wal-streaming', Object.keys(servers).length - 1));
-  }
-
-  private get(role: string): FakeServer {
-    return this.servers[role];
-  }
-
-  override exec(role: string, argv: string[]): Promise<ExecResult> {
-    throw new Error(`TableProbes: no exec on ${role} (${argv.join(' ')}): topology asks for facts only`);
-  }
-
-  override async readiness(role: string): Promise<Readiness> {
-    return this.get(role).up === false ? 'down' : 'accepting';
-  }
-
-  override async sql(role: string): Promise<string[][]> {
-    const s = this.get(role);
-    if (s.up === false) throw new Error('down');
-    const senders = (s.senders ?? []).map((w) => [w.addr, hex(w.app ?? 'walreceiver'), w.state ?? 'streaming', w.sent ?? '0/3000060', w.replay ?? '0/3000000', w.lag ?? ''].join(' ')).join(',');
-    return [[s.primary ? 'f' : 't', s.primary ? s.lsn ?? '0/3000060' : '', s.primary ? '' : s.replay ?? '0/3000000', s.primary ? '' : s.replay ?? '0/3000000', s.primary ? '' : '2',
-      s.archiveMode ?? 'off', hex(s.archiveCommand ?? ''), s.lastArchived ?? '', s.lastArchived ? String(NOW - 30) : '', '0', '', '', String(NOW), senders]];
-  }
-
-  override async timeline(role: string): Promise<number> {
-    return this.get(role).tli ?? 1;
-  }
-
-  override async controldata(role: string): Promise<ControlFacts> {
-    return { ...controlFacts(''), systemIdentifier: this.get(role).sysid ?? '7000000000000000001', timeline: this.get(role).tli ?? 1 };
-  }
-
-  override async listDir(role: string): Promise<DirEntry[]> {
-    return this.get(role).status ?? [];
-  }
-}
-
-function fakeProbes(pg: '9.1' | '15', servers: Record<string, FakeServer>): TableProbes {
-  return new TableProbes(pg, servers);
+/** Probes that answer from a table of facts, shaped like the real queries' output. */
+function fakeProbes(pg: '9.1' | '15', servers: Record<string, FakeServer>): Probes {
+  const env = fakeEnv(pg, 'wal-streaming', Object.keys(servers).length - 1);
+  const get = (role: string) => servers[role];
+  return {
+    env,
+    profile: profileFor(pg),
+    readiness: async (role: string) => (get(role).up === false ? 'down' : 'accepting'),
+    sql: async (role: string) => {
+      const s = get(role);
+      if (s.up === false) throw new Error('down');
+      const senders = (s.senders ?? []).map((w) => [w.addr, hex(w.app ?? 'walreceiver'), w.state ?? 'streaming', w.sent ?? '0/3000060', w.replay ?? '0/3000000', w.lag ?? ''].join(' ')).join(',');
+      return [[s.primary ? 'f' : 't', s.primary ? s.lsn ?? '0/3000060' : '', s.primary ? '' : s.receive ?? s.replay ?? '0/3000000', s.primary ? '' : s.replay ?? '0/3000000', s.primary ? '' : '2',
+        s.archiveMode ?? 'off', hex(s.archiveCommand ?? ''), s.lastArchived ?? '', s.lastArchived ? String(NOW - 30) : '', '0', '', '', String(NOW), senders]];
+    },
+    timeline: async (role: string) => get(role).tli ?? 1,
+    controldata: async (role: string) => ({ systemIdentifier: get(role).sysid ?? '7000000000000000001', timeline: get(role).tli ?? 1 }),
+    listDir: async (role: string) => get(role).status ?? [],
+    // The archive destination of a failing edge (the tutorial's cleanup removed it).
+    stat: async () => undefined,
+  } as unknown as Probes;
 }
 
 const topo = (pg: '9.1' | '15', servers: Record<string, FakeServer>) => {
@@ -155,5 +137,54 @@ describe('topology', () => {
     expect(svg).not.toContain('<script');
     expect(svg).not.toContain('<img');
     expect(svg).not.toContain('<b>');
+  });
+
+  it('the chart\'s lag is the received position: 9.1 reports replay every 10 s, a probe write or a segment switch is not lag', async () => {
+    // maestro switched segments (0/4000000); pg_stat_replication still has esclavo's replay from
+    // before, but esclavo's own receiver already has everything.
+    const t = await topo('9.1', {
+      maestro: { primary: true, lsn: '0/4000000', senders: [{ addr: '10.213.7.11', sent: '0/4000000', replay: '0/3000148' }] },
+      esclavo: { primary: false, receive: '0/4000000', replay: '0/3000148' },
+    });
+    expect(t.streams[0].lagBytes).toBe(0x4000000 - 0x3000148); // what the edge label used to chart: ~16 MB
+    expect(t.streams[0].receiveLagBytes).toBe(0);
+    expect(samplesOf(t, 1)).toEqual([{ at: 1, role: 'maestro', lagBytes: 0, waiting: 0, lastArchived: undefined }]);
+  });
+
+  it('one chart sample per primary after a promotion, each with its own archive', async () => {
+    const t = await topo('15', {
+      maestro: { primary: true, tli: 1, sysid: '77', archiveMode: 'on', archiveCommand: 'cp %p /x/%f', lastArchived: '000000010000000000000005' },
+      esclavo: { primary: true, tli: 2, sysid: '77', archiveMode: 'on', archiveCommand: 'cp %p /x/%f', lastArchived: '000000020000000000000006' },
+    });
+    expect(samplesOf(t, 1).map((p) => [p.role, p.lastArchived, p.lagBytes])).toEqual([['maestro', '000000010000000000000005', undefined], ['esclavo', '000000020000000000000006', undefined]]);
+  });
+
+  it('after a promotion and the cleanup, a broken archive is an expected consequence: the page hides it as lab status does', async () => {
+    const ready = (name: string, age: number): DirEntry => ({ name: `${name}.ready`, size: 0, type: 'f', owner: 'postgres', mtime: NOW - age });
+    const t = await topo('9.1', {
+      maestro: { primary: true, tli: 1, sysid: '77', archiveMode: 'on', archiveCommand: 'rsync -a %p postgres@10.213.7.11:/var/lib/postgresql/wal_archive/%f',
+        status: [ready('000000010000000000000007', 300)] },
+      esclavo: { primary: true, tli: 2, sysid: '77' },
+    });
+    expect(t.archives[0].state).toBe('failing');
+    expect(archivesToShow(t)).toEqual([]);
+    const svg = topologySvg(t);
+    expect(svg).not.toContain('data-edge="archive"');
+    expect(svg).not.toMatch(/falla/);
+    expect(plain(topologyLines(t)).join('\n')).not.toMatch(/falla/);
+  });
+
+  it('gives screen readers the topology in words (label and a text list)', async () => {
+    const t = await topo('15', {
+      maestro: { primary: true, senders: [{ addr: '10.213.7.11' }] },
+      esclavo: { primary: false },
+    });
+    const said = topologySentences(t);
+    expect(said).toContainEqual(expect.stringMatching(/^maestro \(10\.\d+\.\d+\.10\), en marcha, primario, línea de tiempo 1$/));
+    expect(said).toContainEqual(expect.stringMatching(/^maestro streaming → esclavo ✓ funciona/));
+    const svg = topologySvg(t);
+    expect(svg).toMatch(/role="img" aria-label="Topología: maestro \(/);
+    expect(svg).toMatch(/<div class="sr-only" data-text="topology"><h3>La topología en texto<\/h3><ul><li>maestro/);
+    expect(svg).not.toMatch(/\x1b/);
   });
 });

@@ -6,6 +6,7 @@ import { WAL_SEGMENT_SIZE } from '../../../src/pg/profile.js';
 import { isBackupHistoryName, isWalSegmentName, validateWalSegment } from '../../../src/pg/wal.js';
 import { errorLines, gradeSettings, isOn, listensOn, sizeInMb, type SettingRule } from '../../../src/checks/index.js';
 import { fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
+import { packagesInstalled } from './prep.js';
 import { postgresMayWrite } from '../../../src/pg/perms.js';
 import { esclavoPromoted } from './promotion.js';
 
@@ -64,6 +65,12 @@ export const walSettings: CheckFn = async (ctx) => {
   return gradeSettings(ctx, 'maestro', rules);
 };
 
+/**
+ * The settings in effect, and a command that can work: rsync really installed where the command
+ * runs and where it copies to (its files checked against the package, see prep.ts), and the
+ * archiver not failing every attempt (pg_stat_archiver on 9.4+; on 9.1, segments piling up as
+ * .ready in archive_status with none .done, read by the engine).
+ */
 export const archiveSettings: CheckFn = async (ctx) => {
   const outcome = await gradeSettings(ctx, 'maestro', [
     { name: 'archive_mode', expected: 'on', ok: (v) => isOn(v) || v === 'always' },
@@ -76,9 +83,50 @@ export const archiveSettings: CheckFn = async (ctx) => {
     // Already fixed in the file but not reloaded: that is a pending restart, not a space to remove.
     const wrapped = inFile !== undefined ? looksLikeWrappedArchiveCommand(inFile) : looksLikeWrappedArchiveCommand(value);
     if (wrapped) return fail('space-after-colon', { ...outcome.evidence, archive_command: inFile ?? value });
+    return outcome;
   }
+  const command = (await ctx.probes.settings('maestro')).get('archive_command') ?? '';
+  const tool = /\bscp\b/.test(command) && !/\brsync\b/.test(command) ? 'openssh-client' : 'rsync';
+  const [m, e] = await Promise.all([packagesInstalled(ctx.probes, 'maestro', [tool, 'openssh-client']), packagesInstalled(ctx.probes, 'esclavo', tool === 'rsync' ? ['rsync'] : [])]);
+  const absent = [...m.missing, ...m.tampered, ...e.missing, ...e.tampered];
+  if (absent.length) return fail('tool-missing', { ...outcome.evidence, missing: absent.join(', ') });
+  const failing = await archiverFailing(ctx);
+  if (failing) return fail('archive-failing', { ...outcome.evidence, ...failing });
   return outcome;
 };
+
+/**
+ * Evidence that every archive attempt fails, or undefined. Judged only while esclavo's archive
+ * directory exists and holds no segment: after the tutorial's cleanup (step 6 deletes it) a
+ * failing archive_command is expected and says nothing about step 2.
+ */
+export async function archiverFailing({ probes, profile, facts }: CheckContext): Promise<Record<string, string | number> | undefined> {
+  // Headers only, stopped at the first child: names sort digits first, so a segment comes first if there is one.
+  const archive = await probes.archive('esclavo', facts.archive, { stopAfter: 2 }).catch(() => undefined);
+  if (!archive) return undefined;
+  const first = archive.entries[1];
+  if (first && first.type === 'f' && isWalSegmentName(first.name.split('/').pop() ?? '') && first.size === WAL_SEGMENT_SIZE) return undefined;
+  // Segments waiting for the archiver (.ready) and archived (.done), read by the engine. A .ready
+  // older than ARCHIVE_STUCK_S (or two of them) means attempts keep failing: a working command
+  // turns it into .done within a second.
+  const dir = await probes.archive('maestro', `${profile.dataDir}/${profile.walDirName}/archive_status`, { maxEntries: 5000, maxStreamBytes: 8 << 20 }).catch(() => undefined);
+  const names = (dir?.entries ?? []).filter((e) => e.type === 'f');
+  const ready = names.filter((e) => e.name.endsWith('.ready'));
+  const done = names.filter((e) => e.name.endsWith('.done')).length;
+  const stuck = ready.length >= 2 || ready.some((e) => Date.now() / 1000 - e.mtime > ARCHIVE_STUCK_S);
+  if (profile.major !== '9.1') {
+    // 9.4+ counts; but a command that exits above 125 (ssh's 255) ends the archiver before it counts the failure.
+    const rows = await probes.sql('maestro', 'SELECT archived_count, failed_count, coalesce(last_failed_wal, \'\') FROM pg_stat_archiver').catch(() => undefined);
+    const [archived, failed, lastFailedWal] = rows?.[0] ?? [];
+    if (!rows || Number(archived) > 0) return undefined;
+    return Number(failed) > 0 || stuck ? { failed_count: Number(failed), archived_count: 0, last_failed_wal: lastFailedWal || '—', ready_on_maestro: ready.length } : undefined;
+  }
+  // 9.1 keeps no counters: none ever archived (.done) and segments stuck waiting.
+  return done === 0 && stuck ? { ready_on_maestro: ready.length, done_on_maestro: 0 } : undefined;
+}
+
+/** Seconds a segment may wait as .ready before archiving is called failing (the archiver retries every few seconds). */
+const ARCHIVE_STUCK_S = 30;
 
 /**
  * postgresql.conf as PostgreSQL will read it at the next start. The settings checks judge the
@@ -110,23 +158,31 @@ export const listenAddresses: CheckFn = async (ctx) =>
 /** Genuine segments of *this* maestro in esclavo's archive: name, size, page magic, timeline, sysid. */
 export const segmentsArrived: CheckFn = async ({ probes, profile, facts }) => {
   const { archive } = facts;
+  const WAL_ARCHIVE_DIR = archive;
   const entries = await probes.listDir('esclavo', archive);
   if (!entries) return fail('no-archive-dir', { path: archive });
   const sysid = (await probes.controldata('maestro'))?.systemIdentifier;
   if (!sysid) return fail('no-maestro-sysid', {});
+  const cut = truncatedEvidence(entries);
   const candidates = entries.filter((e) => e.type === 'f' && isWalSegmentName(e.name)).sort((a, b) => b.mtime - a.mtime).slice(0, 5);
-  if (!candidates.length) return fail('empty', { path: archive, files: entries.length, ...(await archiverEvidence(probes, profile.walDirName, profile.dataDir)) });
+  if (!candidates.length) return fail('empty', { path: WAL_ARCHIVE_DIR, files: entries.length, ...(await archiverEvidence(probes, profile.walDirName, profile.dataDir)), ...cut });
   const rejected: string[] = [];
   for (const e of candidates) {
-    const firstPage = (await probes.readFile('esclavo', `${archive}/${e.name}`, 8192)) ?? Buffer.alloc(0);
-    const verdict = validateWalSegment({ name: e.name, size: e.size, firstPage, profile, expectedSysid: sysid });
+    // The listing only names candidates: size and first page as the engine reads them.
+    const file = await probes.fileInfo('esclavo', `${WAL_ARCHIVE_DIR}/${e.name}`, 8192);
+    const verdict = validateWalSegment({ name: e.name, size: file?.size ?? 0, firstPage: file?.data ?? Buffer.alloc(0), profile, expectedSysid: sysid });
     if (verdict.ok) {
-      return pass({ segment: e.name, size: e.size, magic: `0x${verdict.header.magic.toString(16)}`, sysid: verdict.header.sysid, segments: entries.filter((x) => isWalSegmentName(x.name)).length });
+      return pass({ segment: e.name, size: file!.size, magic: `0x${verdict.header.magic.toString(16)}`, sysid: verdict.header.sysid, segments: entries.filter((x) => isWalSegmentName(x.name)).length, ...cut });
     }
     rejected.push(`${e.name}: ${verdict.reason}`);
   }
-  return fail('invalid', { rejected: rejected.join(' | '), maestro_sysid: sysid, expected_size: WAL_SEGMENT_SIZE });
+  return fail('invalid', { rejected: rejected.join(' | '), maestro_sysid: sysid, expected_size: WAL_SEGMENT_SIZE, ...cut });
 };
+
+/** Said in the evidence when a listing was cut (MAX_DIR_ENTRIES): the verdict saw only part of it. */
+export function truncatedEvidence(entries: { truncated?: boolean } | undefined): Record<string, string> {
+  return entries?.truncated ? { salida: 'salida truncada / output truncated' } : {};
+}
 
 /** Why nothing arrives: segments waiting in archive_status (*.ready) mean archive_command keeps failing. */
 async function archiverEvidence(probes: CheckContext['probes'], walDir: string, dataDir: string) {
@@ -141,6 +197,7 @@ async function archiverEvidence(probes: CheckContext['probes'], walDir: string, 
  */
 export const baseBackupTaken: CheckFn = async ({ probes, profile, facts }) => {
   const { archive } = facts;
+  const WAL_ARCHIVE_DIR = archive;
   const sysid = (await probes.controldata('maestro'))?.systemIdentifier;
   if (!sysid) return fail('no-maestro-sysid', {});
   const entries = await probes.listDir('esclavo', archive);
@@ -151,8 +208,9 @@ export const baseBackupTaken: CheckFn = async ({ probes, profile, facts }) => {
     // If the backup's first segment is still archived it must belong to this maestro.
     const start = entries!.find((e) => e.name === info.startWalFile);
     if (start) {
-      const page = (await probes.readFile('esclavo', `${archive}/${start.name}`, 8192)) ?? Buffer.alloc(0);
-      if (!validateWalSegment({ name: start.name, size: start.size, firstPage: page, profile, expectedSysid: sysid }).ok) continue;
+      const file = await probes.fileInfo('esclavo', `${WAL_ARCHIVE_DIR}/${start.name}`, 8192);
+      const firstPage = file?.data ?? Buffer.alloc(0);
+      if (!validateWalSegment({ name: start.name, size: file?.size ?? 0, firstPage, profile, expectedSysid: sysid }).ok) continue;
     }
     return pass({ file: h.name, label: info.label ?? '', start: info.startWalLocation, stop: info.stopWalLocation });
   }
@@ -166,8 +224,8 @@ export const baseBackupTaken: CheckFn = async ({ probes, profile, facts }) => {
     if (!status.has(`${h.name}.done`)) return fail('not-archived', { file: `${walDir}/${h.name}`, archive_status: status.has(`${h.name}.ready`) ? '.ready' : '—' });
     return { ...pass({ file: h.name, label: info.label ?? '', start: info.startWalLocation, stop: info.stopWalLocation, archived: `${walDir}/archive_status/${h.name}.done` }), source: 'evidence' };
   }
-  if (archived.length) return fail('bad-history', { files: archived.map((h) => h.name).join(', ') });
-  return fail(entries ? 'never-started' : 'no-archive-dir', { path: archive, maestro: walDir });
+  if (archived.length) return fail('bad-history', { files: archived.slice(0, 10).map((h) => h.name).join(', '), ...truncatedEvidence(entries) });
+  return fail(entries ? 'never-started' : 'no-archive-dir', { path: WAL_ARCHIVE_DIR, maestro: walDir, ...truncatedEvidence(entries) });
 };
 
 /** esclavo's data directory is a clone of maestro: same database system identifier. */

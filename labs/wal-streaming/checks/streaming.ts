@@ -1,12 +1,12 @@
 /** Step 5 — streaming replication verified: processes, pg_stat_replication, rows really replicated. */
 import { lang } from '../../../src/i18n/index.js';
-import { walReceivers, walSenders } from '../../../src/pg/ps.js';
+import { postmasterChildren, walReceivers, walSenders } from '../../../src/pg/ps.js';
 import { TIMEOUTS } from '../../../src/timeouts.js';
 import { fail, nonceReplicated, pass, pollUntil, type CheckFn } from '../../../src/checks/index.js';
 
 export const walSenderProcess: CheckFn = async ({ probes, ip }) => {
   if (!(await probes.serverUp('maestro'))) return fail('down', { server: 'maestro' });
-  const senders = walSenders(await probes.processes('maestro'));
+  const senders = walSenders(postmasterChildren(await probes.processes('maestro')));
   const mine = senders.find((s) => s.clientAddr === ip.esclavo);
   if (!mine) return fail('none', { senders: senders.map((s) => `${s.clientAddr} ${s.state}`).join(', ') || '—' });
   if (mine.state !== 'streaming') return fail('not-streaming', { state: mine.state, client: mine.clientAddr });
@@ -23,7 +23,7 @@ export const replicationView: CheckFn = async ({ probes, profile, ip }) => {
 
 export const walReceiverProcess: CheckFn = async ({ probes }) => {
   if (!(await probes.serverUp('esclavo'))) return fail('down', { server: 'esclavo' });
-  const receivers = walReceivers(await probes.processes('esclavo'));
+  const receivers = walReceivers(postmasterChildren(await probes.processes('esclavo')));
   if (!receivers.length) return fail('none', {});
   const r = receivers[0];
   if (r.state !== 'streaming') return fail('not-streaming', { state: r.state });

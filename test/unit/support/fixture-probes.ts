@@ -23,7 +23,7 @@ import type { ExecResult } from '../../../src/docker/client.js';
 import type { CheckContext } from '../../../src/checks/types.js';
 import { labFacts } from '../../../src/lab/manifest.js';
 import { controlFacts } from '../../../src/pg/controldata.js';
-import { FactProbes, ServerDownError, type DirEntry } from '../../../src/pg/probes.js';
+import { FactProbes, ServerDownError, type DirEntry, type SshFacts } from '../../../src/pg/probes.js';
 import { profileFor, type PgProfile } from '../../../src/pg/profile.js';
 import { parsePsList, type ProcessLine } from '../../../src/pg/ps.js';
 import { parseUnaligned } from '../../../src/pg/psql.js';
@@ -60,7 +60,17 @@ export interface FixtureConfig {
   exec?: ExecFn;
   profile?: PgProfile;
   ip?: { maestro: string; esclavo: string };
+  /** md5 of package files as the image's .deb files declare them (package → path → md5); absent: presence only. */
+  packageMd5s?: Map<string, Map<string, string>>;
+  /** What the probe container would see of ssh (sshFacts); absent: sshFacts throws. */
+  ssh?: SshFacts;
 }
+
+/** ssh and rsync really installed, as the checks read it: dpkg's status and the programs (any bytes: no md5s given). */
+export const TOOLS_FILES: Record<string, string> = {
+  '/var/lib/dpkg/status': ['openssh-server', 'openssh-client', 'rsync'].map((p) => `Package: ${p}\nStatus: install ok installed\nVersion: 1\n`).join('\n'),
+  '/usr/bin/rsync': 'rsync-elf', '/usr/bin/ssh': 'ssh-elf', '/usr/bin/ssh-keygen': 'keygen-elf', '/usr/bin/ssh-keyscan': 'keyscan-elf', '/usr/sbin/sshd': 'sshd-elf',
+};
 
 export const IP91 = { maestro: '10.91.1.10', esclavo: '10.91.1.11' } as const;
 
@@ -143,6 +153,38 @@ export class FixtureProbes extends FactProbes {
     throw new FixtureError(`readFile(${role}, ${p}): the file is listed but its content was not given (add it to files)`);
   }
 
+  /** readFile with the size the listing gives (fixtures keep only a segment's first page). */
+  override async fileInfo(role: string, p: string, maxBytes: number): Promise<{ data: Buffer; size: number; uid: number; mtime: number } | undefined> {
+    const data = await this.readFile(role, p, maxBytes);
+    if (data === undefined) return undefined;
+    const entry = this.parentEntry(role, p);
+    return { data, size: entry?.size ?? Buffer.byteLength(this.role(role).files![p]), uid: 0, mtime: entry?.mtime ?? 0 };
+  }
+
+  /** The archive API over the listings and files: the path itself, then its children by name. */
+  override async archive(role: string, p: string, limits: { maxDataPerFile?: number; stopAfter?: number } = {}) {
+    const st = await this.stat(role, p);
+    if (!st) return undefined;
+    const base = p.split('/').pop() ?? p;
+    const entry = (name: string, e: { type: string; size: number; mtime: number }, file?: Buffer | string) =>
+      ({ name, type: e.type as 'f', size: e.size, mode: 0o600, uid: 0, mtime: e.mtime, linkname: '', data: file === undefined ? Buffer.alloc(0) : Buffer.from(file).subarray(0, limits.maxDataPerFile ?? 0) });
+    const entries = [entry(base, st, this.role(role).files?.[p])];
+    if (st.type === 'd') {
+      const children = [...((await this.listDir(role, p)) ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+      for (const c of children) entries.push(entry(`${base}/${c.name}`, c, this.role(role).files?.[`${p}/${c.name}`]));
+    }
+    return { entries: entries.slice(0, limits.stopAfter ?? entries.length), truncated: false };
+  }
+
+  override async packageMd5s(): Promise<Map<string, Map<string, string>> | undefined> {
+    return this.config.packageMd5s;
+  }
+
+  override async sshFacts(): Promise<SshFacts> {
+    if (!this.config.ssh) throw new FixtureError('sshFacts() called but this test gave no ssh facts');
+    return this.config.ssh;
+  }
+
   override async listDir(role: string, dir: string): Promise<DirEntry[] | undefined> {
     const listing = this.role(role).dirs?.[dir];
     if (listing) return listing.map((e) => ({ ...e }));
@@ -151,14 +193,14 @@ export class FixtureProbes extends FactProbes {
     throw new FixtureError(`listDir(${role}, ${dir}): the directory exists but its listing was not given (add it to dirs)`);
   }
 
-  override async stat(role: string, p: string): Promise<{ type: string; owner: string; mtime: number; size: number } | undefined> {
+  override async stat(role: string, p: string): Promise<{ type: string; owner: string; mtime: number; size: number; mode: number } | undefined> {
     const fx = this.role(role);
     const entry = this.parentEntry(role, p);
-    if (entry) return { type: entry.type, owner: entry.owner, mtime: entry.mtime, size: entry.size };
+    if (entry) return { type: entry.type, owner: entry.owner, mtime: entry.mtime, size: entry.size, mode: NaN };
     // Given without a listing: taken as postgres-owned (every captured data file is), mtime unknown (0).
     const content = fx.files?.[p];
-    if (content !== undefined) return { type: 'f', owner: 'postgres', mtime: 0, size: Buffer.byteLength(content) };
-    if (fx.dirs?.[p]) return { type: 'd', owner: 'postgres', mtime: 0, size: 4096 };
+    if (content !== undefined) return { type: 'f', owner: 'postgres', mtime: 0, size: Buffer.byteLength(content), mode: NaN };
+    if (fx.dirs?.[p]) return { type: 'd', owner: 'postgres', mtime: 0, size: 4096, mode: NaN };
     this.lookup(role, p, `stat(${role}, ${p})`); // throws when unknown
     return undefined;
   }

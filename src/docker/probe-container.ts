@@ -1,0 +1,73 @@
+/**
+ * A short-lived probe container: the env's own image (its binaries as built, not maestro's or
+ * esclavo's, where the student is root), on the env's network, created by lab and removed at once.
+ * For network facts that must be proven from outside the servers (an SSH key exchange, a login).
+ */
+import { dockerClient, withTimeout } from './client.js';
+
+export interface ProbeFile { name: string; content: Buffer; mode?: number; dir?: boolean }
+
+/** A minimal ustar archive of flat files (names under 100 bytes), for putArchive. */
+export function tarOf(files: ProbeFile[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const f of files) {
+    const h = Buffer.alloc(512);
+    h.write(f.name, 0, 100, 'utf8');
+    h.write(((f.mode ?? 0o600).toString(8)).padStart(7, '0') + '\0', 100, 'latin1');
+    h.write('0000000\0', 108, 'latin1');
+    h.write('0000000\0', 116, 'latin1');
+    h.write(f.content.length.toString(8).padStart(11, '0') + '\0', 124, 'latin1');
+    h.write(Math.floor(Date.now() / 1000).toString(8).padStart(11, '0') + '\0', 136, 'latin1');
+    h.write('        ', 148, 'latin1');
+    h.write(f.dir ? '5' : '0', 156, 'latin1');
+    h.write('ustar\0' + '00', 257, 'latin1');
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+    blocks.push(h, f.content, Buffer.alloc((512 - (f.content.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}
+
+/**
+ * Runs `script` (fixed text; `args` arrive as positional parameters) in a new container of `image`
+ * on `network`, with `files` placed in /tmp/pglab-probe first. Its stdout (bounded) and exit code;
+ * the container is removed whatever happens.
+ */
+export async function runProbeContainer(
+  opts: { image: string; network: string; env: string; script: string; args: string[]; files?: ProbeFile[]; timeoutMs: number; maxOutput?: number },
+):
+  Promise<{ exitCode: number; stdout: string }> {
+  const docker = dockerClient();
+  const container = await docker.createContainer({
+    Image: opts.image,
+    Entrypoint: ['bash', '-c', opts.script, 'pglab-probe'],
+    Cmd: opts.args,
+    User: 'root',
+    Labels: { 'pglab.throwaway': 'probe', 'pglab.probe.env': opts.env },
+    HostConfig: { NetworkMode: opts.network, AutoRemove: false },
+  });
+  try {
+    if (opts.files?.length) {
+      await container.putArchive(tarOf([{ name: 'pglab-probe/', content: Buffer.alloc(0), mode: 0o700, dir: true }, ...opts.files.map((f) => ({ ...f, name: `pglab-probe/${f.name}` }))]), { path: '/tmp' });
+    }
+    await withTimeout(container.start(), opts.timeoutMs, 'probe container start');
+    const status = await withTimeout(container.wait(), opts.timeoutMs, 'probe container') as { StatusCode: number };
+    const logs = (await container.logs({ stdout: true, stderr: false, tail: 2000 })) as unknown as Buffer;
+    return { exitCode: status.StatusCode, stdout: demux(logs).slice(0, opts.maxOutput ?? 256 * 1024) };
+  } finally {
+    await container.remove({ force: true }).catch(() => {});
+  }
+}
+
+function demux(buf: Buffer): string {
+  const parts: Buffer[] = [];
+  let i = 0;
+  while (i + 8 <= buf.length && (buf[i] === 1 || buf[i] === 2) && buf[i + 1] === 0) {
+    const len = buf.readUInt32BE(i + 4);
+    if (buf[i] === 1) parts.push(buf.subarray(i + 8, i + 8 + len));
+    i += 8 + len;
+  }
+  return (i === 0 ? buf : Buffer.concat(parts)).toString('utf8');
+}
