@@ -14,6 +14,7 @@ import { upLab } from '../lab/prepare.js';
 import { topology } from '../lab/topology.js';
 import { topologyLines } from '../render/topology-text.js';
 import { TIMEOUTS } from '../timeouts.js';
+import { platformArch } from '../images/recipe.js';
 import { EnvProbes } from '../pg/probes.js';
 import { isPgMajor, profileFor, type PgMajor } from '../pg/profile.js';
 import { confirm, progressLine } from './io.js';
@@ -36,15 +37,17 @@ export function registerEnvCommands(program: Command): void {
     .option('--lab <id>', 'lab del entorno (mirá `lab labs`) / the env\'s lab (see `lab labs`)')
     .option('--standbys <n>', 'cantidad de esclavos (por defecto, los del lab) / number of standbys (default: the lab\'s)')
     .option('--image <tag>', 'imagen ya construida / prebuilt image (docker/README.md)')
+    .option('--platform <platform>', 'linux/amd64 | linux/arm64: otra arquitectura, emulada (PGLAB_PLATFORM) / another architecture, emulated')
     .option('--student <legajo>', 'tu legajo: tu entorno tiene sus propias direcciones / your student ID: your env gets its own addresses')
     .action(async (opts) => {
+      if (opts.platform) platformArch(opts.platform); // malformed: exit 2 before any Docker call
       const env = envName(opts.env);
       const standbys = opts.standbys === undefined ? undefined : parseIntOption(opts.standbys, '--standbys', STANDBYS);
       if (opts.lab) readManifest(opts.lab); // an unknown lab: exit 2 before any Docker call
       const legajo = opts.student === undefined ? undefined : studentId(opts.student);
       const student = legajo ? { student: { legajo }, subnet: studentSubnet(legajo) } : {};
       const { env: lab, changed, notAccepting, resumed, continued } = await upLab(
-        { env, lab: opts.lab, pg: parsePg(opts.pg), standbys, image: opts.image, ...student }, progressLine);
+        { env, lab: opts.lab, pg: parsePg(opts.pg), standbys, image: opts.image, platform: opts.platform, ...student }, progressLine);
       if (resumed) console.log(t('up.resumed', { env }));
       if (continued) console.log(t('up.continued', { env, lab: continued }));
       // Stopped by the student before the last `lab down` and kept so: said, not an error.
@@ -184,7 +187,8 @@ export async function statusText(env: LabEnv): Promise<string> {
       const mode = view.primary === undefined ? '' : t(view.primary ? 'status.primary' : 'status.recovery');
       pgstate = t('status.pgUp', { version, mode }) + (view.timeline ? ` ${t('status.timeline', { tli: view.timeline })}` : '');
     }
-    lines.push('  ' + t('status.server', { role: s.role.padEnd(8), state: s.state, ip: s.ip, pgstate }));
+    const arch = s.arch ? `, ${s.emulated ? t('status.archEmulated', { arch: s.arch }) : s.arch}` : '';
+    lines.push('  ' + t('status.server', { role: s.role.padEnd(8), state: s.state, ip: s.ip, pgstate }) + arch);
   }
   // Whichever server is primary and the standbys streaming from it (src/render/topology-text.ts).
   lines.push('', ...topologyLines(topo, { archiveOffExpected: labAsksArchiveOff(env.lab) }).map((l) => `  ${l}`));

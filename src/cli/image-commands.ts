@@ -4,7 +4,7 @@ import { requireDocker } from '../docker/objects.js';
 import { loadBundle, saveBundle } from '../images/bundle.js';
 import { mib, pullLabImage, pushLabImage } from '../images/distribute.js';
 import { buildImage, imageStatus, listImages, type ImageStatus } from '../images/images.js';
-import { platformArch } from '../images/recipe.js';
+import { enginePlatform, foreignArch, LAB_ARCHES, platformArch } from '../images/recipe.js';
 import { normalizeRegistry, probeRegistry } from '../images/registry.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
@@ -18,6 +18,19 @@ export function parsePgList(raw: string[] | string | undefined): PgMajor[] {
   if (!values.length) return [...PG_MAJORS];
   for (const v of values) if (!isPgMajor(v)) throw new LabError('cli.badPg', { pg: v });
   return PG_MAJORS.filter((m) => values.includes(m));
+}
+
+/** `--platform linux/amd64 linux/arm64` or `linux/amd64,linux/arm64`; undefined: the engine's own. */
+export function parsePlatformList(raw: string[] | string | undefined): Array<string | undefined> {
+  const values = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  if (!values.length) return [undefined];
+  const seen = new Set<string>();
+  return values.filter((v) => {
+    const arch = platformArch(v)!;
+    if (seen.has(arch)) return false;
+    seen.add(arch);
+    return true;
+  });
 }
 
 function stateText(s: ImageStatus): string {
@@ -57,14 +70,13 @@ export function registerImageCommands(program: Command): void {
     .action(async (opts) => {
       await requireDocker();
       const majors = parsePgList(opts.pg);
-      platformArch(opts.platform);
+      const foreign = await foreignArch(opts.platform); // also refuses a malformed --platform before any build
       for (const major of majors) {
-        const before = await imageStatus(major);
-        const wanted = opts.platform ? platformArch(opts.platform) : undefined;
-        if (before.state !== 'current' || opts.cache === false || (wanted && before.arch?.split('/')[0] !== wanted)) {
+        const before = await imageStatus(major, foreign);
+        if (before.state !== 'current' || opts.cache === false) {
           await buildImage(major, progressLine, { noCache: opts.cache === false, platform: opts.platform }, before.state);
         }
-        const after = await imageStatus(major);
+        const after = await imageStatus(major, foreign);
         console.log(t('images.built', { tag: after.tag, recipe: after.recipe ?? '—' }));
       }
     });
@@ -72,11 +84,13 @@ export function registerImageCommands(program: Command): void {
   images.command('save <file>')
     .description('guarda imágenes en un paquete (un archivo) / save images to one bundle file')
     .option('--pg <versions...>', '9.1 13 15 17 (por defecto todas / default all)')
+    .option('--platform <platforms...>', 'linux/amd64 linux/arm64 (una o las dos; por defecto la de este Docker / one or both; default this Docker\'s)')
     .action(async (file: string, opts) => {
       await requireDocker();
       const majors = parsePgList(opts.pg);
-      const manifest = await saveBundle(file, majors, progressLine);
-      console.log(t('images.saved', { file, mib: mib(manifest.payload.bytes), images: manifest.images.map((i) => i.pg).join(', ') }));
+      const platforms = parsePlatformList(opts.platform);
+      const manifest = await saveBundle(file, majors, progressLine, platforms);
+      console.log(t('images.saved', { file, mib: mib(manifest.payload.bytes), images: manifest.images.map((i) => `${i.pg} (${i.arch})`).join(', ') }));
     });
 
   images.command('load <file>')
@@ -101,9 +115,16 @@ export function registerImageCommands(program: Command): void {
       const majors = parsePgList(opts.pg);
       // Unreachable, or wants a login: said before anything is built.
       await probeRegistry(normalizeRegistry(registry));
+      const { arch: engineArch } = await enginePlatform();
       for (const major of majors) {
         const status = await imageStatus(major);
         if (status.state !== 'current') await buildImage(major, progressLine, {}, status.state);
+        // An image of another architecture built here earlier (--platform) goes along, rebuilt if its
+        // recipe is old: the manifest list then names both, not only the engine's.
+        for (const arch of LAB_ARCHES.filter((a) => a !== engineArch)) {
+          const other = await imageStatus(major, arch);
+          if (other.state === 'stale') await buildImage(major, progressLine, { platform: `linux/${arch}` }, 'stale');
+        }
         const refs = await pushLabImage(registry, major, progressLine);
         console.log(t('images.pushed', { tag: status.tag, refs: refs.join(', ') }));
       }

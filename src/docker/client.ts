@@ -73,11 +73,9 @@ export interface ExecResult {
   truncated?: boolean;
 }
 
-export const DEFAULT_EXEC_TIMEOUT_MS = TIMEOUTS.execDefaultMs;
-
 /** Runs argv inside a container and collects its output (demultiplexed). */
 export async function execInContainer(container: string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
+  const timeoutMs = opts.timeoutMs ?? TIMEOUTS.execDefaultMs;
   const user = opts.user ?? 'root';
   const env = {
     LC_ALL: 'C.UTF-8', // graders never read localized text

@@ -3,6 +3,7 @@
  * labels (no local state file that could drift from what is really running).
  */
 import { listLabelled, requireDocker } from '../docker/objects.js';
+import { imagePlatform } from '../images/recipe.js';
 import { LabError } from '../errors.js';
 import { isPgMajor, type PgMajor } from '../pg/profile.js';
 import {
@@ -18,6 +19,10 @@ export interface ServerInfo {
   ip: string;
   /** Docker state: running, exited, … or 'missing' (removed by hand). */
   state: string;
+  /** Its image's architecture (amd64, arm64); undefined without a container. */
+  arch?: string;
+  /** That architecture is not the engine's: the server runs emulated (and lab's time limits are stretched). */
+  emulated?: boolean;
 }
 
 export interface LabEnv {
@@ -64,9 +69,16 @@ export async function findEnv(name: string): Promise<LabEnv | undefined> {
   for (const c of containers) roles.add(c.labels[ROLE_LABEL]);
   for (const v of vols) if (v.labels[ROLE_LABEL]) roles.add(v.labels[ROLE_LABEL]);
   const subnet = labels[SUBNET_LABEL];
+  // One image inspect per image and process; an emulated one stretches every time limit from here on.
+  const imageIds = [...new Set(containers.map((c) => c.imageId).filter(Boolean))];
+  const platforms = new Map(await Promise.all(imageIds.map(async (id) => [id, await imagePlatform(id)] as const)));
   const servers = [...roles].sort(roleOrder).map((role) => {
     const c = containers.find((x) => x.labels[ROLE_LABEL] === role);
-    return { role, container: containerName(name, role), ip: serverIp(subnet, role), state: c?.state ?? 'missing' };
+    const p = c ? platforms.get(c.imageId) : undefined;
+    return {
+      role, container: containerName(name, role), ip: serverIp(subnet, role), state: c?.state ?? 'missing',
+      ...(p?.arch ? { arch: p.arch, emulated: p.emulated } : {}),
+    };
   });
   return {
     name,

@@ -13,7 +13,8 @@ import { ensureImage } from '../images/images.js';
 import type { ProgressLine } from '../progress-line.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
-import { TIMEOUTS } from '../timeouts.js';
+import { TIMEOUTS, timeoutScale, timeoutScaleFromEnv } from '../timeouts.js';
+import { imagePlatform } from '../images/recipe.js';
 import { DEFAULT_PG, type PgMajor } from '../pg/profile.js';
 import { findEnv, loadEnv, type LabEnv, type StudentInfo } from './discovery.js';
 import { clearStaleLock, withEnvLock } from './lock.js';
@@ -45,6 +46,8 @@ export interface UpOptions {
   continuable?: (from: string, to: string) => boolean;
   standbys?: number;
   image?: string;
+  /** `linux/arm64` etc.: the platform of a new env's image (else PGLAB_PLATFORM, else the engine's); an existing env keeps its image. */
+  platform?: string;
   progress?: ProgressLine;
   /** Instructors: the class this env belongs to (label pglab.class). */
   className?: string;
@@ -91,8 +94,10 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     return { env, changed: false, notAccepting: await awaitServers(opts.env, first.roles, first.pg), resumed, continued };
   }
   // `||`: an env reduced to its network has no image label ('').
-  const image = opts.image || first.existing?.image || (await ensureImage(first.pg, progress));
+  const platform = opts.platform ?? (process.env.PGLAB_PLATFORM?.trim() || undefined);
+  const image = opts.image || first.existing?.image || (await ensureImage(first.pg, progress, { platform }));
   if (opts.image) checkImageContract(opts.image, await imageLabels(opts.image), first.pg);
+  await announceEmulation(image, progress);
   // A second `lab up` of the same env waits here for the first, then finds its work done.
   return withEnvLock(opts.env, image, progress, async () => {
     const plan = await planUp(opts); // read again: a concurrent run may have changed everything
@@ -102,6 +107,17 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     const created = !plan.existing || plan.existing.servers.every((s) => s.state === 'missing');
     return { ...(await createOrStart(opts, plan, image, progress)), resumed, continued, created };
   });
+}
+
+/**
+ * An image of another architecture than the engine's runs under qemu (or Rosetta): say so, and that
+ * every time limit is stretched for it (timeouts.ts), or that PGLAB_TIMEOUT_SCALE is kept as set.
+ */
+async function announceEmulation(image: string, progress: ProgressLine): Promise<void> {
+  const p = await imagePlatform(image);
+  if (!p.emulated) return;
+  const fixed = timeoutScaleFromEnv() !== undefined;
+  progress(t(fixed ? 'image.platformEmulatedFixed' : 'image.platformEmulated', { tag: image, arch: p.arch!, engine: p.engine, scale: timeoutScale() }));
 }
 
 /**

@@ -43,7 +43,7 @@ export interface BundleImage {
   pg: PgMajor;
   /** The image's `pglab.recipe` label when saved. */
   recipe: string;
-  /** Name inside the docker archive: `pglab-bundle/pg:<major>-<recipe>`. */
+  /** Name inside the docker archive: `pglab-bundle/pg:<major>-<recipe>` (`…-<arch>` when the bundle has the version twice). */
   transport: string;
   /** amd64, arm64, … */
   arch: string;
@@ -59,8 +59,8 @@ export interface BundleManifest {
   payload: { name: typeof PAYLOAD_NAME; bytes: number; sha256: string; compression: 'gzip' };
 }
 
-export function transportName(pg: PgMajor, recipe: string): string {
-  return `${TRANSPORT_REPO}:${pg}-${recipe}`;
+export function transportName(pg: PgMajor, recipe: string, arch?: string): string {
+  return `${TRANSPORT_REPO}:${pg}-${recipe}${arch ? `-${arch}` : ''}`;
 }
 
 // ---- tar headers (ustar, the subset we write and read) ----
@@ -161,7 +161,8 @@ export async function readBundleHeader(file: string): Promise<BundleManifest> {
 /** The manifest's own consistency: known versions, transport names as `lab` writes them. */
 function problemsOf(m: BundleManifest, file: string): void {
   const ok = Array.isArray(m.images) && m.images.length > 0
-    && m.images.every((i) => isPgMajor(String(i?.pg)) && /^[0-9a-f]{16}$/.test(String(i?.recipe)) && i.transport === transportName(i.pg, i.recipe))
+    && m.images.every((i) => isPgMajor(String(i?.pg)) && /^[0-9a-f]{16}$/.test(String(i?.recipe)) && (i.transport === transportName(i.pg, i.recipe) || i.transport === transportName(i.pg, i.recipe, String(i.arch).split('/')[0])))
+    && new Set(m.images.map((i) => i.transport)).size === m.images.length
     && m.payload?.name === PAYLOAD_NAME && Number.isSafeInteger(m.payload?.bytes) && /^[0-9a-f]{64}$/.test(String(m.payload?.sha256));
   if (!ok) throw new LabError('bundle.notBundle', { file });
 }
@@ -268,16 +269,24 @@ export class TarWalker extends Writable {
 
 // ---- save / load ----
 
-/** Writes one bundle with the (current, built if needed) lab images of `majors`. */
-export async function saveBundle(file: string, majors: PgMajor[], progress: ProgressLine = () => {}): Promise<BundleManifest> {
+/**
+ * Writes one bundle with the (current, built if needed) lab images of `majors`, for each of
+ * `platforms` (undefined: the engine's own). A version in two architectures gets `-<arch>` in its
+ * transport names; a one-architecture bundle is exactly what earlier versions wrote.
+ */
+export async function saveBundle(
+  file: string, majors: PgMajor[], progress: ProgressLine = () => {}, platforms: Array<string | undefined> = [undefined],
+): Promise<BundleManifest> {
   // Before minutes of compression: a destination that can never be written is refused now.
   checkSaveTarget(file);
   const images: BundleImage[] = [];
   for (const pg of majors) {
-    const tag = await ensureImage(pg, progress);
-    const facts = (await inspectImage(tag))!;
-    const recipe = facts.labels[LABELS.recipe]!;
-    images.push({ pg, recipe, transport: transportName(pg, recipe), arch: facts.arch, size: facts.size, id: facts.id });
+    for (const platform of platforms) {
+      const tag = await ensureImage(pg, progress, { platform, registry: false });
+      const facts = (await inspectImage(tag))!;
+      const recipe = facts.labels[LABELS.recipe]!;
+      images.push({ pg, recipe, transport: transportName(pg, recipe, platforms.length > 1 ? facts.arch.split('/')[0] : undefined), arch: facts.arch, size: facts.size, id: facts.id });
+    }
   }
   const estimate = images.reduce((n, i) => n + i.size, 0);
   progress(t('bundle.saving', { file, images: images.map((i) => `${i.pg}`).join(', '), mib: mib(estimate) }));

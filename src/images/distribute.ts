@@ -4,17 +4,19 @@
  * must hold, and the recipe must be this checkout's. Anything else is removed again, so nothing
  * half-usable stays behind under a lab name.
  *
- * In a registry, `pglab/pg:<major>-<recipe>-<arch>`, `pglab/pg:<major>-<recipe>` and `pglab/pg:<major>`
- * (the latest pushed). A pull asks for this checkout's recipe, for the engine's architecture first,
- * so one registry can serve amd64 and arm64 laptops (push from each, or build with --platform).
+ * In a registry, `pglab/pg:<major>-<recipe>-<arch>` (one per architecture), and `pglab/pg:<major>-<recipe>`
+ * and `pglab/pg:<major>` (the latest pushed) as manifest lists of every architecture of that recipe
+ * there, so the engine pulls its native image. A pull asks for this checkout's recipe, for the engine's
+ * architecture first, so one registry serves amd64 and arm64 laptops (push from each, or build with --platform).
  */
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import type { PgMajor } from '../pg/profile.js';
 import type { ProgressLine } from '../progress-line.js';
 import {
-  contractProblems, enginePlatform, imageTag, inspectImage, LABELS, platformArch, recipeHash, tagAs, untag,
+  contractProblems, enginePlatform, imageTag, inspectImage, LAB_ARCHES, LABELS, platformArch, recipeHash, tagAs, untag,
 } from './recipe.js';
+import { putManifestList, type ListEntry, manifestOf } from './manifest-list.js';
 import {
   normalizeRegistry, probeRegistry, pullRef, pushRef, TransferError, type TransferEvent,
 } from './registry.js';
@@ -32,13 +34,16 @@ export interface AdoptResult {
 }
 
 /**
- * Makes `source` (a pulled or loaded reference) the lab image of `major` when it passes; removes
- * `source` in every case (it was only a transport name). Wrong contract labels: LabError, exit 2.
+ * Makes `source` (a pulled or loaded reference) the lab image of `major` when it passes: `<ns>/pg:<major>`
+ * when it is of the engine's architecture, `<ns>/pg:<major>-<arch>` otherwise; removes `source` in
+ * every case (it was only a transport name). Wrong contract labels: LabError, exit 2.
  */
 export async function adoptImage(source: string, major: PgMajor, progress: ProgressLine = () => {}): Promise<AdoptResult> {
-  const target = imageTag(major);
   const facts = await inspectImage(source);
   if (!facts) throw new LabError('image.notFound', { image: source });
+  const { arch } = await enginePlatform();
+  const imageArch = facts.arch.split('/')[0]!;
+  const target = imageTag(major, imageArch === arch ? undefined : imageArch);
   const problems = contractProblems(facts.labels, major);
   if (problems.length) {
     if (source !== target) await untag(source);
@@ -54,8 +59,7 @@ export async function adoptImage(source: string, major: PgMajor, progress: Progr
     await tagAs(source, target);
     await untag(source);
   }
-  const { arch } = await enginePlatform();
-  if (facts.arch.split('/')[0] !== arch) progress(t('image.otherArch', { tag: target, arch: facts.arch, engine: arch }));
+  if (imageArch !== arch) progress(t('image.otherArch', { tag: target, arch: facts.arch, engine: arch }));
   return { used: true, tag: target, recipe, arch: facts.arch };
 }
 
@@ -114,19 +118,29 @@ export async function pullLabImage(
   throw new LabError('registry.noImage', { registry, image: `${REMOTE_REPO}:${major}`, recipe }, 1);
 }
 
-/** Pushes the (current) local lab image of `major` under its three registry tags. */
+/**
+ * Pushes the local lab images of `major` of this checkout's recipe, each architecture here (native and
+ * built with --platform) under `<major>-<recipe>-<arch>`; then `<major>-<recipe>` and `<major>` become
+ * manifest lists of every architecture of that recipe in the registry (also ones pushed from another
+ * machine), so `docker pull` there gives each engine its own. Returns the references written.
+ */
 export async function pushLabImage(registryRaw: string, major: PgMajor, progress: ProgressLine = () => {}): Promise<string[]> {
   const registry = normalizeRegistry(registryRaw);
-  const local = imageTag(major);
-  const facts = await inspectImage(local);
-  if (!facts) throw new LabError('image.notFound', { image: local });
+  const recipe = recipeHash(major);
+  const { arch: engineArch } = await enginePlatform();
+  const locals: Array<{ tag: string; arch: string }> = [];
+  for (const arch of [engineArch, ...LAB_ARCHES.filter((a) => a !== engineArch)]) {
+    const tag = imageTag(major, arch === engineArch ? undefined : arch);
+    const facts = await inspectImage(tag);
+    if (facts && facts.labels[LABELS.recipe] === recipe) locals.push({ tag, arch: facts.arch.split('/')[0]! });
+  }
+  if (!locals.length) throw new LabError('image.notFound', { image: imageTag(major) });
   const probe = await probeRegistry(registry);
-  const recipe = facts.labels[LABELS.recipe] ?? recipeHash(major);
-  const arch = facts.arch.split('/')[0];
-  const refs = [`${major}-${recipe}-${arch}`, `${major}-${recipe}`, major].map((tag) => remoteRef(registry, tag));
-  progress(t('registry.pushing', { tag: local, registry }));
-  for (const ref of refs) {
-    await tagAs(local, ref);
+  const refs: string[] = [];
+  for (const local of locals) {
+    const ref = remoteRef(registry, `${major}-${recipe}-${local.arch}`);
+    progress(t('registry.pushing', { tag: local.tag, registry }));
+    await tagAs(local.tag, ref);
     try {
       await pushRef(ref, { auth: probe.auth, onEvent: transferReporter(progress, t('registry.uploaded')) });
     } catch (err) {
@@ -134,6 +148,21 @@ export async function pushLabImage(registryRaw: string, major: PgMajor, progress
     } finally {
       await untag(ref);
     }
+    refs.push(ref);
+  }
+  // Every architecture of this recipe the registry has now (pushed here or from another machine).
+  const entries: ListEntry[] = [];
+  for (const arch of LAB_ARCHES) {
+    const m = await manifestOf(registry, REMOTE_REPO, `${major}-${recipe}-${arch}`, probe).catch((err) => {
+      throw err instanceof LabError ? err : new LabError('registry.failed', { registry, detail: String((err as Error)?.message ?? err).slice(0, 300) });
+    });
+    if (m) entries.push({ ...m, platform: { os: 'linux', architecture: arch } });
+  }
+  for (const tag of [`${major}-${recipe}`, major]) {
+    await putManifestList(registry, REMOTE_REPO, tag, entries, probe).catch((err) => {
+      throw err instanceof LabError ? err : new LabError('registry.failed', { registry, detail: String((err as Error)?.message ?? err).slice(0, 300) });
+    });
+    refs.push(`${remoteRef(registry, tag)} (${entries.map((e) => e.platform.architecture).join(' + ')})`);
   }
   return refs;
 }

@@ -17,7 +17,7 @@ import { t } from '../i18n/index.js';
 import { PG_MAJORS, profileFor, type PgMajor } from '../pg/profile.js';
 import { PG91_VERSION, resolvePg91Source, type Pg91Source } from './pg91-source.js';
 import {
-  baseTag, DOCKER_DIR, enginePlatform, imageTag, inspectImage, LABELS, lf, platformArch, recipeFiles, recipeHash, untag,
+  baseTag, DOCKER_DIR, enginePlatform, foreignArch, imageTag, inspectImage, LAB_ARCHES, LABELS, lf, platformArch, recipeFiles, recipeHash, untag,
 } from './recipe.js';
 import { DOCKER_HUB, normalizeRegistry, probeRegistry, pullRef, TransferError } from './registry.js';
 import { pullLabImage } from './distribute.js';
@@ -32,6 +32,9 @@ const HEARTBEAT_MS = 30_000;
 const DEBIAN_MIRROR = process.env.PGLAB_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
 
 
+/** Debian's architecture → the GNU triplet of its cross compiler (gcc-<triplet with dashes>). */
+const CROSS_HOSTS: Record<string, string> = { arm64: 'aarch64-linux-gnu', amd64: 'x86_64-linux-gnu' };
+
 export interface EnsureOptions {
   /** Rebuild without Docker's layer cache (benchmarks); never pulls. */
   noCache?: boolean;
@@ -44,9 +47,9 @@ export interface EnsureOptions {
 /** Builds in flight in this process: `class up` starts several envs at once, the image is built once. */
 const inFlight = new Map<string, Promise<string>>();
 
-/** Ensures the image for `major` exists and is current; returns its tag. */
+/** Ensures the image for `major` (and `opts.platform`, default the engine's) exists and is current; returns its tag. */
 export function ensureImage(major: PgMajor, progress: ProgressLine = () => {}, opts: EnsureOptions = {}): Promise<string> {
-  const key = `${imageTag(major)} ${opts.platform ?? ''}`;
+  const key = `${imageTag(major)} ${platformArch(opts.platform) ?? ''}`;
   let pending = inFlight.get(key);
   if (!pending || opts.noCache) {
     pending = pullOrBuild(major, progress, opts).finally(() => inFlight.delete(key));
@@ -70,8 +73,9 @@ export interface ImageStatus {
   created?: string;
 }
 
-export async function imageStatus(major: PgMajor): Promise<ImageStatus> {
-  const tag = imageTag(major);
+/** The local image of `major`: the engine's own architecture, or `foreign` (`<ns>/pg:<major>-<arch>`). */
+export async function imageStatus(major: PgMajor, foreign?: string): Promise<ImageStatus> {
+  const tag = imageTag(major, foreign);
   const wanted = recipeHash(major);
   const facts = await inspectImage(tag);
   if (!facts) return { major, tag, state: 'missing', wanted };
@@ -79,16 +83,18 @@ export async function imageStatus(major: PgMajor): Promise<ImageStatus> {
   return { major, tag, state: recipe === wanted ? 'current' : 'stale', wanted, recipe, size: facts.size, arch: facts.arch, created: facts.created };
 }
 
+/** Every version's native image, then the images of other architectures that are here. */
 export async function listImages(): Promise<ImageStatus[]> {
-  return Promise.all(PG_MAJORS.map(imageStatus));
+  const { arch } = await enginePlatform();
+  const native = await Promise.all(PG_MAJORS.map((m) => imageStatus(m)));
+  const foreign = await Promise.all(PG_MAJORS.flatMap((m) => LAB_ARCHES.filter((a) => a !== arch).map((a) => imageStatus(m, a))));
+  return [...native, ...foreign.filter((s) => s.state !== 'missing')];
 }
 
 async function pullOrBuild(major: PgMajor, progress: ProgressLine, opts: EnsureOptions): Promise<string> {
-  const tag = imageTag(major);
-  const status = await imageStatus(major);
-  if (status.state === 'current' && !opts.noCache) {
-    if (!opts.platform || status.arch?.split('/')[0] === platformArch(opts.platform)) return tag;
-  }
+  const status = await imageStatus(major, await foreignArch(opts.platform));
+  const tag = status.tag;
+  if (status.state === 'current' && !opts.noCache) return tag;
   const registry = process.env.PGLAB_REGISTRY?.trim();
   if (registry && opts.registry !== false && !opts.noCache) {
     try {
@@ -106,17 +112,33 @@ async function pullOrBuild(major: PgMajor, progress: ProgressLine, opts: EnsureO
   return buildImage(major, progress, opts, status.state);
 }
 
-/** Builds `<ns>/pg:<major>` from docker/pg (the base first, if missing). */
+/**
+ * Builds `<ns>/pg:<major>` from docker/pg (the base first, if missing); for another platform
+ * `<ns>/pg:<major>-<arch>` on that platform's base. 9.1 is then cross-compiled in a builder stage
+ * of the engine's own architecture (under qemu the compile is many times slower); only the runtime
+ * stage (apt, locale-gen, pg_createcluster) runs emulated.
+ */
 export async function buildImage(major: PgMajor, progress: ProgressLine, opts: EnsureOptions = {}, state?: ImageState): Promise<string> {
-  const tag = imageTag(major);
+  const foreign = await foreignArch(opts.platform);
+  const tag = imageTag(major, foreign);
   const hash = recipeHash(major);
   progress(t(state === 'stale' ? 'image.rebuilding' : 'image.building', { tag }));
   // Find the 9.1 source before the (slow) base image, so a missing source is said at once.
   const source = profileFor(major).buildFromSource ? await resolvePg91Source(progress) : undefined;
-  const base = await ensureBase(profileFor(major).debianSuite, progress, opts.platform);
-  await buildPgImage(major, base, tag, hash, progress, !!opts.noCache, source, opts.platform);
+  const suite = profileFor(major).debianSuite;
+  const base = await ensureBase(suite, progress, opts.platform);
+  let cross: CrossBuild | undefined;
+  if (source && foreign) {
+    const host = CROSS_HOSTS[foreign];
+    if (!host) throw new LabError('image.badPlatform', { platform: opts.platform! });
+    cross = { arch: foreign, host, builderBase: await ensureBase(suite, progress) };
+  }
+  await buildPgImage(major, base, tag, hash, progress, !!opts.noCache, source, opts.platform, cross);
   return tag;
 }
+
+/** 9.1 for another architecture: the builder stage runs on `builderBase` (native) with Debian's cross compiler. */
+interface CrossBuild { arch: string; host: string; builderBase: string }
 
 /** PGLAB_BASE_REGISTRY=none (or off): never ask a registry for Debian's base, go straight to debootstrap. */
 function baseRegistry(): string | undefined {
@@ -130,9 +152,13 @@ export function debianRef(registry: string, suite: string): string {
   return `${registry}/library/debian:${suite}-slim`;
 }
 
-/** `<ns>/base:<suite>`: present, else pulled from a registry, else debootstrap (Linux, root), else one clear message. */
+/**
+ * `<ns>/base:<suite>` (`<ns>/base:<suite>-<arch>` for another platform): present, else pulled from a
+ * registry, else debootstrap (Linux, root; another architecture through qemu-user), else one clear message.
+ */
 export async function ensureBase(suite: string, progress: ProgressLine, platform?: string): Promise<string> {
-  const own = baseTag(suite);
+  const foreign = await foreignArch(platform);
+  const own = baseTag(suite, foreign);
   if (await inspectImage(own)) return own;
   const registry = baseRegistry();
   let registryReason = t('image.baseRegistryOff');
@@ -155,9 +181,9 @@ export async function ensureBase(suite: string, progress: ProgressLine, platform
   }
   if (process.platform !== 'linux') throw new LabError('image.noBase', { suite, reason: registryReason, local: t('image.debootstrapLinuxOnly') });
   try {
-    await makeBase(suite, own, DEBIAN_MIRROR, progress);
+    await makeBase(suite, own, DEBIAN_MIRROR, progress, foreign);
   } catch (err) {
-    if (err instanceof LabError && (err.key === 'image.noDebootstrap' || err.key === 'image.baseNeedsRoot')) {
+    if (err instanceof LabError && (err.key === 'image.noDebootstrap' || err.key === 'image.baseNeedsRoot' || err.key === 'image.noEmulation')) {
       throw new LabError('image.noBase', { suite, reason: registryReason, local: t(err.key) });
     }
     throw err;
@@ -184,12 +210,12 @@ async function deriveBase(ref: string, suite: string, tag: string, platform?: st
   }
 }
 
-function makeBase(suite: string, tag: string, mirror: string, progress: ProgressLine): Promise<void> {
+function makeBase(suite: string, tag: string, mirror: string, progress: ProgressLine, arch?: string): Promise<void> {
   progress(t('image.debootstrapping', { tag, mirror }));
   // Run from a copy with LF line ends: a CRLF checkout works too.
   const dir = stageContext([{ name: 'make-base.sh', from: path.join(DOCKER_DIR, 'base', 'make-base.sh') }]);
   return new Promise<void>((resolve, reject) => {
-    const child = spawn('bash', [path.join(dir, 'make-base.sh'), suite, tag, mirror], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [path.join(dir, 'make-base.sh'), suite, tag, mirror, ...(arch ? [arch] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     const tail: string[] = [];
     const remember = (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n').filter(Boolean)) {
@@ -205,6 +231,7 @@ function makeBase(suite: string, tag: string, mirror: string, progress: Progress
       if (code === 0) return resolve();
       if (tail.some((l) => l.includes('missing-debootstrap'))) return reject(new LabError('image.noDebootstrap'));
       if (tail.some((l) => l.includes('not-root'))) return reject(new LabError('image.baseNeedsRoot'));
+      if (tail.some((l) => l.includes('PGLAB_ERROR no-emulation'))) return reject(new LabError('image.noEmulation', { arch: arch ?? '' }));
       reject(new LabError('image.baseFailed', { suite, tail: tail.join('\n') }));
     });
   }).finally(() => rmSync(dir, { recursive: true, force: true }));
@@ -229,6 +256,7 @@ export function stageContext(files: ContextFile[]): string {
 
 async function buildPgImage(
   major: PgMajor, base: string, tag: string, hash: string, progress: ProgressLine, noCache: boolean, source?: Pg91Source, platform?: string,
+  cross?: CrossBuild,
 ): Promise<void> {
   const files = recipeFiles(major);
   const context = stageContext([
@@ -240,10 +268,16 @@ async function buildPgImage(
     await runBuild(context, source ? [...files, 'pg91-source'] : files, {
       t: tag,
       dockerfile: files[0],
-      buildargs: { BASE_IMAGE: base, PG_MAJOR: major },
+      buildargs: {
+        BASE_IMAGE: base, PG_MAJOR: major,
+        ...(source ? { BUILDER_IMAGE: cross?.builderBase ?? base, PG91_CROSS_ARCH: cross?.arch ?? '', PG91_CROSS_HOST: cross?.host ?? '' } : {}),
+      },
       labels: { [LABELS.recipe]: hash, ...(source ? { 'pglab.source.sha256': source.sha256 } : {}) },
       nocache: noCache, // benchmarks measure a real rebuild
-      ...(platform ? { platform } : {}),
+      // Not for a cross build: the classic builder checks every stage against the build's platform,
+      // and the builder stage is the engine's own. Each stage then runs on its base's platform
+      // (the runtime stage's base is the target's), which is what the image records.
+      ...(platform && !cross ? { platform } : {}),
     }, (line) => {
       // 9.1's compile reports its phases; the other images show Docker's steps.
       if (source ? line.startsWith('PGLAB_PROGRESS ') : /^Step \d+\/\d+/.test(line)) {

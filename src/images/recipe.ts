@@ -12,6 +12,7 @@ import { t } from '../i18n/index.js';
 import { profileFor, type PgMajor } from '../pg/profile.js';
 import { PG91_COMMIT, PG91_VERSION } from './pg91-source.js';
 import { PROJECT_ROOT } from '../paths.js';
+import { noteEmulation } from '../timeouts.js';
 
 export { PROJECT_ROOT };
 
@@ -31,13 +32,33 @@ export function imageNamespace(): string {
   return ns;
 }
 
-export function imageTag(major: PgMajor): string {
-  return `${imageNamespace()}/pg:${major}`;
+/**
+ * `<ns>/pg:<major>` for the engine's own architecture; an image of another one (built or pulled with
+ * --platform, loaded from a bundle) is `<ns>/pg:<major>-<arch>`, so both live side by side on one
+ * engine (a tag names one image) and the native one is never replaced by an emulated one.
+ */
+export function imageTag(major: PgMajor, foreignArch?: string): string {
+  return `${imageNamespace()}/pg:${major}${foreignArch ? `-${foreignArch}` : ''}`;
 }
 
-export function baseTag(suite: string): string {
-  return `${imageNamespace()}/base:${suite}`;
+export function baseTag(suite: string, foreignArch?: string): string {
+  return `${imageNamespace()}/base:${suite}${foreignArch ? `-${foreignArch}` : ''}`;
 }
+
+/** The architecture of `platform` when it is not the engine's own (undefined: native, or none given). */
+export async function foreignArch(platform: string | undefined): Promise<string | undefined> {
+  const arch = platformArch(platform);
+  if (!arch) return undefined;
+  return arch === (await enginePlatform()).arch ? undefined : arch;
+}
+
+/** The local lab image of `major` for `platform` (the engine's own when none is given). */
+export async function localImageTag(major: PgMajor, platform?: string): Promise<string> {
+  return imageTag(major, await foreignArch(platform));
+}
+
+/** Architectures lab images are published for (a registry's manifest list holds these). */
+export const LAB_ARCHES = ['amd64', 'arm64'] as const;
 
 /**
  * LF line ends. A Windows checkout (Git's core.autocrlf) turns scripts into CRLF, and a script with
@@ -130,4 +151,31 @@ export function platformArch(platform: string | undefined): string | undefined {
   const parts = platform.split('/');
   if (parts.length < 2 || parts[0] !== 'linux' || !/^[a-z0-9]+$/.test(parts[1] ?? '')) throw new LabError('image.badPlatform', { platform });
   return parts[1];
+}
+
+const imageArches = new Map<string, Promise<string | undefined>>();
+
+export interface ImagePlatform {
+  /** The image's architecture (amd64, arm64, …); undefined when the image is gone. */
+  arch?: string;
+  engine: string;
+  /** Another architecture than the engine's: it runs under emulation (qemu-user, Rosetta). */
+  emulated: boolean;
+}
+
+/**
+ * Where `ref` (a tag or an image id) runs: natively or emulated. The first emulated image a `lab`
+ * process meets stretches every time limit (timeouts.ts noteEmulation), unless PGLAB_TIMEOUT_SCALE
+ * is set. One image inspect per image and process.
+ */
+export async function imagePlatform(ref: string): Promise<ImagePlatform> {
+  let pending = imageArches.get(ref);
+  if (!pending) {
+    pending = inspectImage(ref).then((f) => f?.arch.split('/')[0]);
+    imageArches.set(ref, pending);
+  }
+  const [arch, { arch: engine }] = await Promise.all([pending, enginePlatform()]);
+  const emulated = Boolean(arch && arch !== engine);
+  if (emulated) noteEmulation();
+  return { arch, engine, emulated };
 }

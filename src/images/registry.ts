@@ -1,7 +1,7 @@
 /**
  * Container registries: where prebuilt lab images (and Debian's base images) come from when one
  * answers. Before Docker is asked to pull or push, `lab` asks the registry itself (GET /v2/, at most
- * REGISTRY_PROBE_MS): an unreachable registry or one that wants a login is said at once, instead of
+ * TIMEOUTS.registryProbeMs): an unreachable registry or one that wants a login is said at once, instead of
  * the engine retrying for minutes.
  */
 import { spawnSync } from 'node:child_process';
@@ -13,9 +13,9 @@ import { LabError } from '../errors.js';
 import { TIMEOUTS } from '../timeouts.js';
 
 /** The issue's bound: an unreachable registry is given up within 10 s (TIMEOUTS.registryProbeMs). */
-export const REGISTRY_PROBE_MS = TIMEOUTS.registryProbeMs;
+export const registryProbeMs = () => TIMEOUTS.registryProbeMs;
 /** A pull or push that reports nothing for this long has stalled (TIMEOUTS.transferStallMs). */
-export const TRANSFER_STALL_MS = TIMEOUTS.transferStallMs;
+const transferStallMs = () => TIMEOUTS.transferStallMs;
 
 /** Docker Hub, where Debian's official images live when no mirror is configured. */
 export const DOCKER_HUB = 'docker.io';
@@ -56,7 +56,7 @@ export interface ProbeResult {
  * which must then be found in the user's Docker configuration (`docker login`). Docker Hub always
  * answers 401 (anonymous tokens), so it is only asked whether it answers.
  */
-export async function probeRegistry(registry: string, timeoutMs = REGISTRY_PROBE_MS): Promise<ProbeResult> {
+export async function probeRegistry(registry: string, timeoutMs = registryProbeMs()): Promise<ProbeResult> {
   const host = registryHost(registry);
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
@@ -144,7 +144,7 @@ export class TransferError extends Error {
 
 /**
  * Follows a pull/push progress stream to its end: rejects with a TransferError on an error event or
- * when nothing arrives for TRANSFER_STALL_MS; calls `onEvent` for each progress event.
+ * when nothing arrives for TIMEOUTS.transferStallMs; calls `onEvent` for each progress event.
  */
 export function followTransfer(stream: NodeJS.ReadableStream, onEvent: (e: TransferEvent) => void = () => {}): Promise<TransferEvent[]> {
   const client = dockerClient();
@@ -154,8 +154,8 @@ export function followTransfer(stream: NodeJS.ReadableStream, onEvent: (e: Trans
       clearTimeout(timer);
       timer = setTimeout(() => {
         (stream as unknown as { destroy?: () => void }).destroy?.();
-        reject(new TransferError('unreachable', `no progress for ${TRANSFER_STALL_MS / 1000} s`));
-      }, TRANSFER_STALL_MS);
+        reject(new TransferError('unreachable', `no progress for ${transferStallMs() / 1000} s`));
+      }, transferStallMs());
     };
     arm();
     client.modem.followProgress(

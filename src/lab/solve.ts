@@ -11,7 +11,7 @@ import { requireServer, type LabEnv } from '../env/env.js';
 import { LabError } from '../errors.js';
 import { envFacts } from './facts.js';
 import { LABS_DIR } from '../paths.js';
-import { scaledSeconds, TIMEOUT_SCALE, TIMEOUTS } from '../timeouts.js';
+import { scaledSeconds, timeoutScale, TIMEOUTS } from '../timeouts.js';
 import { profileFor, solutionCapabilities } from '../pg/profile.js';
 import type { LabManifest, StepSpec } from './manifest.js';
 import type { ProgressLine } from '../progress-line.js';
@@ -57,7 +57,7 @@ export async function applySolution(env: LabEnv, lab: LabManifest, step: StepSpe
   const vars: Record<string, string> = {
     ...Object.fromEntries(Object.entries(envFacts(env, lab.id)).map(([k, v]) => [k.toUpperCase(), v])),
     ...solutionCapabilities(profileFor(env.pg)),
-    TIMEOUT_SCALE: String(Math.ceil(TIMEOUT_SCALE)),
+    TIMEOUT_SCALE: String(Math.ceil(timeoutScale())),
   };
   for (const action of actions) {
     const server = requireServer(env, action.on);
