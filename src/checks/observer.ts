@@ -20,7 +20,8 @@ export function observation(probes: Probes): Promise<Observation | undefined> {
 
 /** pg_control of a server's data volume, read by the observer (a pg_controldata replaced inside the server cannot lie). */
 export function observedControlOf(probes: Probes, role: string) {
-  const own = (probes as unknown as { observedControl?: (role: string) => Promise<{ sysid?: string; tli?: number; state?: string } | undefined> }).observedControl;
+  type ObservedControl = (role: string) => Promise<{ sysid?: string; tli?: number; state?: string } | undefined>;
+  const own = (probes as unknown as { observedControl?: ObservedControl }).observedControl;
   return typeof own === 'function' ? own.call(probes, role) : observedControl(probes.env.name, probes.env.pg, role);
 }
 

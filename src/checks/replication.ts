@@ -20,7 +20,9 @@ export interface NonceOptions {
  * waits up to TIMEOUTS.replicationWaitMs for `standby` to return it. `lagMs` is undefined when it
  * never arrived. The caller has checked that both servers are up and which one is the standby.
  */
-export async function nonceReplicated(probes: Probes, primary: string, standby: string, opts: NonceOptions = {}): Promise<{ nonce: string; lagMs?: number; waitedMs: number }> {
+export async function nonceReplicated(
+  probes: Probes, primary: string, standby: string, opts: NonceOptions = {},
+): Promise<{ nonce: string; lagMs?: number; waitedMs: number }> {
   const nonce = probes.nonce(`replicated ${primary}->${standby}`);
   const wrap = (sql: string) => (opts.localCommit ? `BEGIN; SET LOCAL synchronous_commit = local; ${sql}; COMMIT` : sql);
   await probes.sql(primary, wrap(`DROP SCHEMA IF EXISTS ${PROBE_SCHEMA} CASCADE; CREATE SCHEMA ${PROBE_SCHEMA}; CREATE TABLE ${PROBE_SCHEMA}.nonce (v text); INSERT INTO ${PROBE_SCHEMA}.nonce VALUES ('${nonce}')`), { memo: false });

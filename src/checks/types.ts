@@ -22,6 +22,8 @@ export interface CheckContext {
   profile: PgProfile;
   /** IP of every server of this environment by role (maestro, esclavo, esclavo2…). */
   ip: { maestro: string; esclavo: string; [role: string]: string };
+  /** The lab's own constants (lab.json `facts`: the archive folder, the trigger file…). */
+  facts: Readonly<Record<string, string>>;
 }
 
 /** A small named function with one job; the manifest says which step uses it. */

@@ -9,7 +9,7 @@ import { studentId, studentSubnet } from '../env/roster.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
-import { labAsksArchiveOff, readManifest } from '../lab/manifest.js';
+import { labAsksArchiveOff, labPackages, readManifest } from '../lab/manifest.js';
 import { upLab } from '../lab/prepare.js';
 import { topology } from '../lab/topology.js';
 import { topologyLines } from '../render/topology-text.js';
@@ -46,7 +46,8 @@ export function registerEnvCommands(program: Command): void {
       if (opts.lab) readManifest(opts.lab); // an unknown lab: exit 2 before any Docker call
       const legajo = opts.student === undefined ? undefined : studentId(opts.student);
       const student = legajo ? { student: { legajo }, subnet: studentSubnet(legajo) } : {};
-      const { env: lab, changed, notAccepting, resumed, continued } = await upLab({ env, lab: opts.lab, pg: parsePg(opts.pg), standbys, image: opts.image, platform: opts.platform, ...student }, progressLine);
+      const { env: lab, changed, notAccepting, resumed, continued } = await upLab(
+        { env, lab: opts.lab, pg: parsePg(opts.pg), standbys, image: opts.image, platform: opts.platform, ...student }, progressLine);
       if (resumed) console.log(t('up.resumed', { env }));
       if (continued) console.log(t('up.continued', { env, lab: continued }));
       // Stopped by the student before the last `lab down` and kept so: said, not an error.
@@ -78,7 +79,7 @@ export function registerEnvCommands(program: Command): void {
     .action(async (opts) => {
       const env = envName(opts.env);
       if (opts.purge && !(await confirm(t('down.confirmPurge', { env }), opts.yes))) return;
-      const existed = await down({ env, purge: opts.purge, progress: progressLine });
+      const existed = await down({ env, purge: opts.purge, progress: progressLine, packagesOf: labPackages });
       console.log(existed ? t(opts.purge ? 'down.purged' : 'down.done', { env }) : t('down.none', { env }));
     });
 

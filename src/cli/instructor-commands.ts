@@ -14,7 +14,7 @@ import { t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
 import { applyRoster, flagCopies, gradeEnvs, type EnvGrade, type GradeReport } from '../lab/grade.js';
 import { gradeHandin, handinFiles } from '../handin/handin.js';
-import { findStep, readManifest } from '../lab/manifest.js';
+import { findStep, labPackages, readManifest } from '../lab/manifest.js';
 import { upLab } from '../lab/prepare.js';
 import { readProgress } from '../lab/progress.js';
 import { applySolution } from '../lab/solve.js';
@@ -103,9 +103,10 @@ export function registerInstructorCommands(program: Command): void {
       if (env.leftover) console.log(t('reset.resumed', { env: name }));
       // The network stays until `up` reuses it: a reset killed after the volumes are gone still finds
       // its env (version, subnet, class) and the same `lab reset` finishes it.
-      await down({ env: name, purge: true, keepNetwork: true, progress: progressLine });
+      await down({ env: name, purge: true, keepNetwork: true, progress: progressLine, packagesOf: labPackages });
       // A lab that continues another is prepared again from that lab's solutions (upLab).
-      const { env: fresh } = await upLab({ env: name, lab: env.lab, pg: env.pg, standbys: Math.max(1, env.servers.length - 1), className: env.className, subnet: env.subnet }, progressLine);
+      const { env: fresh } = await upLab(
+        { env: name, lab: env.lab, pg: env.pg, standbys: Math.max(1, env.servers.length - 1), className: env.className, subnet: env.subnet }, progressLine);
       for (const step of lab.steps.slice(0, index)) {
         progressLine(t('solve.running', { step: step.id }));
         await applySolution(fresh, lab, step, progressLine);
@@ -189,7 +190,8 @@ export function registerInstructorCommands(program: Command): void {
       }
       const names = await listEnvNames(opts.class);
       if (!names.length && !students) throw new LabError('class.none', { class: opts.class }, 2);
-      let report: GradeReport = { ...(await gradeEnvs(names, { lab: opts.lab, parallel, progress: progressLine, countSolved: Boolean(opts.countSolved) })), className: opts.class };
+      const graded = await gradeEnvs(names, { lab: opts.lab, parallel, progress: progressLine, countSolved: Boolean(opts.countSolved) });
+      let report: GradeReport = { ...graded, className: opts.class };
       if (students) report = applyRoster(report, students);
       emit(report, format, opts.out, render);
     });
@@ -200,7 +202,7 @@ export function registerInstructorCommands(program: Command): void {
     .action(async (opts) => {
       className(opts.class);
       if (opts.purge && !(await confirm(t('down.confirmPurge', { env: `${opts.class} (*)` }), opts.yes))) return;
-      const names = await classDown(opts.class, { purge: opts.purge, progress: progressLine });
+      const names = await classDown(opts.class, { purge: opts.purge, progress: progressLine, packagesOf: labPackages });
       console.log(t(opts.purge ? 'class.purgedDone' : 'class.downDone', { class: opts.class, count: names.length }));
     });
 }

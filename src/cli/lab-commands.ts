@@ -31,7 +31,9 @@ export function registerLabCommands(program: Command): void {
     .action((opts) => {
       const labs = labIds().map((id) => readManifest(id));
       if (opts.json) {
-        const rows = labs.map((l) => ({ id: l.id, title: localized(l.title), steps: l.steps.length, startsFrom: l.startsFrom ?? null, standbys: l.standbys ?? 1 }));
+        const rows = labs.map((l) => ({
+          id: l.id, title: localized(l.title), steps: l.steps.length, startsFrom: l.startsFrom ?? null, standbys: l.standbys ?? 1,
+        }));
         return console.log(JSON.stringify(rows, null, 2));
       }
       for (const l of labs) {

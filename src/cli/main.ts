@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { LabError } from '../errors.js';
 import { pickLang, setLang, t } from '../i18n/index.js';
+import { registerDevCommands } from './dev-commands.js';
 import { registerEnvCommands } from './env-commands.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerInstructorCommands } from './instructor-commands.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerInstructorCommands(program);
   registerImageCommands(program);
   registerLiveCommands(program);
+  registerDevCommands(program);
   registerPortalCommands(program);
   return program;
 }

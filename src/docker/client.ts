@@ -75,7 +75,6 @@ export interface ExecResult {
 
 /** Runs argv inside a container and collects its output (demultiplexed). */
 export async function execInContainer(container: string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  const client = dockerClient();
   const timeoutMs = opts.timeoutMs ?? TIMEOUTS.execDefaultMs;
   const user = opts.user ?? 'root';
   const env = {

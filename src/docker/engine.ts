@@ -102,7 +102,9 @@ export interface EngineExecSpec {
  * Runs an exec and collects its demultiplexed output. The start request is upgraded to a raw
  * stream (as the docker CLI does) so stdin can be written and half-closed.
  */
-export async function runExec(ep: EngineEndpoint, container: string, spec: EngineExecSpec, stdin: string | Buffer | undefined, deadlineMs: number, maxOutput = 64 * 1024 * 1024):
+export async function runExec(
+  ep: EngineEndpoint, container: string, spec: EngineExecSpec, stdin: string | Buffer | undefined, deadlineMs: number, maxOutput = 64 * 1024 * 1024,
+):
   Promise<{ exitCode: number; stdout: Buffer; stderr: Buffer; cutOff: boolean; truncated?: boolean }> {
   const { Id } = await json<{ Id: string }>(ep, 'POST', `/containers/${encodeURIComponent(container)}/exec`, spec);
   const socket = await new Promise<Socket>((resolve, reject) => {

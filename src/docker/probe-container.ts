@@ -35,7 +35,9 @@ export function tarOf(files: ProbeFile[]): Buffer {
  * on `network`, with `files` placed in /tmp/pglab-probe first. Its stdout (bounded) and exit code;
  * the container is removed whatever happens.
  */
-export async function runProbeContainer(opts: { image: string; network: string; env: string; script: string; args: string[]; files?: ProbeFile[]; timeoutMs: number; maxOutput?: number }):
+export async function runProbeContainer(
+  opts: { image: string; network: string; env: string; script: string; args: string[]; files?: ProbeFile[]; timeoutMs: number; maxOutput?: number },
+):
   Promise<{ exitCode: number; stdout: string }> {
   const docker = dockerClient();
   const container = await docker.createContainer({

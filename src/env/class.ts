@@ -98,10 +98,12 @@ export async function classUp(
   });
 }
 
-export async function classDown(className: string, opts: { purge?: boolean; parallel?: number; progress?: (l: string) => void }): Promise<string[]> {
+export async function classDown(
+  className: string, opts: { purge?: boolean; parallel?: number; progress?: (l: string) => void; packagesOf: (lab: string) => string[] },
+): Promise<string[]> {
   const names = await listEnvNames(className);
   await mapLimit(names, opts.parallel ?? 4, async (env) => {
-    await down({ env, purge: opts.purge });
+    await down({ env, purge: opts.purge, packagesOf: opts.packagesOf });
     opts.progress?.(`${env}: down`);
   });
   return names;

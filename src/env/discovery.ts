@@ -7,12 +7,11 @@ import { imagePlatform } from '../images/recipe.js';
 import { LabError } from '../errors.js';
 import { isPgMajor, type PgMajor } from '../pg/profile.js';
 import {
-  CLASS_LABEL, CONTINUED_LABEL, CREATED_LABEL, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
+  CLASS_LABEL, CONTINUED_LABEL, CREATED_LABEL, DEFAULT_LAB, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
   STUDENT_EMAIL_LABEL, STUDENT_LABEL, STUDENT_NAME_LABEL, containerName, networkName, serverIp, serverRoles,
+  PRIMARY_ROLE, STANDBY_ROLE,
 } from './naming.js';
 
-/** Envs made before labs were recorded carry this label value. */
-export const FIRST_LAB = 'wal-streaming';
 
 export interface ServerInfo {
   role: string;
@@ -74,7 +73,8 @@ export async function findEnv(name: string): Promise<LabEnv | undefined> {
   for (const v of vols) if (v.labels[ROLE_LABEL]) roles.add(v.labels[ROLE_LABEL]);
   const subnet = labels[SUBNET_LABEL];
   // One image inspect per image and process; an emulated one stretches every time limit from here on.
-  const platforms = new Map(await Promise.all([...new Set(containers.map((c) => c.imageId).filter(Boolean))].map(async (id) => [id, await imagePlatform(id)] as const)));
+  const imageIds = [...new Set(containers.map((c) => c.imageId).filter(Boolean))];
+  const platforms = new Map(await Promise.all(imageIds.map(async (id) => [id, await imagePlatform(id)] as const)));
   const servers = [...roles].sort(roleOrder).map((role) => {
     const c = containers.find((x) => x.labels[ROLE_LABEL] === role);
     const p = c ? platforms.get(c.imageId) : undefined;
@@ -85,7 +85,7 @@ export async function findEnv(name: string): Promise<LabEnv | undefined> {
   });
   return {
     name,
-    lab: continued.at(-1)?.labels[LAB_LABEL] ?? labels[LAB_LABEL] ?? FIRST_LAB,
+    lab: continued.at(-1)?.labels[LAB_LABEL] ?? labels[LAB_LABEL] ?? DEFAULT_LAB,
     pg,
     subnet,
     created: labels[CREATED_LABEL] ?? '',
@@ -93,7 +93,9 @@ export async function findEnv(name: string): Promise<LabEnv | undefined> {
     imageId: containers[0]?.imageId,
     className: labels[CLASS_LABEL],
     ...(labels[STUDENT_LABEL] || labels[STUDENT_NAME_LABEL] || labels[STUDENT_EMAIL_LABEL]
-      ? { student: { legajo: labels[STUDENT_LABEL] || undefined, name: labels[STUDENT_NAME_LABEL] || undefined, email: labels[STUDENT_EMAIL_LABEL] || undefined } }
+      ? {
+        student: { legajo: labels[STUDENT_LABEL] || undefined, name: labels[STUDENT_NAME_LABEL] || undefined, email: labels[STUDENT_EMAIL_LABEL] || undefined },
+      }
       : {}),
     servers,
     ...(incomplete ? { incomplete } : {}),
@@ -102,7 +104,7 @@ export async function findEnv(name: string): Promise<LabEnv | undefined> {
 }
 
 function roleOrder(a: string, b: string): number {
-  const rank = (r: string) => (r === 'maestro' ? 0 : r === 'esclavo' ? 1 : Number(r.replace('esclavo', '')) || 99);
+  const rank = (r: string) => (r === PRIMARY_ROLE ? 0 : r === STANDBY_ROLE ? 1 : Number(r.replace(STANDBY_ROLE, '')) || 99);
   return rank(a) - rank(b);
 }
 

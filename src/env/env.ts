@@ -16,14 +16,15 @@ import { t } from '../i18n/index.js';
 import { TIMEOUTS, timeoutScale, timeoutScaleFromEnv } from '../timeouts.js';
 import { imagePlatform } from '../images/recipe.js';
 import { DEFAULT_PG, type PgMajor } from '../pg/profile.js';
-import { FIRST_LAB, findEnv, loadEnv, type LabEnv, type StudentInfo } from './discovery.js';
+import { findEnv, loadEnv, type LabEnv, type StudentInfo } from './discovery.js';
 import { clearStaleLock, withEnvLock } from './lock.js';
 import {
+  DEFAULT_LAB,
   CLASS_LABEL, CONTINUED_LABEL, CREATED_LABEL, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
   STUDENT_EMAIL_LABEL, STUDENT_LABEL, STUDENT_NAME_LABEL, MAX_STANDBYS, containerName, continuationVolumeName, serverIp, serverRoles, volumeName,
 } from './naming.js';
 import { createNetwork, ensureNetwork, removeNetworks } from './network.js';
-import { labPackages, rememberPackages } from './packages.js';
+import { rememberPackages } from './packages.js';
 import { awaitServers, type NotAccepting } from './readiness.js';
 import { ensureObserver, OBSERVER_LABEL, removeObserver, runVolume } from '../observer/observer.js';
 import { SERVER_MOUNTS, SERVER_UPDATE, checkImageContract, needsDockerInit, serverSpec } from './spec.js';
@@ -190,7 +191,7 @@ async function createOrStart(opts: UpOptions, plan: UpPlan, image: string, progr
   const className = opts.className ?? existing?.className;
   // What the network, volumes and containers of this env all carry; servers add their own below.
   const envLabels = (subnet: string): Record<string, string> => ({
-    [LAB_LABEL]: opts.lab ?? existing?.lab ?? FIRST_LAB, [ENV_LABEL]: opts.env, [PG_LABEL]: pg, [SUBNET_LABEL]: subnet,
+    [LAB_LABEL]: opts.lab ?? existing?.lab ?? DEFAULT_LAB, [ENV_LABEL]: opts.env, [PG_LABEL]: pg, [SUBNET_LABEL]: subnet,
     ...(className ? { [CLASS_LABEL]: className } : {}),
     ...studentLabels(opts.student ?? existing?.student),
   });
@@ -250,6 +251,8 @@ export interface DownOptions {
   env: string;
   purge?: boolean;
   progress?: ProgressLine;
+  /** The packages students of a lab install (lab/manifest.ts labPackages): kept across down/up. */
+  packagesOf: (lab: string) => string[];
   /**
    * `lab reset` only: the network stays (it carries the env's version, subnet and class) until `up`
    * reuses it, so a reset killed after the volumes are gone still finds its env and finishes.
@@ -276,7 +279,7 @@ export async function down(opts: DownOptions): Promise<boolean> {
 async function downUnlocked(opts: DownOptions, env: LabEnv): Promise<boolean> {
   const progress = opts.progress ?? (() => {});
   // The env's lab says what its students install (ssh, rsync…); the init reinstalls them offline after `up`.
-  const packages = labPackages(env.lab);
+  const packages = opts.packagesOf(env.lab);
   await Promise.all(env.servers.map(async (server) => {
     if (server.state === 'missing') return;
     if (server.state === 'running') await rememberPackages(server.container, packages);

@@ -3,6 +3,11 @@ import { LabError } from '../errors.js';
 
 /** Every object of every env carries it; its value is the lab the env was made for. */
 export const LAB_LABEL = 'pglab.lab';
+/**
+ * The lab of envs whose objects carry no lab label (made before labs were plugins), and of progress
+ * records written then: the only lab the engine names, as a fact about old data, not a lab it knows.
+ */
+export const DEFAULT_LAB = 'wal-streaming';
 /** On a data-less marker volume: the env went on into this lab (labels cannot change on a container). */
 export const CONTINUED_LABEL = 'pglab.lab.continued';
 export const ENV_LABEL = 'pglab.env';
@@ -45,17 +50,22 @@ export function continuationVolumeName(env: string, lab: string): string {
   return `pglab-${env}-lab-${lab}`;
 }
 
+/** The server a new env starts as its primary; it also keeps the env's own state (env/state.ts). */
+export const PRIMARY_ROLE = 'maestro';
+/** Its first standby; the next ones are esclavo2, esclavo3… */
+export const STANDBY_ROLE = 'esclavo';
+
 /** maestro, esclavo, esclavo2, … */
 export function serverRoles(standbys: number): string[] {
-  return ['maestro', ...Array.from({ length: standbys }, (_, i) => (i === 0 ? 'esclavo' : `esclavo${i + 1}`))];
+  return [PRIMARY_ROLE, ...Array.from({ length: standbys }, (_, i) => (i === 0 ? STANDBY_ROLE : `${STANDBY_ROLE}${i + 1}`))];
 }
 
 /** Accepts the tutorial's English names too (master/slave). */
 export function canonicalRole(raw: string): string {
   const lower = raw.toLowerCase();
-  if (lower === 'master') return 'maestro';
+  if (lower === 'master') return PRIMARY_ROLE;
   const slave = /^slave(\d*)$/.exec(lower);
-  if (slave) return `esclavo${slave[1]}`;
+  if (slave) return `${STANDBY_ROLE}${slave[1]}`;
   return lower;
 }
 
@@ -66,7 +76,7 @@ export const volumeName = (env: string, role: string, mount: MountName) => `pgla
 /** Fixed addresses inside the env's /24: maestro .10, esclavo .11, esclavo2 .12 … */
 export function serverIp(subnet: string, role: string): string {
   const prefix = subnet.split('.').slice(0, 3).join('.');
-  const index = role === 'maestro' ? 0 : role === 'esclavo' ? 1 : Number(role.replace('esclavo', ''));
+  const index = role === PRIMARY_ROLE ? 0 : role === STANDBY_ROLE ? 1 : Number(role.replace(STANDBY_ROLE, ''));
   return `${prefix}.${10 + index}`;
 }
 

@@ -9,7 +9,7 @@ import { t } from '../i18n/index.js';
 import type { PgMajor } from '../pg/profile.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { runVolume, SOCKET_DIR } from '../observer/observer.js';
-import { PERSISTENT_MOUNTS, SUBNET_LABEL, containerName, networkName, serverIp, volumeName, type MountName } from './naming.js';
+import { PERSISTENT_MOUNTS, PRIMARY_ROLE, STANDBY_ROLE, SUBNET_LABEL, containerName, networkName, serverIp, volumeName, type MountName } from './naming.js';
 
 /**
  * Limits of every lab server, so one student cannot hurt the others on a class server:
@@ -80,7 +80,8 @@ export function serverSpec(s: ServerSpecInput): ContainerSpec {
       EndpointsConfig: {
         [s.networkId]: {
           IPAMConfig: { IPv4Address: serverIp(s.subnet, s.role) },
-          Aliases: s.role === 'maestro' ? ['maestro', 'master'] : [s.role, s.role.replace('esclavo', 'slave')],
+          // The tutorial's English names resolve too (canonicalRole reads them back).
+          Aliases: s.role === PRIMARY_ROLE ? [PRIMARY_ROLE, 'master'] : [s.role, s.role.replace(STANDBY_ROLE, 'slave')],
         },
       },
     },

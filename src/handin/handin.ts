@@ -16,11 +16,11 @@ import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import type { LabEnv, StudentInfo } from '../env/env.js';
 import { isPgMajor } from '../pg/profile.js';
-import { WAL_ARCHIVE_DIR, profileFor } from '../pg/profile.js';
+import { profileFor } from '../pg/profile.js';
 import { isTimelineHistoryName, isWalSegmentName, parseWalLongHeader } from '../pg/wal.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { gradeEnvWith, gradeWith, maxScoreOf, type EnvGrade } from '../lab/grade.js';
-import { loadLab, readManifest } from '../lab/manifest.js';
+import { labFacts, loadLab, readManifest } from '../lab/manifest.js';
 import { summarize, type Progress } from '../lab/progress.js';
 import { RecordingProbes, ReplayProbes, type ProbeLog } from './replay.js';
 import { observerRecordsForHandin, OBSERVER_DIR, verifyObserverRecords } from './observer.js';
@@ -106,7 +106,9 @@ async function gatherFacts(probes: RecordingProbes, env: LabEnv): Promise<Handin
       ...(Object.keys(histories).length ? { timelineHistories: histories } : {}),
     };
   }
-  if (env.servers.some((s) => s.role === 'esclavo' && s.state === 'running')) {
+  // The lab's WAL archive (lab.json `facts.archive`), when it has one.
+  const WAL_ARCHIVE_DIR = labFacts(env.lab).archive;
+  if (WAL_ARCHIVE_DIR && env.servers.some((s) => s.role === 'esclavo' && s.state === 'running')) {
     const entries = ((await soft(probes.listDir('esclavo', WAL_ARCHIVE_DIR))) ?? []).filter((e) => isWalSegmentName(e.name)).sort((a, b) => a.name.localeCompare(b.name)).slice(0, MAX_SEGMENTS);
     // One exec hashes them all (fixed argv; the names come from find itself, never from a shell string).
     const sums = new Map<string, string>();
@@ -153,7 +155,10 @@ export async function submit(envName: string, student: StudentInfo & { legajo: s
   ];
   const tar = packHandin({
     pglab: pglabVersion(), lab: grade.lab, labDigest: labDigest(grade.lab), pg: env.pg,
-    env: { name: env.name, lab: env.lab, pg: env.pg, subnet: env.subnet, created: env.created, image: env.image, imageId: env.imageId, servers: env.servers, className: env.className },
+    env: {
+      name: env.name, lab: env.lab, pg: env.pg, subnet: env.subnet, created: env.created, image: env.image, imageId: env.imageId,
+      servers: env.servers, className: env.className,
+    },
     envIdentity: envIdentity(env),
     student: { ...env.student, ...student },
     submittedAt: new Date().toISOString(),
@@ -172,7 +177,8 @@ export async function submit(envName: string, student: StudentInfo & { legajo: s
 
 /** The tar: the manifest first (listing every member with its size and sha256), then the members. */
 export function packHandin(base: Omit<HandinManifest, 'schema' | 'files' | 'digest'>, members: { name: string; data: Buffer }[]): Buffer {
-  const manifest: HandinManifest = { schema: HANDIN_SCHEMA, ...base, files: members.map((m) => ({ name: m.name, size: m.data.length, sha256: sha256(m.data) })) };
+  const files = members.map((m) => ({ name: m.name, size: m.data.length, sha256: sha256(m.data) }));
+  const manifest: HandinManifest = { schema: HANDIN_SCHEMA, ...base, files };
   manifest.digest = manifestDigest(manifest);
   return writeTar([{ name: MANIFEST, data: Buffer.from(JSON.stringify(manifest, null, 2)) }, ...members]);
 }
@@ -195,7 +201,9 @@ export type HandinProblem =
   | { reason: 'observer'; member: string }
   | { reason: 'replay-miss'; count: number };
 
-export type LoadedHandin = { ok: true; manifest: HandinManifest; log: ProbeLog; facts: HandinFacts } | { ok: false; problem: HandinProblem; manifest?: HandinManifest };
+export type LoadedHandin =
+  | { ok: true; manifest: HandinManifest; log: ProbeLog; facts: HandinFacts }
+  | { ok: false; problem: HandinProblem; manifest?: HandinManifest };
 
 /** Reads and verifies a hand-in: every member listed, unchanged, for a lab and grader version this pglab has. */
 export function verifyHandin(buf: Buffer): LoadedHandin {

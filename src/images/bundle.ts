@@ -122,7 +122,6 @@ export function encodeManifest(m: BundleManifest): Buffer {
  * bundle.notBundle (anything else), bundle.newerFormat, bundle.truncated.
  */
 export async function readBundleHeader(file: string): Promise<BundleManifest> {
-  let size: number;
   let st: ReturnType<typeof statSync>;
   try {
     st = statSync(file);
@@ -131,7 +130,7 @@ export async function readBundleHeader(file: string): Promise<BundleManifest> {
   }
   if (st.isDirectory()) throw new LabError('bundle.isDirectory', { file });
   if (!st.isFile()) throw new LabError('bundle.notFile', { file });
-  size = st.size;
+  const size = st.size;
   const handle = await open(file, 'r');
   const head = Buffer.alloc(PAYLOAD_OFFSET);
   let got = 0;
@@ -275,7 +274,9 @@ export class TarWalker extends Writable {
  * `platforms` (undefined: the engine's own). A version in two architectures gets `-<arch>` in its
  * transport names; a one-architecture bundle is exactly what earlier versions wrote.
  */
-export async function saveBundle(file: string, majors: PgMajor[], progress: ProgressLine = () => {}, platforms: Array<string | undefined> = [undefined]): Promise<BundleManifest> {
+export async function saveBundle(
+  file: string, majors: PgMajor[], progress: ProgressLine = () => {}, platforms: Array<string | undefined> = [undefined],
+): Promise<BundleManifest> {
   // Before minutes of compression: a destination that can never be written is refused now.
   checkSaveTarget(file);
   const images: BundleImage[] = [];
@@ -326,7 +327,9 @@ function statOrUndefined(p: string): ReturnType<typeof statSync> | undefined {
  * Writes a bundle from a `docker save` stream: to FILE.part first, renamed only when complete, so an
  * interrupted save never leaves something that looks like a bundle.
  */
-export async function writeBundleFile(file: string, images: BundleImage[], dockerArchive: NodeJS.ReadableStream, progress: ProgressLine = () => {}, estimate = 0): Promise<BundleManifest> {
+export async function writeBundleFile(
+  file: string, images: BundleImage[], dockerArchive: NodeJS.ReadableStream, progress: ProgressLine = () => {}, estimate = 0,
+): Promise<BundleManifest> {
   const part = `${file}.part`;
   const hash = createHash('sha256');
   let bytes = 0;
@@ -394,7 +397,8 @@ export async function loadBundle(file: string, progress: ProgressLine = () => {}
   const loaded: string[] = [];
   try {
     const client = dockerClient();
-    const stream = (await client.loadImage(createReadStream(file, { start: PAYLOAD_OFFSET, end: PAYLOAD_OFFSET + manifest.payload.bytes - 1 }))) as NodeJS.ReadableStream;
+    const payload = createReadStream(file, { start: PAYLOAD_OFFSET, end: PAYLOAD_OFFSET + manifest.payload.bytes - 1 });
+    const stream = (await client.loadImage(payload)) as NodeJS.ReadableStream;
     await new Promise<void>((resolve, reject) => {
       client.modem.followProgress(stream, (err: Error | null, output: Array<{ error?: string; stream?: string }>) => {
         for (const o of output ?? []) {

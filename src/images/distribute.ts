@@ -96,7 +96,9 @@ export function mib(bytes: number): string {
  * (unreachable, login, not there, contract) that says what happened; returns `used: false` when the
  * registry's image is of another recipe.
  */
-export async function pullLabImage(registryRaw: string, major: PgMajor, progress: ProgressLine = () => {}, opts: { platform?: string } = {}): Promise<AdoptResult> {
+export async function pullLabImage(
+  registryRaw: string, major: PgMajor, progress: ProgressLine = () => {}, opts: { platform?: string } = {},
+): Promise<AdoptResult> {
   const registry = normalizeRegistry(registryRaw);
   const recipe = recipeHash(major);
   const arch = platformArch(opts.platform) ?? (await enginePlatform()).arch;

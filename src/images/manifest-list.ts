@@ -45,7 +45,9 @@ export function parseChallenge(header: string | null): { scheme: string; params:
  * One API request; a 401 with a Bearer challenge gets a token from the realm (with the user's login,
  * if any) and is asked once more. Every request has a limit (TIMEOUTS.transferStallMs).
  */
-async function registryFetch(registry: string, repo: string, probe: ProbeResult, init: { method: string; path: string; headers?: Record<string, string>; body?: string }): Promise<Response> {
+async function registryFetch(
+  registry: string, repo: string, probe: ProbeResult, init: { method: string; path: string; headers?: Record<string, string>; body?: string },
+): Promise<Response> {
   const url = `${baseUrl(registry, probe)}/v2/${repoName(registry, repo)}${init.path}`;
   const send = (authorization?: string) => fetch(url, {
     method: init.method,

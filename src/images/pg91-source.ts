@@ -85,7 +85,7 @@ export async function gitExportCommit(file: string): Promise<string | undefined>
   try {
     const head = Buffer.alloc(64 * 1024);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    let tar = head.subarray(0, bytesRead);
+    let tar: Buffer = head.subarray(0, bytesRead);
     if (tar[0] === 0x1f && tar[1] === 0x8b) {
       try {
         tar = gunzipSync(tar, { finishFlush: 2 /* Z_SYNC_FLUSH: a prefix of the stream is enough */ });

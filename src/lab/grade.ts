@@ -9,6 +9,7 @@ import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { mapLimit } from '../concurrency.js';
 import { EnvProbes, type Probes } from '../pg/probes.js';
+import { UNKNOWN_ENV_PG } from '../pg/profile.js';
 import { checksFor, DEFAULT_LAB, loadLab, readManifest, type Lab, type LabManifest } from './manifest.js';
 import { observation, solvedSteps } from '../checks/index.js';
 import { appendProgress, readProgress, type Progress } from './progress.js';
@@ -111,7 +112,9 @@ export async function gradeEnv(name: string, labId?: string, opts: GradeOptions 
  * Grades an env with the Probes `makeProbes` gives (the live ones; `lab submit` passes probes that
  * record every answer for the hand-in).
  */
-export async function gradeEnvWith(name: string, labId: string | undefined, makeProbes: (env: LabEnv) => Probes, seen?: { progress?: Progress }, opts: GradeOptions = {}): Promise<EnvGrade> {
+export async function gradeEnvWith(
+  name: string, labId: string | undefined, makeProbes: (env: LabEnv) => Probes, seen?: { progress?: Progress }, opts: GradeOptions = {},
+): Promise<EnvGrade> {
   const gradedAt = new Date().toISOString();
   let env: LabEnv | undefined;
   let lab: Lab | undefined;
@@ -132,7 +135,7 @@ export async function gradeEnvWith(name: string, labId: string | undefined, make
   } catch (err) {
     const message = err instanceof LabError ? t(err.key, err.params) : String((err as Error)?.message ?? err);
     const manifest = lab ?? readManifest(labId ?? env?.lab ?? DEFAULT_LAB);
-    const maxScore = maxScoreOf(manifest, env?.pg ?? '15');
+    const maxScore = maxScoreOf(manifest, env?.pg ?? UNKNOWN_ENV_PG);
     return { env: name, lab: manifest.id, pg: env?.pg ?? '', imageId: env?.imageId, created: env?.created, gradedAt, score: 0, maxScore, percentage: 0, steps: [], error: message, ...(env?.student ? { student: env.student } : {}) };
   }
 }
@@ -141,7 +144,9 @@ export async function gradeEnvWith(name: string, labId: string | undefined, make
  * Every step of `lab` on `env`, with the facts `probes` gives: the live env's, or a hand-in's
  * recorded answers (src/handin/replay.ts). Nothing here knows which.
  */
-export async function gradeWith(env: LabEnv, lab: Lab, probes: Probes, progress: () => Promise<Progress>, gradedAt = new Date().toISOString(), opts: GradeOptions = {}): Promise<EnvGrade> {
+export async function gradeWith(
+  env: LabEnv, lab: Lab, probes: Probes, progress: () => Promise<Progress>, gradedAt = new Date().toISOString(), opts: GradeOptions = {},
+): Promise<EnvGrade> {
   // Grading writes nothing into the env: no later grade can believe what this one computed.
   const shared = { probes, noRecord: true };
   // Steps run one after another (they share probes and the grader's probe schema); checks inside a step run concurrently.
@@ -170,7 +175,8 @@ export async function gradeWith(env: LabEnv, lab: Lab, probes: Probes, progress:
   const systemIdentifiers = await clusterIdentities(probes, env);
   const observer = obs ? { records: obs.records.length, tampered: obs.tampered, full: obs.full } : undefined;
   return {
-    env: env.name, lab: lab.id, pg: env.pg, imageId: env.imageId, image: env.image, created: env.created, gradedAt, score, maxScore, percentage: pct(score, maxScore), steps,
+    env: env.name, lab: lab.id, pg: env.pg, imageId: env.imageId, image: env.image, created: env.created,
+    gradedAt, score, maxScore, percentage: pct(score, maxScore), steps,
     ...(env.student ? { student: env.student } : {}), systemIdentifiers, ...(observer ? { observer } : {}),
   };
 }

@@ -6,10 +6,13 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { CheckFn } from '../checks/types.js';
+import { DEFAULT_LAB, MAX_STANDBYS } from '../env/naming.js';
 import { LabError } from '../errors.js';
 import { LABS_DIR } from '../paths.js';
 import type { PgMajor } from '../pg/profile.js';
+import { manifestProblems } from './schema.js';
 
 /** The manifest format this engine reads; a newer lab says so instead of half-working. */
 export const MANIFEST_FORMAT = 1;
@@ -74,6 +77,11 @@ export interface LabManifest {
   packages?: string[];
   /** A lab that continues another: a new env is first brought to the end of that lab by its solutions. */
   startsFrom?: string;
+  /**
+   * The lab's own constants (the tutorial's archive folder, trigger file…): {{name}} in its texts and
+   * hints, NAME in its solutions, ctx.facts.name in its checks. A lab that continues another has its facts too.
+   */
+  facts?: Record<string, string>;
   /** The lab asks students to set archive_mode = off: status shows archiving off as expected, not as a failure. */
   archiveOff?: boolean;
   steps: StepSpec[];
@@ -86,7 +94,7 @@ export interface Lab extends LabManifest {
 }
 
 /** The lab of envs whose containers carry no lab label (made before labs were plugins). */
-export const DEFAULT_LAB = 'wal-streaming';
+export { DEFAULT_LAB };
 
 const LAB_ID = /^[a-z][a-z0-9-]{0,39}$/;
 
@@ -116,8 +124,18 @@ export function readManifest(id: string): LabManifest {
   if (!LAB_ID.test(id) || !existsSync(path.join(LABS_DIR, id, 'lab.json'))) {
     throw new LabError('lab.unknownLab', { lab: id, labs: labIds().join(', ') }, 2);
   }
-  const manifest = JSON.parse(readFileSync(path.join(LABS_DIR, id, 'lab.json'), 'utf8')) as LabManifest;
-  if (manifest.format !== MANIFEST_FORMAT) throw new LabError('lab.badFormat', { lab: id, format: String(manifest.format), supported: MANIFEST_FORMAT }, 2);
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path.join(LABS_DIR, id, 'lab.json'), 'utf8'));
+  } catch (err) {
+    throw new LabError('lab.badJson', { lab: id, detail: String((err as Error).message) }, 2);
+  }
+  const format = (data as { format?: unknown } | null)?.format;
+  if (format !== MANIFEST_FORMAT) throw new LabError('lab.badFormat', { lab: id, format: String(format), supported: MANIFEST_FORMAT }, 2);
+  // The schema, not a cast: a manifest with a wrong or missing field says where, in the reader's language.
+  const problems = manifestProblems(data, MAX_STANDBYS).filter((p) => !p.unknownKey);
+  if (problems.length) throw new LabError('lab.invalid', { lab: id, problems: problems.map((p) => p.message).join('\n  ') }, 2);
+  const manifest = data as LabManifest;
   if (manifest.id !== id) throw new Error(`labs/${id}/lab.json says id ${manifest.id}`);
   manifests.set(id, manifest);
   return manifest;
@@ -142,6 +160,20 @@ export function lineage(id: string): LabManifest[] {
   return chain;
 }
 
+/**
+ * The packages a lab's students install, with those of the labs it starts from (an env that went on
+ * into a later lab still runs the ssh and rsync its archive_command needs). Empty when no manifest
+ * lists any, or the lab is unknown to this checkout. `lab down` keeps them (env/packages.ts).
+ */
+export function labPackages(lab: string): string[] {
+  return [...new Set(lineage(lab).flatMap((m) => m.packages ?? []))];
+}
+
+/** The facts of a lab and of the labs it starts from (the nearer lab wins); empty for an unknown lab. */
+export function labFacts(lab: string): Record<string, string> {
+  return Object.assign({}, ...lineage(lab).reverse().map((m) => m.facts ?? {})) as Record<string, string>;
+}
+
 const labs = new Map<string, Promise<Lab>>();
 
 /** The lab with its checks: those labs/<id>/checks/index.ts names (built on the lab-author API, src/checks/). */
@@ -161,12 +193,13 @@ export function loadLab(id: string = DEFAULT_LAB): Promise<Lab> {
 }
 
 /**
- * A lab's own checks. The same relative path works from src/ (tests run the .ts) and from
- * dist/src/ (the built CLI runs the .js next to dist/labs/).
+ * A lab's own checks: from src/ (tests run the .ts) the lab's index.ts under LABS_DIR; from
+ * dist/src/ (the built CLI) the compiled .js next to it in dist/labs/.
  */
 async function labChecks(id: string): Promise<Record<string, CheckFn>> {
-  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  const file = new URL(`../../labs/${id}/checks/index.${ext}`, import.meta.url);
+  const file = import.meta.url.endsWith('.ts')
+    ? pathToFileURL(path.join(LABS_DIR, id, 'checks', 'index.ts'))
+    : new URL(`../../labs/${id}/checks/index.js`, import.meta.url);
   if (!existsSync(file)) return {};
   const mod = (await import(file.href)) as { CHECKS?: Record<string, CheckFn> };
   return mod.CHECKS ?? {};
@@ -193,9 +226,9 @@ export function validateLab(lab: Lab): void {
   }
 }
 
+/** A step by its id, or by its number (`3`: the third step, whatever the lab calls it). */
 export function findStep(lab: LabManifest, id: string): StepSpec {
-  const normalized = /^\d+$/.test(id) ? `step-${id}` : id;
-  const step = lab.steps.find((s) => s.id === normalized);
+  const step = /^\d+$/.test(id) ? lab.steps[Number(id) - 1] : lab.steps.find((s) => s.id === id);
   if (!step) throw new LabError('lab.unknownStep', { step: id, steps: lab.steps.map((s) => s.id).join(', ') });
   return step;
 }

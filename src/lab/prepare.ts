@@ -1,18 +1,18 @@
 /**
  * A lab that continues another (manifest `startsFrom`) starts where that lab ends: a new env is
  * brought there by the earlier lab's reference solutions, once; an env the student already took
- * through the earlier lab keeps their own work. Which of the two happened is written in maestro's
- * state volume, so a `lab up` interrupted half-way prepares again and a finished one never does.
+ * through the earlier lab keeps their own work. Which of the two happened is written in the env's
+ * state (env/state.ts), so a `lab up` interrupted half-way prepares again and a finished one never does.
  */
-import { execInContainer } from '../docker/client.js';
-import { findEnv, requireServer, up, type LabEnv, type UpOptions, type UpResult } from '../env/env.js';
+import { readState, writeState } from '../env/state.js';
+import { findEnv, up, type LabEnv, type UpOptions, type UpResult } from '../env/env.js';
 import { t } from '../i18n/index.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { DEFAULT_LAB, lineage, loadLab, type Lab } from './manifest.js';
 import { applySolution } from './solve.js';
 import type { ProgressLine } from '../progress-line.js';
 
-const startMarker = (lab: string) => `/var/lib/pglab/started-${lab}`;
+const startMarker = (lab: string) => `started-${lab}`;
 
 export type StartingPoint = 'prepared' | 'continued';
 
@@ -22,13 +22,12 @@ export function labChain(lab: Lab): Promise<Lab[]> {
 }
 
 export async function startingPoint(env: LabEnv, lab: string): Promise<StartingPoint | undefined> {
-  const r = await execInContainer(requireServer(env, 'maestro').container, ['cat', startMarker(lab)], { timeoutMs: TIMEOUTS.probeMs }).catch(() => undefined);
-  const text = r?.exitCode === 0 ? r.stdout.toString().trim() : '';
+  const text = (await readState(env, startMarker(lab), { timeoutMs: TIMEOUTS.probeMs, strict: true }))?.trim() ?? '';
   return text === 'prepared' || text === 'continued' ? text : undefined;
 }
 
 export async function markStartingPoint(env: LabEnv, lab: string, how: StartingPoint): Promise<void> {
-  await execInContainer(requireServer(env, 'maestro').container, ['sh', '-c', 'cat > "$1"', 'sh', startMarker(lab)], { stdin: how + '\n', timeoutMs: TIMEOUTS.probeMs });
+  await writeState(env, startMarker(lab), how + '\n', { timeoutMs: TIMEOUTS.probeMs });
 }
 
 /** Applies every step's solution of the labs `lab` starts from; `step` reports "lab step i/n". */

@@ -1,14 +1,14 @@
 /**
- * Check results recorded inside the environment (maestro's state volume), so progress follows
+ * Check results recorded inside the environment (its state, env/state.ts), so progress follows
  * the env and not the laptop. The record is an append-only JSON-lines log: recording a run is
  * one `cat >>` (no read first), and first-passed / last-status are derived when read.
  */
-import { execInContainer } from '../docker/client.js';
 import type { LabEnv } from '../env/env.js';
+import { APPEND_SCRIPT, appendState, readState } from '../env/state.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { DEFAULT_LAB } from './manifest.js';
 
-const PROGRESS_LOG = '/var/lib/pglab/progress.jsonl';
+const PROGRESS_LOG = 'progress.jsonl';
 
 export interface ProgressEntry { firstPassed?: string; lastStatus: string; lastAt: string }
 export interface Progress {
@@ -23,11 +23,6 @@ export interface Progress {
  * class board (their records are not the student's activity).
  */
 export interface ProgressRecord { at: string; lab?: string; key: string; status: string; by?: 'grade' | 'board' }
-
-function maestro(env: LabEnv) {
-  const m = env.servers.find((s) => s.role === 'maestro');
-  return m?.state === 'running' ? m.container : undefined;
-}
 
 export function summarize(records: ProgressRecord[]): Progress {
   const progress: Progress = { steps: {}, checks: {} };
@@ -46,11 +41,8 @@ export function recordsOf(records: ProgressRecord[], lab: string): ProgressRecor
 }
 
 export async function readProgress(env: LabEnv, lab: string): Promise<Progress> {
-  const container = maestro(env);
-  if (!container) return summarize([]);
-  const r = await execInContainer(container, ['cat', PROGRESS_LOG], { timeoutMs: TIMEOUTS.progressLogMs }).catch(() => undefined);
-  if (!r || r.exitCode !== 0) return summarize([]);
-  return summarize(recordsOf(parseProgressLog(r.stdout.toString()), lab));
+  const text = await readState(env, PROGRESS_LOG, { timeoutMs: TIMEOUTS.progressLogMs });
+  return summarize(text === undefined ? [] : recordsOf(parseProgressLog(text), lab));
 }
 
 /**
@@ -98,17 +90,10 @@ function salvageGlued(line: string): ProgressRecord | undefined {
   return start > 0 ? parseRecord(line.slice(start)) : undefined;
 }
 
-/**
- * Fixed script, the path is its only argument: when the log does not end in a newline (a write
- * was torn), one is added first, so a torn line never swallows the records appended after it.
- */
-export const APPEND_SCRIPT = '[ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ] && echo >> "$1"; cat >> "$1"';
+/** Appending never glues a record to a torn line (see env/state.ts). */
+export { APPEND_SCRIPT };
 
 export async function appendProgress(env: LabEnv, records: ProgressRecord[]): Promise<void> {
-  const container = maestro(env);
-  if (!container || !records.length) return;
-  await execInContainer(container, ['sh', '-c', APPEND_SCRIPT, 'append-progress', PROGRESS_LOG], {
-    stdin: records.map((r) => JSON.stringify(r)).join('\n') + '\n',
-    timeoutMs: TIMEOUTS.progressLogMs,
-  }).catch(() => {});
+  if (!records.length) return;
+  await appendState(env, PROGRESS_LOG, records.map((r) => JSON.stringify(r)).join('\n') + '\n', { timeoutMs: TIMEOUTS.progressLogMs, label: 'append-progress' });
 }

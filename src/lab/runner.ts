@@ -12,7 +12,7 @@ import { EnvProbes, FileTooLargeError, ProbeTimeoutError, ServerDownError, SqlEr
 import type { CheckContext, CheckFn, CheckOutcome, VerdictSource } from '../checks/types.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { envFacts } from './facts.js';
-import { checksFor, type CheckSpec, type Lab, type StepSpec } from './manifest.js';
+import { checksFor, labFacts, type CheckSpec, type Lab, type StepSpec } from './manifest.js';
 import { appendProgress, type Progress, type ProgressRecord } from './progress.js';
 import { hhmm } from '../checks/index.js';
 
@@ -66,8 +66,8 @@ export function lazy<T>(fn: () => Promise<T>): () => Promise<T> {
 export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: RunShared): Promise<StepResult> {
   const started = Date.now();
   const probes = shared?.probes ?? EnvProbes.forStep(env, `${lab.id}/${step.id}`);
-  const facts = envFacts(env);
-  const ctx = checkContext(probes);
+  const facts = envFacts(env, lab.id);
+  const ctx = checkContext(probes, labFacts(lab.id));
   const specs = checksFor(step, env.pg);
   // A check whose live state a later step legitimately consumed (the promotion consumes recovery.conf,
   // the next lab turns archiving off): what the observer saw before counts instead.
@@ -98,7 +98,7 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
     }
     if (outcome.status === 'fail' && tried.length) outcome = { ...outcome, evidence: { ...outcome.evidence, also_checked: tried.join('; ') } };
     // A server that does not answer: frozen (SIGSTOP), or stopped and why it will not start, when its files show it.
-    if (/^(server-|maestro-)?down$|^timeout$/.test(outcome.reason ?? '') && outcome.evidence?.server) {
+    if (/^([a-z0-9]+-)?down$|^timeout$/.test(outcome.reason ?? '') && outcome.evidence?.server) {
       const role = String(outcome.evidence.server);
       if ((await probes.readiness(role).catch(() => 'down')) === 'frozen') outcome.evidence.state = 'frozen';
       else if (outcome.reason !== 'timeout' && probes.containerRunning(role)
@@ -143,7 +143,9 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
  * every check that did not pass gets the one hint that does, with the counts as evidence. Asked of
  * Docker (the host's cgroup count) only when something did not pass.
  */
-async function explainPidsLimit(env: { name: string; servers: readonly { role: string; container: string; state: string }[] }, checks: CheckResult[]): Promise<void> {
+async function explainPidsLimit(
+  env: { name: string; servers: readonly { role: string; container: string; state: string }[] }, checks: CheckResult[],
+): Promise<void> {
   const open = checks.filter((c) => c.status !== 'pass');
   if (!open.length) return;
   const running = env.servers.filter((s) => s.state === 'running');
@@ -164,10 +166,10 @@ export function progressRecords(lab: string, results: StepResult[], by?: Progres
   ]);
 }
 
-/** What every check gets: the probes, the version's profile and the IP of every server by role. */
-export function checkContext(probes: Probes): CheckContext {
+/** What every check gets: the probes, the version's profile, the IP of every server by role and the lab's facts. */
+export function checkContext(probes: Probes, facts: Record<string, string> = {}): CheckContext {
   const ip = Object.fromEntries(probes.env.servers.map((s) => [s.role, s.ip]));
-  return { probes, profile: probes.profile, ip: ip as CheckContext['ip'] };
+  return { probes, profile: probes.profile, ip: ip as CheckContext['ip'], facts };
 }
 
 /** A crashing or hanging check becomes a failed check with a reason, never a crashed command. */

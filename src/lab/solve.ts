@@ -3,7 +3,7 @@
  * same exec path a student uses (`lab exec`). Values come from this env as environment
  * variables, never spliced into the script text.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execInContainer } from '../docker/client.js';
 import { lf } from '../images/recipe.js';
@@ -54,11 +54,11 @@ export async function applySolution(env: LabEnv, lab: LabManifest, step: StepSpe
   if (!(await markObservation(env.name, { t: 'solved', lab: lab.id, step: step.id }))) throw new LabError('solve.noObserver', { env: env.name });
   // LF line ends whatever the checkout has (Git for Windows writes CRLF): bash in the container chokes on `\r`.
   const dir = path.join(LABS_DIR, lab.id);
-  // Every lab's helpers (set -e, set_conf, wait_for), then the lab's own.
-  const lib = [path.join(LABS_DIR, 'lib.sh'), path.join(dir, 'solutions', 'lib.sh')].map((f) => lf(readFileSync(f, 'utf8'))).join('\n');
+  // Every lab's helpers (set -e, set_conf, wait_for), then the lab's own when it has any (solutions/lib.sh is optional).
+  const lib = [path.join(LABS_DIR, 'lib.sh'), path.join(dir, 'solutions', 'lib.sh')].filter((f) => existsSync(f)).map((f) => lf(readFileSync(f, 'utf8'))).join('\n');
   // The env's facts (MAESTRO_IP, CONFDIR…) and what this version can do (CAP_RECOVERY_CONF=1…): scripts never test $PG.
   const vars: Record<string, string> = {
-    ...Object.fromEntries(Object.entries(envFacts(env)).map(([k, v]) => [k.toUpperCase(), v])),
+    ...Object.fromEntries(Object.entries(envFacts(env, lab.id)).map(([k, v]) => [k.toUpperCase(), v])),
     ...solutionCapabilities(profileFor(env.pg)),
     TIMEOUT_SCALE: String(Math.ceil(timeoutScale())),
   };

@@ -111,15 +111,14 @@ const num = (v: string | undefined) => (v === undefined || v === '' ? undefined 
 
 /** One row of facts per server (fixed SQL; student text comes back hex-encoded so nothing can break the row). */
 export function serverFactsSql(profile: PgProfile): string {
-  const v91 = profile.major === '9.1';
   const cur = `${profile.currentLsnFunction}()`;
-  const recv = v91 ? 'pg_last_xlog_receive_location()' : 'pg_last_wal_receive_lsn()';
-  const replay = v91 ? 'pg_last_xlog_replay_location()' : 'pg_last_wal_replay_lsn()';
-  const replayCol = v91 ? 'replay_location' : 'replay_lsn';
-  const lag = v91 ? "''" : "coalesce(extract(epoch from replay_lag)::text, '')";
+  const recv = `${profile.receiveLsnFunction}()`;
+  const replay = `${profile.replayLsnFunction}()`;
+  const replayCol = profile.replReplayColumn;
+  const lag = profile.replLagColumn ? "coalesce(extract(epoch from replay_lag)::text, '')" : "''";
   const stat = (expr: string) => `(SELECT ${expr} FROM pg_stat_archiver)`;
-  // pg_stat_archiver came in 9.4: on 9.1 five empty columns keep the row's shape.
-  const archiver = v91 ? ["''", "''", "''", "''", "''"] : [
+  // pg_stat_archiver came in 9.4: before, five empty columns keep the row's shape.
+  const archiver = !profile.statArchiver ? ["''", "''", "''", "''", "''"] : [
     stat("coalesce(last_archived_wal, '')"), stat("coalesce(extract(epoch from last_archived_time)::bigint::text, '')"), stat('failed_count::text'),
     stat("coalesce(last_failed_wal, '')"), stat("coalesce(extract(epoch from last_failed_time)::bigint::text, '')"),
   ];
@@ -129,7 +128,7 @@ export function serverFactsSql(profile: PgProfile): string {
   return `SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN '' ELSE ${cur}::text END, coalesce(${recv}::text, ''), coalesce(${replay}::text, ''),
   coalesce(extract(epoch from now() - pg_last_xact_replay_timestamp())::bigint::text, ''), current_setting('archive_mode'),
   encode(convert_to(current_setting('archive_command'), 'UTF8'), 'hex'), ${archiver.join(', ')}, extract(epoch from now())::bigint, coalesce(${senders}, ''),
-  ${v91 ? "''" : "coalesce((SELECT received_tli::text FROM pg_stat_wal_receiver), '')"}`;
+  ${profile.statWalReceiver ? "coalesce((SELECT received_tli::text FROM pg_stat_wal_receiver), '')" : "''"}`;
 }
 
 interface RawFacts {
@@ -188,7 +187,8 @@ export async function topology(ctx: CheckContext | { probes: Probes; profile: Pg
     const up = state === 'accepting' && !!facts;
     if (!up) return { role: s.role, ip: s.ip, up: false, frozen: state === 'frozen', sysid: sysid || undefined };
     return {
-      role: s.role, ip: s.ip, up, primary: !facts!.inRecovery, timeline: (facts!.inRecovery && facts!.receivedTli) || tli || undefined, sysid: sysid || undefined,
+      role: s.role, ip: s.ip, up, primary: !facts!.inRecovery,
+      timeline: (facts!.inRecovery && facts!.receivedTli) || tli || undefined, sysid: sysid || undefined,
       lsn: facts!.inRecovery ? facts!.replay || undefined : facts!.lsn || undefined,
       receiveLsn: facts!.inRecovery ? facts!.receive || undefined : undefined,
       replayAgeS: facts!.inRecovery ? facts!.replayAge : undefined,
@@ -207,7 +207,8 @@ export async function topology(ctx: CheckContext | { probes: Probes; profile: Pg
       streams.push({
         from: s.role, to, state: w.state, application: w.application,
         sentLsn: w.sent || undefined, replayLsn: w.replay || undefined, lagBytes,
-        receiveLagBytes: w.sent && isLsn(w.sent) && toView?.receiveLsn && isLsn(toView.receiveLsn) ? Math.max(0, lsnBytes(w.sent) - lsnBytes(toView.receiveLsn)) : undefined,
+        receiveLagBytes: w.sent && isLsn(w.sent) && toView?.receiveLsn && isLsn(toView.receiveLsn)
+          ? Math.max(0, lsnBytes(w.sent) - lsnBytes(toView.receiveLsn)) : undefined,
         // replay_lag (10+) is empty once caught up; the standby's replay age only means lag while bytes are behind.
         lagS: w.lag ?? (lagBytes === 0 ? 0 : toView?.replayAgeS),
         sync: w.sync || undefined,

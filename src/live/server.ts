@@ -18,7 +18,7 @@ import { lang, localized, t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
 import { renderExerciseSource } from '../lab/exercise.js';
 import { envFacts } from '../lab/facts.js';
-import { escapeHtml } from '../report/formats.js';
+import { escapeHtml } from '../render/escape.js';
 import { boardTable, ENV_LAYOUT, envParts, page, type BoardRow, type PageParts } from '../render/live-html.js';
 import { CYCLE_S, HISTORY_MIN, LiveSession, type Snapshot } from './session.js';
 
@@ -406,7 +406,7 @@ export function styleHashes(html: string): string[] {
  */
 export function hostAllowed(header: string | undefined, port: number, exposed: boolean): boolean {
   const h = (header ?? '').toLowerCase();
-  const m = /^(\[[0-9a-f:.]+\]|[^:\[\]]+):(\d+)$/.exec(h);
+  const m = /^(\[[0-9a-f:.]+\]|[^:[\]]+):(\d+)$/.exec(h);
   if (!m || Number(m[2]) !== port) return false;
   const name = m[1];
   if (name === '127.0.0.1' || name === 'localhost') return true;

@@ -111,14 +111,15 @@ export class LiveSession {
       const step = await this.pickStep();
       const probes = new EnvProbes(this.env);
       probes.prefetch(this.plan);
-      const progress = await this.progressNow();
       if (this.cycles === 1 && this.opts.topology !== false) await this.seedHistory(probes, at);
       const [topo, result] = await Promise.all([
         this.opts.topology === false ? undefined : topology({ probes, profile: probes.profile }),
         this.opts.checks === false ? undefined : runStep(this.env, this.lab, step, { probes, noRecord: true }),
       ]);
       this.plan = probes.plan();
-      const snap: Snapshot = { env: this.env, lab: this.lab, step, result, topology: topo, changes: this.changes, history: this.history, at, execs: probes.execCount };
+      const snap: Snapshot = {
+        env: this.env, lab: this.lab, step, result, topology: topo, changes: this.changes, history: this.history, at, execs: probes.execCount,
+      };
       const seen = this.seq;
       this.noteChanges(this.last, snap);
       this.quiet = this.seq !== seen || this.last?.step.id !== step.id ? 0 : this.quiet + 1;

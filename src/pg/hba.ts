@@ -127,7 +127,9 @@ export function parseHba(text: string): { rules: HbaRule[]; errors: HbaError[] }
     const method = f[k];
     if (method === undefined) return fail('end-of-line before authentication method');
     if (!METHODS.has(method)) return fail(`invalid authentication method "${method}"`);
-    rules.push({ line, type, databases: fields[1], users: fields[2], ...(address !== undefined && { address }), ...(netmask !== undefined && { netmask }), method, raw });
+    rules.push({
+      line, type, databases: fields[1], users: fields[2], ...(address !== undefined && { address }), ...(netmask !== undefined && { netmask }), method, raw,
+    });
   });
   return { rules, errors };
 }

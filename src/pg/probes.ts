@@ -162,16 +162,17 @@ export abstract class FactProbes implements Probes {
     return this.env.servers.find((s) => s.role === role)?.state === 'running';
   }
 
-  /** A fact was asked for (memoized): EnvProbes keeps it for the plan of the next run. */
-  protected noted(_fact: PlannedFact): void {}
+  /** A fact was asked for (`created`: first time this run): EnvProbes keeps it for the plan of the next run. */
+  protected noted(_key: string, _fact: PlannedFact, _created: boolean): void {}
 
   protected once<T>(key: string, fact: PlannedFact | undefined, fn: () => Promise<T>): Promise<T> {
     let p = this.memo.get(key) as Promise<T> | undefined;
+    const created = !p;
     if (!p) {
       p = fn();
       this.memo.set(key, p);
-      if (fact) this.noted(fact);
     }
+    if (fact) this.noted(key, fact, created);
     return p;
   }
 
@@ -359,7 +360,7 @@ export abstract class FactProbes implements Probes {
    * engine reads in global/pg_control (its first 8 bytes, little-endian), never what the
    * container's pg_controldata prints: that binary can be replaced.
    */
-  controldata(role: string) {
+  controldata(role: string): Promise<ControlFacts | undefined> {
     return this.once(`controldata:${role}`, { kind: 'controldata', role, args: [] }, async () => {
       const [r, control] = await Promise.all([
         this.exec(role, [`${this.profile.binDir}/pg_controldata`, this.profile.dataDir], { user: 'postgres' }),
@@ -589,15 +590,25 @@ export class EnvProbes extends FactProbes {
 
   protected override probeContainer(script: string, args: string[], files: ProbeFile[]): Promise<{ exitCode: number; stdout: string }> {
     if (!this.env.imageId) return Promise.reject(new Error('env without an image id'));
-    return runProbeContainer({ image: this.env.imageId, network: networkName(this.env.name), env: this.env.name, script, args, files, timeoutMs: TIMEOUTS.probeContainerMs });
+    return runProbeContainer({
+      image: this.env.imageId, network: networkName(this.env.name), env: this.env.name, script, args, files, timeoutMs: TIMEOUTS.probeContainerMs,
+    });
   }
 
   override packageMd5s(packages: string[]): Promise<Map<string, Map<string, string>> | undefined> {
     return this.once(`debsums:${packages.join(',')}`, undefined, async () => (this.env.imageId ? imagePackageMd5s(this.env.imageId, packages) : undefined));
   }
 
-  protected override noted(fact: PlannedFact): void {
-    const key = JSON.stringify(fact);
+  /** Facts asked for ahead of the checks and not yet by one: they stay out of the next plan unless a check asks. */
+  private unclaimed = new Map<string, PlannedFact>();
+  private prefetching = false;
+
+  protected override noted(key: string, fact: PlannedFact, created: boolean): void {
+    // Made by prefetch: nobody's yet. Any later use claims it (a planned fact using another claims
+    // that one: its leaves stay in the plan, so they go in the first exec); unused ones drop out.
+    if (created && this.prefetching) return void this.unclaimed.set(key, fact);
+    if (!created && !this.unclaimed.has(key)) return;
+    this.unclaimed.delete(key);
     if (!this.recorded.has(key)) this.recorded.set(key, fact);
   }
 
@@ -612,6 +623,15 @@ export class EnvProbes extends FactProbes {
    * facts API's own code: a plan names facts, never commands (see plan-cache.ts).
    */
   prefetch(plan: readonly PlannedFact[]): void {
+    this.prefetching = true;
+    try {
+      this.prefetchAll(plan);
+    } finally {
+      this.prefetching = false;
+    }
+  }
+
+  private prefetchAll(plan: readonly PlannedFact[]): void {
     for (const f of plan) {
       if (!this.containerRunning(f.role)) continue;
       const [a, b, c] = f.args;

@@ -6,6 +6,8 @@
 export type PgMajor = '9.1' | '13' | '15' | '17';
 export const PG_MAJORS: readonly PgMajor[] = ['9.1', '13', '15', '17'];
 export const DEFAULT_PG: PgMajor = '9.1';
+/** The version whose checks count toward a lab's maximum score when an env's version is unknown (a grade of a missing env). */
+export const UNKNOWN_ENV_PG: PgMajor = '15';
 
 export interface PgProfile {
   major: PgMajor;
@@ -58,6 +60,16 @@ export interface PgProfile {
   basebackupWalMethod: boolean;
   /** Last WAL position a standby replayed. */
   replayLsnFunction: 'pg_last_xlog_replay_location' | 'pg_last_wal_replay_lsn';
+  /** Last WAL position a standby received. */
+  receiveLsnFunction: 'pg_last_xlog_receive_location' | 'pg_last_wal_receive_lsn';
+  /** pg_stat_replication's replayed position column. */
+  replReplayColumn: 'replay_location' | 'replay_lsn';
+  /** pg_stat_replication.replay_lag (10+). */
+  replLagColumn: boolean;
+  /** pg_stat_archiver (9.4+). */
+  statArchiver: boolean;
+  /** pg_stat_wal_receiver (9.6+). */
+  statWalReceiver: boolean;
 }
 
 const PROFILES: Record<PgMajor, PgProfile> = {
@@ -85,6 +97,11 @@ const PROFILES: Record<PgMajor, PgProfile> = {
     syncNamesFirstAny: false,
     basebackupWalMethod: false,
     replayLsnFunction: 'pg_last_xlog_replay_location',
+    receiveLsnFunction: 'pg_last_xlog_receive_location',
+    replReplayColumn: 'replay_location',
+    replLagColumn: false,
+    statArchiver: false,
+    statWalReceiver: false,
   }),
   '13': modern('13', { debianSuite: 'bullseye', walPageMagic: 0xd106, triggerSetting: 'promote_trigger_file', exclusiveBackup: true }),
   '15': modern('15', { debianSuite: 'bookworm', walPageMagic: 0xd110, triggerSetting: 'promote_trigger_file' }),
@@ -122,6 +139,11 @@ function modern(major: PgMajor, overrides: Partial<PgProfile>): PgProfile {
     syncNamesFirstAny: true,
     basebackupWalMethod: true,
     replayLsnFunction: 'pg_last_wal_replay_lsn',
+    receiveLsnFunction: 'pg_last_wal_receive_lsn',
+    replReplayColumn: 'replay_lsn',
+    replLagColumn: true,
+    statArchiver: true,
+    statWalReceiver: true,
     ...overrides,
   };
 }
@@ -161,9 +183,5 @@ export function isPgMajor(value: string): value is PgMajor {
   return (PG_MAJORS as readonly string[]).includes(value);
 }
 
-/** The folder where esclavo receives WAL segments (tutorial §2); the same on every version. */
-export const WAL_ARCHIVE_DIR = '/var/lib/postgresql/wal_archive';
 export const POSTGRES_HOME = '/var/lib/postgresql';
-/** The tutorial's trigger file. */
-export const TRIGGER_FILE = '/tmp/postgres-failover.trigger';
 export const WAL_SEGMENT_SIZE = 16 * 1024 * 1024;

@@ -5,7 +5,7 @@
  */
 import { lang, localized, t } from '../i18n/index.js';
 import type { StepSpec } from '../lab/manifest.js';
-import { escapeHtml as e } from '../report/formats.js';
+import { escapeHtml as e } from '../render/escape.js';
 
 export interface StepMark { id: string; title: string; status?: 'pass' | 'fail' | 'warn' | string }
 

@@ -27,7 +27,7 @@ import { EnvProbes } from '../pg/probes.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { exerciseHtml } from '../render/exercise-html.js';
 import { checklistHtml, topologyNotes, topologySvg } from '../render/live-html.js';
-import { escapeHtml } from '../report/formats.js';
+import { escapeHtml } from '../render/escape.js';
 import { AuditLog } from './audit.js';
 import { allowedHosts, hostAllowed, originAllowed, RateLimiter } from './guard.js';
 import { ClassLinks, SECRET_PATTERN } from './links.js';
@@ -315,7 +315,9 @@ export async function startPortal(opts: PortalOptions): Promise<Portal> {
       else res.end();
     });
   };
-  const server = opts.tls ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, onRequest) : http.createServer(onRequest);
+  const server = opts.tls
+    ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, onRequest)
+    : http.createServer(onRequest);
   server.headersTimeout = 10_000;
   server.requestTimeout = 300_000;
 

@@ -5,7 +5,7 @@
 import type { Lang } from '../i18n/index.js';
 import { renderExerciseSource } from '../lab/exercise.js';
 import type { PgMajor } from '../pg/profile.js';
-import { escapeHtml } from '../report/formats.js';
+import { escapeHtml } from './escape.js';
 
 export async function exerciseHtml(lab: string, lang: Lang, file: string, pg: PgMajor, facts: Record<string, string>): Promise<string> {
   const { Marked } = await import('marked');

@@ -9,7 +9,7 @@ import { localTime } from '../i18n/time.js';
 import type { CheckResult, StepResult } from '../lab/runner.js';
 import { archivesToShow, type Topology } from '../lab/topology.js';
 import type { ChartPoint } from '../pg/recorder.js';
-import { escapeHtml as e, hintHtml } from '../report/formats.js';
+import { escapeHtml as e, hintHtml } from './escape.js';
 import { evidencePairs } from './evidence.js';
 import { ageText, archiveFailingText, topologyLines } from './topology-text.js';
 
@@ -290,7 +290,13 @@ export function page(opts: { title: string; nonce: string; events: string; headi
 }
 
 /** Fragments of the env page by element id (the SSE messages carry the same ids). */
-export function envParts(snap: { env?: { name: string; servers: { role: string; state: string }[] }; topology?: Topology; result?: StepResult; history: ChartPoint[]; changes: { at: number; text: string; kind: string }[]; at: number; error?: string; stepTitle: string; done?: string }, minutes: number): PageParts {
+export function envParts(
+  snap: {
+    env?: { name: string; servers: { role: string; state: string }[] }; topology?: Topology; result?: StepResult; history: ChartPoint[];
+    changes: { at: number; text: string; kind: string }[]; at: number; error?: string; stepTitle: string; done?: string;
+  },
+  minutes: number,
+): PageParts {
   // A stopped container is started with `lab up`, not from inside it: said before the checklist, whose hints assume it runs.
   const stopped = (snap.env?.servers ?? []).filter((s) => s.state !== 'running').map((s) => s.role);
   const stoppedNote = stopped.length ? `<p class="note" data-note="stopped">${codeHtml(t('web.stopped', { roles: stopped.join(', '), env: snap.env!.name }))}</p>` : '';

@@ -7,6 +7,7 @@ import type { CopyFlag, EnvGrade, GradeReport } from '../lab/grade.js';
 import type { StudentInfo } from '../env/env.js';
 import type { CheckResult } from '../lab/runner.js';
 import { formatEvidence } from '../render/checklist.js';
+import { escapeHtml, hintHtml } from '../render/escape.js';
 import { lang, t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
 
@@ -102,15 +103,6 @@ function toMarkdown(report: GradeReport): string {
   }
   for (const m of report.missing ?? []) out.push('', `## ${mdCell(m.env)} — ${mdCell(missingText(m))}`, '', mdCell(studentLine(m.student)));
   return out.join('\n') + '\n';
-}
-
-export function escapeHtml(s: string | number | undefined): string {
-  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
-/** Hint text for a page: escaped, with `backticks` shown as code (commands to type stand out). */
-export function hintHtml(text: string): string {
-  return escapeHtml(text).replace(/`([^`]+)`/g, '<code>$1</code>');
 }
 
 function toHtml(report: GradeReport): string {

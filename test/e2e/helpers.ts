@@ -21,7 +21,7 @@ export function lab(args: string[], env: Record<string, string> = {}, input?: st
 }
 
 export interface JsonCheck { id: string; status: 'pass' | 'fail' | 'warn'; reason?: string; evidence: Record<string, string | number>; hint?: string; points: number; maxPoints: number; source?: string }
-export interface JsonStep { step: string; passed: boolean; checks: JsonCheck[]; durationMs: number }
+export interface JsonStep { step: string; passed: boolean; points: number; maxPoints: number; checks: JsonCheck[]; durationMs: number }
 export interface JsonReport { env: string; pg: string; passed: boolean; points: number; maxPoints: number; steps: JsonStep[] }
 
 export async function checkJson(env: string, step: string): Promise<{ code: number; report: JsonReport; ms: number }> {

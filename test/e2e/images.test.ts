@@ -252,7 +252,8 @@ describe('lab images bundles', () => {
     try {
       const info = await dockerClient().getImage(transport).inspect();
       const img: BundleImage = { pg: '15', recipe: recipe15, transport, arch: info.Architecture, size: info.Size, id: info.Id };
-      const stream = await (dockerClient() as unknown as { getImages(o: { names: string[] }): Promise<NodeJS.ReadableStream> }).getImages({ names: [transport] });
+      const client = dockerClient() as unknown as { getImages(o: { names: string[] }): Promise<NodeJS.ReadableStream> };
+      const stream = await client.getImages({ names: [transport] });
       await writeBundleFile(file, [img], stream);
     } finally {
       await docker(['rmi', transport]);
@@ -276,7 +277,8 @@ describe('lab images bundles', () => {
     const file = path.join(tmp, 'stale.bundle');
     try {
       const info = await dockerClient().getImage(transport).inspect();
-      const stream = await (dockerClient() as unknown as { getImages(o: { names: string[] }): Promise<NodeJS.ReadableStream> }).getImages({ names: [transport] });
+      const client = dockerClient() as unknown as { getImages(o: { names: string[] }): Promise<NodeJS.ReadableStream> };
+      const stream = await client.getImages({ names: [transport] });
       await writeBundleFile(file, [{ pg: '15', recipe: stale, transport, arch: info.Architecture, size: info.Size, id: info.Id }], stream);
     } finally {
       await docker(['rmi', transport]);

@@ -15,7 +15,10 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), 'pglab-grade-'));
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 
 interface EnvGrade { env: string; pg: string; imageId: string; score: number; maxScore: number; percentage: number; gradedAt: string;
-  steps: { step: string; points: number; maxPoints: number; passed: boolean; firstPassed?: string; checks: { id: string; status: string; points: number; evidence: Record<string, unknown> }[] }[] }
+  steps: {
+    step: string; points: number; maxPoints: number; passed: boolean; firstPassed?: string;
+    checks: { id: string; status: string; points: number; evidence: Record<string, unknown> }[];
+  }[] }
 
 async function grade(format: string, names = [env]): Promise<string> {
   const out = path.join(tmp, `${names.join('_')}.${format}`);

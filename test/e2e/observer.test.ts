@@ -14,7 +14,9 @@ import { checkJson, envNameFor, exec, lab, ROOT, byId } from './helpers.js';
 
 const VERSIONS = (process.env.PGLAB_E2E_VERSIONS ?? '9.1,15').split(',');
 
-interface GradedCheck { id: string; status: string; points: number; maxPoints: number; source: string; reason?: string; evidence: Record<string, unknown>; hint?: string }
+interface GradedCheck {
+  id: string; status: string; points: number; maxPoints: number; source: string; reason?: string; evidence: Record<string, unknown>; hint?: string;
+}
 interface GradedStep { step: string; points: number; maxPoints: number; solvedAt?: string; checks: GradedCheck[] }
 interface Graded { score: number; maxScore: number; percentage: number; error?: string; steps: GradedStep[]; observer?: { records: number; tampered: number } }
 
@@ -114,7 +116,8 @@ describe.each(VERSIONS)('observer and trusted grades on PostgreSQL %s', (pg) => 
     // mkdir of the archive is the one thing really done.
     expect(earned(afterBackup)).toEqual([...earned(baseline), 'step-2/archive-dir'].sort());
 
-    // 7. Laundering through lab grade: what a grading appends to the log (display only) is never believed; the forgeries deleted, the next grade is the baseline again.
+    // 7. Laundering through lab grade: what a grading appends to the log (display only) is never believed;
+    // the forgeries deleted, the next grade is the baseline again.
     await grade(env);
     await exec(env, 'maestro', 'root', ['sh', '-c', `rm -f /var/lib/pglab/progress.jsonl /var/lib/pglab/recorder/*.tsv ${data}/${walDir}/${hist} ${data}/${walDir}/archive_status/*.done`]);
     await exec(env, 'esclavo', 'root', ['sh', '-c', 'rm -rf /var/lib/pglab/recorder/*.tsv /var/lib/postgresql/wal_archive']);

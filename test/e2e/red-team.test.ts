@@ -151,7 +151,8 @@ describe.each(VERSIONS)('red team on PostgreSQL %s', (pg) => {
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'pglab-red-')), 'grade.json');
     const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
       execFile('node', ['--max-old-space-size=1024', path.join(ROOT, 'bin', 'lab.js'), 'grade', '--env', attacked, noKey, '--format', 'json', '--out', out],
-        { maxBuffer: 16 << 20, timeout: 600_000 }, (err, _stdout, stderr) => resolve({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, stderr }));
+        { maxBuffer: 16 << 20, timeout: 600_000 },
+        (err, _stdout, stderr) => resolve({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, stderr }));
     });
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(readFileSync(out, 'utf8')) as { envs: Graded[] };

@@ -9,60 +9,58 @@
  * 10+ a wildcard list (names nobody) next to a quorum list (graded as one).
  *
  * PGLAB_E2E_VERSIONS picks the versions (default 9.1,15 for CI time; 13 and 17 pass too).
+ *
+ * lab-covers-all-checks: sync-failback (every check fails at the start and passes at the end; `lab dev check` reads this line)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { byId, checkJson, envNameFor, exec, lab, type JsonCheck } from './helpers.js';
+import { LabCluster } from './cluster.js';
+import { envNameFor } from './helpers.js';
 
 const VERSIONS = (process.env.PGLAB_E2E_VERSIONS ?? '9.1,15').split(',');
 const STEPS = ['step-1', 'step-2', 'step-3', 'step-4'];
 
 describe.each(VERSIONS)('sync-failback on PostgreSQL %s', (pg) => {
   // Docker objects of this suite are named sf…
-  const env = `sf${envNameFor(pg.replace('.', ''))}`;
+  const c = new LabCluster('sf', { pg, lab: 'sync-failback', name: `sf${envNameFor(pg.replace('.', ''))}` });
   const timings: string[] = [];
   let solveAndCheckMs = 0;
 
-  async function checks(step: string): Promise<Record<string, JsonCheck>> {
-    return byId((await checkJson(env, step)).report.steps[0]);
-  }
+  const checks = (step: string) => c.checks(step);
 
   async function expectPasses(step: string): Promise<number> {
-    const { report, ms } = await checkJson(env, step);
-    const failing = report.steps[0].checks.filter((c) => c.status !== 'pass');
-    expect(failing.map((c) => `${step}/${c.id}: ${c.reason} ${JSON.stringify(c.evidence)}`)).toEqual([]);
+    const { report, ms } = await c.check(step);
+    const failing = report.steps[0].checks.filter((check) => check.status !== 'pass');
+    expect(failing.map((check) => `${step}/${check.id}: ${check.reason} ${JSON.stringify(check.evidence)}`)).toEqual([]);
     return ms;
   }
 
   /** `lab solve` + `lab check` of one step, timed. */
   async function solveAndCheck(step: string): Promise<void> {
-    const solve = await lab(['solve', step, '--env', env, '--yes']);
-    expect(solve.code, solve.stderr + solve.stdout).toBe(0);
+    const solve = await c.solve(step);
     const checkMs = await expectPasses(step);
     solveAndCheckMs += solve.ms + checkMs;
     timings.push(`${step} solve ${(solve.ms / 1000).toFixed(1)} s + check ${checkMs} ms`);
   }
 
   beforeAll(async () => {
-    await lab(['down', '--env', env, '--purge', '--yes']);
-    const up = await lab(['up', '--lab', 'sync-failback', '--pg', pg, '--env', env]);
-    expect(up.code, up.stderr + up.stdout).toBe(0);
+    const up = await c.up();
     timings.push(`up (wal-streaming applied) ${(up.ms / 1000).toFixed(1)} s`);
   });
   afterAll(async () => {
     console.log(`sync-failback on ${pg}: solve+check ${(solveAndCheckMs / 1000).toFixed(1)} s — ${timings.join('; ')}`);
-    await lab(['down', '--env', env, '--purge', '--yes']);
+    await c.down();
   });
 
   it('the end of wal-streaming: two primaries and a spare server; every check fails with a filled-in hint', async () => {
     for (const step of STEPS) {
-      const { code, report, ms } = await checkJson(env, step);
+      const { code, report, ms } = await c.check(step);
       expect(code).toBe(1);
       expect(ms).toBeLessThan(15_000);
-      for (const c of report.steps[0].checks) {
-        const key = `${step}/${c.id}`;
-        expect(c.status, `${key} should not pass on a fresh env: ${JSON.stringify(c.evidence)}`).not.toBe('pass');
-        expect(c.hint, key).toBeTruthy();
-        expect(c.hint, key).not.toMatch(/\{\w+\}/);
+      for (const check of report.steps[0].checks) {
+        const key = `${step}/${check.id}`;
+        expect(check.status, `${key} should not pass on a fresh env: ${JSON.stringify(check.evidence)}`).not.toBe('pass');
+        expect(check.hint, key).toBeTruthy();
+        expect(check.hint, key).not.toMatch(/\{\w+\}/);
       }
     }
     const one = await checks('step-1');
@@ -72,7 +70,7 @@ describe.each(VERSIONS)('sync-failback on PostgreSQL %s', (pg) => {
 
   /** A shell script run in a server (test code: the text is ours). */
   async function sh(server: string, user: 'root' | 'postgres', script: string): Promise<string> {
-    const r = await exec(env, server, user, ['bash', '-c', script]);
+    const r = await c.exec(server, user, ['bash', '-c', script]);
     expect(r.code, `${server}: ${script}\n${r.stderr}${r.stdout}`).toBe(0);
     return r.stdout.trim();
   }
@@ -106,7 +104,7 @@ describe.each(VERSIONS)('sync-failback on PostgreSQL %s', (pg) => {
     // The fallback (a history through timeline 2, the same system identifier) does not credit it either.
     expect(String(one['maestro-standby'].evidence.also_checked)).toMatch(/sigue siendo primario|still a primary/);
     expect(one.streaming).toMatchObject({ status: 'fail', points: 0 });
-    expect((await checkJson(env, 'step-1')).report.steps[0].checks.reduce((n, c) => n + c.points, 0)).toBe(0);
+    expect((await c.check('step-1')).report.steps[0].checks.reduce((n, c) => n + c.points, 0)).toBe(0);
     const three = await checks('step-3');
     expect(three['maestro-primary'], JSON.stringify(three['maestro-primary'])).toMatchObject({ status: 'fail', reason: 'two-primaries', points: 0 });
     // lab solve step-1 (next) repairs it from here: a fresh base backup of esclavo and standby mode.
@@ -127,7 +125,7 @@ describe.each(VERSIONS)('sync-failback on PostgreSQL %s', (pg) => {
     expect(two['commit-waits'].evidence.proven_by).toBe('settings');
 
     // The exercise's experiment: stop the synchronous standby; the grader's own commit must wait.
-    const stop = await exec(env, 'maestro', 'root', ['/etc/init.d/postgresql', 'stop']);
+    const stop = await c.exec('maestro', 'root', ['/etc/init.d/postgresql', 'stop']);
     expect(stop.code, stop.stderr).toBe(0);
     try {
       const down = await checks('step-2');
@@ -136,17 +134,17 @@ describe.each(VERSIONS)('sync-failback on PostgreSQL %s', (pg) => {
       expect(down['commit-waits'].evidence.proven_by).toBe('probe');
       expect(Number(down['commit-waits'].evidence.waited_ms)).toBeGreaterThanOrEqual(1500);
       // Nothing of the probe is left: no waiting backend, no table.
-      const left = await exec(env, 'esclavo', 'postgres', ['psql', '-X', '-qAt', '-c',
+      const left = await c.exec('esclavo', 'postgres', ['psql', '-X', '-qAt', '-c',
         "select (select count(*) from pg_stat_activity where application_name like 'pglab%') + (select count(*) from pg_class where relname like 'pglab%')"]);
       expect(left.stdout.trim()).toBe('0');
     } finally {
-      const start = await exec(env, 'maestro', 'root', ['/etc/init.d/postgresql', 'start']);
+      const start = await c.exec('maestro', 'root', ['/etc/init.d/postgresql', 'start']);
       expect(start.code, start.stderr).toBe(0);
     }
     await expect.poll(async () => (await checks('step-2'))['sync-standby'].status, { timeout: 30_000, interval: 1_000 }).toBe('pass');
 
     // synchronous_commit = local for a database: its commits no longer wait, and the grader says where.
-    const psql = (sql: string) => exec(env, 'esclavo', 'postgres', ['psql', '-X', '-qAt', '-c', sql]);
+    const psql = (sql: string) => c.exec('esclavo', 'postgres', ['psql', '-X', '-qAt', '-c', sql]);
     await psql('ALTER DATABASE postgres SET synchronous_commit = local');
     try {
       const local = (await checks('step-2'))['commit-waits'];
@@ -196,7 +194,7 @@ describe.each(VERSIONS)('sync-failback on PostgreSQL %s', (pg) => {
     // Other lists on maestro (ALTER SYSTEM, reset afterwards): a wildcard names nobody; 10+ quorum.
     const list = async (value: string | undefined) => {
       const sql = value === undefined ? 'ALTER SYSTEM RESET synchronous_standby_names' : `ALTER SYSTEM SET synchronous_standby_names = '${value}'`;
-      const r = await exec(env, 'maestro', 'postgres', ['psql', '-X', '-qAt', '-c', sql, '-c', 'SELECT pg_reload_conf()']);
+      const r = await c.exec('maestro', 'postgres', ['psql', '-X', '-qAt', '-c', sql, '-c', 'SELECT pg_reload_conf()']);
       expect(r.code, r.stderr).toBe(0);
     };
     if (pg !== '9.1') {
@@ -212,7 +210,7 @@ describe.each(VERSIONS)('sync-failback on PostgreSQL %s', (pg) => {
       await expect.poll(async () => (await checks('step-4'))['two-standby-list'].evidence.method, { timeout: 15_000, interval: 1_000 }).toBe('priority');
     }
     for (const step of STEPS) await expectPasses(step);
-    const grade = await lab(['grade', '--env', env, '--format', 'json', '--count-solved']); // solved steps score 0 unless counted
+    const grade = await c.run(['grade', '--format', 'json', '--count-solved']); // solved steps score 0 unless counted
     expect(grade.code, grade.stderr).toBe(0);
     const report = JSON.parse(grade.stdout) as { envs: { percentage: number; steps: { checks: { id: string; source: string }[] }[] }[] };
     expect(report.envs[0].percentage).toBe(100);

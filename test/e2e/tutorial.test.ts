@@ -4,59 +4,35 @@
  * reference solution, what the graders must see after it, and that the earlier sections keep
  * passing; finally the promotion, after which what it consumed is proven from what survives.
  * Like PostgreSQL's own recovery tests, each `it` is one moment of the story, in order.
+ *
+ * lab-covers-all-checks: wal-streaming (every check fails on the fresh env and passes after the solutions; `lab dev check` reads this line)
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { byId, checkJson, envNameFor, lab, type JsonCheck } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { LabCluster } from './cluster.js';
 
 const VERSIONS = (process.env.PGLAB_E2E_VERSIONS ?? '9.1,13,15,17').split(',');
 
 describe.each(VERSIONS)('wal-streaming on PostgreSQL %s', (pg) => {
-  const env = envNameFor(`tut${pg.replace('.', '')}`);
-  const done: string[] = [];
-
-  /** Applies the reference solution of a section, as `lab solve` does for a student who is stuck. */
-  async function solve(step: string): Promise<void> {
-    const r = await lab(['solve', step, '--env', env, '--yes']);
-    expect(r.code, r.stderr + r.stdout).toBe(0);
-    done.push(step);
-  }
-
-  /** The checks of `step`, by id, as `lab check --json` reports them. */
-  async function checks(step: string): Promise<Record<string, JsonCheck>> {
-    return byId((await checkJson(env, step)).report.steps[0]);
-  }
-
+  const c = LabCluster.forSuite(`tut${pg.replace('.', '')}`, { pg });
+  const solve = (step: string) => c.solve(step);
+  const checks = (step: string) => c.checks(step);
   /** Every section done so far passes, not only the last one: a later section never breaks an earlier one. */
-  async function expectDoneSectionsPass(): Promise<void> {
-    for (const step of done) {
-      const failing = Object.values(await checks(step)).filter((c) => c.status !== 'pass');
-      expect(failing.map((c) => `${step}/${c.id}: ${c.reason} ${JSON.stringify(c.evidence)}`)).toEqual([]);
-    }
-  }
-
-  beforeAll(async () => {
-    await lab(['down', '--env', env, '--purge', '--yes']);
-    const up = await lab(['up', '--pg', pg, '--env', env]);
-    expect(up.code, up.stderr).toBe(0);
-  });
-  afterAll(async () => {
-    await lab(['down', '--env', env, '--purge', '--yes']);
-  });
+  const expectDoneSectionsPass = () => c.expectSolvedPass();
 
   it('a fresh pair of servers: every check of every section fails, quickly, with a filled-in hint', async () => {
     // True of any new env by construction (each has its own failing test elsewhere): same version on
     // both servers. (esclavo running as a primary of its own is not "esclavo está en marcha": step 4 asks for a standby.)
     const trueWhenFresh = new Set(['step-1/same-version']);
     for (const step of ['step-1', 'step-2', 'step-3', 'step-4', 'step-5', 'step-6']) {
-      const { code, report, ms } = await checkJson(env, step);
+      const { code, report, ms } = await c.check(step);
       expect(code).toBe(1);
       expect(ms).toBeLessThan(15_000); // nothing done yet: no long waits on absent things
-      for (const c of report.steps[0].checks) {
-        const key = `${step}/${c.id}`;
+      for (const check of report.steps[0].checks) {
+        const key = `${step}/${check.id}`;
         if (trueWhenFresh.has(key)) continue;
-        expect(c.status, `${key} should not pass on a fresh env: ${JSON.stringify(c.evidence)}`).not.toBe('pass');
-        expect(c.hint, key).toBeTruthy();
-        expect(c.hint, key).not.toMatch(/\{\w+\}/);
+        expect(check.status, `${key} should not pass on a fresh env: ${JSON.stringify(check.evidence)}`).not.toBe('pass');
+        expect(check.hint, key).toBeTruthy();
+        expect(check.hint, key).not.toMatch(/\{\w+\}/);
       }
     }
   });
@@ -98,12 +74,12 @@ describe.each(VERSIONS)('wal-streaming on PostgreSQL %s', (pg) => {
     const streamed = (await checks('step-5'))['rows-replicated'];
     expect(streamed.status).toBe('pass');
     expect(['recorder', 'evidence', 'earlier-pass']).toContain(streamed.source);
-    const status = await lab(['status', '--env', env]);
+    const status = await c.run(['status']);
     expect(status.stdout).toMatch(/promovido: ahora hay dos primarios/i);
     expect(status.stdout).toMatch(/línea de tiempo 2/);
     await expectDoneSectionsPass();
     // `lab check` with no step runs everything and passes on a finished env.
-    const all = await lab(['check', '--env', env]);
+    const all = await c.run(['check']);
     expect(all.code, all.stdout).toBe(0);
   });
 });

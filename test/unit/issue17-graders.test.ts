@@ -13,7 +13,10 @@ import { envFacts } from '../../src/lab/facts.js';
 import { checksFor, loadLab, type Lab } from '../../src/lab/manifest.js';
 import { fillHint, runStep, toResult } from '../../src/lab/runner.js';
 import type { Probes } from '../../src/pg/probes.js';
-import { profileFor, TRIGGER_FILE, WAL_ARCHIVE_DIR, WAL_SEGMENT_SIZE } from '../../src/pg/profile.js';
+import { labFacts } from '../../src/lab/manifest.js';
+import { profileFor, WAL_SEGMENT_SIZE } from '../../src/pg/profile.js';
+
+const { archive: WAL_ARCHIVE_DIR, trigger: TRIGGER_FILE } = labFacts('wal-streaming');
 import type { RecordLine } from '../../src/pg/recorder.js';
 import { parseServerFacts } from '../../src/lab/topology.js';
 import { renderCheck, renderStep } from '../../src/render/checklist.js';
@@ -122,7 +125,7 @@ describe('6. evidence reads in Spanish, with the course words', () => {
     // The fallbacks' names and reasons (was "tableKeptOnClone: missing-on-esclavo").
     outs.push(render('step-5', 'student-table', { status: 'fail', reason: 'no-table', evidence: { tables: '—', also_checked: [fallbackText('observed.tableKeptOnClone', 'missing-on-esclavo'), fallbackText('observed.archivedToEsclavo', 'not-observed'), fallbackText('observed.streamedFromMaestro', 'not-observed')].join('; ') } }));
     // Recorder evidence (was "periods: 1") and sync-failback's evidence (was "maestro in recovery: f", "max wal senders").
-    outs.push(render('step-5', 'wal-sender', { status: 'pass', source: 'recorder', evidence: { streaming: 'maestro → esclavo (10.91.1.11) 19:18–19:20', periods: 1 } }));
+    outs.push(render('step-5', 'wal-sender', { status: 'pass', source: 'observer', evidence: { streaming: 'maestro → esclavo (10.91.1.11) 19:18–19:20', periods: 1 } }));
     const sf = await loadLab('sync-failback');
     const sfRender = (step: string, id: string, o: CheckOutcome) => renderCheck(toResult(spec(sf, step, id), o, facts, 1));
     outs.push(sfRender('step-1', 'maestro-standby', { status: 'fail', reason: 'maestro-primary', evidence: { maestro_in_recovery: 'f', maestro_timeline: 1, esclavo_timeline: 2 } }));
@@ -157,7 +160,10 @@ describe('7. hints name only the env\'s own promote command', () => {
     const six = lab.steps.find((s) => s.id === 'step-6')!;
     for (const pg of ['9.1', '17'] as const) {
       const facts = envFacts(fakeEnv(pg));
-      const texts = [...six.hints.map((h) => fillHint(h.es, facts)), ...checksFor(six, pg).flatMap((c) => Object.values(c.hints).map((h) => fillHint(h.es, facts)))];
+      const texts = [
+        ...six.hints.map((h) => fillHint(h.es, facts)),
+        ...checksFor(six, pg).flatMap((c) => Object.values(c.hints).map((h) => fillHint(h.es, facts))),
+      ];
       const all = texts.join('\n');
       expect(all).not.toMatch(/\(17:|17: `|9\.1, 13 y 15/);
       if (pg === '9.1') {
@@ -444,7 +450,7 @@ it('profiles used above exist', () => {
 
 describe('6. hints on the web page show backticks as code', () => {
   it('escapes first, then turns `…` into <code>', async () => {
-    const { hintHtml } = await import('../../src/report/formats.js');
+    const { hintHtml } = await import('../../src/render/escape.js');
     expect(hintHtml('Como root: `rm <x> && echo "y"` y listo')).toBe('Como root: <code>rm &lt;x&gt; &amp;&amp; echo &quot;y&quot;</code> y listo');
   });
 });

@@ -9,8 +9,12 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CHECKS } from '../../labs/wal-streaming/checks/index.js';
 import type { CheckOutcome } from '../../src/checks/types.js';
-import { profileFor, TRIGGER_FILE, WAL_ARCHIVE_DIR, WAL_SEGMENT_SIZE } from '../../src/pg/profile.js';
-import { signLine, verifyRecords, type Observation } from '../../src/observer/records.js';
+import { labFacts } from '../../src/lab/manifest.js';
+import { profileFor, WAL_SEGMENT_SIZE } from '../../src/pg/profile.js';
+import type { Observation } from '../../src/observer/records.js';
+import { observed, promotionSeen as promotionSeenFrom, serverSeen } from './support/observations.js';
+
+const { archive: WAL_ARCHIVE_DIR, trigger: TRIGGER_FILE } = labFacts('wal-streaming');
 import type { DirEntry } from '../../src/pg/probes.js';
 import {
   ctx91, FixtureProbes, fx, fxBuffer, IP91, lsLa, psqlTable, selectFrom, sqlAnswers,
@@ -32,27 +36,14 @@ const RUNS = [
   { run: 'es', dir: 'es/', other: '', sysid: '7712553997349453567', initialEsclavoSysid: '7712553997349748479', senderPid: 620, senderPort: 58764, receiverPid: 912 },
 ] as const;
 
-/** The env observer's records, signed and verified as the real ones are. */
-function observed(records: Record<string, string | number>[]): Observation {
-  const key = 'f'.repeat(64);
-  return verifyRecords(records.map((r, i) => signLine(key, { n: i + 1, ...r })).join(''), key);
-}
-const server = (at: number, role: string, sysid: string, f: Record<string, string | number> = {}) => ({
-  at, t: 'server', role, up: 1, rec: 'f', tli: 1, sysid, snd: '', wr: '', arch: 1, lsn: '0/3000000', rcv: '', ...f,
-});
+const server = serverSeen;
 /** The archiver seen shipping the run's sampled segment, and that segment arriving in esclavo's archive. */
 function archivingSeen(dir: string, sysid: string): Observation {
   const seg = fx(`${dir}wal-segment-first-page.name.txt`).trim();
   const head = fxBuffer(`${dir}wal-segment-first-page.bin`).subarray(0, 40).toString('hex');
   return observed([server(1, 'maestro', sysid), { at: 2, t: 'shipped', role: 'maestro', seg, how: 'done' }, { at: 3, t: 'arrived', role: 'esclavo', seg, size: WAL_SEGMENT_SIZE, head }]);
 }
-/** esclavo seen streaming from maestro, then out of recovery on timeline 2. */
-function promotionSeen(sysid: string): Observation {
-  return observed([
-    server(1, 'maestro', sysid, { snd: `${IP91.esclavo}/streaming/async` }), server(1, 'esclavo', sysid, { rec: 't' }),
-    server(2, 'esclavo', sysid, { tli: 2 }),
-  ]);
-}
+const promotionSeen = (sysid: string) => promotionSeenFrom(sysid, IP91.esclavo);
 
 async function judge(name: string, config: FixtureConfig): Promise<CheckOutcome> {
   const check = CHECKS[name];
@@ -218,7 +209,10 @@ describe.each(RUNS)('shipping.baseBackupTaken on the 9.1 archive ($run)', ({ dir
   // maestro's pg_xlog + archive_status before the base backup, and pg_xlog right after pg_stop_backup.
   const beforeBackup = () => transcriptListing(`ls -la ${PG_XLOG}/ ${PG_XLOG}/archive_status/`);
   const afterStop = () => transcriptListing(`ls -la ${PG_XLOG}/; cat ${PG_XLOG}/*.backup`, PG_XLOG);
-  const withArchive = (listing: string | undefined, files: Record<string, Buffer | string>, maestroDirs = beforeBackup(), observation: Observation | null = archivingSeen(dir, sysid)) =>
+  const withArchive = (
+    listing: string | undefined, files: Record<string, Buffer | string>, maestroDirs = beforeBackup(),
+    observation: Observation | null = archivingSeen(dir, sysid),
+  ) =>
     judge('shipping.baseBackupTaken', {
       esclavo: { dirs: listing ? lsLa(fx(`${dir}${listing}`), WAL_ARCHIVE_DIR) : { '/var/lib/postgresql': [] }, files },
       maestro: { controldata: fx(`${dir}pg_controldata-maestro.txt`), dirs: maestroDirs, files: { [`${PG_XLOG}/${HISTORY_NAME}`]: fx(`${dir}backup-history-file.txt`) } },
@@ -270,7 +264,10 @@ describe.each(RUNS)('shipping.esclavoIsClone on 9.1 pg_controldata ($run)', ({ d
 });
 
 /** ssh and rsync as the checks see them: dpkg's status, the programs' bytes, and the .deb's md5sums. */
-interface ToolState { maestro: Record<string, string>; esclavo: Record<string, string>; maestroDirs?: Record<string, DirEntry[]>; esclavoDirs?: Record<string, DirEntry[]>; md5s?: Map<string, Map<string, string>> }
+interface ToolState {
+  maestro: Record<string, string>; esclavo: Record<string, string>; maestroDirs?: Record<string, DirEntry[]>; esclavoDirs?: Record<string, DirEntry[]>;
+  md5s?: Map<string, Map<string, string>>;
+}
 const stanza = (p: string) => `Package: ${p}\nStatus: install ok installed\nVersion: 1\n`;
 const DPKG_STATUS = ['openssh-server', 'openssh-client', 'rsync'].map(stanza).join('\n');
 const BINARIES = { '/usr/bin/rsync': 'rsync-elf', '/usr/bin/ssh': 'ssh-elf', '/usr/bin/ssh-keygen': 'keygen-elf', '/usr/bin/ssh-keyscan': 'keyscan-elf', '/usr/sbin/sshd': 'sshd-elf' };

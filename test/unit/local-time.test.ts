@@ -12,10 +12,10 @@ const BEFORE = '2026-11-25T12:30:00.000Z';
 const report: GradeReport = {
   schema: 'pglab-grade/1', lab: 'wal-streaming', labTitle: 'Lab', gradedAt: GRADED,
   envs: [{
-    env: 'alumno01', pg: '15', gradedAt: GRADED, score: 6, maxScore: 6, percentage: 100,
+    env: 'alumno01', lab: 'wal-streaming', pg: '15', gradedAt: GRADED, score: 6, maxScore: 6, percentage: 100,
     steps: [{
       step: 'step-1', title: 'Paso 1', passed: true, points: 6, maxPoints: 6, percentage: 100, durationMs: 10, firstPassed: FIRST,
-      checks: [{ id: 'c', title: 'C', status: 'pass', points: 6, maxPoints: 6, expected: '', evidence: {}, durationMs: 1, passedBefore: BEFORE, source: 'earlier-pass' as never }],
+      checks: [{ id: 'c', title: 'C', status: 'pass', points: 6, maxPoints: 6, expected: '', evidence: {}, durationMs: 1, passedBefore: BEFORE, source: 'observer' }],
     }],
   }],
 };

@@ -7,7 +7,7 @@ const SYS = '7715527192756609019';
 const OTHER = '7715527192756567995';
 const IP = '10.213.1.11';
 
-function log(records: Record<string, string | number>[]): string {
+function log(records: Record<string, string | number | undefined>[]): string {
   return records.map((r, i) => signLine(KEY, { n: i + 1, ...r })).join('');
 }
 

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PLANS, readOnlySql, validFact } from '../../src/pg/plan-cache.js';
+import { EnvProbes, type ExecResult } from '../../src/pg/probes.js';
+import { fakeEnv } from './support/fake-env.js';
 import { profileFor } from '../../src/pg/profile.js';
 import { serverFactsSql } from '../../src/lab/topology.js';
 
@@ -84,5 +86,53 @@ describe('plan entries', () => {
       { kind: 'sql', role: 'maestro', args: ['SELECT pg_is_in_recovery()', ''] },
       { kind: 'processes', role: 'esclavo', args: [] },
     ]);
+  });
+});
+
+/** EnvProbes with its commands answered here: what a run asks for, and what the next run's plan holds. */
+class CountingProbes extends EnvProbes {
+  readonly commands: string[] = [];
+
+  constructor() {
+    super(fakeEnv('15'));
+  }
+
+  override async exec(role: string, argv: string[]): Promise<ExecResult> {
+    this.commands.push(`${role}: ${argv.join(' ').slice(0, 60)}`);
+    const out = argv.includes('SELECT pg_is_in_recovery()') ? 'f\n' : argv.includes('readiness') ? 'accepting\n' : '';
+    return { exitCode: 0, stdout: Buffer.from(out), stderr: Buffer.alloc(0), timedOut: false };
+  }
+}
+
+describe('plans of EnvProbes', () => {
+  it('record the facts a run asked for, never a command', async () => {
+    const run = new CountingProbes();
+    await run.inRecovery('maestro');
+    await run.listDir('esclavo', '/var/lib/postgresql/wal_archive');
+    await run.exec('maestro', ['uname', '-m']);
+    // Leaves first (a fact's own facts are asked while it starts), then the fact.
+    expect(run.plan()).toEqual([
+      { kind: 'readiness', role: 'maestro', args: [] },
+      { kind: 'sql', role: 'maestro', args: ['SELECT pg_is_in_recovery()', ''] },
+      { kind: 'inRecovery', role: 'maestro', args: [] },
+      { kind: 'listDir', role: 'esclavo', args: ['/var/lib/postgresql/wal_archive'] },
+    ]);
+    expect(run.plan().every((f) => validFact(f))).toBe(true);
+  });
+
+  it('ask the plan ahead, and keep in the next plan only what the checks asked for again', async () => {
+    const first = new CountingProbes();
+    await first.inRecovery('maestro');
+    await first.listDir('esclavo', '/var/lib/postgresql/wal_archive');
+    const next = new CountingProbes();
+    next.prefetch(first.plan());
+    await new Promise((r) => setImmediate(r));
+    // Asked ahead: the listing and the recovery query, before any check.
+    expect(next.commands.some((c) => c.startsWith('esclavo: find /var/lib/postgresql/wal_archive'))).toBe(true);
+    const before = next.commands.length;
+    expect(await next.inRecovery('maestro')).toBe(false);
+    expect(next.commands.length).toBe(before); // answered by what was asked ahead
+    // The listing was not asked again: out of the next plan; the recovery fact and its own facts stay.
+    expect(next.plan().map((f) => f.kind).sort()).toEqual(['inRecovery', 'readiness', 'sql']);
   });
 });

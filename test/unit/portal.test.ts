@@ -107,7 +107,10 @@ function fakeTty(): TtySession & { written: string[] } {
 }
 
 function client(): TerminalClient & { got: { type: string; [k: string]: unknown }[]; closed?: number } {
-  const c = { got: [] as { type: string }[], closed: undefined as number | undefined, send: (d: string) => c.got.push(JSON.parse(d)), close: (code?: number) => { c.closed = code; } };
+  const c = {
+    got: [] as { type: string }[], closed: undefined as number | undefined,
+    send: (d: string) => c.got.push(JSON.parse(d)), close: (code?: number) => { c.closed = code; },
+  };
   return c;
 }
 

@@ -93,8 +93,8 @@ describe('topology', () => {
     expect(t.primaries).toEqual(['esclavo']);
     expect(t.streams.map((e) => `${e.from}>${e.to}:${e.state}`)).toEqual(['esclavo>maestro:streaming', 'esclavo>esclavo2:catchup']);
     const lines = plain(topologyLines(t));
-    expect(lines).toContainEqual(expect.stringMatching(/^esclavo  ──streaming──▶ maestro .*✓ funciona/));
-    expect(lines).toContainEqual(expect.stringMatching(/^esclavo  ──streaming──▶ esclavo2 .*… catchup/));
+    expect(lines).toContainEqual(expect.stringMatching(/^esclavo {2}──streaming──▶ maestro .*✓ funciona/));
+    expect(lines).toContainEqual(expect.stringMatching(/^esclavo {2}──streaming──▶ esclavo2 .*… catchup/));
     const svg = topologySvg(t);
     expect(svg).toContain('data-role="esclavo" data-kind="primary"');
     expect(svg).toContain('data-role="maestro" data-kind="standby"');

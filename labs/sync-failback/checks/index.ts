@@ -13,7 +13,7 @@ import { lang } from '../../../src/i18n/index.js';
 import { parseTimelineHistory } from '../../../src/pg/backup.js';
 import { confGet, parseConf } from '../../../src/pg/conf.js';
 import { matchHba, parseHba } from '../../../src/pg/hba.js';
-import { timelineHistoryPath, TRIGGER_FILE } from '../../../src/pg/profile.js';
+import { timelineHistoryPath } from '../../../src/pg/profile.js';
 import { spans } from '../../../src/pg/recorder.js';
 import { conninfoApplicationName, listed, parseSyncNames, type SyncNames } from './parse.js';
 
@@ -74,7 +74,9 @@ async function maestroSeenStreaming(probes: Probes, ip: CheckContext['ip'], clus
   const sending = spans((theirs?.records ?? []).filter((r) => r.sysid === clusterSysid), (r) => r.senders.some((x) => x.client === ip.maestro && x.state === 'streaming'));
   const slack = 15; // the two servers record on their own clocks' ticks
   const both: [number, number][] = [];
-  for (const [a0, a1] of sending) for (const [b0, b1] of receiving) if (Math.max(a0, b0) - slack <= Math.min(a1, b1) + slack) both.push([Math.max(a0, b0), Math.min(a1, b1)]);
+  for (const [a0, a1] of sending) {
+    for (const [b0, b1] of receiving) if (Math.max(a0, b0) - slack <= Math.min(a1, b1) + slack) both.push([Math.max(a0, b0), Math.min(a1, b1)]);
+  }
   return both;
 }
 
@@ -152,7 +154,7 @@ async function primaryConninfo(probes: Probes, profile: PgProfile, role: string)
 // ── Step 1: the old maestro, a standby of the new primary ─────────────────────────────────────
 
 /** maestro in recovery, a clone of esclavo (same system identifier), esclavo a primary on its new timeline. */
-export const maestroFollowsEsclavo: CheckFn = async ({ probes, profile }) => {
+export const maestroFollowsEsclavo: CheckFn = async ({ probes, profile, facts }) => {
   if (!(await isUp(probes, 'esclavo'))) return fail('down', { server: 'esclavo' });
   if (await probes.inRecovery('esclavo')) return fail('esclavo-not-primary', { esclavo_in_recovery: 't' });
   if (!(await isUp(probes, 'maestro'))) return fail('down', { server: 'maestro' });
@@ -161,8 +163,8 @@ export const maestroFollowsEsclavo: CheckFn = async ({ probes, profile }) => {
     const evidence = { maestro_in_recovery: 'f', maestro_timeline: mtli, esclavo_timeline: tli };
     // On a timeline after esclavo's: it was restored from esclavo but ended its recovery on its own.
     if (mtli > tli) {
-      const trigger = profile.triggerSetting && (await probes.stat('maestro', TRIGGER_FILE).catch(() => undefined));
-      return fail(trigger ? 'promoted-by-trigger' : 'recovery-ended', trigger ? { ...evidence, trigger_on_maestro: TRIGGER_FILE } : evidence);
+      const trigger = profile.triggerSetting && (await probes.stat('maestro', facts.trigger).catch(() => undefined));
+      return fail(trigger ? 'promoted-by-trigger' : 'recovery-ended', trigger ? { ...evidence, trigger_on_maestro: facts.trigger } : evidence);
     }
     return fail('maestro-primary', evidence);
   }

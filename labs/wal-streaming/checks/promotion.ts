@@ -1,7 +1,7 @@
 /** Step 6 — esclavo promoted to maestro (trigger file / pg_ctl promote), new timeline, nothing lost. */
-import { timelineHistoryPath, TRIGGER_FILE, WAL_ARCHIVE_DIR } from '../../../src/pg/profile.js';
+import { timelineHistoryPath } from '../../../src/pg/profile.js';
 import { parseTimelineHistory } from '../../../src/pg/backup.js';
-import { fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
+import { fail, pass, type CheckContext, type CheckFn, type Probes } from '../../../src/checks/index.js';
 import { observedPromotion } from './observed.js';
 
 /**
@@ -33,11 +33,11 @@ export const promotedAndWritable: CheckFn = async (ctx) => {
  * the trigger file (where the version has one) was removed by the server, and the timeline moved.
  */
 export const promotedProperly: CheckFn = async (ctx) => {
-  const { probes, profile } = ctx;
+  const { probes, profile, facts } = ctx;
   const data = profile.dataDir;
   const [conf, done, signal, trigger, timeline] = await Promise.all([
     probes.stat('esclavo', `${data}/recovery.conf`), probes.stat('esclavo', `${data}/recovery.done`),
-    probes.stat('esclavo', `${data}/standby.signal`), probes.stat('esclavo', TRIGGER_FILE), probes.timeline('esclavo'),
+    probes.stat('esclavo', `${data}/standby.signal`), probes.stat('esclavo', facts.trigger), probes.timeline('esclavo'),
   ]);
   const evidence = {
     timeline,
@@ -47,7 +47,7 @@ export const promotedProperly: CheckFn = async (ctx) => {
   if (profile.recoveryConfFile ? conf : signal) {
     if (trigger) return fail('trigger-ignored', evidence);
     // Touched on the wrong server: not credited, but say where it went.
-    if (profile.triggerSetting && (await triggerOnMaestro(probes))) return fail('trigger-on-maestro', { ...evidence, trigger_on_maestro: 'yes' });
+    if (profile.triggerSetting && (await triggerOnMaestro(probes, facts.trigger))) return fail('trigger-on-maestro', { ...evidence, trigger_on_maestro: 'yes' });
     return fail('still-standby', evidence);
   }
   // Neither standby file nor a new timeline: only a clone of maestro can have had its standby file deleted.
@@ -62,8 +62,8 @@ export const promotedProperly: CheckFn = async (ctx) => {
 };
 
 /** The trigger file exists on maestro (where it promotes nothing now). Unknown (stopped container) reads as no. */
-async function triggerOnMaestro(probes: CheckContext['probes']): Promise<boolean> {
-  return !!(await probes.stat('maestro', TRIGGER_FILE).catch(() => undefined));
+async function triggerOnMaestro(probes: Probes, trigger: string): Promise<boolean> {
+  return !!(await probes.stat('maestro', trigger).catch(() => undefined));
 }
 
 /**
@@ -71,10 +71,10 @@ async function triggerOnMaestro(probes: CheckContext['probes']): Promise<boolean
  * (the next lab makes it one) a standby that watches that file is promoted the moment it starts.
  */
 export const noTriggerOnMaestro: CheckFn = async (ctx) => {
-  const { probes } = ctx;
+  const { probes, facts } = ctx;
   // Before the promotion promotedProperly says where the file went; this one judges what is left after.
   if (!(await wasPromoted(ctx))) return fail('not-promoted', {});
-  return (await triggerOnMaestro(probes)) ? fail('present', { trigger_on_maestro: TRIGGER_FILE }) : pass({ trigger_on_maestro: 'no' });
+  return (await triggerOnMaestro(probes, facts.trigger)) ? fail('present', { trigger_on_maestro: facts.trigger }) : pass({ trigger_on_maestro: 'no' });
 };
 
 export const timelineAdvanced: CheckFn = async ({ probes, profile }) => {
@@ -105,9 +105,9 @@ export const rowsKept: CheckFn = async (ctx) => {
 
 /** The cleanup the tutorial asks for after the promotion (only meaningful once promoted). */
 export const archiveCleaned: CheckFn = async (ctx) => {
-  const { probes } = ctx;
+  const { probes, facts } = ctx;
   if (!(await wasPromoted(ctx))) return fail('not-promoted', {});
-  return (await probes.stat('esclavo', WAL_ARCHIVE_DIR)) ? fail('present', { path: WAL_ARCHIVE_DIR }) : pass({ removed: WAL_ARCHIVE_DIR });
+  return (await probes.stat('esclavo', facts.archive)) ? fail('present', { path: facts.archive }) : pass({ removed: facts.archive });
 };
 
 export const recoveryDoneCleaned: CheckFn = async (ctx) => {

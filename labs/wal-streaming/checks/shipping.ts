@@ -2,7 +2,7 @@
 import { lang } from '../../../src/i18n/index.js';
 import { confGet, looksLikeWrappedArchiveCommand } from '../../../src/pg/conf.js';
 import { parseBackupHistory } from '../../../src/pg/backup.js';
-import { WAL_ARCHIVE_DIR, WAL_SEGMENT_SIZE } from '../../../src/pg/profile.js';
+import { WAL_SEGMENT_SIZE } from '../../../src/pg/profile.js';
 import { isBackupHistoryName, isWalSegmentName, validateWalSegment } from '../../../src/pg/wal.js';
 import { errorLines, gradeSettings, isOn, listensOn, sizeInMb, type SettingRule } from '../../../src/checks/index.js';
 import { fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
@@ -11,12 +11,13 @@ import { packagesInstalled } from './prep.js';
 import { postgresMayWrite } from '../../../src/pg/perms.js';
 import { esclavoPromoted } from './promotion.js';
 
-export const archiveDir: CheckFn = async ({ probes }) => {
-  const st = await probes.stat('esclavo', WAL_ARCHIVE_DIR);
-  if (!st) return fail('missing', { path: WAL_ARCHIVE_DIR });
-  if (st.type !== 'd') return fail('not-dir', { path: WAL_ARCHIVE_DIR, type: st.type });
-  if (st.owner !== 'postgres') return fail('owner', { path: WAL_ARCHIVE_DIR, owner: st.owner });
-  return pass({ path: WAL_ARCHIVE_DIR, owner: st.owner });
+export const archiveDir: CheckFn = async ({ probes, facts }) => {
+  const { archive } = facts;
+  const st = await probes.stat('esclavo', archive);
+  if (!st) return fail('missing', { path: archive });
+  if (st.type !== 'd') return fail('not-dir', { path: archive, type: st.type });
+  if (st.owner !== 'postgres') return fail('owner', { path: archive, owner: st.owner });
+  return pass({ path: archive, owner: st.owner });
 };
 
 /**
@@ -27,6 +28,7 @@ export const archiveDir: CheckFn = async ({ probes }) => {
  */
 export const archiveDirWritable: CheckFn = async (ctx) => {
   const { probes } = ctx;
+  const WAL_ARCHIVE_DIR = ctx.facts.archive;
   const st = await probes.stat('esclavo', WAL_ARCHIVE_DIR);
   if (!st || st.type !== 'd') {
     // After the promotion the archive is removed on purpose (step 7): nothing left to write into.
@@ -73,7 +75,7 @@ export const walSettings: CheckFn = async (ctx) => {
 export const archiveSettings: CheckFn = async (ctx) => {
   const outcome = await gradeSettings(ctx, 'maestro', [
     { name: 'archive_mode', expected: 'on', ok: (v) => isOn(v) || v === 'always' },
-    { name: 'archive_command', expected: `rsync … %p postgres@${ctx.ip.esclavo}:${WAL_ARCHIVE_DIR}/%f`, ok: (v) => archiveCommandOk(v, ctx) },
+    { name: 'archive_command', expected: `rsync … %p postgres@${ctx.ip.esclavo}:${ctx.facts.archive}/%f`, ok: (v) => archiveCommandOk(v, ctx) },
     { name: 'archive_timeout', expected: '60', ok: (v) => Number(v) > 0 && Number(v) <= 60 },
   ]);
   if (outcome.status === 'fail') {
@@ -99,9 +101,9 @@ export const archiveSettings: CheckFn = async (ctx) => {
  * directory exists and holds no segment: after the tutorial's cleanup (step 6 deletes it) a
  * failing archive_command is expected and says nothing about step 2.
  */
-export async function archiverFailing({ probes, profile }: CheckContext): Promise<Record<string, string | number> | undefined> {
+export async function archiverFailing({ probes, profile, facts }: CheckContext): Promise<Record<string, string | number> | undefined> {
   // Headers only, stopped at the first child: names sort digits first, so a segment comes first if there is one.
-  const archive = await probes.archive('esclavo', WAL_ARCHIVE_DIR, { stopAfter: 2 }).catch(() => undefined);
+  const archive = await probes.archive('esclavo', facts.archive, { stopAfter: 2 }).catch(() => undefined);
   if (!archive) return undefined;
   const first = archive.entries[1];
   if (first && first.type === 'f' && isWalSegmentName(first.name.split('/').pop() ?? '') && first.size === WAL_SEGMENT_SIZE) return undefined;
@@ -144,8 +146,8 @@ export const confReadable: CheckFn = async ({ probes, profile }) => {
   return pass({ file });
 };
 
-export function archiveCommandOk(v: string, { ip }: CheckContext): boolean {
-  return /\b(rsync|scp)\b/.test(v) && v.includes('%p') && v.includes('%f') && v.includes('wal_archive')
+export function archiveCommandOk(v: string, { ip, facts }: CheckContext): boolean {
+  return /\b(rsync|scp)\b/.test(v) && v.includes('%p') && v.includes('%f') && v.includes(facts.archive.split('/').pop() ?? facts.archive)
     && (v.includes(ip.esclavo) || /@esclavo\b/.test(v)) && !looksLikeWrappedArchiveCommand(v);
 }
 
@@ -156,9 +158,11 @@ export const listenAddresses: CheckFn = async (ctx) =>
 
 /** Genuine segments of *this* maestro in esclavo's archive: name, size, page magic, timeline, sysid. */
 export const segmentsArrived: CheckFn = async (ctx) => {
-  const { probes, profile } = ctx;
-  const entries = await probes.listDir('esclavo', WAL_ARCHIVE_DIR);
-  if (!entries) return fail('no-archive-dir', { path: WAL_ARCHIVE_DIR });
+  const { probes, profile, facts } = ctx;
+  const { archive } = facts;
+  const WAL_ARCHIVE_DIR = archive;
+  const entries = await probes.listDir('esclavo', archive);
+  if (!entries) return fail('no-archive-dir', { path: archive });
   const sysid = (await probes.controldata('maestro'))?.systemIdentifier;
   if (!sysid) return fail('no-maestro-sysid', {});
   const cut = truncatedEvidence(entries);
@@ -198,19 +202,22 @@ async function archiverEvidence(probes: CheckContext['probes'], walDir: string, 
  * observer whether the clone ran as maestro's standby (files in maestro's pg_xlog prove nothing).
  */
 export const baseBackupTaken: CheckFn = async (ctx) => {
-  const { probes, profile } = ctx;
+  const { probes, profile, facts } = ctx;
+  const { archive } = facts;
+  const WAL_ARCHIVE_DIR = archive;
   const sysid = (await probes.controldata('maestro'))?.systemIdentifier;
   if (!sysid) return fail('no-maestro-sysid', {});
-  const entries = await probes.listDir('esclavo', WAL_ARCHIVE_DIR);
+  const entries = await probes.listDir('esclavo', archive);
   const archived = (entries ?? []).filter((e) => isBackupHistoryName(e.name)).sort((a, b) => b.mtime - a.mtime);
   for (const h of archived) {
-    const info = parseBackupHistory((await probes.readText('esclavo', `${WAL_ARCHIVE_DIR}/${h.name}`)) ?? '');
+    const info = parseBackupHistory((await probes.readText('esclavo', `${archive}/${h.name}`)) ?? '');
     if (!info.startWalLocation || !info.stopWalLocation || !info.startWalFile || !h.name.startsWith(info.startWalFile)) continue;
     // If the backup's first segment is still archived it must belong to this maestro.
     const start = entries!.find((e) => e.name === info.startWalFile);
     if (start) {
       const file = await probes.fileInfo('esclavo', `${WAL_ARCHIVE_DIR}/${start.name}`, 8192);
-      if (!validateWalSegment({ name: start.name, size: file?.size ?? 0, firstPage: file?.data ?? Buffer.alloc(0), profile, expectedSysid: sysid }).ok) continue;
+      const firstPage = file?.data ?? Buffer.alloc(0);
+      if (!validateWalSegment({ name: start.name, size: file?.size ?? 0, firstPage, profile, expectedSysid: sysid }).ok) continue;
     }
     // A history file written by hand is not a backup: the archiver must have been seen shipping to esclavo.
     if (!(await archivingObserved(ctx)).length) return fail('not-shipped', { file: h.name, observer: 'ningún segmento enviado por el archiver / no segment shipped by the archiver' });

@@ -1,7 +1,6 @@
 /** Step 3 — esclavo as hot standby (recovery.conf on 9.1, standby.signal + settings on 12+), maestro's access rules. */
 import { confGet, parseConf, type ParsedConf } from '../../../src/pg/conf.js';
 import { matchHba, parseHba } from '../../../src/pg/hba.js';
-import { TRIGGER_FILE, WAL_ARCHIVE_DIR } from '../../../src/pg/profile.js';
 import { TIMEOUTS } from '../../../src/timeouts.js';
 import { errorLines, isOn, listensOn } from '../../../src/checks/index.js';
 import { clientError, fail, pass, type CheckContext, type CheckFn } from '../../../src/checks/index.js';
@@ -41,16 +40,16 @@ export function parseConninfo(s: string): Record<string, string> {
 type Problem = [code: string, detail: string];
 
 /** What every version needs: where to connect, how to fetch archived segments, how to clean the archive. */
-function standbySettingProblems(get: (key: string) => string | undefined, { ip }: CheckContext): Problem[] {
+function standbySettingProblems(get: (key: string) => string | undefined, { ip, facts }: CheckContext): Problem[] {
   const problems: Problem[] = [];
   const conninfo = parseConninfo(get('primary_conninfo') ?? '');
   if (!get('primary_conninfo')) problems.push(['no-conninfo', 'primary_conninfo']);
   else if (conninfo.host !== ip.maestro && conninfo.host !== 'maestro') problems.push(['conninfo-host', `host=${conninfo.host ?? '—'}`]);
   else if (conninfo.port && conninfo.port !== '5432') problems.push(['conninfo-port', `port=${conninfo.port}`]);
   const restore = get('restore_command') ?? '';
-  if (!(restore.includes(WAL_ARCHIVE_DIR) && restore.includes('%f') && restore.includes('%p'))) problems.push(['restore-command', `restore_command=${restore || '—'}`]);
+  if (!(restore.includes(facts.archive) && restore.includes('%f') && restore.includes('%p'))) problems.push(['restore-command', `restore_command=${restore || '—'}`]);
   const cleanup = get('archive_cleanup_command') ?? '';
-  if (!(cleanup.includes('pg_archivecleanup') && cleanup.includes(WAL_ARCHIVE_DIR) && cleanup.includes('%r'))) problems.push(['cleanup-command', `archive_cleanup_command=${cleanup || '—'}`]);
+  if (!(cleanup.includes('pg_archivecleanup') && cleanup.includes(facts.archive) && cleanup.includes('%r'))) problems.push(['cleanup-command', `archive_cleanup_command=${cleanup || '—'}`]);
   return problems;
 }
 
@@ -76,7 +75,7 @@ export function judgeRecoveryConf(text: string, path: string, ctx: CheckContext)
   if (!isOn(get('standby_mode') ?? 'off')) problems.push(['standby-mode', `standby_mode=${get('standby_mode') ?? '—'}`]);
   problems.push(...standbySettingProblems(get, ctx));
   if (!get('trigger_file')) problems.push(['trigger', 'trigger_file=—']);
-  else if (get('trigger_file') !== TRIGGER_FILE) problems.push(['trigger', `trigger_file=${get('trigger_file')}`]);
+  else if (get('trigger_file') !== ctx.facts.trigger) problems.push(['trigger', `trigger_file=${get('trigger_file')}`]);
   return problems.length ? fail(problems[0][0], { path, problems: problems.map((p) => p[1]).join(', ') }) : pass({ path, settings: summarize(conf) });
 }
 
@@ -92,7 +91,7 @@ export async function standbySignal(ctx: CheckContext, afterPromotion = false) {
   const values = new Map<string, string | undefined>();
   for (const key of ['primary_conninfo', 'restore_command', 'archive_cleanup_command', 'promote_trigger_file']) values.set(key, await probes.fileSetting('esclavo', key));
   problems.push(...standbySettingProblems((k) => values.get(k), ctx));
-  if (profile.triggerSetting === 'promote_trigger_file' && values.get('promote_trigger_file') !== TRIGGER_FILE) {
+  if (profile.triggerSetting === 'promote_trigger_file' && values.get('promote_trigger_file') !== ctx.facts.trigger) {
     problems.push(['trigger', `promote_trigger_file=${values.get('promote_trigger_file') ?? '—'}`]);
   }
   return problems.length ? fail(problems[0][0], { problems: problems.map((p) => p[1]).join(', ') }) : pass({ signal: `${profile.dataDir}/standby.signal`, primary_conninfo: values.get('primary_conninfo') ?? '' });

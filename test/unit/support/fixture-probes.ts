@@ -22,6 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecResult } from '../../../src/docker/client.js';
 import type { CheckContext } from '../../../src/checks/types.js';
+import { labFacts } from '../../../src/lab/manifest.js';
 import { controlFacts } from '../../../src/pg/controldata.js';
 import { FactProbes, ServerDownError, type DirEntry, type SshFacts } from '../../../src/pg/probes.js';
 import { profileFor, type PgProfile } from '../../../src/pg/profile.js';
@@ -199,14 +200,14 @@ export class FixtureProbes extends FactProbes {
     throw new FixtureError(`listDir(${role}, ${dir}): the directory exists but its listing was not given (add it to dirs)`);
   }
 
-  override async stat(role: string, p: string): Promise<{ type: string; owner: string; mtime: number; size: number } | undefined> {
+  override async stat(role: string, p: string): Promise<{ type: string; owner: string; mtime: number; size: number; mode: number } | undefined> {
     const fx = this.role(role);
     const entry = this.parentEntry(role, p);
-    if (entry) return { type: entry.type, owner: entry.owner, mtime: entry.mtime, size: entry.size };
+    if (entry) return { type: entry.type, owner: entry.owner, mtime: entry.mtime, size: entry.size, mode: NaN };
     // Given without a listing: taken as postgres-owned (every captured data file is), mtime unknown (0).
     const content = fx.files?.[p];
-    if (content !== undefined) return { type: 'f', owner: 'postgres', mtime: 0, size: Buffer.byteLength(content) };
-    if (fx.dirs?.[p]) return { type: 'd', owner: 'postgres', mtime: 0, size: 4096 };
+    if (content !== undefined) return { type: 'f', owner: 'postgres', mtime: 0, size: Buffer.byteLength(content), mode: NaN };
+    if (fx.dirs?.[p]) return { type: 'd', owner: 'postgres', mtime: 0, size: 4096, mode: NaN };
     this.lookup(role, p, `stat(${role}, ${p})`); // throws when unknown
     return undefined;
   }
@@ -249,9 +250,9 @@ export class FixtureProbes extends FactProbes {
   }
 }
 
-/** The context a check gets, for PostgreSQL 9.1 and the captures' addresses. */
+/** The context a check gets, for PostgreSQL 9.1, the captures' addresses and wal-streaming's facts. */
 export function ctx91(probes: FixtureProbes): CheckContext {
-  return { probes, profile: profileFor('9.1'), ip: { maestro: IP91.maestro, esclavo: IP91.esclavo } };
+  return { probes, profile: profileFor('9.1'), ip: { maestro: IP91.maestro, esclavo: IP91.esclavo }, facts: labFacts('wal-streaming') };
 }
 
 // ---- captured files -----------------------------------------------------------------------
