@@ -22,8 +22,8 @@ import { PROJECT_ROOT } from '../paths.js';
 import { gradeEnvWith, gradeWith, maxScoreOf, type EnvGrade } from '../lab/grade.js';
 import { labFacts, loadLab, readManifest } from '../lab/manifest.js';
 import { summarize, type Progress } from '../lab/progress.js';
-import { RecordingProbes, ReplayProbes, type ProbeLog } from './replay.js';
-import { observerRecordsForHandin, OBSERVER_DIR, verifyObserverRecords } from './observer.js';
+import { encodeValue, hostKey, RecordingProbes, ReplayProbes, type ProbeLog } from './replay.js';
+import { observationOf, observerRecordsForHandin, OBSERVER_DIR, verifyObserverRecords } from './observer.js';
 import { readTar, writeTar } from './tar.js';
 
 export const HANDIN_SCHEMA = 'pglab-handin/1';
@@ -237,6 +237,9 @@ export function verifyHandin(buf: Buffer): LoadedHandin {
   try {
     const log = JSON.parse(tar.members.get(PROBES)!.toString('utf8')) as ProbeLog;
     const facts = JSON.parse(tar.members.get(FACTS)!.toString('utf8')) as HandinFacts;
+    // The observation the graders get is the records' own, verified line by line (not probes.json's copy).
+    const observation = observationOf(tar.members);
+    log.host = { ...log.host, [hostKey('observation', [])]: [{ value: encodeValue(observation) }] };
     return { ok: true, manifest, log, facts };
   } catch {
     return { ok: false, problem: { reason: 'bad-manifest' }, manifest };

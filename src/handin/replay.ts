@@ -12,8 +12,13 @@
  * grading is then refused as a whole (see gradeReplay), never scored from a guess.
  */
 import type { ExecResult } from '../docker/client.js';
-import { EnvProbes, FactProbes, FileTooLargeError, ProbeTimeoutError, ServerDownError, type ProbeEnv, type ProbeExecOptions } from '../pg/probes.js';
+import { EnvProbes, FactProbes, FileTooLargeError, ProbeTimeoutError, ServerDownError, type ProbeEnv, type ProbeExecOptions, type SshFacts } from '../pg/probes.js';
 import type { Progress } from '../lab/progress.js';
+import type { ArchiveLimits, ArchiveRead, TopProcess } from '../docker/container-files.js';
+import type { ProbeFile } from '../docker/probe-container.js';
+import { createHash } from 'node:crypto';
+import { observedControl, readObservation } from '../observer/observer.js';
+import type { Observation } from '../observer/records.js';
 
 export interface RecordedAnswer {
   exitCode?: number;
@@ -36,6 +41,39 @@ export interface ProbeLog {
   pristine?: [string, string][] | null;
   /** The env's recorded check progress, as the graders read it (earlier passes). */
   progress?: Progress;
+  /**
+   * Facts read from the host side, outside the containers (the engine's archive API, `docker top`, the
+   * probe container, the image's package sums, the observer's verified records and its pg_control
+   * reads): question (see hostKey) → answers in order, encoded by encodeValue.
+   */
+  host?: Record<string, { value?: unknown; error?: string }[]>;
+}
+
+/** A host-side question: the method and its arguments (file contents by their sha256). */
+export function hostKey(method: string, args: unknown[]): string {
+  return JSON.stringify([method, ...args.map((a) => encodeValue(a, true))]);
+}
+
+/** JSON for Buffers, Maps and Sets (a hand-in is JSON); `digest` puts a Buffer's sha256 in place of its bytes. */
+export function encodeValue(v: unknown, digest = false): unknown {
+  if (Buffer.isBuffer(v)) return digest ? { $sha256: createHash('sha256').update(v).digest('hex') } : { $b64: v.toString('base64') };
+  if (v instanceof Map) return { $map: [...v].map(([k, x]) => [encodeValue(k, digest), encodeValue(x, digest)]) };
+  if (v instanceof Set) return { $set: [...v].map((x) => encodeValue(x, digest)) };
+  if (Array.isArray(v)) return v.map((x) => encodeValue(x, digest));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, encodeValue(x, digest)]));
+  return v;
+}
+
+export function decodeValue(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(decodeValue);
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (typeof o.$b64 === 'string') return Buffer.from(o.$b64, 'base64');
+    if (Array.isArray(o.$map)) return new Map((o.$map as unknown[][]).map(([k, x]) => [decodeValue(k), decodeValue(x)]));
+    if (Array.isArray(o.$set)) return new Set(o.$set.map(decodeValue));
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, decodeValue(x)]));
+  }
+  return v;
 }
 
 /** Answers slower than this are replayed with their delay; faster ones at once (no grader can tell). */
@@ -78,6 +116,49 @@ export class RecordingProbes extends EnvProbes {
     const sums = await super.pristineSums();
     this.log.pristine = sums ? [...sums] : null;
     return sums;
+  }
+
+  /** Asks the host side as EnvProbes does, and keeps the answer (or the failure) for the replay. */
+  private async host<T>(method: string, args: unknown[], ask: () => Promise<T>): Promise<T> {
+    const answers = ((this.log.host ??= {})[hostKey(method, args)] ??= []);
+    try {
+      const value = await ask();
+      answers.push({ value: encodeValue(value) });
+      return value;
+    } catch (err) {
+      answers.push({ error: String((err as Error)?.message ?? err).slice(0, 300) });
+      throw err;
+    }
+  }
+
+  protected override readArchiveOf(role: string, path: string, limits: ArchiveLimits): Promise<ArchiveRead | undefined> {
+    return this.host('archive', [role, path, limits], () => super.readArchiveOf(role, path, limits));
+  }
+
+  protected override topOf(role: string): Promise<TopProcess[]> {
+    return this.host('top', [role], () => super.topOf(role));
+  }
+
+  protected override probeContainer(script: string, args: string[], files: ProbeFile[]): Promise<{ exitCode: number; stdout: string }> {
+    return this.host('probe-container', [script, args, files], () => super.probeContainer(script, args, files));
+  }
+
+  override packageMd5s(packages: string[]): Promise<Map<string, Map<string, string>> | undefined> {
+    return this.host('package-md5s', [packages], () => super.packageMd5s(packages));
+  }
+
+  /** The ssh facts as a whole: live they may come from this machine's cache, which a replay elsewhere lacks. */
+  override sshFacts(): Promise<SshFacts> {
+    return this.host('ssh-facts', [], () => super.sshFacts());
+  }
+
+  /** The observer's verified records as the graders got them (checks/observer.ts prefers this method). */
+  observation(): Promise<Observation | undefined> {
+    return this.host('observation', [], () => readObservation(this.env.name));
+  }
+
+  observedControl(role: string): Promise<{ sysid?: string; tli?: number; state?: string } | undefined> {
+    return this.host('observed-control', [role], () => observedControl(this.env.name, this.env.pg, role));
   }
 }
 
@@ -137,6 +218,50 @@ export class ReplayProbes extends FactProbes {
 
   override async pristineSums(): Promise<Map<string, string> | undefined> {
     return this.log.pristine ? new Map(this.log.pristine) : undefined;
+  }
+
+  private readonly hostUsed = new Map<string, number>();
+
+  /** The recorded host-side answer, in order then the last again; none: a miss (the hand-in is refused). */
+  private host<T>(method: string, args: unknown[]): Promise<T> {
+    const key = hostKey(method, args);
+    const answers = this.log.host?.[key];
+    if (!answers?.length) {
+      this.misses.push(key);
+      return Promise.reject(new ReplayMissError('host', [method]));
+    }
+    const i = this.hostUsed.get(key) ?? 0;
+    this.hostUsed.set(key, i + 1);
+    const a = answers[Math.min(i, answers.length - 1)];
+    return a.error !== undefined ? Promise.reject(new Error(a.error)) : Promise.resolve(decodeValue(a.value) as T);
+  }
+
+  protected override readArchiveOf(role: string, path: string, limits: ArchiveLimits): Promise<ArchiveRead | undefined> {
+    return this.host('archive', [role, path, limits]);
+  }
+
+  protected override topOf(role: string): Promise<TopProcess[]> {
+    return this.host('top', [role]);
+  }
+
+  protected override probeContainer(script: string, args: string[], files: ProbeFile[]): Promise<{ exitCode: number; stdout: string }> {
+    return this.host('probe-container', [script, args, files]);
+  }
+
+  override packageMd5s(packages: string[]): Promise<Map<string, Map<string, string>> | undefined> {
+    return this.host('package-md5s', [packages]);
+  }
+
+  override sshFacts(): Promise<SshFacts> {
+    return this.host('ssh-facts', []);
+  }
+
+  observation(): Promise<Observation | undefined> {
+    return this.host('observation', []);
+  }
+
+  observedControl(role: string): Promise<{ sysid?: string; tli?: number; state?: string } | undefined> {
+    return this.host('observed-control', [role]);
   }
 }
 

@@ -99,7 +99,8 @@ export async function removeObserver(env: string, roles: string[]): Promise<void
 export class ObserverUnavailable extends Error {}
 
 /** The observer's records, verified with its key; undefined when the observer is not there. */
-export async function readObservation(env: string): Promise<Observation | undefined> {
+/** The observer's key and its signed lines as they are on its volume; undefined when the env has no observer. */
+export async function readObservationText(env: string): Promise<{ key: string; log: string } | undefined> {
   const r = await execInContainer(observerName(env), ['sh', '-c', 'cat "$1" && head -c "$3" "$2" 2>/dev/null; true', 'read', KEY, LOG, String(READ_LIMIT)], {
     user: 'postgres', timeoutMs: TIMEOUTS.progressLogMs,
   }).catch(() => undefined);
@@ -108,7 +109,12 @@ export async function readObservation(env: string): Promise<Observation | undefi
   const nl = text.indexOf('\n');
   const key = text.slice(0, nl).trim();
   if (!/^[0-9a-f]{64}$/.test(key)) return undefined;
-  return verifyRecords(text.slice(nl + 1), key);
+  return { key, log: text.slice(nl + 1) };
+}
+
+export async function readObservation(env: string): Promise<Observation | undefined> {
+  const raw = await readObservationText(env);
+  return raw && verifyRecords(raw.log, raw.key);
 }
 
 /** Appends lab's own authenticated mark (e.g. `lab solve`); false when the observer is not there. */

@@ -123,7 +123,8 @@ describe('faults and bad input (PostgreSQL 15)', () => {
       expect(r.stdout).toMatch(/ntorno ".*" (listo|ya está en marcha)/);
     }
     expect(docker(['network', 'ls', '-q', '--filter', `name=^pglab-${A}$`]).split('\n')).toHaveLength(1);
-    expect(docker(['ps', '-q', '--filter', `label=pglab.env=${A}`]).split('\n')).toHaveLength(2);
+    // maestro and esclavo (the env's observer is the third container, without a role).
+    expect(docker(['ps', '-q', '--filter', `label=pglab.env=${A}`, '--filter', 'label=pglab.role']).split('\n')).toHaveLength(2);
     expect(docker(['ps', '-aq', '--filter', `name=pglab-${A}-lock`])).toBe(''); // the lock is released
     expect(await psqlOne(A, 'esclavo')).toBe('1');
   });
@@ -192,7 +193,7 @@ describe('faults and bad input (PostgreSQL 15)', () => {
     expect(grade.code, grade.stderr).toBe(0);
     const g = JSON.parse(grade.stdout).envs[0];
     expect(g.error).toBeUndefined();
-    expect(g.score).toBeGreaterThan(0);
+    expect(g.score).toBe(0); // a fresh env earns nothing; what matters is that the grade is made
   });
 
   it('servers have a pids limit, a CPU limit, a memory limit and restart by themselves', async () => {

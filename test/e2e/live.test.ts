@@ -338,7 +338,8 @@ describe.skipIf(!CHROMIUM)('live feedback (PostgreSQL 15, Chromium)', () => {
       // Right at the first load: every step of the finished lab ✓, graded as `lab grade` does.
       const row = rowOf(dom, env);
       expect(row.match(/data-status="pass"/g)?.length).toBe(6);
-      expect(row).toContain('<td>53/53</td>');
+      // Done with `lab solve`: every step ✓, and 0 points, as `lab grade` gives solved steps by default.
+      expect(row).toContain('<td>0/53</td>');
       expect(row).not.toMatch(/nunca/);
       expect(row).toContain('<td class="student">Pérez, Ana 1</td>');
       expect(dom).toMatch(/<p class="legend small">✓ paso completo/);

@@ -1,7 +1,8 @@
 /** Issue 18: hand-ins verify (truncated, edited, another lab or version are refused), and the replay answers as recorded. */
 import { describe, expect, it } from 'vitest';
 import { HANDIN_MEMBERS, labDigest, packHandin, pglabVersion, problemText, verifyHandin, type HandinManifest } from '../../src/handin/handin.js';
-import { questionKey, ReplayProbes, type ProbeLog } from '../../src/handin/replay.js';
+import { decodeValue, encodeValue, hostKey, questionKey, ReplayProbes, type ProbeLog } from '../../src/handin/replay.js';
+import { signLine } from '../../src/observer/records.js';
 import { readTar, writeTar } from '../../src/handin/tar.js';
 import { setLang } from '../../src/i18n/index.js';
 import { fakeEnv } from './support/fake-env.js';
@@ -87,5 +88,43 @@ describe('replay', () => {
     const key = questionKey('esclavo', ['ps'], { user: 'root' });
     const probes = new ReplayProbes(env, { calls: { [key]: [{ ms: 1, error: { kind: 'down', role: 'esclavo' } }] }, nonces: {} });
     await expect(probes.exec('esclavo', ['ps'], { user: 'root' })).rejects.toMatchObject({ role: 'esclavo' });
+  });
+});
+
+describe('hand-ins carry the observer and the host-side facts', () => {
+  const KEY = 'a'.repeat(64);
+  const lines = [{ n: 1, at: 1, t: 'start' }, { n: 2, at: 2, t: 'server', role: 'maestro', up: 1, rec: 'f', tli: 1, sysid: '1' }].map((r) => signLine(KEY, r as Record<string, string | number>)).join('');
+  const withObserver = (log: string, key = KEY) => packHandin(base(), [...members(), { name: 'observer/records.log', data: Buffer.from(log) }, { name: 'observer/key', data: Buffer.from(key) }]);
+
+  it('the graders get the observation of the records themselves, verified line by line', () => {
+    const r = verifyHandin(withObserver(lines));
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const observation = decodeValue(r.log.host![hostKey('observation', [])][0].value) as { records: unknown[]; tampered: number };
+    expect(observation.records).toHaveLength(2);
+    expect(observation.tampered).toBe(0);
+  });
+
+  it('a record changed by hand (sums of the manifest recomputed) does not verify: refused, naming it', () => {
+    const edited = lines.replace('"tli":1', '"tli":2');
+    const r = verifyHandin(withObserver(edited));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.problem).toEqual({ reason: 'observer', member: 'observer/records.log' });
+    expect(reason(withObserver(lines, 'not-a-key'))).toBe('observer');
+  });
+
+  it('host-side answers (archive reads with bytes, maps) replay as recorded; one not recorded is a miss', async () => {
+    const archive = { entries: [{ name: 'pg_control', type: 'f', size: 8, mode: 0o600, uid: 101, mtime: 1, linkname: '', data: Buffer.from('01234567') }], truncated: false };
+    const md5s = new Map([['openssh-server', new Map([['/usr/sbin/sshd', 'abc']])]]);
+    const recorded: ProbeLog = {
+      calls: {}, nonces: {},
+      host: { [hostKey('archive', ['maestro', '/x', { stopAfter: 1 }])]: [{ value: encodeValue(archive) }], [hostKey('package-md5s', [['openssh-server']])]: [{ value: encodeValue(md5s) }] },
+    };
+    const replay = new ReplayProbes(env, JSON.parse(JSON.stringify(recorded)) as ProbeLog);
+    const read = await (replay as unknown as { readArchiveOf: (r: string, p: string, l: object) => Promise<typeof archive> }).readArchiveOf('maestro', '/x', { stopAfter: 1 });
+    expect(read.entries[0].data.toString()).toBe('01234567');
+    expect(await replay.packageMd5s(['openssh-server'])).toEqual(md5s);
+    await expect((replay as unknown as { topOf: (r: string) => Promise<unknown> }).topOf('maestro')).rejects.toThrow();
+    expect(replay.misses).toHaveLength(1);
   });
 });
