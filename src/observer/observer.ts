@@ -34,7 +34,8 @@ const READ_LIMIT = 8 * 1024 * 1024;
 export const OBSERVER_LIMITS = { memoryBytes: 64 * 1024 * 1024, pids: 64, nanoCpus: 250_000_000 } as const;
 
 let script: string | undefined;
-const observerScript = () => (script ??= readFileSync(path.join(PROJECT_ROOT, 'observer', 'pglab-observer.pl'), 'utf8'));
+// LF whatever the checkout (Git for Windows may write CRLF): the same script, and Perl's heredocs stay whole.
+const observerScript = () => (script ??= readFileSync(path.join(PROJECT_ROOT, 'observer', 'pglab-observer.pl'), 'utf8').replace(/\r\n/g, '\n'));
 
 export interface ObserverInput { env: string; image: string; pg: PgMajor; roles: string[]; labels: Labels }
 

@@ -300,9 +300,9 @@ describe('a CRLF checkout (Git for Windows) and Debian\'s base from a registry m
     expect((await docker(['push', mirrorRef])).code).toBe(0);
     await docker(['rmi', mirrorRef]);
 
-    // A copy of the checkout with CRLF line ends in docker/, labs/ and exercises/ (what core.autocrlf=true checks out).
+    // A copy of the checkout with CRLF line ends in docker/, labs/, exercises/ and observer/ (what core.autocrlf=true checks out).
     const root = path.join(tmp, 'crlf-checkout');
-    for (const d of ['bin', 'dist', 'docker', 'labs', 'exercises']) cpSync(path.join(ROOT, d), path.join(root, d), { recursive: true });
+    for (const d of ['bin', 'dist', 'docker', 'labs', 'exercises', 'observer']) cpSync(path.join(ROOT, d), path.join(root, d), { recursive: true });
     copyFileSync(path.join(ROOT, 'package.json'), path.join(root, 'package.json'));
     symlinkSync(path.join(ROOT, 'node_modules'), path.join(root, 'node_modules'));
     let converted = 0;
@@ -316,7 +316,7 @@ describe('a CRLF checkout (Git for Windows) and Debian\'s base from a registry m
         }
       }
     };
-    for (const d of ['docker', 'labs', 'exercises']) toCrlf(path.join(root, d));
+    for (const d of ['docker', 'labs', 'exercises', 'observer']) toCrlf(path.join(root, d));
     expect(converted).toBeGreaterThan(20);
     expect(readFileSync(path.join(root, 'docker/pg/pglab-init'), 'utf8')).toMatch(/^#![^\n]*\r\n/);
     expect(readFileSync(path.join(root, 'labs/wal-streaming/solutions/lib.sh'), 'utf8')).toContain('\r\n');
