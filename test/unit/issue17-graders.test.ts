@@ -23,6 +23,7 @@ import { renderCheck, renderStep } from '../../src/render/checklist.js';
 import { archiveText, streamText } from '../../src/render/topology-text.js';
 import { CHECKS as FAILBACK } from '../../labs/sync-failback/checks/index.js';
 import { fakeEnv } from './support/fake-env.js';
+import { observed, serverSeen } from './support/observations.js';
 import {
   ctx91, FixtureProbes, fx, IP91, lsLa, psqlTable, selectFrom, sqlAnswers, type CapturedTable, type FixtureConfig, type SqlRule, TOOLS_FILES,
 } from './support/fixture-probes.js';
@@ -336,7 +337,12 @@ describe('1. sync-failback step 1 / step 3: a history through timeline 2 is not 
         { role: 'esclavo', query: /pg_xlogfile_name/, rows: [['000000020000000000000007']] },
       ]),
     });
-    Object.assign(probes, { recording: async (role: 'maestro' | 'esclavo') => ({ records: records[role], rejected: 0 }) });
+    // What the env's observer saw, in its own records (the lab reads these, not the servers' own).
+    const seen = (['maestro', 'esclavo'] as const).flatMap((role) => records[role].map((r) => [role, r] as const)).sort((a, b) => a[1].at - b[1].at);
+    const obs = observed(seen.map(([role, r]) => serverSeen(r.at, role, r.sysid, {
+      rec: r.inRecovery ? 't' : 'f', wr: r.receiver ?? '', snd: r.senders.map((x) => `${x.client}/${x.state}/async`).join(','),
+    })));
+    Object.assign(probes, { observation: async () => obs });
     return probes;
   };
   const rec = (at: number, r: Partial<RecordLine>): RecordLine => ({ at, up: true, sysid, walFile: '', receiveLsn: '', replayLsn: '', senders: [], receiver: '', lastArchived: '', ready: 0, ...r });

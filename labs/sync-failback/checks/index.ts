@@ -8,13 +8,12 @@
  * the requirement in a role-agnostic way ("the primary has a synchronous standby") or fall back on
  * what survives (the timeline history proves maestro once replayed esclavo's timeline).
  */
-import { fail, nonceReplicated, pass, sameTables, TIMEOUTS, type CheckContext, type CheckFn, type CheckOutcome, type PgProfile, type Probes } from '../../../src/checks/index.js';
+import { fail, nonceReplicated, observation, pass, periods, sameTables, TIMEOUTS, type CheckContext, type CheckFn, type CheckOutcome, type PgProfile, type Probes } from '../../../src/checks/index.js';
 import { lang } from '../../../src/i18n/index.js';
 import { parseTimelineHistory } from '../../../src/pg/backup.js';
 import { confGet, parseConf } from '../../../src/pg/conf.js';
 import { matchHba, parseHba } from '../../../src/pg/hba.js';
 import { timelineHistoryPath } from '../../../src/pg/profile.js';
-import { spans } from '../../../src/pg/recorder.js';
 import { conninfoApplicationName, listed, parseSyncNames, type SyncNames } from './parse.js';
 
 type Role = 'maestro' | 'esclavo';
@@ -63,21 +62,23 @@ async function lineage(probes: Probes, profile: PgProfile, role: string): Promis
 }
 
 /**
- * Periods when maestro was seen as a standby streaming from esclavo: esclavo's record shows a wal
- * sender streaming to maestro's address while maestro's shows itself in recovery with its wal
- * receiver streaming, both of the live cluster (system identifier). The records only corroborate:
- * every caller also requires the live state that such a past leaves (timeline history, same cluster).
+ * Periods when maestro was seen as a standby streaming from esclavo, by the env's observer (its
+ * authenticated records, outside the student's reach): esclavo a primary of the live cluster with a
+ * wal sender streaming to maestro's address, while maestro is in recovery with the same system
+ * identifier (and, on 9.6+, its wal receiver streaming). The records only corroborate: every caller
+ * also requires the live state that such a past leaves (timeline history, same cluster).
  */
 async function maestroSeenStreaming(probes: Probes, ip: CheckContext['ip'], clusterSysid: string): Promise<[number, number][]> {
-  const [mine, theirs] = await Promise.all([probes.recording('maestro').catch(() => undefined), probes.recording('esclavo').catch(() => undefined)]);
-  const receiving = spans((mine?.records ?? []).filter((r) => r.sysid === clusterSysid), (r) => r.inRecovery === true && r.receiver === 'streaming');
-  const sending = spans((theirs?.records ?? []).filter((r) => r.sysid === clusterSysid), (r) => r.senders.some((x) => x.client === ip.maestro && x.state === 'streaming'));
-  const slack = 15; // the two servers record on their own clocks' ticks
-  const both: [number, number][] = [];
-  for (const [a0, a1] of sending) {
-    for (const [b0, b1] of receiving) if (Math.max(a0, b0) - slack <= Math.min(a1, b1) + slack) both.push([Math.max(a0, b0), Math.min(a1, b1)]);
-  }
-  return both;
+  const obs = await observation(probes);
+  if (!obs) return [];
+  const last = obs.records.at(-1)?.at ?? 0;
+  return periods(obs, (m) => {
+    const e = m.servers.get('esclavo');
+    const mst = m.servers.get('maestro');
+    if (!e?.up || e.inRecovery !== false || e.sysid !== clusterSysid) return false;
+    if (!mst?.up || mst.inRecovery !== true || mst.sysid !== clusterSysid) return false;
+    return e.senders.some((x) => x.client === ip.maestro && x.state === 'streaming') && (mst.receiver === '' || mst.receiver === 'streaming');
+  }).map((p) => [p.from, p.to ?? last] as [number, number]);
 }
 
 type Replayed = { ok: boolean; reason?: string; evidence: Record<string, string | number> };
