@@ -8,8 +8,7 @@
  * the requirement in a role-agnostic way ("the primary has a synchronous standby") or fall back on
  * what survives (the timeline history proves maestro once replayed esclavo's timeline).
  */
-import { fail, nonceReplicated, observation, pass, periods, sameTables, TIMEOUTS, type CheckContext, type CheckFn, type CheckOutcome, type PgProfile, type Probes } from '../../../src/checks/index.js';
-import { lang } from '../../../src/i18n/index.js';
+import { fail, nonceReplicated, observation, pass, periods, sameTables, span, TIMEOUTS, type CheckContext, type CheckFn, type CheckOutcome, type PgProfile, type Probes } from '../../../src/checks/index.js';
 import { parseTimelineHistory } from '../../../src/pg/backup.js';
 import { confGet, parseConf } from '../../../src/pg/conf.js';
 import { matchHba, parseHba } from '../../../src/pg/hba.js';
@@ -109,8 +108,7 @@ async function maestroReplayedEsclavo(probes: Probes, profile: PgProfile, ip: Ch
 
 /** "19:18–19:20" in the machine's local time. */
 function period([from, to]: [number, number]): string {
-  const hm = (s: number) => new Date(s * 1000).toLocaleTimeString(lang() === 'en' ? 'en-GB' : 'es-AR', { hour: '2-digit', minute: '2-digit' });
-  return from === to ? hm(from) : `${hm(from)}–${hm(to)}`;
+  return span(from, to);
 }
 
 /** Why a primary has no wal sender for a standby: the settings and rules a student controls. */
