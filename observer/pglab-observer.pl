@@ -94,13 +94,14 @@ my $SQL91 = q{SELECT pg_is_in_recovery(),
  CASE WHEN pg_is_in_recovery() THEN coalesce(pg_last_xlog_replay_location()::text, '') ELSE pg_current_xlog_location()::text END,
  coalesce(pg_last_xlog_receive_location()::text, ''), '',
  coalesce((SELECT string_agg(coalesce(host(client_addr), 'local') || '/' || coalesce(state, '') || '/' || coalesce(sync_state, ''), ',' ORDER BY 1) FROM pg_stat_replication), ''),
- current_setting('archive_mode'), current_setting('archive_command'), ''};
+ current_setting('archive_mode'), current_setting('archive_command'), '', ''};
 my $SQL = q{SELECT pg_is_in_recovery(),
  CASE WHEN pg_is_in_recovery() THEN coalesce(pg_last_wal_replay_lsn()::text, '') ELSE pg_current_wal_lsn()::text END,
  coalesce(pg_last_wal_receive_lsn()::text, ''), coalesce((SELECT status FROM pg_stat_wal_receiver), ''),
  coalesce((SELECT string_agg(coalesce(host(client_addr), 'local') || '/' || coalesce(state, '') || '/' || coalesce(sync_state, ''), ',' ORDER BY 1) FROM pg_stat_replication), ''),
  current_setting('archive_mode'), current_setting('archive_command'),
- (SELECT archived_count || '/' || coalesce(last_archived_wal, '') || '/' || failed_count FROM pg_stat_archiver)};
+ (SELECT archived_count || '/' || coalesce(last_archived_wal, '') || '/' || failed_count FROM pg_stat_archiver),
+ CASE WHEN pg_is_in_recovery() THEN '' ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END};
 
 my (%control, %controlStamp, %last, %lastPos, %lastArch, %badArrival);
 
@@ -164,7 +165,13 @@ sub observe {
   my ($lsn, $rcv, $archiver) = ('', '', '');
   if (defined $row) {
     chomp $row;
-    my ($rec, $l, $r, $wr, $snd, $mode, $command, $a) = split(/\x1f/, $row, -1);
+    my ($rec, $l, $r, $wr, $snd, $mode, $command, $a, $walTli) = split(/\x1f/, $row, -1);
+    # 10+ promote before the end-of-recovery checkpoint: pg_control's timeline follows seconds later, the
+    # current WAL file's name (its first 8 hex digits) has it at once.
+    if (($walTli // '') =~ /^[0-9A-F]{8}$/) {
+      my $t = hex($walTli);
+      $s{tli} = $t if $s{tli} eq '' || $t > $s{tli};
+    }
     $s{rec} = $rec // '';
     $s{wr} = $wr // '';
     $s{snd} = $snd // '';
@@ -184,7 +191,9 @@ sub observe {
   }
   $lastPos{"$role/lsn"} = "$lsn/$rcv";
   # 9.4+: what the archiver itself reports shipped (the student cannot write these counters).
-  if ($archiver =~ m{^(\d+)/([0-9A-F]{24})?/(\d+)$} && $s{rec} eq 'f') {
+  # The last one archived may be a backup history file (000000010000000000000002.00000028.backup, archived
+  # by pg_stop_backup after the segments it needs): its segment was shipped too.
+  if ($archiver =~ m{^(\d+)/(?:([0-9A-F]{24})(?:\.[0-9A-F]{8}\.backup|\.partial)?|[^/]*)/(\d+)$} && $s{rec} eq 'f') {
     my ($count, $seg) = ($1, $2 // '');
     if ($seg ne '' && ($lastArch{$role} // '') ne "$count/$seg") {
       $lastArch{$role} = "$count/$seg";
