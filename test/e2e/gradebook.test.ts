@@ -102,7 +102,8 @@ describe(`from the lab to the gradebook (PostgreSQL ${PG})`, () => {
     await ok(['solve', 'step-1', '--env', ANA, '--yes']);
     await ok(['solve', 'step-2', '--env', ANA, '--yes']);
     const out = path.join(tmp, 'moodle.csv');
-    await ok(['class', 'grade', '--class', KLASS, '--roster', fullRoster, '--format', 'moodle', '--out', out]);
+    // Ana's steps were done with `lab solve`: counted on purpose (solved steps earn 0 by default).
+    await ok(['class', 'grade', '--class', KLASS, '--roster', fullRoster, '--format', 'moodle', '--out', out, '--count-solved']);
     const text = readFileSync(out, 'utf8');
     const records = parseCsv(text, ',').map((r) => r.fields);
     expect(records[0]).toEqual(['Nombre', 'Dirección de correo', 'Número de ID', 'wal-streaming', 'wal-streaming comentarios']);
@@ -126,7 +127,7 @@ describe(`from the lab to the gradebook (PostgreSQL ${PG})`, () => {
     expect(byId['150003'][3]).toBe('');
     expect(byId['150003'][4]).toBe(`Sin nota: no hay entorno "${KLASS}-sol" en la clase "${KLASS}".`);
     // --scale 100 and lab grade --format moodle --roster for one env.
-    const one = await ok(['grade', '--env', ANA, '--roster', fullRoster, '--format', 'moodle', '--scale', '100']);
+    const one = await ok(['grade', '--env', ANA, '--roster', fullRoster, '--format', 'moodle', '--scale', '100', '--count-solved']);
     const row = parseCsv(one.stdout, ',')[1].fields;
     expect(Number(row[3])).toBeCloseTo(Number(ana[3]) * 10, 1);
   });
@@ -182,7 +183,7 @@ describe(`from the lab to the gradebook (PostgreSQL ${PG})`, () => {
     cloneEnv(ANA, COPY);
     await ok(['up', '--env', ANA]);
     await ok(['up', '--env', COPY]);
-    const report = await jsonOf(['class', 'grade', '--class', KLASS]);
+    const report = await jsonOf(['class', 'grade', '--class', KLASS, '--count-solved']);
     const ana = report.envs.find((g) => g.env === ANA)!;
     const copy = report.envs.find((g) => g.env === COPY)!;
     expect(ana.flags?.find((f) => f.kind === 'system-identifier')?.with).toBe(COPY);
