@@ -111,6 +111,7 @@ export class LiveSession {
       const step = await this.pickStep();
       const probes = new EnvProbes(this.env);
       probes.prefetch(this.plan);
+      await this.progressNow(); // read (or re-read every 15 cycles) before the snapshot uses it below
       if (this.cycles === 1 && this.opts.topology !== false) await this.seedHistory(probes, at);
       const [topo, result] = await Promise.all([
         this.opts.topology === false ? undefined : topology({ probes, profile: probes.profile }),
