@@ -122,9 +122,11 @@ async function up(env: string, vars: Record<string, string>, root?: string): Pro
 function labFrom(root: string, args: string[], vars: Record<string, string> = {}): Promise<CliResult> {
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile('node', [path.join(root, 'bin', 'lab.js'), ...args], { env: { ...process.env, ...vars }, maxBuffer: 32 * 1024 * 1024, timeout: 900_000 }, (err, stdout, stderr) => {
+    const child = execFile('node', [path.join(root, 'bin', 'lab.js'), ...args], { env: { ...process.env, ...vars }, maxBuffer: 32 * 1024 * 1024, timeout: 900_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) || 1 : 0, stdout, stderr, ms: Date.now() - started });
     });
+    // Nothing to type: stdin at EOF (`lab exec` passes piped stdin through and would wait for it).
+    child.stdin?.end();
   });
 }
 
