@@ -16,7 +16,7 @@ import os from 'node:os';
 import { LabError } from '../errors.js';
 import { lang, localized, t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
-import { renderExerciseSource } from '../lab/exercise.js';
+import { exerciseHtml } from '../render/exercise-html.js';
 import { envFacts } from '../lab/facts.js';
 import { escapeHtml } from '../render/escape.js';
 import { boardTable, ENV_LAYOUT, envParts, page, type BoardRow, type PageParts } from '../render/live-html.js';
@@ -121,32 +121,17 @@ export async function startWeb(opts: WebOptions): Promise<WebServer> {
   const exercises = new Map<string, string>();
   let streams = 0;
 
-  const exerciseHtml = async (snap: Snapshot): Promise<string> => {
-    const key = `${snap.lab.id}/${snap.step.id}/${snap.env.pg}/${lang()}`;
+  const exerciseOf = async (snap: Snapshot): Promise<string> => {
+    // Per env: the text carries that env's IPs (a class board serves several envs of one version).
+    const key = `${snap.env.name}/${snap.lab.id}/${snap.step.id}/${snap.env.pg}/${lang()}`;
     let html = exercises.get(key);
-    if (!html) {
-      const { Marked } = await import('marked');
-      const md = renderExerciseSource(snap.lab.id, lang(), snap.step.exercise, snap.env.pg, envFacts(snap.env));
-      // Raw HTML in the markdown is shown as text; links only to http(s) or within the page.
-      const marked = new Marked({
-        renderer: {
-          html: (tok) => escapeHtml(tok.text),
-          link(tok) {
-            const ok = /^(https?:|#)/i.test(tok.href);
-            return ok ? `<a href="${escapeHtml(tok.href)}" rel="noreferrer">${this.parser.parseInline(tok.tokens)}</a>` : this.parser.parseInline(tok.tokens);
-          },
-          image: (tok) => escapeHtml(tok.text),
-        },
-      });
-      html = marked.parse(md, { async: false }) as string;
-      exercises.set(key, html);
-    }
+    if (!html) exercises.set(key, (html = await exerciseHtml(snap.lab.id, lang(), snap.step.exercise, snap.env.pg, envFacts(snap.env))));
     return html;
   };
 
   const envFragments = (session: LiveSession) => async (snap: Snapshot): Promise<PageParts> => ({
     ...envParts({ ...snap, stepTitle: localized(snap.step.title), done: session.doneText(snap.step) }, HISTORY_MIN),
-    exercise: await exerciseHtml(snap),
+    exercise: await exerciseOf(snap),
   });
 
   // The env pages: one feed per env, made when first asked for.
