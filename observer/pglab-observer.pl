@@ -207,9 +207,20 @@ sub observe {
   scanArchive($role) if $role ne 'maestro';
 }
 
+# A look on demand: lab (never the student, who cannot reach this container) leaves a request file
+# in $REQUESTS and sends SIGUSR1; the request is removed after a look that began after it was made,
+# so a `lab check` right after the student's last command judges that command (no 4-second race).
+my $REQUESTS = "$HOME/look-requests";
+mkdir $REQUESTS unless -d $REQUESTS;
+my $wake = 0;
+$SIG{USR1} = sub { $wake = 1 };
 record(t => 'start', pg => $PG, roles => join(',', @ROLES));
 $SIG{TERM} = sub { exit 0 };
 while (1) {
+  $wake = 0;
+  my @asked = glob("$REQUESTS/*");
   observe($_) for @ROLES;
-  sleep $EVERY;
+  unlink @asked;
+  # A signal during the look asks for one more; sleep is cut short by a signal arriving during it.
+  sleep $EVERY unless $wake;
 }

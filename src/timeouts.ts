@@ -101,6 +101,8 @@ const BASE = {
 
   /** Reading or appending the env's progress log (/var/lib/pglab/progress.jsonl, a small file in the state volume). */
   progressLogMs: 5_000,
+  /** A look on demand by the env's observer (one psql and pg_controldata per server, ~0.2 s; a loaded class server needs more). */
+  observerLookMs: 8_000,
 
   // Checks (src/checks/, labs/<id>/checks/).
   /** A row written on maestro must be readable on esclavo by then: streaming takes milliseconds, 10 s allows a loaded host. */

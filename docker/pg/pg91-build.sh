@@ -39,6 +39,14 @@ cp /usr/share/misc/config.guess /usr/share/misc/config.sub config/
 sed -i 's/^#if defined(__arm__) || defined(__arm)$/#if defined(__arm__) || defined(__arm) || defined(__aarch64__)/' src/include/storage/s_lock.h
 grep -q '__aarch64__' src/include/storage/s_lock.h
 
+# The database system identifier as 9.4+ draw it (PostgreSQL commit 5035701e, "Fix bogus generation of
+# unique system identifiers"): 9.1 ORs tv_usec into tv_sec's low bits, so two clusters made in the same
+# second (maestro and esclavo at `lab up`, a class's envs at `lab class up`) share one often: up to half
+# the time, depending on the second. Graders tell a clone and a copied env by this identifier.
+sed -i 's/^\tsysidentifier |= (uint32) (tv.tv_sec | tv.tv_usec);$/\tsysidentifier |= ((uint64) tv.tv_usec) << 12;\n\tsysidentifier |= getpid() \& 0xFFF;/' \
+  src/backend/access/transam/xlog.c
+grep -q 'sysidentifier |= getpid() & 0xFFF;' src/backend/access/transam/xlog.c
+
 # Optional cross build (PG91_CROSS_HOST=aarch64-linux-gnu): lets an amd64 host check the arm64 recipe.
 cross=()
 if [ -n "${PG91_CROSS_HOST:-}" ]; then cross=(--host="$PG91_CROSS_HOST" CC="$PG91_CROSS_HOST-gcc"); fi

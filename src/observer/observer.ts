@@ -27,6 +27,7 @@ export const SOCKET_DIR = '/run/postgresql';
 const HOME = '/var/lib/postgresql';
 const LOG = `${HOME}/observer.log`;
 const KEY = `${HOME}/observer.key`;
+const LOOK_REQUESTS = `${HOME}/look-requests`;
 /** Records read per grading: the observer stops writing at 4 MiB (PGLAB_OBSERVER_MAX_BYTES), so this is all of them. */
 const READ_LIMIT = 8 * 1024 * 1024;
 
@@ -100,10 +101,23 @@ export async function removeObserver(env: string, roles: string[]): Promise<void
 export class ObserverUnavailable extends Error {}
 
 /** The observer's records, verified with its key; undefined when the observer is not there. */
-/** The observer's key and its signed lines as they are on its volume; undefined when the env has no observer. */
+/**
+ * Asks the observer for a look now and waits (bounded) until one that began after the request ended:
+ * the student's last command is judged, not the observer's look of up to 4 s before it. An observer
+ * made before looks on demand existed ignores the signal: the wait runs out and its records are read as they are.
+ */
+const LOOK_NOW = [
+  'req="$1/$2"; mkdir -p "$1" && : > "$req" && kill -USR1 1 2>/dev/null',
+  'i=0; while [ -e "$req" ] && [ "$i" -lt "$3" ]; do sleep 0.1; i=$((i+1)); done; rm -f "$req"',
+].join('; ');
+
+/** The observer's key and its signed lines as they are on its volume (after a fresh look); undefined when the env has no observer. */
 export async function readObservationText(env: string): Promise<{ key: string; log: string } | undefined> {
-  const r = await execInContainer(observerName(env), ['sh', '-c', 'cat "$1" && head -c "$3" "$2" 2>/dev/null; true', 'read', KEY, LOG, String(READ_LIMIT)], {
-    user: 'postgres', timeoutMs: TIMEOUTS.progressLogMs,
+  const waitTenths = Math.ceil(TIMEOUTS.observerLookMs / 100);
+  const token = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  const script = `{ ${LOOK_NOW}; } ; cat "$4" && head -c "$6" "$5" 2>/dev/null; true`;
+  const r = await execInContainer(observerName(env), ['sh', '-c', script, 'read', LOOK_REQUESTS, token, String(waitTenths), KEY, LOG, String(READ_LIMIT)], {
+    user: 'postgres', timeoutMs: TIMEOUTS.observerLookMs + TIMEOUTS.progressLogMs,
   }).catch(() => undefined);
   if (!r || r.exitCode !== 0) return undefined;
   const text = r.stdout.toString();

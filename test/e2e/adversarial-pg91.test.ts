@@ -45,6 +45,21 @@ describe('graders on real PostgreSQL 9.1 mistakes', () => {
     await lab(['down', '--env', env, '--purge', '--yes']);
   });
 
+  it('maestro and esclavo get their own system identifiers, drawn as 9.4+ do, not 9.1\'s tv_sec | tv_usec', async () => {
+    // 9.1's initdb ORs the microseconds into the second's low bits: two clusters made in the same second
+    // shared an identifier up to half the time, and esclavo passed "is a clone" with nothing done.
+    const ids: bigint[] = [];
+    for (const role of ['maestro', 'esclavo']) {
+      const r = await exec(env, role, 'postgres', ['env', 'LC_ALL=C', '/usr/lib/postgresql/9.1/bin/pg_controldata', DATA]);
+      ids.push(BigInt(/Database system identifier:\s+(\d+)/.exec(r.stdout)![1]));
+    }
+    expect(ids[0]).not.toBe(ids[1]);
+    for (const id of ids) {
+      const [high, low] = [id >> 32n, id & 0xffffffffn];
+      expect(low & high, `the low half of ${id} holds every bit of its second`).not.toBe(high);
+    }
+  });
+
   it('archive_command with the PDF line break typed as a space: rsync really fails, the hint says why', async () => {
     await append('maestro', 'root', `${CONF}/postgresql.conf`, [
       'wal_level = hot_standby', 'archive_mode = on',

@@ -56,6 +56,14 @@ describe('controlFacts on the 9.1 captures', () => {
     expect(facts('es/pg_controldata-esclavo-initial.txt').systemIdentifier).not.toBe(facts('es/pg_controldata-maestro-initial.txt').systemIdentifier);
   });
 
+  it('records why the image patches initdb: real 9.1 ORs tv_usec into the second, two clusters of one second nearly collide', () => {
+    // The predicate test/e2e/adversarial-pg91.test.ts asserts false on the image's clusters holds for every real 9.1 capture.
+    const ids = ['pg_controldata-maestro-initial.txt', 'pg_controldata-esclavo-initial.txt', 'es/pg_controldata-maestro-initial.txt', 'es/pg_controldata-esclavo-initial.txt']
+      .map((f) => BigInt(facts(f).systemIdentifier!));
+    for (const id of ids) expect((id & 0xffffffffn) & (id >> 32n)).toBe(id >> 32n);
+    expect(ids[0] >> 32n).toBe(ids[1] >> 32n); // maestro and esclavo made in the same second
+  });
+
   it('passes other states through and omits missing facts', () => {
     expect(controlFacts('Database cluster state:               shut down in recovery\n')).toEqual({ clusterState: 'shut down in recovery' });
     expect(controlFacts('')).toEqual({});
