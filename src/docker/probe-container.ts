@@ -33,10 +33,15 @@ export function tarOf(files: ProbeFile[]): Buffer {
 /**
  * Runs `script` (fixed text; `args` arrive as positional parameters) in a new container of `image`
  * on `network`, with `files` placed in /tmp/pglab-probe first. Its stdout (bounded) and exit code;
- * the container is removed whatever happens.
+ * the container is removed whatever happens. With `pidOf`, the probe joins that container's pid
+ * namespace instead, with no network and only CAP_SYS_PTRACE beyond none (to read what the
+ * server's processes run: /proc/<pid>/exe, maps, environ).
  */
 export async function runProbeContainer(
-  opts: { image: string; network: string; env: string; script: string; args: string[]; files?: ProbeFile[]; timeoutMs: number; maxOutput?: number },
+  opts: {
+    image: string; network: string; env: string; script: string; args: string[]; files?: ProbeFile[]; timeoutMs: number; maxOutput?: number;
+    pidOf?: string;
+  },
 ):
   Promise<{ exitCode: number; stdout: string }> {
   const docker = dockerClient();
@@ -46,7 +51,9 @@ export async function runProbeContainer(
     Cmd: opts.args,
     User: 'root',
     Labels: { 'pglab.throwaway': 'probe', 'pglab.probe.env': opts.env },
-    HostConfig: { NetworkMode: opts.network, AutoRemove: false },
+    HostConfig: opts.pidOf
+      ? { NetworkMode: 'none', PidMode: `container:${opts.pidOf}`, CapDrop: ['ALL'], CapAdd: ['SYS_PTRACE', 'DAC_READ_SEARCH'], AutoRemove: false }
+      : { NetworkMode: opts.network, AutoRemove: false },
   });
   try {
     if (opts.files?.length) {

@@ -143,6 +143,10 @@ export class RecordingProbes extends EnvProbes {
     return this.host('probe-container', [script, args, files], () => super.probeContainer(script, args, files));
   }
 
+  protected override identityProbeOf(role: string): Promise<{ exitCode: number; stdout: string }> {
+    return this.host('server-identity', [role], () => super.identityProbeOf(role));
+  }
+
   override packageMd5s(packages: string[]): Promise<Map<string, Map<string, string>> | undefined> {
     return this.host('package-md5s', [packages], () => super.packageMd5s(packages));
   }
@@ -246,6 +250,10 @@ export class ReplayProbes extends FactProbes {
 
   protected override probeContainer(script: string, args: string[], files: ProbeFile[]): Promise<{ exitCode: number; stdout: string }> {
     return this.host('probe-container', [script, args, files]);
+  }
+
+  protected override identityProbeOf(role: string): Promise<{ exitCode: number; stdout: string }> {
+    return this.host('server-identity', [role]);
   }
 
   override packageMd5s(packages: string[]): Promise<Map<string, Map<string, string>> | undefined> {

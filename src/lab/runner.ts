@@ -9,6 +9,7 @@ import { pidsExhausted } from '../env/readiness.js';
 import { fallbackText } from '../i18n/fallbacks.js';
 import { fill, localized, t } from '../i18n/index.js';
 import { EnvProbes, FileTooLargeError, ProbeTimeoutError, ServerDownError, SqlError, type Probes } from '../pg/probes.js';
+import { impostorDetail } from '../pg/server-identity.js';
 import type { CheckContext, CheckFn, CheckOutcome, VerdictSource } from '../checks/types.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { envFacts } from './facts.js';
@@ -122,6 +123,7 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
   }));
 
   await explainPidsLimit(probes.env, checks);
+  await distrustReplacedServers(probes, checks);
 
   const result: StepResult = {
     step: step.id,
@@ -154,6 +156,23 @@ async function explainPidsLimit(
   if (!full?.pids) return;
   const hint = t('check.pidsFull', { role: full.role, env: env.name, current: full.pids.current, limit: full.pids.limit });
   for (const c of open) Object.assign(c, { hint, evidence: { ...c.evidence, server: full.role, pids: full.pids.current, pids_limit: full.pids.limit } });
+}
+
+/**
+ * Live passes count only when what answered is the image's PostgreSQL on every running server: a
+ * fake server, a patched binary or an injected library (the student is root) answers whatever
+ * earns points. Asked (a probe container per server, ~1 s) only when something passed live.
+ */
+async function distrustReplacedServers(probes: Probes, checks: CheckResult[]): Promise<void> {
+  const live = checks.filter((c) => c.status === 'pass' && c.source === 'live');
+  if (!live.length) return;
+  const running = probes.env.servers.filter((s) => s.state === 'running').map((s) => s.role);
+  const seen = await Promise.all(running.map(async (role) => ({ role, identity: await probes.serverIdentity(role).catch(() => undefined) })));
+  const replaced = seen.find((s) => s.identity?.verdict === 'replaced');
+  if (!replaced) return;
+  const impostor = impostorDetail(replaced.identity!);
+  const hint = t('check.serverReplaced', { role: replaced.role, impostor, pg: probes.env.pg });
+  for (const c of live) Object.assign(c, { status: 'fail', points: 0, reason: 'server-replaced', hint, evidence: { ...c.evidence, server: replaced.role, impostor } });
 }
 
 /** The log lines that record these results (see progress.ts). */

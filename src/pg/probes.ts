@@ -23,6 +23,7 @@ import { controlFacts } from './controldata.js';
 import { PLANS, type PlannedFact } from './plan-cache.js';
 import { ProbeTimeoutError, ProbeTransport, SEP, ServerDownError, type ExecResult, type ProbeExecOptions } from './probe-transport.js';
 import { type ProcessLine } from './ps.js';
+import { identityOf, identityScriptFile, type ServerIdentity } from './server-identity.js';
 import { profileFor, type PgMajor, type PgProfile } from './profile.js';
 import { parseReadiness, readinessArgv, type Readiness } from './readiness.js';
 import { parseRecording, type Recording } from './recorder.js';
@@ -112,6 +113,8 @@ export interface Probes {
   pristineSums(): Promise<Map<string, string> | undefined>;
   fileSetting(role: string, key: string): Promise<string | undefined>;
   serverTimes(role: string): Promise<{ start: number; load: number }>;
+  /** Whether what answers on a running server's socket is the image's PostgreSQL (see server-identity.ts). */
+  serverIdentity(role: string): Promise<ServerIdentity>;
 }
 
 /**
@@ -143,6 +146,18 @@ export abstract class FactProbes implements Probes {
 
   protected probeContainer(_script: string, _args: string[], _files: ProbeFile[]): Promise<{ exitCode: number; stdout: string }> {
     return Promise.reject(new Error('probe container not available'));
+  }
+
+  /** The identity probe's raw output for one server (a probe container in that server's pid namespace). */
+  protected identityProbeOf(_role: string): Promise<{ exitCode: number; stdout: string }> {
+    return Promise.reject(new Error('probe container not available'));
+  }
+
+  serverIdentity(role: string): Promise<ServerIdentity> {
+    return this.once(`identity:${role}`, undefined, async () => {
+      const r = await this.identityProbeOf(role).catch(() => undefined);
+      return r ? identityOf(r.exitCode, r.stdout) : { verdict: 'unknown', listeners: [] };
+    });
   }
 
   packageMd5s(_packages: string[]): Promise<Map<string, Map<string, string>> | undefined> {
@@ -592,6 +607,15 @@ export class EnvProbes extends FactProbes {
     if (!this.env.imageId) return Promise.reject(new Error('env without an image id'));
     return runProbeContainer({
       image: this.env.imageId, network: networkName(this.env.name), env: this.env.name, script, args, files, timeoutMs: TIMEOUTS.probeContainerMs,
+    });
+  }
+
+  protected override identityProbeOf(role: string): Promise<{ exitCode: number; stdout: string }> {
+    if (!this.env.imageId) return Promise.reject(new Error('env without an image id'));
+    return runProbeContainer({
+      image: this.env.imageId, network: 'none', env: this.env.name, pidOf: this.container(role),
+      script: 'exec perl /tmp/pglab-probe/server-identity.pl "$@"', args: [this.env.pg], files: [identityScriptFile()],
+      timeoutMs: TIMEOUTS.probeContainerMs,
     });
   }
 

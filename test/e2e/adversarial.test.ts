@@ -103,6 +103,64 @@ describe('graders are not fooled (PostgreSQL 15)', () => {
     await cluster.exec('esclavo', 'root', ['/etc/init.d/postgresql', 'start']);
   });
 
+  it('counts nothing a replaced server answers (a patched postgres, LD_PRELOAD); the real ones count again', async () => {
+    const livePasses = (r: Awaited<ReturnType<typeof cluster.check>>) => r.report.steps[0].checks.filter((c) => c.status === 'pass' && c.source === 'live').map((c) => c.id);
+    const honest = await cluster.check('step-5');
+    expect(livePasses(honest).length).toBeGreaterThan(0);
+    // Answering, and streaming again (esclavo reconnects within wal_retrieve_retry_interval), so only the replacement can fail a check.
+    const ready = async (server: string) => {
+      for (let i = 0; i < 60; i++) {
+        if ((await cluster.exec('maestro', 'postgres', ['psql', '-XAtc', "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"])).stdout.trim() === '1'
+          && (await cluster.exec('esclavo', 'postgres', ['psql', '-XAtc', "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'"])).stdout.trim() === '1') return;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      throw new Error(`${server} did not answer`);
+    };
+    const startByHand = async (server: string, argv: string[], env: string[] = []) => {
+      expect((await cluster.exec(server, 'root', ['pg_ctlcluster', '15', 'main', 'stop'])).code).toBe(0);
+      const script = 'd="$1"; c="$2"; shift 2; env "$@" -D "$d" -c "config_file=$c" >/tmp/by-hand.log 2>&1 &';
+      const r = await cluster.exec(server, 'postgres', ['sh', '-c', script, 'sh', DATA, `${CONF}/postgresql.conf`, ...env, ...argv]);
+      expect(r.code, r.stderr).toBe(0);
+      await ready(server);
+    };
+    const backToDebian = async (server: string) => {
+      await cluster.exec(server, 'postgres', ['/usr/lib/postgresql/15/bin/pg_ctl', '-D', DATA, '-m', 'fast', 'stop']);
+      expect((await cluster.exec(server, 'root', ['pg_ctlcluster', '15', 'main', 'start'])).code).toBe(0);
+      await ready(server);
+    };
+    const replacedIn = (r: Awaited<ReturnType<typeof cluster.check>>, server: string, impostor: RegExp) => {
+      const byId = new Map(r.report.steps[0].checks.map((c) => [c.id, c]));
+      for (const id of livePasses(honest)) {
+        const c = byId.get(id)!;
+        expect(c, `${id}: ${JSON.stringify(c)}`).toMatchObject({ status: 'fail', points: 0, reason: 'server-replaced' });
+        expect(c.evidence.server).toBe(server);
+        expect(String(c.evidence.impostor)).toMatch(impostor);
+        expect(c.hint).toMatch(/no es el PostgreSQL del laboratorio .*pg_ctlcluster 15 main start/);
+      }
+    };
+
+    // maestro runs its own binary with one byte appended: it starts, streams and answers as before.
+    await cluster.exec('maestro', 'root', ['sh', '-c', 'cp /usr/lib/postgresql/15/bin/postgres /tmp/postgres && printf x >> /tmp/postgres && chmod 755 /tmp/postgres']);
+    await startByHand('maestro', ['/tmp/postgres']);
+    replacedIn(await cluster.check('step-5'), 'maestro', /^\/tmp\/postgres \(pid \d+\)$/);
+    await backToDebian('maestro');
+
+    // esclavo runs the real binary with a library preloaded.
+    const libm = (await cluster.exec('esclavo', 'root', ['sh', '-c', 'ldconfig -p | awk \'/libm\\.so\\.6 /{print $NF; exit}\''])).stdout.trim();
+    expect(libm).toMatch(/libm\.so\.6$/);
+    await startByHand('esclavo', ['/usr/lib/postgresql/15/bin/postgres'], [`LD_PRELOAD=${libm}`]);
+    replacedIn(await cluster.check('step-5'), 'esclavo', /LD_PRELOAD/);
+    await backToDebian('esclavo');
+
+    // Debian's servers again: the same checks pass (the observer's look on demand sees the stream again).
+    let again = await cluster.check('step-5');
+    for (let i = 0; i < 15 && livePasses(again).length < livePasses(honest).length; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      again = await cluster.check('step-5');
+    }
+    expect(livePasses(again)).toEqual(livePasses(honest));
+  }, 240_000);
+
   it('does not accept a "promotion" made by deleting standby.signal and restarting', async () => {
     await cluster.exec('esclavo', 'postgres', ['rm', `${DATA}/standby.signal`]);
     await cluster.exec('esclavo', 'root', ['/etc/init.d/postgresql', 'restart']);

@@ -420,6 +420,20 @@ describe.each(RUNS)('streaming.walSenderProcess / walReceiverProcess on 9.1 ps (
   it("walReceiverProcess fails 'none' on the promoted esclavo", async () => {
     expect(await receiver('ps-ef-esclavo-promoted.txt')).toEqual({ status: 'fail', reason: 'none', evidence: {} });
   });
+
+  // The title gets "streaming <lsn>" at the first WAL flushed: a standby restarted while maestro is idle shows none.
+  it('walReceiverProcess with no activity in its title asks maestro\'s pg_stat_replication', async () => {
+    const idle = fx(`${dir}ps-ef-esclavo-standby.txt`).replace(/(wal receiver process)\s+streaming \S+/, '$1');
+    expect(idle).not.toMatch(/receiver process\s+streaming/);
+    const replication = psqlTable(fx(`${dir}pg_stat_replication.unaligned.txt`));
+    const probes = (rows: CapturedTable) => new FixtureProbes({
+      maestro: { readiness: 'accepting' }, esclavo: { readiness: 'accepting', ps: idle },
+      sql: sqlAnswers([selectFrom('pg_stat_replication', rows, 'maestro')]),
+    });
+    expect(await CHECKS['streaming.walReceiverProcess'](ctx91(probes(replication)))).toEqual({ status: 'pass', evidence: { pid: receiverPid, state: 'streaming', lsn: '' } });
+    expect(await CHECKS['streaming.walReceiverProcess'](ctx91(probes({ columns: replication.columns, rows: [] }))))
+      .toEqual({ status: 'fail', reason: 'not-streaming', evidence: { state: '' } });
+  });
 });
 
 describe.each(RUNS)('streaming.replicationView on 9.1 pg_stat_replication ($run)', ({ dir, senderPid }) => {

@@ -3,14 +3,26 @@ import { lang } from '../../../src/i18n/index.js';
 import { postmasterChildren, walReceivers, walSenders } from '../../../src/pg/ps.js';
 import { TIMEOUTS } from '../../../src/timeouts.js';
 import { fail, nonceReplicated, pass, pollUntil, type CheckFn } from '../../../src/checks/index.js';
+import type { Probes } from '../../../src/pg/probes.js';
+
+/**
+ * A process title gets its activity at the first WAL it sends or flushes: right after a restart, with
+ * nothing written on maestro, a connected sender or receiver shows none. Then maestro's own view says
+ * whether it streams to esclavo (the server was vetted as the image's PostgreSQL by the runner).
+ */
+async function streamingToEsclavo(probes: Probes, esclavoIp: string): Promise<boolean> {
+  const rows = await probes.sql('maestro', `SELECT host(client_addr), state FROM pg_stat_replication`).catch(() => [] as string[][]);
+  return rows.some((r) => r[0] === esclavoIp && r[1] === 'streaming');
+}
 
 export const walSenderProcess: CheckFn = async ({ probes, ip }) => {
   if (!(await probes.serverUp('maestro'))) return fail('down', { server: 'maestro' });
   const senders = walSenders(postmasterChildren(await probes.processes('maestro')));
   const mine = senders.find((s) => s.clientAddr === ip.esclavo);
   if (!mine) return fail('none', { senders: senders.map((s) => `${s.clientAddr} ${s.state}`).join(', ') || '—' });
-  if (mine.state !== 'streaming') return fail('not-streaming', { state: mine.state, client: mine.clientAddr });
-  return pass({ pid: mine.pid, client: `${mine.clientAddr}(${mine.clientPort ?? ''})`, state: mine.state, lsn: mine.lsn ?? '' });
+  const state = mine.state === '' && (await streamingToEsclavo(probes, ip.esclavo)) ? 'streaming' : mine.state;
+  if (state !== 'streaming') return fail('not-streaming', { state: mine.state, client: mine.clientAddr });
+  return pass({ pid: mine.pid, client: `${mine.clientAddr}(${mine.clientPort ?? ''})`, state, lsn: mine.lsn ?? '' });
 };
 
 export const replicationView: CheckFn = async ({ probes, profile, ip }) => {
@@ -21,13 +33,14 @@ export const replicationView: CheckFn = async ({ probes, profile, ip }) => {
   return pass({ [profile.replPidColumn]: mine[0], client_addr: mine[1], state: mine[2], [profile.replSentColumn]: mine[3] });
 };
 
-export const walReceiverProcess: CheckFn = async ({ probes }) => {
+export const walReceiverProcess: CheckFn = async ({ probes, ip }) => {
   if (!(await probes.serverUp('esclavo'))) return fail('down', { server: 'esclavo' });
   const receivers = walReceivers(postmasterChildren(await probes.processes('esclavo')));
   if (!receivers.length) return fail('none', {});
   const r = receivers[0];
-  if (r.state !== 'streaming') return fail('not-streaming', { state: r.state });
-  return pass({ pid: r.pid, state: r.state, lsn: r.lsn ?? '' });
+  const state = r.state === '' && (await streamingToEsclavo(probes, ip.esclavo)) ? 'streaming' : r.state;
+  if (state !== 'streaming') return fail('not-streaming', { state: r.state });
+  return pass({ pid: r.pid, state, lsn: r.lsn ?? '' });
 };
 
 /**
