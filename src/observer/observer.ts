@@ -23,6 +23,8 @@ export const observerVolume = (env: string) => `pglab-${env}-observer`;
 /** The server's socket directory, shared read-only with the observer (emptied at every `lab down`). */
 export const runVolume = (env: string, role: string) => `pglab-${env}-${role}-run`;
 export const SOCKET_DIR = '/run/postgresql';
+/** Where the observer sees a server's socket directory (its run volume, read-only). */
+export const observerSocketDir = (role: string) => `/srv/${role}/run`;
 
 const HOME = '/var/lib/postgresql';
 const LOG = `${HOME}/observer.log`;
@@ -57,7 +59,7 @@ export function observerSpec(o: ObserverInput): ContainerSpec {
       NetworkMode: 'none',
       Binds: [
         `${observerVolume(o.env)}:${HOME}`,
-        ...o.roles.flatMap((role) => [`pglab-${o.env}-${role}-home:/srv/${role}/home:ro`, `${runVolume(o.env, role)}:/srv/${role}/run:ro`]),
+        ...o.roles.flatMap((role) => [`pglab-${o.env}-${role}-home:/srv/${role}/home:ro`, `${runVolume(o.env, role)}:${observerSocketDir(role)}:ro`]),
       ],
       ReadonlyRootfs: true,
       CapDrop: ['ALL'],

@@ -150,12 +150,50 @@ export function parseBatch(out: Buffer): Map<number, { exitCode: number; stdout:
   return parts;
 }
 
+/**
+ * Where a server's SQL is run from instead of the server itself: a container of lab's own (the env's
+ * observer) holding the version's psql and the server's socket directory (`socketDir` there).
+ */
+export interface SqlClientHost { container: string; socketDir: (role: string) => string }
+
 export class ProbeTransport {
   /**
    * @param containerOf the container of a role, undefined when the env has no such server
    * @param psql the version's own psql (merged sessions run it)
+   * @param sqlHost where SQL on a server's own socket runs: the student is root in the server and
+   *   could replace its psql (or bash) to print any answer; the observer's psql cannot be reached.
    */
-  constructor(private readonly containerOf: (role: string) => string | undefined, private readonly psql: string) {}
+  constructor(
+    private readonly containerOf: (role: string) => string | undefined, private readonly psql: string,
+    private readonly sqlHost?: SqlClientHost,
+  ) {}
+
+  /** A psql session on the server's own socket (not a connection to another host): run from sqlHost. */
+  private viaSqlHost(i: { argv: string[]; user: string }): boolean {
+    if (!this.sqlHost || i.user !== 'postgres') return false;
+    const a = i.argv;
+    if (a[0] === this.psql) return !a.includes('-h') && !a.some((x) => /(^|\s)(host|hostaddr)\s*=/.test(x));
+    return a[0] === 'sh' && a[3] === 'pglab-sql' && a[5] === this.psql;
+  }
+
+  /** Runs a psql probe in the SQL host on the server's socket; a host that is not there (an env made before it) falls back to the server. */
+  private async execSql(role: string, argv: string[], opts: ProbeExecOptions): Promise<ExecResult> {
+    const host = this.sqlHost!;
+    if (!this.containerOf(role)) throw new ServerDownError(role);
+    this.execCount++;
+    const t0 = Date.now();
+    try {
+      return await execInContainer(host.container, argv, {
+        user: 'postgres', timeoutMs: opts.timeoutMs ?? TIMEOUTS.probeMs, stdin: opts.stdin,
+        env: { ...opts.env, PGHOST: host.socketDir(role) }, maxOutputBytes: 4 * PROBE_OUTPUT_MAX,
+      });
+    } catch (err) {
+      if (/no such container|is not running/i.test(String((err as Error).message))) return this.execDirect(role, argv, opts);
+      throw err;
+    } finally {
+      if (process.env.PGLAB_PROBE_TRACE) process.stderr.write(`probe ${role} (sql host) +${t0 - this.born}ms ${Date.now() - t0}ms ${traceLabel(argv)}\n`);
+    }
+  }
 
   /**
    * Runs argv in a server's container. Probes asked for in the same turn of the event loop share
@@ -169,7 +207,7 @@ export class ProbeTransport {
     // batch it would hold back every fast probe's answer until it ends.
     const slow = (opts.timeoutMs ?? TIMEOUTS.probeMs) > TIMEOUTS.probeMs;
     const result = opts.stdin !== undefined || !this.batching || slow
-      ? this.execDirect(role, argv, opts)
+      ? (this.viaSqlHost(item) ? this.execSql(role, argv, opts) : this.execDirect(role, argv, opts))
       : new Promise<ExecResult>((resolve, reject) => this.enqueue(role, Object.assign(item, { resolve, reject })));
     const r = await result;
     if (r.timedOut && !opts.raw) throw new ProbeTimeoutError(role, argv[0].split('/').pop() ?? argv[0]);
@@ -249,8 +287,14 @@ export class ProbeTransport {
 
   /** One exec for every probe queued for this server; each keeps its own user, env, timeout, exit code and output. */
   private async flush(role: string): Promise<void> {
-    const items = this.mergeSql(role, this.queue.get(role) ?? []);
+    const merged = this.mergeSql(role, this.queue.get(role) ?? []);
     this.queue.delete(role);
+    // SQL sessions (one per database after merging) run from the SQL host, each its own exec.
+    for (const i of merged.filter((m) => this.viaSqlHost(m))) {
+      this.execSql(role, i.argv, { user: i.user, timeoutMs: i.timeoutMs, env: i.env }).then(i.resolve, i.reject);
+    }
+    const items = merged.filter((m) => !this.viaSqlHost(m));
+    if (!items.length) return;
     if (items.length === 1) {
       const [i] = items;
       return void this.execDirect(role, i.argv, { user: i.user, timeoutMs: i.timeoutMs, env: i.env }).then(i.resolve, i.reject);

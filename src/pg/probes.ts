@@ -24,6 +24,7 @@ import { PLANS, type PlannedFact } from './plan-cache.js';
 import { ProbeTimeoutError, ProbeTransport, SEP, ServerDownError, type ExecResult, type ProbeExecOptions } from './probe-transport.js';
 import { type ProcessLine } from './ps.js';
 import { identityOf, identityScriptFile, type ServerIdentity } from './server-identity.js';
+import { observerName, observerSocketDir } from '../observer/observer.js';
 import { profileFor, type PgMajor, type PgProfile } from './profile.js';
 import { parseReadiness, readinessArgv, type Readiness } from './readiness.js';
 import { parseRecording, type Recording } from './recorder.js';
@@ -567,7 +568,11 @@ export class EnvProbes extends FactProbes {
 
   constructor(env: ProbeEnv) {
     super(env);
-    this.transport = new ProbeTransport((role) => this.env.servers.find((s) => s.role === role)?.container, this.psql);
+    // SQL on a server's socket runs from the env's observer (its own psql; the server's socket shared
+    // read-only with it), never from a psql the student could replace inside the server.
+    this.transport = new ProbeTransport((role) => this.env.servers.find((s) => s.role === role)?.container, this.psql, {
+      container: observerName(env.name), socketDir: (role) => observerSocketDir(role),
+    });
   }
 
   /** Docker execs made so far (a batch counts once): for benchmarks and tests. */

@@ -103,6 +103,24 @@ describe('graders are not fooled (PostgreSQL 15)', () => {
     await cluster.exec('esclavo', 'root', ['/etc/init.d/postgresql', 'start']);
   });
 
+  it('a psql replaced inside both servers changes no verdict: the graders\' SQL runs from the observer', async () => {
+    const verdicts = async () => (await cluster.check('step-5')).report.steps[0].checks.map((c) => `${c.id}:${c.status}:${c.reason ?? ''}`);
+    const honest = await verdicts();
+    expect(honest.filter((v) => v.includes(':pass:')).length).toBeGreaterThan(3);
+    const psql = '/usr/lib/postgresql/15/bin/psql';
+    for (const server of ['maestro', 'esclavo']) {
+      // Any answer the forger likes ("t", "streaming", a row count): here one line that fits no query.
+      const r = await cluster.exec(server, 'root', ['sh', '-c', 'mv "$1" "$1.real" && printf "#!/bin/sh\\necho streaming\\n" > "$1" && chmod 755 "$1"', 'sh', psql]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    try {
+      expect((await cluster.exec('esclavo', 'postgres', [psql, '-XAtc', 'SELECT 42'])).stdout.trim()).toBe('streaming');
+      expect(await verdicts()).toEqual(honest);
+    } finally {
+      for (const server of ['maestro', 'esclavo']) await cluster.exec(server, 'root', ['mv', `${psql}.real`, psql]);
+    }
+  });
+
   it('counts nothing a replaced server answers (a patched postgres, LD_PRELOAD); the real ones count again', async () => {
     const livePasses = (r: Awaited<ReturnType<typeof cluster.check>>) => r.report.steps[0].checks.filter((c) => c.status === 'pass' && c.source === 'live').map((c) => c.id);
     const honest = await cluster.check('step-5');
