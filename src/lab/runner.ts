@@ -9,7 +9,7 @@ import { pidsExhausted } from '../env/readiness.js';
 import { fallbackText } from '../i18n/fallbacks.js';
 import { fill, localized, t } from '../i18n/index.js';
 import { EnvProbes, FileTooLargeError, ProbeTimeoutError, ServerDownError, SqlError, type Probes } from '../pg/probes.js';
-import { impostorDetail } from '../pg/server-identity.js';
+import { impostorDetail, type ServerIdentity } from '../pg/server-identity.js';
 import type { CheckContext, CheckFn, CheckOutcome, VerdictSource } from '../checks/types.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { envFacts } from './facts.js';
@@ -70,6 +70,8 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
   const facts = envFacts(env, lab.id);
   const ctx = checkContext(probes, labFacts(lab.id));
   const specs = checksFor(step, env.pg);
+  // Started now, awaited after the checks: the identity probe (a container, ~0.5–1 s) overlaps them.
+  const identities = runningRoles(probes).map((role) => probes.serverIdentity(role).catch(() => undefined));
   // A check whose live state a later step legitimately consumed (the promotion consumes recovery.conf,
   // the next lab turns archiving off): what the observer saw before counts instead.
   const superseded = new Map<string, Promise<boolean>>();
@@ -123,7 +125,7 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
   }));
 
   await explainPidsLimit(probes.env, checks);
-  await distrustReplacedServers(probes, checks);
+  await distrustReplacedServers(probes, checks, identities);
 
   const result: StepResult = {
     step: step.id,
@@ -161,13 +163,15 @@ async function explainPidsLimit(
 /**
  * Live passes count only when what answered is the image's PostgreSQL on every running server: a
  * fake server, a patched binary or an injected library (the student is root) answers whatever
- * earns points. Asked (a probe container per server, ~1 s) only when something passed live.
+ * earns points. A probe container per server, started with the checks (see runStep).
  */
-async function distrustReplacedServers(probes: Probes, checks: CheckResult[]): Promise<void> {
+const runningRoles = (probes: Probes) => probes.env.servers.filter((s) => s.state === 'running').map((s) => s.role);
+
+async function distrustReplacedServers(probes: Probes, checks: CheckResult[], asked: Promise<ServerIdentity | undefined>[]): Promise<void> {
   const live = checks.filter((c) => c.status === 'pass' && c.source === 'live');
   if (!live.length) return;
-  const running = probes.env.servers.filter((s) => s.state === 'running').map((s) => s.role);
-  const seen = await Promise.all(running.map(async (role) => ({ role, identity: await probes.serverIdentity(role).catch(() => undefined) })));
+  const roles = runningRoles(probes);
+  const seen = (await Promise.all(asked)).map((identity, i) => ({ role: roles[i], identity }));
   const replaced = seen.find((s) => s.identity?.verdict === 'replaced');
   if (!replaced) return;
   const impostor = impostorDetail(replaced.identity!);

@@ -69,6 +69,10 @@ export interface ProbeEnv {
 
 export type ControlFacts = ReturnType<typeof controlFacts>;
 
+/** Server identities seen by this process (a `lab check` lasts less than this; `lab web` and the portal poll). */
+const IDENTITY_CACHE = new Map<string, { at: number; identity: ServerIdentity }>();
+const IDENTITY_TTL_MS = 10_000;
+
 /** The facts a check may ask for. Implemented by EnvProbes (real containers) and by the unit tests' fakes. */
 export interface Probes {
   readonly env: ProbeEnv;
@@ -156,8 +160,14 @@ export abstract class FactProbes implements Probes {
 
   serverIdentity(role: string): Promise<ServerIdentity> {
     return this.once(`identity:${role}`, undefined, async () => {
+      // A live view checks every few seconds: one probe container per server per IDENTITY_TTL_MS in such a process.
+      const key = `${this.env.name}/${role}`;
+      const cached = IDENTITY_CACHE.get(key);
+      if (cached && Date.now() - cached.at < IDENTITY_TTL_MS) return cached.identity;
       const r = await this.identityProbeOf(role).catch(() => undefined);
-      return r ? identityOf(r.exitCode, r.stdout) : { verdict: 'unknown', listeners: [] };
+      const identity: ServerIdentity = r ? identityOf(r.exitCode, r.stdout) : { verdict: 'unknown', listeners: [] };
+      if (identity.verdict !== 'unknown') IDENTITY_CACHE.set(key, { at: Date.now(), identity });
+      return identity;
     });
   }
 
