@@ -38,6 +38,43 @@ while (my $line = <$unix>) {
 }
 close $unix;
 
+# Every executable mapping of a process: the same file as the image's at that path, and still the file
+# it maps (a library replaced after it was loaded shows "(deleted)" or another inode).
+my %checked;
+sub foreignMappings {
+  my $pid = shift;
+  my @foreign;
+  open(my $maps, '<', "/proc/$pid/maps") or return ();
+  my %done;
+  while (my $line = <$maps>) {
+    chomp $line;
+    my ($range, $perm, $offset, $dev, $inode, $path) = split(' ', $line, 6);
+    next unless defined $path && $perm =~ /x/ && $path =~ m{^/};
+    next if $done{$path}++;
+    my $theirs = "/proc/$pid/root$path";
+    my @st = stat($theirs);
+    my $key = "$path\0$inode\0" . ($st[1] // '') . "\0" . ($st[9] // '');
+    my $same = $checked{$key} //= ($path !~ / \(deleted\)$/ && @st && $st[1] == $inode && ownSha($path) ne '' && sha($theirs) eq ownSha($path)) ? 1 : 0;
+    push @foreign, $path unless $same;
+  }
+  close $maps;
+  return @foreign;
+}
+
+sub childrenOf {
+  my $parent = shift;
+  my @children;
+  opendir(my $dir, '/proc') or return ();
+  for my $pid (grep { /^\d+$/ } readdir $dir) {
+    open(my $st, '<', "/proc/$pid/stat") or next;
+    my $line = <$st> // '';
+    close $st;
+    push @children, $pid if $line =~ /\)\s+\S+\s+(\d+)/ && $1 == $parent;
+  }
+  closedir $dir;
+  return @children;
+}
+
 opendir(my $proc, '/proc') or die "proc: $!\n";
 my @pids = sort { $a <=> $b } grep { /^\d+$/ && $_ != $$ } readdir($proc);
 closedir $proc;
@@ -55,22 +92,11 @@ for my $pid (@pids) {
   my $environ = '';
   if (open(my $e, '<:raw', "/proc/$pid/environ")) { local $/; $environ = <$e> // ''; close $e; }
   my $preload = $environ =~ /(?:^|\0)LD_(?:PRELOAD|LIBRARY_PATH|AUDIT)=/ ? 1 : 0;
-  # Every executable mapping: the same file as the image's at that path, and still the file it maps
-  # (a library replaced after it was loaded shows "(deleted)" or another inode).
-  my (@foreign, %done);
-  if (open(my $maps, '<', "/proc/$pid/maps")) {
-    while (my $line = <$maps>) {
-      chomp $line;
-      my ($range, $perm, $offset, $dev, $inode, $path) = split(' ', $line, 6);
-      next unless defined $path && $perm =~ /x/ && $path =~ m{^/};
-      next if $done{$path}++;
-      my $theirs = "/proc/$pid/root$path";
-      my @st = stat($theirs);
-      my $same = $path !~ / \(deleted\)$/ && @st && $st[1] == $inode && ownSha($path) ne '' && sha($theirs) eq ownSha($path);
-      push @foreign, $path unless $same;
-    }
-    close $maps;
-  }
+  # Its backends too (the graders' sessions run beside this probe): a library a setting loads into
+  # every new session (session_preload_libraries) shows in theirs, not in the postmaster's.
+  my %foreign = map { $_ => 1 } foreignMappings($pid);
+  for my $child (childrenOf($pid)) { $foreign{$_} = 1 for foreignMappings($child); }
+  my @foreign = sort keys %foreign;
   my $paths = join(',', map { $listening{$_} } sort keys %sockets);
   print join("\t", 'listener', $pid, $paths, $exeOk, $preload, join(',', map { s/[,\t\n]/_/gr } @foreign), $exe =~ s/[\t\n]/_/gr), "\n";
 }
