@@ -4,30 +4,13 @@
  * For network facts that must be proven from outside the servers (an SSH key exchange, a login).
  */
 import { dockerClient, withTimeout } from './client.js';
+import { writeTar } from './tar.js';
 
 export interface ProbeFile { name: string; content: Buffer; mode?: number; dir?: boolean }
 
-/** A minimal ustar archive of flat files (names under 100 bytes), for putArchive. */
+/** The probe's files as one archive for putArchive (see tar.ts). */
 export function tarOf(files: ProbeFile[]): Buffer {
-  const blocks: Buffer[] = [];
-  for (const f of files) {
-    const h = Buffer.alloc(512);
-    h.write(f.name, 0, 100, 'utf8');
-    h.write(((f.mode ?? 0o600).toString(8)).padStart(7, '0') + '\0', 100, 'latin1');
-    h.write('0000000\0', 108, 'latin1');
-    h.write('0000000\0', 116, 'latin1');
-    h.write(f.content.length.toString(8).padStart(11, '0') + '\0', 124, 'latin1');
-    h.write(Math.floor(Date.now() / 1000).toString(8).padStart(11, '0') + '\0', 136, 'latin1');
-    h.write('        ', 148, 'latin1');
-    h.write(f.dir ? '5' : '0', 156, 'latin1');
-    h.write('ustar\0' + '00', 257, 'latin1');
-    let sum = 0;
-    for (const b of h) sum += b;
-    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
-    blocks.push(h, f.content, Buffer.alloc((512 - (f.content.length % 512)) % 512));
-  }
-  blocks.push(Buffer.alloc(1024));
-  return Buffer.concat(blocks);
+  return writeTar(files.map((f) => ({ name: f.name, data: f.content, mode: f.mode ?? 0o600, dir: f.dir })));
 }
 
 /**

@@ -1,17 +1,8 @@
 /** A plain ustar archive of a few small members, written and read whole (hand-ins are a few MB). */
-import { parseTarHeader, tarHeader } from '../images/bundle.js';
+import { BLOCK, parseTarHeader, writeTar } from '../docker/tar.js';
 
-const BLOCK = 512;
+export { writeTar };
 const pad = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
-
-export function writeTar(members: { name: string; data: Buffer }[], mtime = Math.floor(Date.now() / 1000)): Buffer {
-  const parts: Buffer[] = [];
-  for (const m of members) {
-    parts.push(tarHeader(m.name, m.data.length, mtime), m.data, Buffer.alloc(pad(m.data.length) - m.data.length));
-  }
-  parts.push(Buffer.alloc(2 * BLOCK)); // end of archive
-  return Buffer.concat(parts);
-}
 
 export type TarProblem = 'not-tar' | 'truncated' | 'damaged' | 'not-regular';
 

@@ -26,6 +26,7 @@ import { contractProblems, inspectImage, LABELS, tagAs, untag } from './recipe.j
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { isPgMajor, type PgMajor } from '../pg/profile.js';
+import { parseTarHeader, tarHeader } from '../docker/tar.js';
 
 export const BUNDLE_FORMAT = 'pglab-bundle/1';
 export const MANIFEST_NAME = 'pglab-bundle.json';
@@ -63,50 +64,9 @@ export function transportName(pg: PgMajor, recipe: string, arch?: string): strin
   return `${TRANSPORT_REPO}:${pg}-${recipe}${arch ? `-${arch}` : ''}`;
 }
 
-// ---- tar headers (ustar, the subset we write and read) ----
-
-export function tarHeader(name: string, size: number, mtime = Math.floor(Date.now() / 1000)): Buffer {
-  const h = Buffer.alloc(BLOCK, 0);
-  h.write(name, 0, 100, 'utf8');
-  h.write('0000644\0', 100, 'ascii');
-  h.write('0000000\0', 108, 'ascii');
-  h.write('0000000\0', 116, 'ascii');
-  h.write(size.toString(8).padStart(11, '0') + '\0', 124, 'ascii');
-  h.write(mtime.toString(8).padStart(11, '0') + '\0', 136, 'ascii');
-  h.write('        ', 148, 'ascii');
-  h.write('0', 156, 'ascii');
-  h.write('ustar\0', 257, 'ascii');
-  h.write('00', 263, 'ascii');
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
-  return h;
-}
-
-export interface TarEntry { name: string; size: number; type: string }
-
-/** A ustar header block, or undefined when the block is not one (bad checksum, no magic, zeros). */
-export function parseTarHeader(block: Buffer): TarEntry | undefined {
-  if (block.length < BLOCK || block.every((b) => b === 0)) return undefined;
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
-  const stored = parseInt(block.toString('ascii', 148, 156).replace(/[\0 ]+/g, ''), 8);
-  if (stored !== sum) return undefined;
-  const cstr = (from: number, len: number) => block.toString('utf8', from, from + len).replace(/\0.*$/s, '');
-  const prefix = block.toString('ascii', 257, 262) === 'ustar' ? cstr(345, 155) : '';
-  const name = (prefix ? prefix + '/' : '') + cstr(0, 100);
-  return { name, size: tarSize(block), type: String.fromCharCode(block[156]!) };
-}
-
-/** Octal, or GNU base-256 for members of 8 GiB and more. */
-function tarSize(block: Buffer): number {
-  if (block[124]! & 0x80) {
-    let n = 0;
-    for (let i = 125; i < 136; i++) n = n * 256 + block[i]!;
-    return n;
-  }
-  return parseInt(block.toString('ascii', 124, 136).replace(/[\0 ]+/g, '') || '0', 8);
-}
+// The tar headers of a bundle come from src/docker/tar.ts (shared with hand-ins and probe containers).
+export { parseTarHeader, tarHeader };
+export type { TarEntry } from '../docker/tar.js';
 
 const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
 
