@@ -135,7 +135,11 @@ describe('lab images with a registry', () => {
     const push = await lab(['images', 'push', registry.host, '--pg', '15']);
     expect(push.code, push.stderr).toBe(0);
     const { arch } = await dockerClient().version().then((v) => ({ arch: v.Arch }));
-    expect((await registry.tags('pglab/pg')).sort()).toEqual(['15', `15-${recipe15}`, `15-${recipe15}-${arch}`].sort());
+    // An image of the other architecture with the same recipe (built by the arm64 tests, PGLAB_TEST_ARM64=1) is published beside it.
+    const other = arch === 'arm64' ? 'amd64' : 'arm64';
+    const otherToo = (await dockerClient().getImage(`pglab/pg:15-${other}`).inspect().catch(() => undefined))?.Config?.Labels?.['pglab.recipe'] === recipe15;
+    const arches = [arch, ...(otherToo ? [other] : [])];
+    expect((await registry.tags('pglab/pg')).sort()).toEqual(['15', `15-${recipe15}`, ...arches.map((a) => `15-${recipe15}-${a}`)].sort());
 
     const vars = { PGLAB_IMAGE_NAMESPACE: ns('a'), PGLAB_REGISTRY: registry.host, ...NO_HUB };
     expect(await imageExists(`${ns('a')}/pg:15`)).toBe(false);
