@@ -10,7 +10,7 @@ import { lf } from '../images/recipe.js';
 import { requireServer, type LabEnv } from '../env/env.js';
 import { LabError } from '../errors.js';
 import { envFacts } from './facts.js';
-import { markObservation } from '../observer/observer.js';
+import { lookNow, markObservation } from '../observer/observer.js';
 import { LABS_DIR } from '../paths.js';
 import { scaledSeconds, timeoutScale, TIMEOUTS } from '../timeouts.js';
 import { profileFor, solutionCapabilities } from '../pg/profile.js';
@@ -77,5 +77,7 @@ export async function applySolution(env: LabEnv, lab: LabManifest, step: StepSpe
       throw new LabError('solve.failed', { step: step.id, role: action.on, code: r.exitCode, tail }, 1);
     }
     if (action.capture) vars[action.capture] = r.stdout.toString().trim();
+    // A script goes through states in seconds (a standby started, then promoted): the observer looks at each.
+    await lookNow(env.name);
   }
 }

@@ -50,7 +50,9 @@ describe('labs as plugins (PostgreSQL 15)', () => {
       expect(r.code, r.stderr).toBe(0);
     }
     const first = await gradeJson();
-    expect([first.lab, first.envs[0].score]).toEqual(['wal-streaming', first.envs[0].maxScore]);
+    const lost = (first.envs[0].steps as { step: string; checks: { id: string; status: string; reason?: string }[] }[])
+      .flatMap((s) => s.checks.filter((k) => k.status !== 'pass').map((k) => `${s.step}/${k.id}: ${k.reason}`));
+    expect([first.lab, first.envs[0].score], lost.join('; ')).toEqual(['wal-streaming', first.envs[0].maxScore]);
 
     const next = await c.run(['up', '--lab', 'sync-failback']);
     expect(next.code, next.stderr).toBe(0);
