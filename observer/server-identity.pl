@@ -10,10 +10,11 @@ use strict;
 use warnings;
 use Digest::SHA;
 
-my ($PG) = @ARGV;
-die "usage: server-identity <pg major>\n" unless $PG && $PG =~ /^[0-9.]+$/;
+use Time::HiRes ();
 
-my %sha;
+my ($PG, $KNOWN) = @ARGV;
+die "usage: server-identity <pg major> [known hashes file]\n" unless $PG && $PG =~ /^[0-9.]+$/;
+
 sub sha {
   my $file = shift;
   open(my $h, '<:raw', $file) or return '';
@@ -22,7 +23,33 @@ sub sha {
   close $h;
   return $d->hexdigest;
 }
-sub ownSha { my $f = shift; return $sha{$f} //= (-f $f ? sha($f) : ''); }
+
+# Hashing is most of the cost (the executable and its libraries, ~100 MB): lab keeps what earlier
+# probes hashed (host side, out of the student's reach) and passes it in. The image's own files by
+# path (an image never changes); the server's files by device, inode, size, mtime and ctime read with
+# nanosecond precision: a file changed in place gets a new ctime, which root cannot set back. New
+# hashes are printed as "hash" lines for lab to keep.
+my (%own, %theirs);
+if ($KNOWN && open(my $k, '<', $KNOWN)) {
+  while (my $line = <$k>) {
+    chomp $line;
+    my ($kind, $key, $hex) = split(/\t/, $line, 3);
+    next unless defined $hex && $hex =~ /^[0-9a-f]{64}$/;
+    ($kind eq 'own' ? \%own : \%theirs)->{$key} = $hex if $kind eq 'own' || $kind eq 'theirs';
+  }
+  close $k;
+}
+sub ownSha {
+  my $f = shift;
+  return $own{$f} //= do { my $h = -f $f ? sha($f) : ''; print "hash\town\t$f\t$h\n" if $h; $h };
+}
+sub theirSha {
+  my $f = shift;
+  my @s = Time::HiRes::stat($f);
+  return '' unless @s;
+  my $key = join(':', $s[0], $s[1], $s[7], $s[9], $s[10]);
+  return $theirs{$key} //= do { my $h = sha($f); print "hash\ttheirs\t$key\t$h\n" if $h; $h };
+}
 
 my $want = ownSha("/usr/lib/postgresql/$PG/bin/postgres");
 die "no postgres $PG in the probe image\n" unless $want;
@@ -54,7 +81,7 @@ sub foreignMappings {
     my $theirs = "/proc/$pid/root$path";
     my @st = stat($theirs);
     my $key = "$path\0$inode\0" . ($st[1] // '') . "\0" . ($st[9] // '');
-    my $same = $checked{$key} //= ($path !~ / \(deleted\)$/ && @st && $st[1] == $inode && ownSha($path) ne '' && sha($theirs) eq ownSha($path)) ? 1 : 0;
+    my $same = $checked{$key} //= ($path !~ / \(deleted\)$/ && @st && $st[1] == $inode && ownSha($path) ne '' && theirSha($theirs) eq ownSha($path)) ? 1 : 0;
     push @foreign, $path unless $same;
   }
   close $maps;
@@ -88,7 +115,7 @@ for my $pid (@pids) {
   closedir $fds;
   next unless %sockets;
   my $exe = readlink("/proc/$pid/exe") // '?';
-  my $exeOk = sha("/proc/$pid/exe") eq $want ? 1 : 0;
+  my $exeOk = theirSha("/proc/$pid/exe") eq $want ? 1 : 0;
   my $environ = '';
   if (open(my $e, '<:raw', "/proc/$pid/environ")) { local $/; $environ = <$e> // ''; close $e; }
   my $preload = $environ =~ /(?:^|\0)LD_(?:PRELOAD|LIBRARY_PATH|AUDIT)=/ ? 1 : 0;

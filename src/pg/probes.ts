@@ -23,6 +23,7 @@ import { controlFacts } from './controldata.js';
 import { PLANS, type PlannedFact } from './plan-cache.js';
 import { ProbeTimeoutError, ProbeTransport, SEP, ServerDownError, type ExecResult, type ProbeExecOptions } from './probe-transport.js';
 import { type ProcessLine } from './ps.js';
+import { knownHashes, rememberHashes } from './identity-cache.js';
 import { identityOf, identityScriptFile, type ServerIdentity } from './server-identity.js';
 import { observerName, observerSocketDir } from '../observer/observer.js';
 import { profileFor, type PgMajor, type PgProfile } from './profile.js';
@@ -625,13 +626,18 @@ export class EnvProbes extends FactProbes {
     });
   }
 
-  protected override identityProbeOf(role: string): Promise<{ exitCode: number; stdout: string }> {
-    if (!this.env.imageId) return Promise.reject(new Error('env without an image id'));
-    return runProbeContainer({
-      image: this.env.imageId, network: 'none', env: this.env.name, pidOf: this.container(role),
-      script: 'exec perl /tmp/pglab-probe/server-identity.pl "$@"', args: [this.env.pg], files: [identityScriptFile()],
-      timeoutMs: TIMEOUTS.probeContainerMs,
+  protected override async identityProbeOf(role: string): Promise<{ exitCode: number; stdout: string }> {
+    const image = this.env.imageId;
+    if (!image) throw new Error('env without an image id');
+    const container = this.container(role);
+    const known: ProbeFile = { name: 'known-hashes.tsv', content: Buffer.from(knownHashes(image, container)), mode: 0o644 };
+    const r = await runProbeContainer({
+      image, network: 'none', env: this.env.name, pidOf: container,
+      script: 'exec perl /tmp/pglab-probe/server-identity.pl "$@"', args: [this.env.pg, '/tmp/pglab-probe/known-hashes.tsv'],
+      files: [identityScriptFile(), known], timeoutMs: TIMEOUTS.probeContainerMs,
     });
+    if (r.exitCode === 0) rememberHashes(image, container, r.stdout);
+    return r;
   }
 
   override packageMd5s(packages: string[]): Promise<Map<string, Map<string, string>> | undefined> {
