@@ -12,8 +12,8 @@ use Digest::SHA;
 
 use Time::HiRes ();
 
-my ($PG, $KNOWN) = @ARGV;
-die "usage: server-identity <pg major> [known hashes file]\n" unless $PG && $PG =~ /^[0-9.]+$/;
+my ($PG, $KNOWN, $EMULATED) = @ARGV;
+die "usage: server-identity <pg major> [known hashes file] [emulated 0|1]\n" unless $PG && $PG =~ /^[0-9.]+$/;
 
 sub sha {
   my $file = shift;
@@ -51,8 +51,20 @@ sub theirSha {
   return $theirs{$key} //= do { my $h = sha($f); print "hash\ttheirs\t$key\t$h\n" if $h; $h };
 }
 
-my $want = ownSha("/usr/lib/postgresql/$PG/bin/postgres");
+my $POSTGRES = "/usr/lib/postgresql/$PG/bin/postgres";
+my $want = ownSha($POSTGRES);
 die "no postgres $PG in the probe image\n" unless $want;
+
+# Under qemu-user (an arm64 env on an amd64 host; lab says so, from the image's architecture) every
+# process's executable is the emulator the host registered in binfmt_misc: a qemu-* file that is not
+# in the container. Then the program is the guest ELF the emulator maps, and the emulator is not a
+# foreign mapping. A student cannot make a process whose executable is outside the container.
+sub emulatorOf {
+  my $pid = shift;
+  return '' unless $EMULATED;
+  my $exe = readlink("/proc/$pid/exe") // '';
+  return ($exe =~ m{^/[\w./-]*/qemu-[\w.-]+$} && !-e "/proc/$pid/root$exe") ? $exe : '';
+}
 
 # Listening unix sockets named .s.PGSQL.<port>, in the server's network namespace (seen through its pid 1).
 my %listening;
@@ -70,14 +82,17 @@ close $unix;
 my %checked;
 sub foreignMappings {
   my $pid = shift;
+  my $EMULATOR = emulatorOf($pid);
   my @foreign;
   open(my $maps, '<', "/proc/$pid/maps") or return ();
   my %done;
   while (my $line = <$maps>) {
     chomp $line;
     my ($range, $perm, $offset, $dev, $inode, $path) = split(' ', $line, 6);
-    next unless defined $path && $perm =~ /x/ && $path =~ m{^/};
-    next if $done{$path}++;
+    # Native: code is what is mapped executable. Emulated, guest code is mapped read-only (qemu translates
+    # it): every private read-only mapping then (code, rodata, locale data; shared memory is rw-s).
+    next unless defined $path && $path =~ m{^/} && ($EMULATOR ? $perm =~ /^r-[-x]p$/ : $perm =~ /x/);
+    next if $done{$path}++ || ($EMULATOR && $path eq $EMULATOR);
     my $theirs = "/proc/$pid/root$path";
     my @st = stat($theirs);
     my $key = "$path\0$inode\0" . ($st[1] // '') . "\0" . ($st[9] // '');
@@ -86,6 +101,18 @@ sub foreignMappings {
   }
   close $maps;
   return @foreign;
+}
+
+# The inode of a mapping of `path` in a process, if it has one.
+sub guestMapping {
+  my ($pid, $want) = @_;
+  open(my $maps, '<', "/proc/$pid/maps") or return;
+  while (my $line = <$maps>) {
+    chomp $line;
+    my ($range, $perm, $offset, $dev, $inode, $path) = split(' ', $line, 6);
+    return $inode if defined $path && $path eq $want;
+  }
+  return;
 }
 
 sub childrenOf {
@@ -115,7 +142,16 @@ for my $pid (@pids) {
   closedir $fds;
   next unless %sockets;
   my $exe = readlink("/proc/$pid/exe") // '?';
-  my $exeOk = theirSha("/proc/$pid/exe") eq $want ? 1 : 0;
+  my $exeOk;
+  if (emulatorOf($pid) ne '') {
+    # The guest program: the image's postgres mapped from the file at its path (same inode, same content).
+    my ($inode) = guestMapping($pid, $POSTGRES);
+    my @st = defined $inode ? stat("/proc/$pid/root$POSTGRES") : ();
+    $exeOk = @st && $st[1] == $inode && theirSha("/proc/$pid/root$POSTGRES") eq $want ? 1 : 0;
+    $exe = $exeOk ? "$POSTGRES (emulated)" : "$exe (emulated)";
+  } else {
+    $exeOk = theirSha("/proc/$pid/exe") eq $want ? 1 : 0;
+  }
   my $environ = '';
   if (open(my $e, '<:raw', "/proc/$pid/environ")) { local $/; $environ = <$e> // ''; close $e; }
   my $preload = $environ =~ /(?:^|\0)LD_(?:PRELOAD|LIBRARY_PATH|AUDIT)=/ ? 1 : 0;

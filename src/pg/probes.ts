@@ -630,10 +630,12 @@ export class EnvProbes extends FactProbes {
     const image = this.env.imageId;
     if (!image) throw new Error('env without an image id');
     const container = this.container(role);
+    // An image of another architecture runs under qemu-user: its processes' executable is the emulator (discovery.ts says so).
+    const emulated = !!(this.env.servers.find((s) => s.role === role) as { emulated?: boolean } | undefined)?.emulated;
     const known: ProbeFile = { name: 'known-hashes.tsv', content: Buffer.from(knownHashes(image, container)), mode: 0o644 };
     const r = await runProbeContainer({
       image, network: 'none', env: this.env.name, pidOf: container,
-      script: 'exec perl /tmp/pglab-probe/server-identity.pl "$@"', args: [this.env.pg, '/tmp/pglab-probe/known-hashes.tsv'],
+      script: 'exec perl /tmp/pglab-probe/server-identity.pl "$@"', args: [this.env.pg, '/tmp/pglab-probe/known-hashes.tsv', emulated ? '1' : '0'],
       files: [identityScriptFile(), known], timeoutMs: TIMEOUTS.probeContainerMs,
     });
     if (r.exitCode === 0) rememberHashes(image, container, r.stdout);
