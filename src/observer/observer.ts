@@ -36,7 +36,9 @@ const READ_LIMIT = 8 * 1024 * 1024;
 /** Small: it runs one psql per server every few seconds and pg_controldata when pg_control changes. */
 // A cap, not a reservation: a whole CPU lets a look (and the graders' psql sessions, which run here too)
 // finish in time on a loaded class server; idle it uses well under 1 % of one.
-export const OBSERVER_LIMITS = { memoryBytes: 64 * 1024 * 1024, pids: 64, nanoCpus: 1_000_000_000 } as const;
+// Memory too: the graders' psql sessions run here, and under qemu-user (an arm64 env on amd64) each
+// costs the emulator's tens of MiB besides; at 64 MiB the kernel killed them mid-grading.
+export const OBSERVER_LIMITS = { memoryBytes: 256 * 1024 * 1024, pids: 128, nanoCpus: 1_000_000_000 } as const;
 
 let script: string | undefined;
 // LF whatever the checkout (Git for Windows may write CRLF): the same script, and Perl's heredocs stay whole.
