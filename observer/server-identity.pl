@@ -4,12 +4,12 @@
 # PostgreSQL: the same executable (sha256 of what the process runs, not of a file the student can
 # replace), no LD_PRELOAD/LD_LIBRARY_PATH/LD_AUDIT, and every executable mapping an unmodified file
 # of the image. A fake server, a patched binary or an injected library answering the graders'
-# queries is what this finds. Arguments: <pg major>. One line per listener, tab-separated:
+# queries is what this finds. Arguments: <pg major> [known hashes file] [emulated 0|1].
+# One line per listener, tab-separated (and "hash" lines for lab's cache, see below):
 #   listener <pid> <socket path> <exe matches 0|1> <preload 0|1> <foreign mappings, comma-separated> <exe path>
 use strict;
 use warnings;
 use Digest::SHA;
-
 use Time::HiRes ();
 
 my ($PG, $KNOWN, $EMULATED) = @ARGV;

@@ -3,6 +3,7 @@
  * project root is found by walking up to package.json rather than by a fixed number of `..`.
  */
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,3 +19,5 @@ export const PROJECT_ROOT = findProjectRoot(path.dirname(fileURLToPath(import.me
 export const LABS_DIR = path.join(PROJECT_ROOT, 'labs');
 /** exercises/<id>/<lang>/: the text students read. */
 export const EXERCISES_DIR = path.join(PROJECT_ROOT, 'exercises');
+/** lab's own caches (plans, identity hashes): PGLAB_CACHE_DIR, else $XDG_CACHE_HOME/pglab, else ~/.cache/pglab. */
+export const userCacheDir = () => process.env.PGLAB_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'pglab');

@@ -17,8 +17,8 @@ export function tarOf(files: ProbeFile[]): Buffer {
  * Runs `script` (fixed text; `args` arrive as positional parameters) in a new container of `image`
  * on `network`, with `files` placed in /tmp/pglab-probe first. Its stdout (bounded) and exit code;
  * the container is removed whatever happens. With `pidOf`, the probe joins that container's pid
- * namespace instead, with no network and only CAP_SYS_PTRACE beyond none (to read what the
- * server's processes run: /proc/<pid>/exe, maps, environ).
+ * namespace instead, with no network and, of all capabilities, only CAP_SYS_PTRACE and
+ * CAP_DAC_READ_SEARCH (to read what the server's processes run: /proc/<pid>/exe, maps, environ, root).
  */
 export async function runProbeContainer(
   opts: {

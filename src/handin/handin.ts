@@ -24,7 +24,8 @@ import { labFacts, loadLab, readManifest } from '../lab/manifest.js';
 import { summarize, type Progress } from '../lab/progress.js';
 import { encodeValue, hostKey, RecordingProbes, ReplayProbes, type ProbeLog } from './replay.js';
 import { observationOf, observerRecordsForHandin, OBSERVER_DIR, verifyObserverRecords } from './observer.js';
-import { readTar, writeTar } from './tar.js';
+import { writeTar } from '../docker/tar.js';
+import { readTar } from './tar.js';
 
 export const HANDIN_SCHEMA = 'pglab-handin/1';
 export const MANIFEST = 'pglab-handin.json';

@@ -1,7 +1,6 @@
-/** A plain ustar archive of a few small members, written and read whole (hand-ins are a few MB). */
-import { BLOCK, parseTarHeader, writeTar } from '../docker/tar.js';
+/** Reading a hand-in's plain ustar archive whole (hand-ins are a few MB; src/docker/tar.ts writes them). */
+import { BLOCK, parseTarHeader } from '../docker/tar.js';
 
-export { writeTar };
 const pad = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
 
 export type TarProblem = 'not-tar' | 'truncated' | 'damaged' | 'not-regular';

@@ -64,10 +64,6 @@ export function transportName(pg: PgMajor, recipe: string, arch?: string): strin
   return `${TRANSPORT_REPO}:${pg}-${recipe}${arch ? `-${arch}` : ''}`;
 }
 
-// The tar headers of a bundle come from src/docker/tar.ts (shared with hand-ins and probe containers).
-export { parseTarHeader, tarHeader };
-export type { TarEntry } from '../docker/tar.js';
-
 const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
 
 /** The manifest as the fixed-size member data: JSON, then spaces, then a newline. */

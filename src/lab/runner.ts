@@ -71,7 +71,8 @@ export async function runStep(env: LabEnv, lab: Lab, step: StepSpec, shared?: Ru
   const ctx = checkContext(probes, labFacts(lab.id));
   const specs = checksFor(step, env.pg);
   // Started now, awaited after the checks: the identity probe (a container, ~0.5–1 s) overlaps them.
-  const identities = runningRoles(probes).map((role) => probes.serverIdentity(role).catch(() => undefined));
+  const identities = probes.env.servers.filter((s) => s.state === 'running')
+    .map(({ role }) => ({ role, identity: probes.serverIdentity(role).catch(() => undefined) }));
   // A check whose live state a later step legitimately consumed (the promotion consumes recovery.conf,
   // the next lab turns archiving off): what the observer saw before counts instead.
   const superseded = new Map<string, Promise<boolean>>();
@@ -165,13 +166,12 @@ async function explainPidsLimit(
  * fake server, a patched binary or an injected library (the student is root) answers whatever
  * earns points. A probe container per server, started with the checks (see runStep).
  */
-const runningRoles = (probes: Probes) => probes.env.servers.filter((s) => s.state === 'running').map((s) => s.role);
-
-async function distrustReplacedServers(probes: Probes, checks: CheckResult[], asked: Promise<ServerIdentity | undefined>[]): Promise<void> {
+async function distrustReplacedServers(
+  probes: Probes, checks: CheckResult[], asked: { role: string; identity: Promise<ServerIdentity | undefined> }[],
+): Promise<void> {
   const live = checks.filter((c) => c.status === 'pass' && c.source === 'live');
   if (!live.length) return;
-  const roles = runningRoles(probes);
-  const seen = (await Promise.all(asked)).map((identity, i) => ({ role: roles[i], identity }));
+  const seen = await Promise.all(asked.map(async ({ role, identity }) => ({ role, identity: await identity })));
   const replaced = seen.find((s) => s.identity?.verdict === 'replaced');
   if (!replaced) return;
   const impostor = impostorDetail(replaced.identity!);

@@ -106,7 +106,6 @@ export async function removeObserver(env: string, roles: string[]): Promise<void
 
 export class ObserverUnavailable extends Error {}
 
-/** The observer's records, verified with its key; undefined when the observer is not there. */
 /**
  * Asks the observer for a look now and waits (bounded) until one that began after the request ended:
  * the student's last command is judged, not the observer's look of up to 4 s before it. An observer
@@ -116,22 +115,20 @@ const LOOK_NOW = [
   'req="$1/$2"; mkdir -p "$1" && : > "$req" && kill -USR1 1 2>/dev/null',
   'i=0; while [ -e "$req" ] && [ "$i" -lt "$3" ]; do sleep 0.1; i=$((i+1)); done; rm -f "$req"',
 ].join('; ');
+/** LOOK_NOW's arguments: the request directory, a token of this request, and the wait in tenths of a second. */
+const lookArgs = () => [LOOK_REQUESTS, `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`, String(Math.ceil(TIMEOUTS.observerLookMs / 100))];
 
 /** A fresh look, waited for (bounded): `lab solve` asks after each action, so states a script passes through quickly are seen. */
 export async function lookNow(env: string): Promise<void> {
-  const waitTenths = Math.ceil(TIMEOUTS.observerLookMs / 100);
-  const token = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
-  await execInContainer(observerName(env), ['sh', '-c', LOOK_NOW, 'look', LOOK_REQUESTS, token, String(waitTenths)], {
+  await execInContainer(observerName(env), ['sh', '-c', LOOK_NOW, 'look', ...lookArgs()], {
     user: 'postgres', timeoutMs: TIMEOUTS.observerLookMs + TIMEOUTS.progressLogMs,
   }).catch(() => undefined);
 }
 
 /** The observer's key and its signed lines as they are on its volume (after a fresh look); undefined when the env has no observer. */
 export async function readObservationText(env: string): Promise<{ key: string; log: string } | undefined> {
-  const waitTenths = Math.ceil(TIMEOUTS.observerLookMs / 100);
-  const token = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
   const script = `{ ${LOOK_NOW}; } ; cat "$4" && head -c "$6" "$5" 2>/dev/null; true`;
-  const r = await execInContainer(observerName(env), ['sh', '-c', script, 'read', LOOK_REQUESTS, token, String(waitTenths), KEY, LOG, String(READ_LIMIT)], {
+  const r = await execInContainer(observerName(env), ['sh', '-c', script, 'read', ...lookArgs(), KEY, LOG, String(READ_LIMIT)], {
     user: 'postgres', timeoutMs: TIMEOUTS.observerLookMs + TIMEOUTS.progressLogMs,
   }).catch(() => undefined);
   if (!r || r.exitCode !== 0) return undefined;
@@ -142,6 +139,7 @@ export async function readObservationText(env: string): Promise<{ key: string; l
   return { key, log: text.slice(nl + 1) };
 }
 
+/** The observer's records, verified with its key; undefined when the observer is not there. */
 export async function readObservation(env: string): Promise<Observation | undefined> {
   const raw = await readObservationText(env);
   return raw && verifyRecords(raw.log, raw.key);

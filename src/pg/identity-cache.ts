@@ -4,14 +4,14 @@
  * by container and (device, inode, size, mtime, ctime). Losing it costs one slower probe.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
+import { userCacheDir } from '../paths.js';
 
 interface Store { images: Record<string, Record<string, string>>; servers: Record<string, { at: number; hashes: Record<string, string> }> }
 
 const MAX_SERVERS = 400;
 const MAX_HASHES = 400;
-const file = () => path.join(process.env.PGLAB_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'pglab'), 'identity-hashes.json');
+const file = () => path.join(userCacheDir(), 'identity-hashes.json');
 const HEX = /^[0-9a-f]{64}$/;
 
 function read(): Store {

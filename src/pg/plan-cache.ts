@@ -12,7 +12,7 @@
  * costs speed only.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { userCacheDir } from '../paths.js';
 import path from 'node:path';
 
 /** Facts a plan may name, with the arguments each takes. */
@@ -135,8 +135,7 @@ class PlanStore {
   private pending = new Map<string, () => PlannedFact[]>();
 
   private file(): string {
-    const dir = process.env.PGLAB_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'pglab');
-    return path.join(dir, 'plans.json');
+    return path.join(userCacheDir(), 'plans.json');
   }
 
   private all(): Record<string, unknown> {

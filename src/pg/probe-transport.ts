@@ -180,19 +180,8 @@ export class ProbeTransport {
   private async execSql(role: string, argv: string[], opts: ProbeExecOptions): Promise<ExecResult> {
     const host = this.sqlHost!;
     if (!this.containerOf(role)) throw new ServerDownError(role);
-    this.execCount++;
-    const t0 = Date.now();
-    try {
-      return await execInContainer(host.container, argv, {
-        user: 'postgres', timeoutMs: opts.timeoutMs ?? TIMEOUTS.probeMs, stdin: opts.stdin,
-        env: { ...opts.env, PGHOST: host.socketDir(role) }, maxOutputBytes: 4 * PROBE_OUTPUT_MAX,
-      });
-    } catch (err) {
-      if (/no such container|is not running/i.test(String((err as Error).message))) return this.execDirect(role, argv, opts);
-      throw err;
-    } finally {
-      if (process.env.PGLAB_PROBE_TRACE) process.stderr.write(`probe ${role} (sql host) +${t0 - this.born}ms ${Date.now() - t0}ms ${traceLabel(argv)}\n`);
-    }
+    return this.execCounted(host.container, `${role} (sql host)`, argv, { ...opts, user: 'postgres', env: { ...opts.env, PGHOST: host.socketDir(role) } },
+      () => this.execDirect(role, argv, opts));
   }
 
   /**
@@ -223,16 +212,21 @@ export class ProbeTransport {
   private async execDirect(role: string, argv: string[], opts: ProbeExecOptions): Promise<ExecResult> {
     const container = this.containerOf(role);
     if (!container) throw new ServerDownError(role);
+    return this.execCounted(container, role, argv, opts, () => Promise.reject(new ServerDownError(role)));
+  }
+
+  /** One docker exec of a probe, counted and traced; `gone` answers when its container is not there (or not running). */
+  private async execCounted(container: string, label: string, argv: string[], opts: ProbeExecOptions, gone: () => Promise<ExecResult>): Promise<ExecResult> {
     this.execCount++;
     const t0 = Date.now();
     try {
       return await execInContainer(container, argv, { user: opts.user ?? 'postgres', timeoutMs: opts.timeoutMs ?? TIMEOUTS.probeMs, stdin: opts.stdin, env: opts.env, maxOutputBytes: 4 * PROBE_OUTPUT_MAX });
     } catch (err) {
-      if (/no such container|is not running/i.test(String((err as Error).message))) throw new ServerDownError(role);
+      if (/no such container|is not running/i.test(String((err as Error).message))) return gone();
       throw err;
     } finally {
       // PGLAB_PROBE_TRACE=1: one line per docker exec on stderr (what a run really costs).
-      if (process.env.PGLAB_PROBE_TRACE) process.stderr.write(`probe ${role} +${t0 - this.born}ms ${Date.now() - t0}ms ${traceLabel(argv)}\n`);
+      if (process.env.PGLAB_PROBE_TRACE) process.stderr.write(`probe ${label} +${t0 - this.born}ms ${Date.now() - t0}ms ${traceLabel(argv)}\n`);
     }
   }
 

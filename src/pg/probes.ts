@@ -65,7 +65,8 @@ export interface ProbeEnv {
   /** ISO time the env was made (bounds the flight record). */
   created: string;
   imageId?: string;
-  servers: readonly { role: string; container: string; ip: string; state: string }[];
+  /** emulated: the image is of another architecture than the engine's (discovery.ts), so it runs under qemu-user. */
+  servers: readonly { role: string; container: string; ip: string; state: string; emulated?: boolean }[];
 }
 
 export type ControlFacts = ReturnType<typeof controlFacts>;
@@ -582,7 +583,7 @@ export class EnvProbes extends FactProbes {
     // SQL on a server's socket runs from the env's observer (its own psql; the server's socket shared
     // read-only with it), never from a psql the student could replace inside the server.
     this.transport = new ProbeTransport((role) => this.env.servers.find((s) => s.role === role)?.container, this.psql, {
-      container: observerName(env.name), socketDir: (role) => observerSocketDir(role),
+      container: observerName(env.name), socketDir: observerSocketDir,
     });
   }
 
@@ -631,7 +632,7 @@ export class EnvProbes extends FactProbes {
     if (!image) throw new Error('env without an image id');
     const container = this.container(role);
     // An image of another architecture runs under qemu-user: its processes' executable is the emulator (discovery.ts says so).
-    const emulated = !!(this.env.servers.find((s) => s.role === role) as { emulated?: boolean } | undefined)?.emulated;
+    const emulated = !!this.env.servers.find((s) => s.role === role)?.emulated;
     const known: ProbeFile = { name: 'known-hashes.tsv', content: Buffer.from(knownHashes(image, container)), mode: 0o644 };
     const r = await runProbeContainer({
       image, network: 'none', env: this.env.name, pidOf: container,

@@ -10,9 +10,10 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  BUNDLE_FORMAT, checkSaveTarget, encodeManifest, MANIFEST_BYTES, PAYLOAD_OFFSET, parseTarHeader, readBundleHeader, tarHeader, transportName,
+  BUNDLE_FORMAT, checkSaveTarget, encodeManifest, MANIFEST_BYTES, PAYLOAD_OFFSET, readBundleHeader, transportName,
   verifyPayload, writeBundleFile, type BundleImage,
 } from '../../src/images/bundle.js';
+import { parseTarHeader, tarHeader } from '../../src/docker/tar.js';
 import { LabError } from '../../src/errors.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pglab-bundle-unit-'));

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { HANDIN_MEMBERS, labDigest, packHandin, pglabVersion, problemText, verifyHandin, type HandinManifest } from '../../src/handin/handin.js';
 import { decodeValue, encodeValue, hostKey, questionKey, ReplayProbes, type ProbeLog } from '../../src/handin/replay.js';
 import { signLine } from '../../src/observer/records.js';
-import { readTar, writeTar } from '../../src/handin/tar.js';
+import { writeTar } from '../../src/docker/tar.js';
+import { readTar } from '../../src/handin/tar.js';
 import { setLang } from '../../src/i18n/index.js';
 import { fakeEnv } from './support/fake-env.js';
 

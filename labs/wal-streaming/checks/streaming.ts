@@ -20,8 +20,7 @@ async function streamingToEsclavo(probes: Probes, esclavoIp: string): Promise<bo
  * the titles PostgreSQL writes into its guest memory: no process says "wal sender". There the view of
  * the (vetted) server is the evidence.
  */
-const titlesHidden = (probes: Probes, role: string) =>
-  !!(probes.env.servers.find((s) => s.role === role) as { emulated?: boolean } | undefined)?.emulated;
+const titlesHidden = (probes: Probes, role: string) => !!probes.env.servers.find((s) => s.role === role)?.emulated;
 const EMULATED_EVIDENCE = { state: 'streaming', seen_in: 'pg_stat_replication (emulado: los procesos no muestran su título)' };
 
 export const walSenderProcess: CheckFn = async ({ probes, ip }) => {
