@@ -1,19 +1,23 @@
-# pglab server identity probe: runs in a throwaway container made from the env's own image, joined
-# to one server's pid namespace (never in the server itself, where the student is root). It finds
+# pglab server identity probe: runs in a container of lab's own made from the env's image, either in
+# the host's pid namespace (lab's inspector, out of the student's sight) or joined to one server's
+# (a throwaway probe); never in the server itself, where the student is root. It finds
 # the processes listening on PostgreSQL's unix socket and says, for each, whether it is the image's
 # PostgreSQL: the same executable (sha256 of what the process runs, not of a file the student can
 # replace), no LD_PRELOAD/LD_LIBRARY_PATH/LD_AUDIT, and every executable mapping an unmodified file
 # of the image. A fake server, a patched binary or an injected library answering the graders'
-# queries is what this finds. Arguments: <pg major> [known hashes file] [emulated 0|1].
-# One line per listener, tab-separated (and "hash" lines for lab's cache, see below):
+# queries is what this finds. Arguments: <pg major> [known hashes file] [emulated 0|1] [server pid...]
+# (each server container's first process as this probe sees it: 1, the default, when joined to its
+# namespace). Per server, a "server <pid>" line, then
+# one line per listener, tab-separated (and "hash" lines for lab's cache, see below):
 #   listener <pid> <socket path> <exe matches 0|1> <preload 0|1> <foreign mappings, comma-separated> <exe path>
 use strict;
 use warnings;
 use Digest::SHA;
 use Time::HiRes ();
 
-my ($PG, $KNOWN, $EMULATED) = @ARGV;
-die "usage: server-identity <pg major> [known hashes file] [emulated 0|1]\n" unless $PG && $PG =~ /^[0-9.]+$/;
+my ($PG, $KNOWN, $EMULATED, @SERVERS) = @ARGV;
+@SERVERS = (1) unless @SERVERS;
+die "usage: server-identity <pg major> [known hashes file] [emulated 0|1] [server pid...]\n" if !$PG || $PG !~ /^[0-9.]+$/ || grep { !/^[0-9]+$/ } @SERVERS;
 
 sub sha {
   my $file = shift;
@@ -66,17 +70,6 @@ sub emulatorOf {
   return ($exe =~ m{^/[\w./-]*/qemu-[\w.-]+$} && !-e "/proc/$pid/root$exe") ? $exe : '';
 }
 
-# Listening unix sockets named .s.PGSQL.<port>, in the server's network namespace (seen through its pid 1).
-my %listening;
-open(my $unix, '<', '/proc/1/net/unix') or die "net/unix: $!\n";
-<$unix>;
-while (my $line = <$unix>) {
-  my @f = split(' ', $line);
-  next unless @f >= 8 && $f[3] eq '00010000';   # __SO_ACCEPTCON: a listening socket
-  $listening{$f[6]} = $f[7] if $f[7] =~ m{/\.s\.PGSQL\.\d+$};
-}
-close $unix;
-
 # Every executable mapping of a process: the same file as the image's at that path, and still the file
 # it maps (a library replaced after it was loaded shows "(deleted)" or another inode).
 my %checked;
@@ -116,50 +109,82 @@ sub guestMapping {
 }
 
 sub childrenOf {
-  my $parent = shift;
+  my ($parent, @pids) = @_;
   my @children;
-  opendir(my $dir, '/proc') or return ();
-  for my $pid (grep { /^\d+$/ } readdir $dir) {
+  for my $pid (@pids) {
     open(my $st, '<', "/proc/$pid/stat") or next;
     my $line = <$st> // '';
     close $st;
     push @children, $pid if $line =~ /\)\s+\S+\s+(\d+)/ && $1 == $parent;
   }
-  closedir $dir;
   return @children;
 }
 
-opendir(my $proc, '/proc') or die "proc: $!\n";
-my @pids = sort { $a <=> $b } grep { /^\d+$/ && $_ != $$ } readdir($proc);
-closedir $proc;
-for my $pid (@pids) {
-  opendir(my $fds, "/proc/$pid/fd") or next;
-  my %sockets;
-  for my $n (readdir $fds) {
-    my $link = readlink("/proc/$pid/fd/$n") // next;
-    $sockets{$1} = 1 if $link =~ /^socket:\[(\d+)\]$/ && exists $listening{$1};
-  }
-  closedir $fds;
-  next unless %sockets;
-  my $exe = readlink("/proc/$pid/exe") // '?';
-  my $exeOk;
-  if (emulatorOf($pid) ne '') {
-    # The guest program: the image's postgres mapped from the file at its path (same inode, same content).
-    my ($inode) = guestMapping($pid, $POSTGRES);
-    my @st = defined $inode ? stat("/proc/$pid/root$POSTGRES") : ();
-    $exeOk = @st && $st[1] == $inode && theirSha("/proc/$pid/root$POSTGRES") eq $want ? 1 : 0;
-    $exe = $exeOk ? "$POSTGRES (emulated)" : "$exe (emulated)";
-  } else {
-    $exeOk = theirSha("/proc/$pid/exe") eq $want ? 1 : 0;
-  }
-  my $environ = '';
-  if (open(my $e, '<:raw', "/proc/$pid/environ")) { local $/; $environ = <$e> // ''; close $e; }
-  my $preload = $environ =~ /(?:^|\0)LD_(?:PRELOAD|LIBRARY_PATH|AUDIT)=/ ? 1 : 0;
-  # Its backends too (the graders' sessions run beside this probe): a library a setting loads into
-  # every new session (session_preload_libraries) shows in theirs, not in the postmaster's.
-  my %foreign = map { $_ => 1 } foreignMappings($pid);
-  for my $child (childrenOf($pid)) { $foreign{$_} = 1 for foreignMappings($child); }
-  my @foreign = sort keys %foreign;
-  my $paths = join(',', map { $listening{$_} } sort keys %sockets);
-  print join("\t", 'listener', $pid, $paths, $exeOk, $preload, join(',', map { s/[,\t\n]/_/gr } @foreign), $exe =~ s/[\t\n]/_/gr), "\n";
+# A pid as the student sees it in the server (the innermost of NSpid), for messages.
+sub serverPid {
+  my $pid = shift;
+  open(my $st, '<', "/proc/$pid/status") or return $pid;
+  while (my $line = <$st>) { return $1 if $line =~ /^NSpid:.*\s(\d+)\s*$/; }
+  return $pid;
 }
+
+# Listening unix sockets named .s.PGSQL.<port>, in the server's network namespace (seen through its first process).
+sub listeningSockets {
+  my $init = shift;
+  my %listening;
+  open(my $unix, '<', "/proc/$init/net/unix") or return;
+  <$unix>;
+  while (my $line = <$unix>) {
+    my @f = split(' ', $line);
+    next unless @f >= 8 && $f[3] eq '00010000';   # __SO_ACCEPTCON: a listening socket
+    $listening{$f[6]} = $f[7] if $f[7] =~ m{/\.s\.PGSQL\.\d+$};
+  }
+  close $unix;
+  return %listening;
+}
+
+sub inspectServer {
+  my $init = shift;
+  print "server\t$init\n";
+  # The server's processes are those in its pid namespace (in the host's, every container's are visible).
+  # A server that stopped meanwhile: no verdict on it ("gone"), the others are still looked at.
+  my $ns = readlink("/proc/$init/ns/pid") // return print "gone\t$init\n";
+  -r "/proc/$init/net/unix" or return print "gone\t$init\n";
+  my %listening = listeningSockets($init);
+  opendir(my $proc, '/proc') or die "proc: $!\n";
+  my @pids = sort { $a <=> $b } grep { /^\d+$/ && $_ != $$ && (readlink("/proc/$_/ns/pid") // '') eq $ns } readdir($proc);
+  closedir $proc;
+  for my $pid (@pids) {
+    opendir(my $fds, "/proc/$pid/fd") or next;
+    my %sockets;
+    for my $n (readdir $fds) {
+      my $link = readlink("/proc/$pid/fd/$n") // next;
+      $sockets{$1} = 1 if $link =~ /^socket:\[(\d+)\]$/ && exists $listening{$1};
+    }
+    closedir $fds;
+    next unless %sockets;
+    my $exe = readlink("/proc/$pid/exe") // '?';
+    my $exeOk;
+    if (emulatorOf($pid) ne '') {
+      # The guest program: the image's postgres mapped from the file at its path (same inode, same content).
+      my ($inode) = guestMapping($pid, $POSTGRES);
+      my @st = defined $inode ? stat("/proc/$pid/root$POSTGRES") : ();
+      $exeOk = @st && $st[1] == $inode && theirSha("/proc/$pid/root$POSTGRES") eq $want ? 1 : 0;
+      $exe = $exeOk ? "$POSTGRES (emulated)" : "$exe (emulated)";
+    } else {
+      $exeOk = theirSha("/proc/$pid/exe") eq $want ? 1 : 0;
+    }
+    my $environ = '';
+    if (open(my $e, '<:raw', "/proc/$pid/environ")) { local $/; $environ = <$e> // ''; close $e; }
+    my $preload = $environ =~ /(?:^|\0)LD_(?:PRELOAD|LIBRARY_PATH|AUDIT)=/ ? 1 : 0;
+    # Its backends too (the graders' sessions run beside this probe): a library a setting loads into
+    # every new session (session_preload_libraries) shows in theirs, not in the postmaster's.
+    my %foreign = map { $_ => 1 } foreignMappings($pid);
+    for my $child (childrenOf($pid, @pids)) { $foreign{$_} = 1 for foreignMappings($child); }
+    my @foreign = sort keys %foreign;
+    my $paths = join(',', map { $listening{$_} } sort keys %sockets);
+    print join("\t", 'listener', serverPid($pid), $paths, $exeOk, $preload, join(',', map { s/[,\t\n]/_/gr } @foreign), $exe =~ s/[\t\n]/_/gr), "\n";
+  }
+}
+
+inspectServer($_) for @SERVERS;

@@ -1,4 +1,5 @@
 /** lab list / show / check / hint / solve / submit */
+import { traced } from '../trace.js';
 import chalk from 'chalk';
 import type { Command } from 'commander';
 import { loadEnv, requireServer, type LabEnv } from '../env/env.js';
@@ -109,11 +110,11 @@ export function registerLabCommands(program: Command): void {
     .option('--lab <id>', 'otro lab que el del entorno / another lab than the env\'s')
     .option('--json', 'salida JSON / JSON output')
     .action(async (stepId: string | undefined, opts) => {
-      const env = await loadEnv(envName(opts.env));
+      const env = await traced('discovery', () => loadEnv(envName(opts.env)));
       // A missing or stopped container means the env cannot be checked (exit 2), not a failed step.
       for (const s of env.servers) requireServer(env, s.role);
-      const lab = await loadLab(opts.lab ?? env.lab);
-      const results = await checkSteps(env, lab, stepId);
+      const lab = await traced('lab', () => loadLab(opts.lab ?? env.lab));
+      const results = await traced('checks', () => checkSteps(env, lab, stepId));
       if (opts.json) {
         console.log(JSON.stringify(checkReport(env, lab, results), null, 2));
       } else {

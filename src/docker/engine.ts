@@ -84,9 +84,15 @@ export const listVolumes = (ep: EngineEndpoint, filters: Record<string, string[]
 export const listNetworks = (ep: EngineEndpoint, filters?: Record<string, string[]>) =>
   json<EngineNetwork[]>(ep, 'GET', `/networks${filters ? `?${filterQuery(filters)}` : ''}`);
 
-export interface EngineContainerInfo { Created: string; Config?: { Labels?: Record<string, string>; Env?: string[] }; State?: { Status?: string } }
+export interface EngineContainerInfo { Created: string; Image?: string; Config?: { Labels?: Record<string, string>; Env?: string[] }; State?: { Status?: string; Pid?: number; Running?: boolean } }
 export const inspectContainer = (ep: EngineEndpoint, name: string) =>
   json<EngineContainerInfo>(ep, 'GET', `/containers/${encodeURIComponent(name)}/json`);
+
+export interface EngineImageInfo { Id: string; Config?: { Labels?: Record<string, string> | null }; Size: number; Architecture?: string; Variant?: string; Created: string }
+export const inspectImage = (ep: EngineEndpoint, ref: string) =>
+  json<EngineImageInfo>(ep, 'GET', `/images/${encodeURIComponent(ref)}/json`);
+
+export const version = (ep: EngineEndpoint) => json<{ Os?: string; Arch?: string }>(ep, 'GET', '/version');
 
 /** One sample of a container's stats without streaming nor waiting for a second CPU sample. */
 export interface EngineStats { pids_stats?: { current?: number; limit?: number } }

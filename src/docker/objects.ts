@@ -173,11 +173,14 @@ export async function removeContainer(name: string): Promise<void> {
 }
 
 /** When a container was created, its labels, state and environment (`KEY=value`); undefined when it does not exist. */
-export async function inspectContainer(name: string): Promise<{ created: string; labels: Labels; state: string; env: string[] } | undefined> {
+export async function inspectContainer(name: string): Promise<{ created: string; labels: Labels; state: string; env: string[]; pid: number; image: string } | undefined> {
   const ep = engine.engineEndpoint();
   const info = await (ep ? engine.inspectContainer(ep, name) : dockerClient().getContainer(name).inspect()).catch(() => undefined);
   if (!info) return undefined;
-  return { created: info.Created, labels: info.Config?.Labels ?? {}, state: info.State?.Status ?? '', env: info.Config?.Env ?? [] };
+  return {
+    created: info.Created, labels: info.Config?.Labels ?? {}, state: info.State?.Status ?? '', env: info.Config?.Env ?? [],
+    pid: info.State?.Pid ?? 0, image: info.Image ?? '',
+  };
 }
 
 /**

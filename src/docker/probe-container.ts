@@ -4,6 +4,7 @@
  * For network facts that must be proven from outside the servers (an SSH key exchange, a login).
  */
 import { dockerClient, withTimeout } from './client.js';
+import { createContainer, inspectContainer, startContainer } from './objects.js';
 import { writeTar } from './tar.js';
 
 export interface ProbeFile { name: string; content: Buffer; mode?: number; dir?: boolean }
@@ -60,4 +61,35 @@ function demux(buf: Buffer): string {
     i += 8 + len;
   }
   return (i === 0 ? buf : Buffer.concat(parts)).toString('utf8');
+}
+
+/**
+ * A long-lived inspector of an image: a container of lab's own in the host's pid namespace (no
+ * network, no volumes, read-only root, of all capabilities only CAP_SYS_PTRACE and
+ * CAP_DAC_READ_SEARCH), into which lab execs a script about a server's processes. Cheaper than a
+ * probe container per look (~0.1 s instead of ~0.5 s), and out of the student's sight: a probe
+ * joined to the server's pid namespace can be seen, stopped or killed from inside the server, one in
+ * the host's cannot (processes of a child namespace do not see their parent's). One per image (its
+ * files are what the servers' are compared with), made on first use and left running (a sleep).
+ */
+export async function ensureInspector(image: string, timeoutMs: number): Promise<string> {
+  const name = `pglab-inspector-${image.replace(/^sha256:/, '').slice(0, 12)}`;
+  const info = await inspectContainer(name);
+  if (info?.state === 'running') return name;
+  if (!info) {
+    const created = await createContainer({
+      name, Image: image, User: 'root',
+      Entrypoint: ['sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'],
+      Labels: { 'pglab.inspector': image },
+      HostConfig: {
+        NetworkMode: 'none', PidMode: 'host', CapDrop: ['ALL'], CapAdd: ['SYS_PTRACE', 'DAC_READ_SEARCH'],
+        ReadonlyRootfs: true, Tmpfs: { '/tmp': 'rw,size=16m' }, SecurityOpt: ['no-new-privileges'],
+        RestartPolicy: { Name: 'unless-stopped' }, Memory: 256 * 1024 * 1024, PidsLimit: 64,
+      },
+    });
+    // false: a concurrent look made it first (same name): start it all the same.
+    void created;
+  }
+  await withTimeout(startContainer(name), timeoutMs, 'inspector start');
+  return name;
 }

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { dockerClient } from '../docker/client.js';
+import { engineEndpoint, inspectImage as engineInspectImage, version as engineVersion } from '../docker/engine.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { profileFor, type PgMajor } from '../pg/profile.js';
@@ -112,7 +113,9 @@ export interface ImageFacts {
 
 export async function inspectImage(ref: string): Promise<ImageFacts | undefined> {
   try {
-    const info = await dockerClient().getImage(ref).inspect();
+    // The plain engine client where it can (a check pays no dockerode start-up), dockerode otherwise.
+    const ep = engineEndpoint();
+    const info = ep ? await engineInspectImage(ep, ref) : await dockerClient().getImage(ref).inspect();
     return {
       id: info.Id,
       labels: info.Config?.Labels ?? {},
@@ -141,7 +144,8 @@ let engine: Promise<{ os: string; arch: string }> | undefined;
 
 /** The engine's platform (Docker Desktop on Apple Silicon: linux/arm64), asked once per process. */
 export function enginePlatform(): Promise<{ os: string; arch: string }> {
-  engine ??= dockerClient().version().then((v) => ({ os: v.Os ?? 'linux', arch: v.Arch ?? 'amd64' }), () => ({ os: 'linux', arch: 'amd64' }));
+  const ep = engineEndpoint();
+  engine ??= (ep ? engineVersion(ep) : dockerClient().version()).then((v) => ({ os: v.Os ?? 'linux', arch: v.Arch ?? 'amd64' }), () => ({ os: 'linux', arch: 'amd64' }));
   return engine;
 }
 

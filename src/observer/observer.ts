@@ -27,6 +27,8 @@ export const SOCKET_DIR = '/run/postgresql';
 export const observerSocketDir = (role: string) => `/srv/${role}/run`;
 
 const HOME = '/var/lib/postgresql';
+/** Where probes run from the observer keep their temporary files (its root is read-only, its home a volume). */
+export const OBSERVER_TMP = HOME;
 const LOG = `${HOME}/observer.log`;
 const KEY = `${HOME}/observer.key`;
 const LOOK_REQUESTS = `${HOME}/look-requests`;

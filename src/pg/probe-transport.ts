@@ -98,12 +98,14 @@ export const PROBE_OUTPUT_MAX = 8 * 1024 * 1024;
 const BATCH_SCRIPT = [
   // Without setpriv (an image of one's own) or a writable /tmp, no output: each probe then runs alone.
   'command -v setpriv >/dev/null 2>&1 || exit 71',
-  'd=$(mktemp -d /tmp/pglab-probe.XXXXXX) || exit 70',
+  // TMPDIR: the SQL host's root is read-only (its home is not).
+  'd=$(mktemp -d "${TMPDIR:-/tmp}/pglab-probe.XXXXXX") || exit 70',
   'trap \'rm -rf "$d"\' EXIT',
   'n=$1; shift; pids=()',
   'for ((i = 0; i < n; i++)); do',
   '  u=$1; s=$2; c=$3; shift 3; cmd=("${@:1:c}"); shift "$c"',
-  '  if [ "$u" = postgres ]; then',
+  // Run as postgres already (the SQL host): no setpriv, which only root may use.
+  '  if [ "$u" = postgres ] && [ "$(id -u)" = 0 ]; then',
   '    (cd /var/lib/postgresql 2>/dev/null; exec setpriv --reuid=postgres --regid=postgres --init-groups env HOME=/var/lib/postgresql USER=postgres timeout -k 2 "$s" "${cmd[@]}") >"$d/$i.o" 2>"$d/$i.e" </dev/null &',
   '  else',
   '    (exec timeout -k 2 "$s" "${cmd[@]}") >"$d/$i.o" 2>"$d/$i.e" </dev/null &',
@@ -154,7 +156,7 @@ export function parseBatch(out: Buffer): Map<number, { exitCode: number; stdout:
  * Where a server's SQL is run from instead of the server itself: a container of lab's own (the env's
  * observer) holding the version's psql and the server's socket directory (`socketDir` there).
  */
-export interface SqlClientHost { container: string; socketDir: (role: string) => string }
+export interface SqlClientHost { container: string; socketDir: (role: string) => string; tmpDir: string }
 
 export class ProbeTransport {
   /**
@@ -283,16 +285,40 @@ export class ProbeTransport {
   private async flush(role: string): Promise<void> {
     const merged = this.mergeSql(role, this.queue.get(role) ?? []);
     this.queue.delete(role);
-    // SQL sessions (one per database after merging) run from the SQL host, each its own exec.
-    for (const i of merged.filter((m) => this.viaSqlHost(m))) {
-      this.execSql(role, i.argv, { user: i.user, timeoutMs: i.timeoutMs, env: i.env }).then(i.resolve, i.reject);
-    }
+    // SQL sessions (one per database after merging) run from the SQL host: every server's in one exec.
+    for (const i of merged.filter((m) => this.viaSqlHost(m))) this.enqueueSql(role, i);
     const items = merged.filter((m) => !this.viaSqlHost(m));
+    const alone = (i: BatchItem) => this.execDirect(role, i.argv, { user: i.user, timeoutMs: i.timeoutMs, env: i.env }).then(i.resolve, i.reject);
+    await this.runBatch(items, (argv, opts) => this.execDirect(role, argv, opts), alone);
+  }
+
+  private sqlQueue: { role: string; item: BatchItem }[] = [];
+
+  /** Queued for the SQL host: flushed after every server's flush of this turn (setImmediate runs them in order). */
+  private enqueueSql(role: string, item: BatchItem): void {
+    if (!this.sqlQueue.length) setImmediate(() => this.flushSql());
+    this.sqlQueue.push({ role, item });
+  }
+
+  private async flushSql(): Promise<void> {
+    const queued = this.sqlQueue;
+    this.sqlQueue = [];
+    const host = this.sqlHost!;
+    const alone = (role: string, i: BatchItem) => this.execSql(role, i.argv, { user: i.user, timeoutMs: i.timeoutMs, env: i.env }).then(i.resolve, i.reject);
+    // Each session on its own server's socket; a server gone since it was queued answers as before.
+    const items = queued.filter(({ role, item }) => this.containerOf(role) || void alone(role, item))
+      .map(({ role, item }) => ({ ...item, env: { ...item.env, PGHOST: host.socketDir(role) }, role }));
+    await this.runBatch(items, (argv, opts) => this.execCounted(host.container, 'sql host', argv, { ...opts, user: 'postgres', env: { TMPDIR: host.tmpDir } },
+      () => Promise.reject(new Error('no sql host'))), (i) => alone(i.role, i));
+  }
+
+  /**
+   * Runs items in one exec of BATCH_SCRIPT (one alone as a plain exec); `alone` runs one by itself
+   * when the batch itself could not run.
+   */
+  private async runBatch<I extends BatchItem>(items: I[], exec: (argv: string[], opts: ProbeExecOptions) => Promise<ExecResult>, alone: (i: I) => void): Promise<void> {
     if (!items.length) return;
-    if (items.length === 1) {
-      const [i] = items;
-      return void this.execDirect(role, i.argv, { user: i.user, timeoutMs: i.timeoutMs, env: i.env }).then(i.resolve, i.reject);
-    }
+    if (items.length === 1) return alone(items[0]);
     const args: string[] = [String(items.length)];
     for (const i of items) {
       const argv = ['env', ...Object.entries(i.env).map(([k, v]) => `${k}=${v}`), ...i.argv];
@@ -301,15 +327,14 @@ export class ProbeTransport {
     const timeoutMs = Math.max(...items.map((i) => i.timeoutMs)) + 3000;
     let r: ExecResult;
     try {
-      r = await this.execDirect(role, ['bash', '-c', BATCH_SCRIPT, 'pglab-batch', ...args], { user: 'root', timeoutMs });
-    } catch (err) {
-      return items.forEach((i) => i.reject(err));
+      r = await exec(['bash', '-c', BATCH_SCRIPT, 'pglab-batch', ...args], { user: 'root', timeoutMs });
+    } catch {
+      // No batch (its container gone, say): each probe on its own, which says why.
+      return items.forEach(alone);
     }
     const parts = parseBatch(r.stdout);
-    if (!parts.size && !r.timedOut) {
-      // The batch itself could not run (no writable /tmp, say): each probe on its own, as before.
-      return void items.forEach((i) => this.execDirect(role, i.argv, { user: i.user, timeoutMs: i.timeoutMs, env: i.env }).then(i.resolve, i.reject));
-    }
+    // The batch itself could not run (no writable /tmp, say): each probe on its own, as before.
+    if (!parts.size && !r.timedOut) return items.forEach(alone);
     items.forEach((item, n) => {
       const p = parts.get(n);
       if (!p) return item.resolve({ exitCode: -1, stdout: Buffer.alloc(0), stderr: r.stderr, timedOut: true });

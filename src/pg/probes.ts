@@ -8,9 +8,10 @@
  * merged psql sessions) and the plan cache (plan-cache.ts: which facts the last run of a step
  * needed). Test fakes extend FactProbes and answer the primitives they need from fixtures.
  */
+import { execInContainer } from '../docker/client.js';
 import { containerTop, readArchive, type ArchiveLimits, type ArchiveRead, type TopProcess } from '../docker/container-files.js';
 import { inspectContainer } from '../docker/objects.js';
-import { runProbeContainer, type ProbeFile } from '../docker/probe-container.js';
+import { ensureInspector, runProbeContainer, type ProbeFile } from '../docker/probe-container.js';
 import { networkName } from '../env/naming.js';
 import { imageFileSums, imagePackageMd5s } from '../images/image-files.js';
 import { TIMEOUTS } from '../timeouts.js';
@@ -24,11 +25,12 @@ import { PLANS, type PlannedFact } from './plan-cache.js';
 import { ProbeTimeoutError, ProbeTransport, SEP, ServerDownError, type ExecResult, type ProbeExecOptions } from './probe-transport.js';
 import { type ProcessLine } from './ps.js';
 import { knownHashes, rememberHashes } from './identity-cache.js';
-import { identityOf, identityScriptFile, type ServerIdentity } from './server-identity.js';
-import { observerName, observerSocketDir } from '../observer/observer.js';
+import { identityOf, identityScript, identityScriptFile, splitByServer, type ServerIdentity } from './server-identity.js';
+import { OBSERVER_TMP, observerName, observerSocketDir } from '../observer/observer.js';
 import { profileFor, type PgMajor, type PgProfile } from './profile.js';
 import { parseReadiness, readinessArgv, type Readiness } from './readiness.js';
 import { parseRecording, type Recording } from './recorder.js';
+import { traced } from '../trace.js';
 
 export { ProbeTimeoutError, ServerDownError, type ExecResult, type ProbeExecOptions };
 export type { PlannedFact };
@@ -166,7 +168,7 @@ export abstract class FactProbes implements Probes {
       const key = `${this.env.name}/${role}`;
       const cached = IDENTITY_CACHE.get(key);
       if (cached && Date.now() - cached.at < IDENTITY_TTL_MS) return cached.identity;
-      const r = await this.identityProbeOf(role).catch(() => undefined);
+      const r = await traced(`identity ${role}`, () => this.identityProbeOf(role)).catch(() => undefined);
       const identity: ServerIdentity = r ? identityOf(r.exitCode, r.stdout) : { verdict: 'unknown', listeners: [] };
       if (identity.verdict !== 'unknown') IDENTITY_CACHE.set(key, { at: Date.now(), identity });
       return identity;
@@ -583,7 +585,7 @@ export class EnvProbes extends FactProbes {
     // SQL on a server's socket runs from the env's observer (its own psql; the server's socket shared
     // read-only with it), never from a psql the student could replace inside the server.
     this.transport = new ProbeTransport((role) => this.env.servers.find((s) => s.role === role)?.container, this.psql, {
-      container: observerName(env.name), socketDir: observerSocketDir,
+      container: observerName(env.name), socketDir: observerSocketDir, tmpDir: OBSERVER_TMP,
     });
   }
 
@@ -613,18 +615,18 @@ export class EnvProbes extends FactProbes {
   }
 
   protected override readArchiveOf(role: string, path: string, limits: ArchiveLimits): Promise<ArchiveRead | undefined> {
-    return readArchive(this.container(role), path, { timeoutMs: TIMEOUTS.archiveReadMs, ...limits });
+    return traced(`archive ${role} ${path}`, () => readArchive(this.container(role), path, { timeoutMs: TIMEOUTS.archiveReadMs, ...limits }));
   }
 
   protected override topOf(role: string): Promise<TopProcess[]> {
-    return containerTop(this.container(role), TIMEOUTS.archiveReadMs);
+    return traced(`top ${role}`, () => containerTop(this.container(role), TIMEOUTS.archiveReadMs));
   }
 
   protected override probeContainer(script: string, args: string[], files: ProbeFile[]): Promise<{ exitCode: number; stdout: string }> {
     if (!this.env.imageId) return Promise.reject(new Error('env without an image id'));
-    return runProbeContainer({
-      image: this.env.imageId, network: networkName(this.env.name), env: this.env.name, script, args, files, timeoutMs: TIMEOUTS.probeContainerMs,
-    });
+    return traced('probe container', () => runProbeContainer({
+      image: this.env.imageId!, network: networkName(this.env.name), env: this.env.name, script, args, files, timeoutMs: TIMEOUTS.probeContainerMs,
+    }));
   }
 
   protected override async identityProbeOf(role: string): Promise<{ exitCode: number; stdout: string }> {
@@ -632,15 +634,40 @@ export class EnvProbes extends FactProbes {
     if (!image) throw new Error('env without an image id');
     const container = this.container(role);
     // An image of another architecture runs under qemu-user: its processes' executable is the emulator (discovery.ts says so).
-    const emulated = !!this.env.servers.find((s) => s.role === role)?.emulated;
-    const known: ProbeFile = { name: 'known-hashes.tsv', content: Buffer.from(knownHashes(image, container)), mode: 0o644 };
-    const r = await runProbeContainer({
+    const emulated = this.env.servers.find((s) => s.role === role)?.emulated ? '1' : '0';
+    // Every running server in one exec of the image's inspector (each exec costs ~50 ms of the engine's CPU).
+    const inspected = await (this.inspectorLook ??= this.identityByInspector(image, emulated)).catch(() => undefined);
+    const r = inspected?.get(role) ?? await runProbeContainer({
+      // No inspector (an engine that refuses the host's pid namespace): a probe container in the server's.
       image, network: 'none', env: this.env.name, pidOf: container,
-      script: 'exec perl /tmp/pglab-probe/server-identity.pl "$@"', args: [this.env.pg, '/tmp/pglab-probe/known-hashes.tsv', emulated ? '1' : '0'],
-      files: [identityScriptFile(), known], timeoutMs: TIMEOUTS.probeContainerMs,
+      script: 'exec perl /tmp/pglab-probe/server-identity.pl "$1" /tmp/pglab-probe/known-hashes.tsv "$2"', args: [this.env.pg, emulated],
+      files: [identityScriptFile(), { name: 'known-hashes.tsv', content: Buffer.from(knownHashes(image, container)), mode: 0o644 }],
+      timeoutMs: TIMEOUTS.probeContainerMs,
     });
     if (r.exitCode === 0) rememberHashes(image, container, r.stdout);
     return r;
+  }
+
+  private inspectorLook?: Promise<Map<string, { exitCode: number; stdout: string }>>;
+
+  /** The identity script exec'd once in the image's inspector (host pid namespace) about every running server: its output per role. */
+  private async identityByInspector(image: string, emulated: string): Promise<Map<string, { exitCode: number; stdout: string }>> {
+    const running = this.env.servers.filter((s) => s.state === 'running');
+    const [inspector, ...servers] = await Promise.all([
+      ensureInspector(image, TIMEOUTS.probeContainerMs), ...running.map((s) => inspectContainer(s.container)),
+    ]);
+    const pids = running.map((s, i) => ({ role: s.role, container: s.container, pid: servers[i]?.pid ?? 0 })).filter((s) => s.pid > 0);
+    const known = pids.map((s) => knownHashes(image, s.container)).join('');
+    const r = await execInContainer(inspector, ['perl', '-e', identityScript(), this.env.pg, '/dev/stdin', emulated, ...pids.map((s) => String(s.pid))], {
+      user: 'root', stdin: Buffer.from(known), timeoutMs: TIMEOUTS.probeContainerMs, maxOutputBytes: 512 * 1024,
+    });
+    const sections = splitByServer(r.stdout.toString('utf8'));
+    const byRole = new Map<string, { exitCode: number; stdout: string }>();
+    for (const s of pids) {
+      const text = sections.get(s.pid);
+      if (text !== undefined) byRole.set(s.role, { exitCode: r.exitCode, stdout: text });
+    }
+    return byRole;
   }
 
   override packageMd5s(packages: string[]): Promise<Map<string, Map<string, string>> | undefined> {

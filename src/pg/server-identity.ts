@@ -43,7 +43,7 @@ export function parseIdentity(stdout: string): SocketListener[] {
 }
 
 export function identityOf(exitCode: number, stdout: string): ServerIdentity {
-  if (exitCode !== 0) return { verdict: 'unknown', listeners: [] };
+  if (exitCode !== 0 || /^gone\t/m.test(stdout)) return { verdict: 'unknown', listeners: [] };
   const listeners = parseIdentity(stdout);
   if (!listeners.length) return { verdict: 'none', listeners };
   const genuine = listeners.every((l) => l.exeMatches && !l.preload && !l.foreign.length);
@@ -62,9 +62,28 @@ export function impostorDetail(identity: ServerIdentity): string {
   return what.join('; ');
 }
 
-let script: Buffer | undefined;
+/**
+ * One probe's output about several servers, cut at its `server <pid>` lines: the text about each
+ * pid asked for (its hash lines included). A pid the output does not name is missing from the map.
+ */
+export function splitByServer(stdout: string): Map<number, string> {
+  const lines = new Map<number, string[]>();
+  let current: string[] | undefined;
+  for (const line of stdout.split('\n')) {
+    const server = /^server\t(\d+)$/.exec(line);
+    if (server) lines.set(Number(server[1]), (current = []));
+    else current?.push(line);
+  }
+  return new Map([...lines].map(([pid, text]) => [pid, text.join('\n')]));
+}
+
+let script: string | undefined;
 /** The probe's script, LF whatever the checkout (as the observer's). */
+export function identityScript(): string {
+  return (script ??= readFileSync(path.join(PROJECT_ROOT, 'observer', 'server-identity.pl'), 'utf8').replace(/\r\n/g, '\n'));
+}
+
+/** The script as a probe container's file. */
 export function identityScriptFile(): ProbeFile {
-  script ??= Buffer.from(readFileSync(path.join(PROJECT_ROOT, 'observer', 'server-identity.pl'), 'utf8').replace(/\r\n/g, '\n'));
-  return { name: 'server-identity.pl', content: script, mode: 0o644 };
+  return { name: 'server-identity.pl', content: Buffer.from(identityScript()), mode: 0o644 };
 }

@@ -3,6 +3,7 @@
  * fake WAL files, a wrapped archive_command, commented-out standby settings, a pg_hba rule for
  * the wrong address, a server stopped in the middle of a check, a "promotion" by hand.
  */
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabCluster } from './cluster.js';
 
@@ -178,6 +179,20 @@ describe('graders are not fooled (PostgreSQL 15)', () => {
     }
     expect(livePasses(again)).toEqual(livePasses(honest));
   }, 240_000);
+
+  it('looks at the servers\' processes from out of their sight: the inspector is not in their pid namespace', async () => {
+    await cluster.check('step-5');
+    const docker = (args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
+    const image = docker(['inspect', '-f', '{{.Image}}', `pglab-${cluster.env}-maestro`]);
+    const inspector = `pglab-inspector-${image.replace(/^sha256:/, '').slice(0, 12)}`;
+    expect(docker(['inspect', '-f', '{{.HostConfig.PidMode}} {{.HostConfig.NetworkMode}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapAdd}}', inspector]))
+      .toBe('host none true [SYS_PTRACE DAC_READ_SEARCH]');
+    // Root in a server sees only its own namespace: the inspector (and every look exec'd in it) cannot be seen, stopped or killed from there.
+    const seen = (await cluster.exec('maestro', 'root', ['sh', '-c', 'cat /proc/[0-9]*/cmdline | tr "\\0" " "'])).stdout;
+    expect(seen).not.toMatch(/sleep 3600|server-identity|pglab-probe/);
+    const inspectorSleeps = docker(['top', inspector, '-o', 'pid,args']);
+    expect(inspectorSleeps).toMatch(/sleep 3600/);
+  });
 
   it('does not accept a "promotion" made by deleting standby.signal and restarting', async () => {
     await cluster.exec('esclavo', 'postgres', ['rm', `${DATA}/standby.signal`]);

@@ -337,7 +337,7 @@ describe.skipIf(!CHROMIUM)('live feedback (PostgreSQL 15, Chromium)', () => {
       const rowOf = (d: string, e: string) => new RegExp(`<tr data-env="${e}">(.*?)</tr>`).exec(d)![1];
       // Right at the first load: every step of the finished lab ✓, graded as `lab grade` does.
       const row = rowOf(dom, env);
-      expect(row.match(/data-status="pass"/g)?.length).toBe(6);
+      expect(row.match(/data-status="pass"/g)?.length, row).toBe(6);
       // Done with `lab solve`: every step ✓, and 0 points, as `lab grade` gives solved steps by default.
       expect(row).toContain('<td>0/53</td>');
       expect(row).not.toMatch(/nunca/);

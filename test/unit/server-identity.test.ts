@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { identityOf, impostorDetail, parseIdentity } from '../../src/pg/server-identity.js';
+import { identityOf, impostorDetail, parseIdentity, splitByServer } from '../../src/pg/server-identity.js';
 
 const line = (pid: number, exeOk: 0 | 1, preload: 0 | 1, foreign: string, exe: string) =>
   ['listener', pid, '/var/run/postgresql/.s.PGSQL.5432', exeOk, preload, foreign, exe].join('\t');
@@ -34,5 +34,17 @@ describe('server identity (observer/server-identity.pl output)', () => {
     expect(identityOf(0, '').verdict).toBe('none');
     expect(identityOf(2, line(1, 0, 0, '', 'x')).verdict).toBe('unknown');
     expect(parseIdentity('garbage\nlistener\t1\n')).toEqual([]);
+  });
+
+  it('one look at several servers (the inspector): each server\'s lines by its pid; a server gone meanwhile gives no verdict', () => {
+    const out = ['hash\town\t/usr/lib/postgresql/15/bin/postgres\t' + 'a'.repeat(64), 'server\t4242', line(754, 1, 0, '', '/usr/lib/postgresql/15/bin/postgres'),
+      'server\t4343', line(764, 0, 0, '/tmp/pg', '/tmp/pg'), 'server\t4444', 'gone\t4444', ''].join('\n');
+    const sections = splitByServer(out);
+    expect([...sections.keys()]).toEqual([4242, 4343, 4444]);
+    expect(identityOf(0, sections.get(4242)!).verdict).toBe('genuine');
+    expect(identityOf(0, sections.get(4343)!).verdict).toBe('replaced');
+    expect(identityOf(0, sections.get(4444)!).verdict).toBe('unknown');
+    // A student's process cannot start a section: only the probe prints lines, a listener's fields are its own.
+    expect(splitByServer(line(1, 1, 0, '', 'server\t99')).size).toBe(0);
   });
 });

@@ -77,11 +77,14 @@ export async function packagesInstalled(probes: CheckContext['probes'], role: st
   const sums = await probes.packageMd5s(Object.keys(PACKAGE_FILES)).catch(() => undefined);
   const missing: string[] = [];
   const tampered: string[] = [];
+  // Every program asked for at once (each is a read by the engine, ~50 ms): not one after another.
+  const files = new Map(packages.filter((p) => installed.has(p)).flatMap((p) => PACKAGE_FILES[p] ?? [])
+    .map((file) => [file, probes.fileInfo(role, `/${file}`, 8 << 20).catch(() => undefined)]));
   await Promise.all(packages.map(async (p) => {
     if (!installed.has(p)) return void missing.push(`${role}:${p}`);
     for (const file of PACKAGE_FILES[p] ?? []) {
       const want = sums?.get(p)?.get(file);
-      const got = await probes.fileInfo(role, `/${file}`, 8 << 20).catch(() => undefined);
+      const got = await files.get(file);
       if (!got) return void missing.push(`${role}:/${file}`);
       // An image without the cached .deb cannot say what the file must be: present is all it can ask.
       if (want && createHash('md5').update(got.data).digest('hex') !== want) return void tampered.push(`${role}:/${file}`);
@@ -93,8 +96,7 @@ export async function packagesInstalled(probes: CheckContext['probes'], role: st
 export const sshRsyncInstalled: CheckFn = async ({ probes }) => {
   const missing: string[] = [];
   const tampered: string[] = [];
-  for (const role of SERVERS) {
-    const r = await packagesInstalled(probes, role, ['openssh-server', 'openssh-client', 'rsync']);
+  for (const r of await Promise.all(SERVERS.map((role) => packagesInstalled(probes, role, ['openssh-server', 'openssh-client', 'rsync'])))) {
     missing.push(...r.missing);
     tampered.push(...r.tampered);
   }
