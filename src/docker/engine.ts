@@ -84,11 +84,15 @@ export const listVolumes = (ep: EngineEndpoint, filters: Record<string, string[]
 export const listNetworks = (ep: EngineEndpoint, filters?: Record<string, string[]>) =>
   json<EngineNetwork[]>(ep, 'GET', `/networks${filters ? `?${filterQuery(filters)}` : ''}`);
 
-export interface EngineContainerInfo { Created: string; Image?: string; Config?: { Labels?: Record<string, string>; Env?: string[] }; State?: { Status?: string; Pid?: number; Running?: boolean } }
+export interface EngineContainerInfo {
+  Created: string; Image?: string; Config?: { Labels?: Record<string, string>; Env?: string[] }; State?: { Status?: string; Pid?: number; Running?: boolean };
+}
 export const inspectContainer = (ep: EngineEndpoint, name: string) =>
   json<EngineContainerInfo>(ep, 'GET', `/containers/${encodeURIComponent(name)}/json`);
 
-export interface EngineImageInfo { Id: string; Config?: { Labels?: Record<string, string> | null }; Size: number; Architecture?: string; Variant?: string; Created: string }
+export interface EngineImageInfo {
+  Id: string; Config?: { Labels?: Record<string, string> | null }; Size: number; Architecture?: string; Variant?: string; Created: string;
+}
 export const inspectImage = (ep: EngineEndpoint, ref: string) =>
   json<EngineImageInfo>(ep, 'GET', `/images/${encodeURIComponent(ref)}/json`);
 

@@ -172,8 +172,11 @@ export async function removeContainer(name: string): Promise<void> {
   await dockerClient().getContainer(name).remove({ force: true }).catch(ignoreStatus(404, 409));
 }
 
-/** When a container was created, its labels, state and environment (`KEY=value`); undefined when it does not exist. */
-export async function inspectContainer(name: string): Promise<{ created: string; labels: Labels; state: string; env: string[]; pid: number; image: string } | undefined> {
+/** When a container was created, its labels, state, environment (`KEY=value`), first process (host pid) and image id. */
+export interface ContainerInspect { created: string; labels: Labels; state: string; env: string[]; pid: number; image: string }
+
+/** A container's facts (see ContainerInspect); undefined when it does not exist. */
+export async function inspectContainer(name: string): Promise<ContainerInspect | undefined> {
   const ep = engine.engineEndpoint();
   const info = await (ep ? engine.inspectContainer(ep, name) : dockerClient().getContainer(name).inspect()).catch(() => undefined);
   if (!info) return undefined;

@@ -308,8 +308,9 @@ export class ProbeTransport {
     // Each session on its own server's socket; a server gone since it was queued answers as before.
     const items = queued.filter(({ role, item }) => this.containerOf(role) || void alone(role, item))
       .map(({ role, item }) => ({ ...item, env: { ...item.env, PGHOST: host.socketDir(role) }, role }));
-    await this.runBatch(items, (argv, opts) => this.execCounted(host.container, 'sql host', argv, { ...opts, user: 'postgres', env: { TMPDIR: host.tmpDir } },
-      () => Promise.reject(new Error('no sql host'))), (i) => alone(i.role, i));
+    const exec = (argv: string[], opts: ProbeExecOptions) => this.execCounted(host.container, 'sql host', argv,
+      { ...opts, user: 'postgres', env: { TMPDIR: host.tmpDir } }, () => Promise.reject(new Error('no sql host')));
+    await this.runBatch(items, exec, (i) => alone(i.role, i));
   }
 
   /**
