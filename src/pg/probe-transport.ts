@@ -317,7 +317,9 @@ export class ProbeTransport {
    * Runs items in one exec of BATCH_SCRIPT (one alone as a plain exec); `alone` runs one by itself
    * when the batch itself could not run.
    */
-  private async runBatch<I extends BatchItem>(items: I[], exec: (argv: string[], opts: ProbeExecOptions) => Promise<ExecResult>, alone: (i: I) => void): Promise<void> {
+  private async runBatch<I extends BatchItem>(
+    items: I[], exec: (argv: string[], opts: ProbeExecOptions) => Promise<ExecResult>, alone: (i: I) => void,
+  ): Promise<void> {
     if (!items.length) return;
     if (items.length === 1) return alone(items[0]);
     const args: string[] = [String(items.length)];
