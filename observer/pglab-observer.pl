@@ -4,7 +4,11 @@
 # servers' data volumes mounted read-only with this image's binaries, and appends a record only
 # when a server's state changes (src/observer/records.ts reads and verifies them). Every record
 # carries an HMAC-SHA256 under a key kept on the observer's own volume, which the lab servers
-# never mount. Arguments: <pg major> <wal page magic> <role>...
+# never mount. In the host's pid namespace (as postgres, no capabilities), it also checks that what
+# answers on a server's socket is the image's PostgreSQL before it records what that server said
+# (server-identity.pl, given in PGLAB_IDENTITY_SCRIPT): a record made while a fake server, a patched
+# binary or an injected library answered says "id":"bad", and lab does not believe it.
+# Arguments: <pg major> <wal page magic> <role>...
 use strict;
 use warnings;
 use Digest::SHA qw(hmac_sha256_hex);
@@ -25,6 +29,13 @@ sub posEvery { my $n = shift; return $n < 200 ? 10 : $n < 2000 ? 60 : 600; }
 my $posCount = 0;
 my $V91 = $PG eq '9.1';
 my $WALDIR = $V91 ? 'pg_xlog' : 'pg_wal';
+my $IDENTITY = $ENV{PGLAB_IDENTITY_SCRIPT} // '';
+my $EMULATED = $ENV{PGLAB_EMULATED} ? 1 : 0;
+# Alone in its own pid namespace (an observer made before the host's was asked for) it is pid 1 and
+# cannot see the servers' processes: no identity, records as before.
+my $HOSTPID = $$ != 1;
+my $SOCKDIR = '/run/postgresql';
+my $KNOWN = "$HOME/identity-hashes.tsv";
 $ENV{LC_ALL} = 'C';
 $ENV{PGCONNECT_TIMEOUT} = 3;
 $ENV{PGUSER} = 'postgres';
@@ -103,7 +114,7 @@ my $SQL = q{SELECT pg_is_in_recovery(),
  (SELECT archived_count || '/' || coalesce(last_archived_wal, '') || '/' || failed_count FROM pg_stat_archiver),
  CASE WHEN pg_is_in_recovery() THEN '' ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END};
 
-my (%control, %controlStamp, %last, %lastPos, %lastArch, %badArrival);
+my (%control, %controlStamp, %last, %lastPos, %lastArch, %badArrival, %lastId);
 
 sub controldata {
   my $role = shift;
@@ -157,8 +168,36 @@ sub scanDone {
   }
 }
 
+# Is what answers on this server's socket the image's PostgreSQL? ok, bad, or '' (no verdict: no
+# socket, the probe failed, an observer that cannot see the servers). Hashes it computed are kept
+# on this volume (server-identity.pl reads them back), so a look rehashes only what changed.
+my %identity;
+sub identity {
+  my $role = shift;
+  return '' unless $IDENTITY && $HOSTPID;
+  my ($sock) = grep { !/\.lock$/ && -S $_ } glob("/srv/$role/run/.s.PGSQL.*");
+  return '' unless $sock && $sock =~ m{^/[\w./-]+$};
+  my $out = run('perl', '-e', $IDENTITY, $PG, $KNOWN, $EMULATED, "sock:$sock:$SOCKDIR") // return '';
+  my @hashes = grep { /^hash\t(own|theirs)\t[^\t\n]+\t[0-9a-f]{64}$/ } split(/\n/, $out);
+  if (@hashes) {
+    # Bounded: a student changing files in a loop cannot grow it past ~1 MB (it starts over).
+    unlink $KNOWN if (-s $KNOWN || 0) > 1024 * 1024;
+    if (open(my $k, '>>', $KNOWN)) { print $k join("\n", map { s/^hash\t//r } @hashes), "\n"; close $k; }
+  }
+  return '' if $out =~ /^gone\t/m;
+  my @listeners = map { [split(/\t/, $_, -1)] } grep { /^listener\t/ } split(/\n/, $out);
+  return '' unless @listeners;
+  return (grep { @$_ < 7 || $_->[3] ne '1' || $_->[4] ne '0' || $_->[5] ne '' } @listeners) ? 'bad' : 'ok';
+}
+
+# The verdict for this look's records about a server, asked once per look and only when there is
+# something to record: a look that records nothing costs no probe.
+my %lookId;
+sub lookId { my $role = shift; return $lookId{$role} //= identity($role); }
+
 sub observe {
   my $role = shift;
+  delete $lookId{$role};
   my $c = controldata($role);
   my $row = run("$BIN/psql", '-X', '-A', '-t', '-q', '-F', "\x1f", '-h', "/srv/$role/run", '-d', 'postgres', '-c', $V91 ? $SQL91 : $SQL);
   my %s = (up => defined $row ? 1 : 0, sysid => $c->{sysid}, tli => $c->{tli}, cstate => $c->{cstate}, rec => '', snd => '', wr => '', arch => '');
@@ -180,14 +219,19 @@ sub observe {
     ($lsn, $rcv, $archiver) = ($l // '', $r // '', $a // '');
   }
   my $state = join('|', map { $s{$_} } sort keys %s);
-  if (!defined $last{$role} || $last{$role} ne $state) {
+  # After a record lab will not believe, the same state said by the real server is recorded again.
+  my $distrusted = ($lastId{$role} // '') eq 'bad';
+  my $id = $s{up} && (!defined $last{$role} || $last{$role} ne $state || $distrusted) ? lookId($role) : '';
+  if (!defined $last{$role} || $last{$role} ne $state || ($distrusted && $id ne 'bad')) {
     $last{$role} = $state;
     $lastPos{$role} = 0;
-    record(t => 'server', role => $role, %s, lsn => $lsn, rcv => $rcv);
+    $lastId{$role} = $id;
+    record(t => 'server', role => $role, %s, lsn => $lsn, rcv => $rcv, ($id ne '' ? (id => $id) : ()));
   } elsif ($lsn ne '' && time - ($lastPos{$role} // 0) >= posEvery($posCount) && ($lastPos{"$role/lsn"} // '') ne "$lsn/$rcv") {
     $lastPos{$role} = time;
     $posCount++;
-    record(t => 'pos', role => $role, lsn => $lsn, rcv => $rcv);
+    my $posId = lookId($role);
+    record(t => 'pos', role => $role, lsn => $lsn, rcv => $rcv, ($posId ne '' ? (id => $posId) : ()));
   }
   $lastPos{"$role/lsn"} = "$lsn/$rcv";
   # 9.4+: what the archiver itself reports shipped (the student cannot write these counters).
@@ -197,9 +241,11 @@ sub observe {
     my ($count, $seg) = ($1, $2 // '');
     if ($seg ne '' && ($lastArch{$role} // '') ne "$count/$seg") {
       $lastArch{$role} = "$count/$seg";
+      my $aid = $shipped{$seg} ? '' : lookId($role);
       if (!$shipped{$seg}) {
-        $shipped{$seg} = 1;
-        record(t => 'shipped', role => $role, seg => $seg, how => 'pg_stat_archiver', count => $count);
+        # What a fake server says it archived is recorded as such (not believed), and asked again later.
+        $shipped{$seg} = 1 unless $aid eq 'bad';
+        record(t => 'shipped', role => $role, seg => $seg, how => 'pg_stat_archiver', count => $count, ($aid ne '' ? (id => $aid) : ()));
       }
     }
   }
@@ -212,6 +258,8 @@ sub observe {
 # so a `lab check` right after the student's last command judges that command (no 4-second race).
 my $REQUESTS = "$HOME/look-requests";
 mkdir $REQUESTS unless -d $REQUESTS;
+# Where lab sends its signal: in the host's pid namespace this process is not pid 1.
+if (open(my $pf, '>', "$HOME/observer.pid.tmp")) { print $pf "$$\n"; close $pf; rename "$HOME/observer.pid.tmp", "$HOME/observer.pid"; }
 my $wake = 0;
 $SIG{USR1} = sub { $wake = 1 };
 record(t => 'start', pg => $PG, roles => join(',', @ROLES));

@@ -5,9 +5,12 @@
 # PostgreSQL: the same executable (sha256 of what the process runs, not of a file the student can
 # replace), no LD_PRELOAD/LD_LIBRARY_PATH/LD_AUDIT, and every executable mapping an unmodified file
 # of the image. A fake server, a patched binary or an injected library answering the graders'
-# queries is what this finds. Arguments: <pg major> [known hashes file] [emulated 0|1] [server pid...]
-# (each server container's first process as this probe sees it: 1, the default, when joined to its
-# namespace). Per server, a "server <pid>" line, then
+# queries is what this finds. Arguments: <pg major> [known hashes file] [emulated 0|1] [server...]
+# A server is its container's first process as this probe sees it (1, the default, when joined to
+# its namespace), or sock:<socket file>:<socket directory in the server> for a probe that may read
+# only what runs as its own user (the observer, as postgres): the server is then found through a
+# process whose root holds that very socket file. A listening socket whose process this probe cannot
+# read is not the image's PostgreSQL (a genuine one runs as postgres). Per server, a "server <spec>" line, then
 # one line per listener, tab-separated (and "hash" lines for lab's cache, see below):
 #   listener <pid> <socket path> <exe matches 0|1> <preload 0|1> <foreign mappings, comma-separated> <exe path>
 use strict;
@@ -17,7 +20,8 @@ use Time::HiRes ();
 
 my ($PG, $KNOWN, $EMULATED, @SERVERS) = @ARGV;
 @SERVERS = (1) unless @SERVERS;
-die "usage: server-identity <pg major> [known hashes file] [emulated 0|1] [server pid...]\n" if !$PG || $PG !~ /^[0-9.]+$/ || grep { !/^[0-9]+$/ } @SERVERS;
+die "usage: server-identity <pg major> [known hashes file] [emulated 0|1] [server...]\n"
+  if !$PG || $PG !~ /^[0-9.]+$/ || grep { !m{^(?:[0-9]+|sock:/[\w./-]+:/[\w./-]+)$} } @SERVERS;
 
 sub sha {
   my $file = shift;
@@ -55,6 +59,15 @@ sub theirSha {
   return $theirs{$key} //= do { my $h = sha($f); print "hash\ttheirs\t$key\t$h\n" if $h; $h };
 }
 
+# Their file is the image's at that path: the same size (a huge file cannot make the probe hash past
+# its time limit), then the same sha256.
+sub sameAsOwn {
+  my ($theirs, $path) = @_;
+  my @t = stat($theirs);
+  my @o = stat($path);
+  return @t && @o && -f _ && $t[7] == $o[7] && ownSha($path) ne '' && theirSha($theirs) eq ownSha($path);
+}
+
 my $POSTGRES = "/usr/lib/postgresql/$PG/bin/postgres";
 my $want = ownSha($POSTGRES);
 die "no postgres $PG in the probe image\n" unless $want;
@@ -89,7 +102,7 @@ sub foreignMappings {
     my $theirs = "/proc/$pid/root$path";
     my @st = stat($theirs);
     my $key = "$path\0$inode\0" . ($st[1] // '') . "\0" . ($st[9] // '');
-    my $same = $checked{$key} //= ($path !~ / \(deleted\)$/ && @st && $st[1] == $inode && ownSha($path) ne '' && theirSha($theirs) eq ownSha($path)) ? 1 : 0;
+    my $same = $checked{$key} //= ($path !~ / \(deleted\)$/ && @st && $st[1] == $inode && sameAsOwn($theirs, $path)) ? 1 : 0;
     push @foreign, $path unless $same;
   }
   close $maps;
@@ -143,15 +156,36 @@ sub listeningSockets {
   return %listening;
 }
 
+# A process of the server whose socket file is `file` (seen here) and `dir/<same name>` in the server:
+# the first readable process whose root holds that very file (same device and inode).
+sub processWithSocket {
+  my ($file, $dir) = @_;
+  my @want = stat($file) or return;
+  my $name = (split m{/}, $file)[-1];
+  opendir(my $proc, '/proc') or return;
+  for my $pid (grep { /^\d+$/ && $_ != $$ } readdir($proc)) {
+    my @st = stat("/proc/$pid/root$dir/$name");
+    return $pid if @st && $st[0] == $want[0] && $st[1] == $want[1];
+  }
+  return;
+}
+
 sub inspectServer {
-  my $init = shift;
-  print "server\t$init\n";
-  # The server's processes are those in its pid namespace (in the host's, every container's are visible).
+  my $spec = shift;
+  print "server\t$spec\n";
+  my $init = $spec;
+  if ($spec =~ m{^sock:(.+):(.+)$}) {
+    # No readable process holds the socket answering there: whatever listens is not the image's PostgreSQL.
+    my $path = "$2/" . (split m{/}, $1)[-1];
+    $init = processWithSocket($1, $2) // return print join("\t", 'listener', 0, $path, 0, 0, '', '(unreadable)'), "\n";
+  }
   # A server that stopped meanwhile: no verdict on it ("gone"), the others are still looked at.
-  my $ns = readlink("/proc/$init/ns/pid") // return print "gone\t$init\n";
-  -r "/proc/$init/net/unix" or return print "gone\t$init\n";
+  my $ns = readlink("/proc/$init/ns/pid") // return print "gone\t$spec\n";
+  -r "/proc/$init/net/unix" or return print "gone\t$spec\n";
   my %listening = listeningSockets($init);
+  my %attributed;
   opendir(my $proc, '/proc') or die "proc: $!\n";
+  # The server's processes are those in its pid namespace (in the host's, every container's are visible).
   my @pids = sort { $a <=> $b } grep { /^\d+$/ && $_ != $$ && (readlink("/proc/$_/ns/pid") // '') eq $ns } readdir($proc);
   closedir $proc;
   for my $pid (@pids) {
@@ -159,7 +193,7 @@ sub inspectServer {
     my %sockets;
     for my $n (readdir $fds) {
       my $link = readlink("/proc/$pid/fd/$n") // next;
-      $sockets{$1} = 1 if $link =~ /^socket:\[(\d+)\]$/ && exists $listening{$1};
+      $sockets{$1} = $attributed{$1} = 1 if $link =~ /^socket:\[(\d+)\]$/ && exists $listening{$1};
     }
     closedir $fds;
     next unless %sockets;
@@ -169,10 +203,10 @@ sub inspectServer {
       # The guest program: the image's postgres mapped from the file at its path (same inode, same content).
       my ($inode) = guestMapping($pid, $POSTGRES);
       my @st = defined $inode ? stat("/proc/$pid/root$POSTGRES") : ();
-      $exeOk = @st && $st[1] == $inode && theirSha("/proc/$pid/root$POSTGRES") eq $want ? 1 : 0;
+      $exeOk = @st && $st[1] == $inode && sameAsOwn("/proc/$pid/root$POSTGRES", $POSTGRES) ? 1 : 0;
       $exe = $exeOk ? "$POSTGRES (emulated)" : "$exe (emulated)";
     } else {
-      $exeOk = theirSha("/proc/$pid/exe") eq $want ? 1 : 0;
+      $exeOk = sameAsOwn("/proc/$pid/exe", $POSTGRES) ? 1 : 0;
     }
     my $environ = '';
     if (open(my $e, '<:raw', "/proc/$pid/environ")) { local $/; $environ = <$e> // ''; close $e; }
@@ -184,6 +218,10 @@ sub inspectServer {
     my @foreign = sort keys %foreign;
     my $paths = join(',', map { $listening{$_} } sort keys %sockets);
     print join("\t", 'listener', serverPid($pid), $paths, $exeOk, $preload, join(',', map { s/[,\t\n]/_/gr } @foreign), $exe =~ s/[\t\n]/_/gr), "\n";
+  }
+  # Listening, but by no process this probe can read (root's, to the observer): not the image's PostgreSQL.
+  for my $inode (grep { !$attributed{$_} } sort keys %listening) {
+    print join("\t", 'listener', 0, $listening{$inode} =~ s/[,\t\n]/_/gr, 0, 0, '', '(unreadable)'), "\n";
   }
 }
 

@@ -221,7 +221,9 @@ async function createOrStart(opts: UpOptions, plan: UpPlan, image: string, progr
   }));
 
   // The observer starts with the servers (it must see them as standbys before any promotion).
-  await ensureObserver({ env: opts.env, image, pg, roles, labels: { ...envLabels(subnet), [CREATED_LABEL]: created, [IMAGE_LABEL]: image } });
+  await ensureObserver({
+    env: opts.env, image, pg, roles, labels: { ...envLabels(subnet), [CREATED_LABEL]: created, [IMAGE_LABEL]: image }, emulated: (await imagePlatform(image)).emulated,
+  });
   progress(t('up.waitingServers'));
   const notAccepting = await awaitServers(opts.env, roles, pg);
   const env = await loadEnv(opts.env);
@@ -304,7 +306,7 @@ async function downUnlocked(opts: DownOptions, env: LabEnv): Promise<boolean> {
 async function ensureEnvObserver(env: LabEnv, roles: string[]): Promise<void> {
   if (!env.image) return;
   await ensureObserver({
-    env: env.name, image: env.image, pg: env.pg, roles,
+    env: env.name, image: env.image, pg: env.pg, roles, emulated: env.servers.some((s) => s.emulated),
     labels: {
       [LAB_LABEL]: env.lab, [ENV_LABEL]: env.name, [PG_LABEL]: env.pg, [SUBNET_LABEL]: env.subnet, [CREATED_LABEL]: env.created, [IMAGE_LABEL]: env.image,
       ...(env.className ? { [CLASS_LABEL]: env.className } : {}),

@@ -42,7 +42,7 @@ export interface EnvGrade {
   /** Set when the env could not be graded at all (it then scores 0). */
   error?: string;
   /** The observer's records: how many, how many did not verify (never believed), whether it hit its cap; absent: no observer. */
-  observer?: { records: number; tampered: number; full: boolean };
+  observer?: { records: number; tampered: number; full: boolean; impostor?: number };
   /** Who the env is for: the roster's row when a roster was given, else the env's labels. */
   student?: StudentInfo;
   /** System identifiers of the env's clusters (pg_controldata of each running server): what copy detection compares. */
@@ -173,7 +173,7 @@ export async function gradeWith(
   const score = steps.reduce((a, s) => a + s.points, 0);
   const maxScore = steps.reduce((a, s) => a + s.maxPoints, 0);
   const systemIdentifiers = await clusterIdentities(probes, env);
-  const observer = obs ? { records: obs.records.length, tampered: obs.tampered, full: obs.full } : undefined;
+  const observer = obs ? { records: obs.records.length, tampered: obs.tampered, full: obs.full, ...(obs.impostor ? { impostor: obs.impostor } : {}) } : undefined;
   return {
     env: env.name, lab: lab.id, pg: env.pg, imageId: env.imageId, image: env.image, created: env.created,
     gradedAt, score, maxScore, percentage: pct(score, maxScore), steps,

@@ -14,6 +14,7 @@ import { execInContainer } from '../docker/client.js';
 import { createContainer, createVolume, inspectContainer, removeContainer, removeVolume, startContainer, stopContainer, type ContainerSpec, type Labels } from '../docker/objects.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { profileFor, type PgMajor } from '../pg/profile.js';
+import { identityScript } from '../pg/server-identity.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { signLine, verifyRecords, type Observation } from './records.js';
 
@@ -46,7 +47,14 @@ let script: string | undefined;
 // LF whatever the checkout (Git for Windows may write CRLF): the same script, and Perl's heredocs stay whole.
 const observerScript = () => (script ??= readFileSync(path.join(PROJECT_ROOT, 'observer', 'pglab-observer.pl'), 'utf8').replace(/\r\n/g, '\n'));
 
-export interface ObserverInput { env: string; image: string; pg: PgMajor; roles: string[]; labels: Labels }
+/** The env's image runs emulated (qemu-user): the identity probe then looks for the guest program. */
+export interface ObserverInput { env: string; image: string; pg: PgMajor; roles: string[]; labels: Labels; emulated?: boolean }
+
+/**
+ * What an observer is made as, in its label: one of an older kind is made again at `lab up` (its
+ * records stay on its volume). 2: in the host's pid namespace, checking the servers' identity.
+ */
+const OBSERVER_KIND = '2';
 
 export function observerSpec(o: ObserverInput): ContainerSpec {
   const magic = String(profileFor(o.pg).walPageMagic);
@@ -57,12 +65,16 @@ export function observerSpec(o: ObserverInput): ContainerSpec {
     User: 'postgres',
     Entrypoint: ['perl', '-e', observerScript(), o.pg, magic, ...o.roles],
     Cmd: [],
-    Labels: { ...o.labels, [OBSERVER_LABEL]: 'true' },
-    Env: ['PGLAB_OBSERVER=1'],
+    Labels: { ...o.labels, [OBSERVER_LABEL]: 'true', 'pglab.observer.kind': OBSERVER_KIND },
+    Env: ['PGLAB_OBSERVER=1', `PGLAB_IDENTITY_SCRIPT=${identityScript()}`, `PGLAB_EMULATED=${o.emulated ? 1 : 0}`],
     WorkingDir: HOME,
     HostConfig: {
       // Nothing to reach and nothing reachable: sockets and volumes are all it uses.
       NetworkMode: 'none',
+      // To see what answers on the servers' sockets (server-identity.pl): as postgres with no
+      // capabilities it reads only postgres's processes; the servers cannot see it (a child pid
+      // namespace does not see its parent's).
+      PidMode: 'host',
       Binds: [
         `${observerVolume(o.env)}:${HOME}`,
         ...o.roles.flatMap((role) => [`pglab-${o.env}-${role}-home:/srv/${role}/home:ro`, `${runVolume(o.env, role)}:${observerSocketDir(role)}:ro`]),
@@ -84,7 +96,7 @@ export async function ensureObserver(o: ObserverInput): Promise<void> {
   const info = await inspectContainer(name);
   // A new standby (esclavo2…) needs the observer to mount its volumes: made again, records stay.
   const roles = info?.labels['pglab.observer.roles'];
-  if (info && roles !== o.roles.join(',')) {
+  if (info && (roles !== o.roles.join(',') || info.labels['pglab.observer.kind'] !== OBSERVER_KIND)) {
     await removeContainer(name);
   } else if (info) {
     if (info.state !== 'running') await startContainer(name);
@@ -114,7 +126,8 @@ export class ObserverUnavailable extends Error {}
  * made before looks on demand existed ignores the signal: the wait runs out and its records are read as they are.
  */
 const LOOK_NOW = [
-  'req="$1/$2"; mkdir -p "$1" && : > "$req" && kill -USR1 1 2>/dev/null',
+  // The observer's pid from its own file (in the host's pid namespace it is not 1), and only if that is the observer's perl.
+  'req="$1/$2"; mkdir -p "$1" && : > "$req"; p=$(cat "${1%/*}/observer.pid" 2>/dev/null || echo 1); [ "$(cat /proc/$p/comm 2>/dev/null)" = perl ] && kill -USR1 "$p" 2>/dev/null',
   'i=0; while [ -e "$req" ] && [ "$i" -lt "$3" ]; do sleep 0.1; i=$((i+1)); done; rm -f "$req"',
 ].join('; ');
 /** LOOK_NOW's arguments: the request directory, a token of this request, and the wait in tenths of a second. */

@@ -4,7 +4,10 @@
  * the text and the key from the observer container.
  *
  * Every line is `<json>\t<hmac-sha256 hex>`. A line whose HMAC does not verify, or a gap in the
- * observer's sequence numbers (a line removed), is counted as tampered and never believed.
+ * observer's sequence numbers (a line removed), is counted as tampered and never believed. A line
+ * the observer wrote while what answered on a server's socket was not the image's PostgreSQL
+ * (`"id":"bad"`, see server-identity.pl) is authentic but not believed either: a fake server
+ * answering the observer between two gradings earns nothing.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { lsnBytes } from '../pg/recorder.js';
@@ -26,6 +29,8 @@ export interface Observation {
   tampered: number;
   /** The observer reached its size cap and stopped recording. */
   full: boolean;
+  /** Authentic lines about a server that was not the image's PostgreSQL when the observer looked: left out. */
+  impostor?: number;
 }
 
 export function hmac(key: string, text: string): string {
@@ -41,6 +46,7 @@ export function signLine(key: string, record: Record<string, string | number>): 
 export function verifyRecords(text: string, key: string): Observation {
   const records: ObsRecord[] = [];
   let tampered = 0;
+  let impostor = 0;
   let full = false;
   let lastN: number | undefined;
   for (const line of text.split('\n')) {
@@ -74,9 +80,10 @@ export function verifyRecords(text: string, key: string): Observation {
       lastN = r.n;
       if (r.t === 'full') full = true;
     }
-    records.push(r);
+    if (r.id === 'bad') impostor++;
+    else records.push(r);
   }
-  return { records, tampered, full };
+  return { records, tampered, full, ...(impostor ? { impostor } : {}) };
 }
 
 /** What one server looked like from a `server` record on. */

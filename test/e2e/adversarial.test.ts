@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lookNow, readObservation } from '../../src/observer/observer.js';
 import { LabCluster } from './cluster.js';
 
 const cluster = new LabCluster('adv', { pg: '15' });
@@ -137,10 +138,12 @@ describe('graders are not fooled (PostgreSQL 15)', () => {
     };
     const startByHand = async (server: string, argv: string[], env: string[] = []) => {
       expect((await cluster.exec(server, 'root', ['pg_ctlcluster', '15', 'main', 'stop'])).code).toBe(0);
+      await lookNow(cluster.env);
       const script = 'd="$1"; c="$2"; shift 2; env "$@" -D "$d" -c "config_file=$c" >/tmp/by-hand.log 2>&1 &';
       const r = await cluster.exec(server, 'postgres', ['sh', '-c', script, 'sh', DATA, `${CONF}/postgresql.conf`, ...env, ...argv]);
       expect(r.code, r.stderr).toBe(0);
       await ready(server);
+      await lookNow(cluster.env);
     };
     const backToDebian = async (server: string) => {
       await cluster.exec(server, 'postgres', ['/usr/lib/postgresql/15/bin/pg_ctl', '-D', DATA, '-m', 'fast', 'stop']);
@@ -162,6 +165,11 @@ describe('graders are not fooled (PostgreSQL 15)', () => {
     await cluster.exec('maestro', 'root', ['sh', '-c', 'cp /usr/lib/postgresql/15/bin/postgres /tmp/postgres && printf x >> /tmp/postgres && chmod 755 /tmp/postgres']);
     await startByHand('maestro', ['/tmp/postgres']);
     replacedIn(await cluster.check('step-5'), 'maestro', /^\/tmp\/postgres \(pid \d+\)$/);
+    // Between gradings too: what the observer saw the impostor answer is authentic but not believed.
+    const obs = (await readObservation(cluster.env))!;
+    expect(obs.impostor ?? 0).toBeGreaterThan(0);
+    const lastMaestro = obs.records.filter((r) => r.t === 'server' && r.role === 'maestro').at(-1)!;
+    expect(lastMaestro.up, JSON.stringify(lastMaestro)).toBe(0);
     await backToDebian('maestro');
 
     // esclavo runs the real binary with a library preloaded.

@@ -59,6 +59,22 @@ describe('observer records', () => {
     expect(promotions(verifyRecords(log(hand), KEY), 'esclavo', IP)).toEqual([]);
   });
 
+  it('what a server that was not the image\'s PostgreSQL answered ("id":"bad") is authentic but not believed', () => {
+    // A fake esclavo says "standby of maestro" between two gradings; the real one is then promoted.
+    const faked = [
+      ...HONEST.slice(0, 3),
+      { ...server(200, 'esclavo', { rec: 't', lsn: '0/3000000', cstate: 'in archive recovery' }), id: 'bad' },
+      { ...server(205, 'maestro', { snd: `${IP}/streaming/async` }), id: 'bad' },
+      { ...server(300, 'esclavo', { rec: 'f', tli: 2, lsn: '0/3000300' }), id: 'ok' },
+    ];
+    const obs = verifyRecords(log(faked), KEY);
+    expect(obs).toMatchObject({ tampered: 0, impostor: 2 });
+    expect(promotions(obs, 'esclavo', IP)).toEqual([]);
+    expect(periods(obs, (m) => streaming(m, 'esclavo', IP))).toEqual([]);
+    // The same records said by the real servers: a promotion.
+    expect(promotions(verifyRecords(log(faked.map((r) => ({ ...r, id: 'ok' }))), KEY), 'esclavo', IP)).toHaveLength(1);
+  });
+
   it('a cold copy whose archive recovery just ends (restore_command = false) is not a promotion', () => {
     const cold = [
       { at: 100, t: 'start' },
