@@ -222,7 +222,8 @@ async function createOrStart(opts: UpOptions, plan: UpPlan, image: string, progr
 
   // The observer starts with the servers (it must see them as standbys before any promotion).
   await ensureObserver({
-    env: opts.env, image, pg, roles, labels: { ...envLabels(subnet), [CREATED_LABEL]: created, [IMAGE_LABEL]: image }, emulated: (await imagePlatform(image)).emulated,
+    env: opts.env, image, pg, roles, labels: { ...envLabels(subnet), [CREATED_LABEL]: created, [IMAGE_LABEL]: image },
+    emulated: (await imagePlatform(image)).emulated,
   });
   progress(t('up.waitingServers'));
   const notAccepting = await awaitServers(opts.env, roles, pg);

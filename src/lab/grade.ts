@@ -173,7 +173,9 @@ export async function gradeWith(
   const score = steps.reduce((a, s) => a + s.points, 0);
   const maxScore = steps.reduce((a, s) => a + s.maxPoints, 0);
   const systemIdentifiers = await clusterIdentities(probes, env);
-  const observer = obs ? { records: obs.records.length, tampered: obs.tampered, full: obs.full, ...(obs.impostor ? { impostor: obs.impostor } : {}) } : undefined;
+  const observer = obs
+    ? { records: obs.records.length, tampered: obs.tampered, full: obs.full, ...(obs.impostor ? { impostor: obs.impostor } : {}) }
+    : undefined;
   return {
     env: env.name, lab: lab.id, pg: env.pg, imageId: env.imageId, image: env.image, created: env.created,
     gradedAt, score, maxScore, percentage: pct(score, maxScore), steps,
