@@ -24,10 +24,12 @@ export async function runProbeContainer(
   opts: {
     image: string; network: string; env: string; script: string; args: string[]; files?: ProbeFile[]; timeoutMs: number; maxOutput?: number;
     pidOf?: string;
+    /** A container of the env: the probe runs on the same engine (its Swarm node, src/docker/route.ts). */
+    near?: string;
   },
 ):
   Promise<{ exitCode: number; stdout: string }> {
-  const docker = dockerClient();
+  const docker = dockerClient(opts.pidOf ?? opts.near);
   const container = await docker.createContainer({
     Image: opts.image,
     Entrypoint: ['bash', '-c', opts.script, 'pglab-probe'],

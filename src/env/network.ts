@@ -11,6 +11,8 @@ import { t } from '../i18n/index.js';
 import type { ProgressLine } from '../progress-line.js';
 import { SUBNET_LABEL, candidateSubnets, networkName } from './naming.js';
 import { networkSpec } from './spec.js';
+import { listEverywhere } from '../swarm/cluster.js';
+import { swarmMode } from '../swarm/nodes.js';
 
 export interface EnvNetwork { id: string; subnet: string }
 
@@ -22,7 +24,7 @@ export async function createNetwork(env: string, labelsFor: (subnet: string) => 
   for (const subnet of [...(preferred ? [preferred] : []), ...candidateSubnets()]) {
     if (used.has(subnet)) continue;
     try {
-      await createDockerNetwork(networkSpec(env, labelsFor(subnet)));
+      await createDockerNetwork(networkSpec(env, labelsFor(subnet), swarmMode()));
       progress(t('up.network', { network: networkName(env), subnet }));
       return (await settleNetwork(env))!;
     } catch (err) {
@@ -42,7 +44,7 @@ export async function ensureNetwork(env: string, labels: Labels): Promise<EnvNet
   const found = await settleNetwork(env);
   if (found) return found;
   try {
-    await createDockerNetwork(networkSpec(env, labels));
+    await createDockerNetwork(networkSpec(env, labels, swarmMode()));
   } catch (err) {
     if (!isNameTaken(err) && !isSubnetTaken(err)) throw err;
     // Taken by a concurrent `lab up` of this same env is fine; by anything else, the student must know.
@@ -81,7 +83,8 @@ export async function removeNetworks(env: string): Promise<void> {
 
 async function usedSubnets(): Promise<Set<string>> {
   const used = new Set<string>();
-  const [nets, vols] = await Promise.all([allNetworks(), listVolumes([SUBNET_LABEL])]);
+  // On a Swarm, stopped envs' volumes are on the nodes (the manager lists every overlay network).
+  const [nets, vols] = await Promise.all([allNetworks(), swarmMode() ? listEverywhere([SUBNET_LABEL]).then((l) => l.volumes) : listVolumes([SUBNET_LABEL])]);
   for (const n of nets) for (const s of n.subnets) used.add(s);
   // Subnets reserved by stopped envs (their volumes remember them).
   for (const v of vols) if (v.labels[SUBNET_LABEL]) used.add(v.labels[SUBNET_LABEL]);

@@ -624,6 +624,7 @@ export class EnvProbes extends FactProbes {
     if (!this.env.imageId) return Promise.reject(new Error('env without an image id'));
     return runProbeContainer({
       image: this.env.imageId, network: networkName(this.env.name), env: this.env.name, script, args, files, timeoutMs: TIMEOUTS.probeContainerMs,
+      near: this.container(this.env.servers[0]?.role ?? 'maestro'),
     });
   }
 
