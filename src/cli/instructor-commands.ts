@@ -143,7 +143,9 @@ export function registerInstructorCommands(program: Command): void {
       // A missing image is built (or loaded) once, with its progress, before any env: not a minute of silence.
       const known = new Set(await listEnvNames());
       if (students.some((s) => !known.has(s.env))) await ensureImage(pg ?? DEFAULT_PG, progressLine);
-      const results = await classUp(students, { pg, className: opts.class, parallel, progress: progressLine, bringUp: (o) => upLab({ ...o, lab: opts.lab, ...(opts.spread ? { spread: true } : {}) }) });
+      const results = await classUp(students, { pg, className: opts.class, parallel, progress: progressLine, 
+        bringUp: (o) => upLab({ ...o, lab: opts.lab, ...(opts.spread ? { spread: true } : {}) }),
+      });
       const failed = results.filter((r) => !r.ok);
       for (const f of failed) console.error(`  ${f.env}: ${f.error}`);
       console.log(t('class.upDone', { class: opts.class, ok: results.length - failed.length, failed: failed.length, seconds: ((Date.now() - t0) / 1000).toFixed(1) }));

@@ -208,12 +208,16 @@ export async function containerPids(name: string, timeoutMs = 5000): Promise<{ c
 // ── Swarm: a container's endpoint on an overlay network ────────────────────────────────────
 
 /** The address and aliases a container was given on `network` (by id or name); undefined when it has no endpoint there. */
-export async function containerEndpoint(name: string, network: string): Promise<{ attached: boolean; ip?: string; exitCode?: number; error?: string } | undefined> {
+export async function containerEndpoint(
+  name: string, network: string,
+): Promise<{ attached: boolean; ip?: string; exitCode?: number; error?: string } | undefined> {
   const info = await withTimeout(dockerClient(name).getContainer(name).inspect(), 15_000, 'inspect').catch(() => undefined);
   if (!info) return undefined;
   const nets = info.NetworkSettings?.Networks ?? {};
   const ep = Object.entries(nets).find(([k, v]) => k === network || v.NetworkID === network)?.[1];
-  return { attached: Boolean(ep), ip: ep?.IPAMConfig?.IPv4Address || ep?.IPAddress || undefined, exitCode: info.State?.ExitCode, error: info.State?.Error || undefined };
+  return {
+    attached: Boolean(ep), ip: ep?.IPAMConfig?.IPv4Address || ep?.IPAddress || undefined, exitCode: info.State?.ExitCode, error: info.State?.Error || undefined,
+  };
 }
 
 /**

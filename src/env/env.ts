@@ -21,7 +21,8 @@ import { clearStaleLock, withEnvLock } from './lock.js';
 import {
   DEFAULT_LAB,
   CLASS_LABEL, CONTINUED_LABEL, CREATED_LABEL, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
-  STUDENT_EMAIL_LABEL, STUDENT_LABEL, STUDENT_NAME_LABEL, MAX_STANDBYS, PRIMARY_ROLE, containerName, continuationVolumeName, networkName, serverIp, serverRoles, volumeName,
+  STUDENT_EMAIL_LABEL, STUDENT_LABEL, STUDENT_NAME_LABEL, MAX_STANDBYS, PRIMARY_ROLE, containerName, continuationVolumeName, networkName, serverIp,
+  serverRoles, volumeName,
 } from './naming.js';
 import { createNetwork, ensureNetwork, removeNetworks } from './network.js';
 import { rememberPackages } from './packages.js';

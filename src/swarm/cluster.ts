@@ -122,7 +122,8 @@ export function recordedPlacement(env: string, listing: SwarmListing, network?: 
 export const serverAliases = (role: string) => (role === PRIMARY_ROLE ? [PRIMARY_ROLE, 'master'] : [role, role.replace(STANDBY_ROLE, 'slave')]);
 
 /** The engine's answer when a container cannot join its overlay (a manager restart, moby/moby#32607). */
-export const isAttachFailure = (err: unknown) => /attach to network|context deadline exceeded|network [0-9a-z]+ not found|No such network/i.test(String((err as Error)?.message ?? err));
+export const isAttachFailure = (err: unknown) =>
+  /attach to network|context deadline exceeded|network [0-9a-z]+ not found|No such network/i.test(String((err as Error)?.message ?? err));
 
 /**
  * Starts a server on a Swarm node. A manager restart can leave a container `Exited (128)` that no
@@ -133,7 +134,8 @@ export const isAttachFailure = (err: unknown) => /attach to network|context dead
 export async function startOnNode(o: { env: string; role: string; network: string; networkName: string; ip: string; node: string }): Promise<boolean> {
   const name = containerName(o.env, o.role);
   const before = await containerEndpoint(name, o.network);
-  const broken = before && (!before.attached || before.exitCode === 128 || (before.error && isAttachFailure(before.error)) || (before.ip !== undefined && before.ip !== o.ip));
+  const broken = before
+    && (!before.attached || before.exitCode === 128 || (before.error && isAttachFailure(before.error)) || (before.ip !== undefined && before.ip !== o.ip));
   if (!broken) {
     try {
       await withTimeout(startContainer(name), TIMEOUTS.overlayAttachMs, 'docker start');

@@ -30,7 +30,8 @@ export interface Cmd { code: number; stdout: string; stderr: string }
 /** Runs argv (never a shell string) with a timeout; never throws. */
 export function run(argv: string[], opts: { timeoutMs?: number; input?: string; cwd?: string } = {}): Promise<Cmd> {
   return new Promise((resolve) => {
-    const child = execFile(argv[0], argv.slice(1), { timeout: (opts.timeoutMs ?? 120_000) * SCALE, maxBuffer: 64 * 1024 * 1024, cwd: opts.cwd }, (err, stdout, stderr) => {
+    const options = { timeout: (opts.timeoutMs ?? 120_000) * SCALE, maxBuffer: 64 * 1024 * 1024, cwd: opts.cwd };
+    const child = execFile(argv[0], argv.slice(1), options, (err, stdout, stderr) => {
       const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? Number((err as NodeJS.ErrnoException).code) : 1) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
