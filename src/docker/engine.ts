@@ -8,21 +8,18 @@
  * make `engineEndpoint()` return undefined, and callers use dockerode for everything.
  */
 import http from 'node:http';
-import https from 'node:https';
-import { checkServerIdentity as checkIdentity, type PeerCertificate } from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
+import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Socket } from 'node:net';
-import { routedEndpoint } from './route.js';
+import { routedEndpoint, type EngineEndpoint, type EngineTls } from './route.js';
 
 /** API version every supported engine speaks (Docker 20.10+); the newest endpoints are not needed here. */
 const API = '/v1.41';
 
-/** A client certificate and the CA that signed the engine's: what `tcp://…:2376` with TLS needs. */
-export interface EngineTls { ca: Buffer; cert: Buffer; key: Buffer }
-
-export interface EngineEndpoint { socketPath?: string; host?: string; port?: number; tls?: EngineTls }
+export type { EngineEndpoint, EngineTls } from './route.js';
 
 let endpoint: EngineEndpoint | null | undefined;
 
@@ -67,8 +64,12 @@ export function readTlsDir(dir: string): EngineTls | undefined {
 function open(ep: EngineEndpoint, options: http.RequestOptions, onResponse?: (res: http.IncomingMessage) => void): http.ClientRequest {
   const { tls, ...where } = ep;
   if (!tls) return http.request({ ...where, ...options }, onResponse);
+  // Loaded only for TLS engines (a Swarm node): a local `lab check` does not pay for node:https.
+  const require = createRequire(import.meta.url);
+  const https = require('node:https') as typeof import('node:https');
+  const tlsModule = require('node:tls') as typeof import('node:tls');
   // The certificate is checked against the engine's address, not the `Host: docker` header.
-  const checkServerIdentity = (_name: string, cert: PeerCertificate) => checkIdentity(where.host ?? 'localhost', cert);
+  const checkServerIdentity = (_name: string, cert: PeerCertificate) => tlsModule.checkServerIdentity(where.host ?? 'localhost', cert);
   return https.request({ ...where, ...options, ca: tls.ca, cert: tls.cert, key: tls.key, checkServerIdentity }, onResponse);
 }
 

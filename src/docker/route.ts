@@ -5,7 +5,11 @@
  * every Docker call about them (exec, top, archive, inspect, start, probes, terminals) goes to that
  * node's engine without each caller knowing where the env lives.
  */
-import type { EngineEndpoint } from './engine.js';
+/** A client certificate and the CA that signed the engine's: what `tcp://…:2376` with TLS needs. */
+export interface EngineTls { ca: Buffer; cert: Buffer; key: Buffer }
+
+/** Where an engine listens (engine.ts speaks to it): a socket, plain tcp, or tcp with TLS. */
+export interface EngineEndpoint { socketPath?: string; host?: string; port?: number; tls?: EngineTls }
 
 /** How to reach one node's engine. */
 export interface NodeEngine {

@@ -3,7 +3,7 @@
  * labels (no local state file that could drift from what is really running).
  */
 import { listLabelled, requireDocker } from '../docker/objects.js';
-import { listEverywhere, recordedPlacement, routeEnv } from '../swarm/cluster.js';
+import { NODE_DOWN, listEverywhere, recordedPlacement, routeEnv } from '../swarm/cluster.js';
 import { swarmMode } from '../swarm/nodes.js';
 import { imagePlatform } from '../images/recipe.js';
 import { LabError } from '../errors.js';
@@ -57,8 +57,7 @@ export interface LabEnv {
 
 export interface StudentInfo { legajo?: string; name?: string; email?: string }
 
-/** A server whose Swarm node does not answer: never graded, never recreated elsewhere (its IPs stay reserved there). */
-export const NODE_DOWN = 'node-down';
+export { NODE_DOWN } from '../swarm/cluster.js';
 
 /** Reads an environment from Docker (on a Swarm, from every node); undefined when nothing of it exists. */
 export async function findEnv(name: string): Promise<LabEnv | undefined> {

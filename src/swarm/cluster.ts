@@ -19,6 +19,9 @@ import { ENV_LABEL, PRIMARY_ROLE, ROLE_LABEL, STANDBY_ROLE, containerName, volum
 import { registeredNodes } from './nodes.js';
 import type { SwarmNode } from './placement.js';
 
+/** A server whose Swarm node does not answer: never graded, never recreated elsewhere (its IPs stay reserved there). */
+export const NODE_DOWN = 'node-down';
+
 /** On every container and volume of an env on a Swarm: the node it was made on. */
 export const NODE_LABEL = 'pglab.node';
 /** On the env's overlay network: where each server was placed (`pglab.node.maestro=worker1`). */
@@ -131,7 +134,23 @@ export const isAttachFailure = (err: unknown) =>
  * without its fixed address: then `network disconnect -f`, `network connect --ip … --alias …` and
  * `start` repair it. Returns true when it had to repair.
  */
-export async function startOnNode(o: { env: string; role: string; network: string; networkName: string; ip: string; node: string }): Promise<boolean> {
+export function startOnNode(o: { env: string; role: string; network: string; networkName: string; ip: string; node: string }): Promise<boolean> {
+  return onNodeQueue(o.node, () => startOnNodeNow(o));
+}
+
+/**
+ * One overlay attachment at a time per node and process: with a class coming up in parallel, two
+ * starts attaching to two new overlays on one worker both failed after 40 s ("context deadline
+ * exceeded"); one after the other each takes ~1 s.
+ */
+const nodeQueues = new Map<string, Promise<unknown>>();
+function onNodeQueue<T>(node: string, fn: () => Promise<T>): Promise<T> {
+  const run = (nodeQueues.get(node) ?? Promise.resolve()).then(fn, fn);
+  nodeQueues.set(node, run.catch(() => undefined));
+  return run;
+}
+
+async function startOnNodeNow(o: { env: string; role: string; network: string; networkName: string; ip: string; node: string }): Promise<boolean> {
   const name = containerName(o.env, o.role);
   const before = await containerEndpoint(name, o.network);
   const broken = before

@@ -9,9 +9,8 @@ import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import type { ProgressLine } from '../progress-line.js';
 import { TIMEOUTS } from '../timeouts.js';
-import { NODE_DOWN, type LabEnv } from '../env/discovery.js';
 import { LAB_LABEL, PRIMARY_ROLE, containerName, serverIp } from '../env/naming.js';
-import { NODE_LABEL, listEverywhere, placementLabel, routeEnv, serverLoad, swarmNodes } from './cluster.js';
+import { NODE_DOWN, NODE_LABEL, listEverywhere, placementLabel, routeEnv, serverLoad, swarmNodes } from './cluster.js';
 import { registeredNodes } from './nodes.js';
 import { placeServers } from './placement.js';
 
@@ -21,7 +20,8 @@ const reserved = new Map<string, Record<string, string>>();
 export interface PlaceInput {
   env: string;
   roles: string[];
-  existing?: LabEnv;
+  /** The env as found (env/discovery.ts's LabEnv): its servers' state and node. */
+  existing?: { servers: { role: string; state: string; node?: string }[] };
   /** `--node a,b`: maestro on a, esclavo on b… */
   wanted?: string[];
   /** Each server of a new env on a different node. */

@@ -193,7 +193,8 @@ describe.skipIf(!!skip)('a class on a Docker Swarm (dind nodes)', () => {
     expect(up.stdout + up.stderr).toMatch(/reparada su conexión/);
     const ip = (await bed.docker(node, ['inspect', '-f', '{{(index .NetworkSettings.Networks "pglab-swb-alumno01").IPAddress}}', victim])).stdout.trim();
     expect(ip).toMatch(/\.11$/);
-    expect(await sql('swb-alumno01', 'esclavo', 'SELECT pg_is_in_recovery()')).toBe('t');
+    expect(await sql('swb-alumno01', 'esclavo', 'SELECT pg_is_in_recovery()')).toBe('t'); // solved up to step 4 above
+    expect(await sql('swb-alumno01', 'maestro', "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")).toBe('1');
     ok(await lab(['class', 'down', '--class', 'swa', '--purge', '--yes']));
     ok(await lab(['class', 'down', '--class', 'swb', '--purge', '--yes']));
   });
