@@ -62,6 +62,12 @@ const BASE = {
   // The Docker engine (src/docker/).
   /** Docker's ping: a local engine answers in milliseconds; 10 s only covers a host busy building. */
   dockerPingMs: 10_000,
+  /** A Swarm node's engine listing an env's objects: past it the node counts as down (its envs are reported, never graded 0). */
+  nodeListMs: 4_000,
+  /** A Swarm manager's answer (node list, info, overlay network create/remove). */
+  swarmMs: 15_000,
+  /** Creating, starting or re-attaching a container on an overlay: a duplicate address fails only after 20 s. */
+  overlayAttachMs: 45_000,
   /** `docker --version` when Docker does not answer: only tells "not installed" from "not running". */
   dockerVersionMs: 5_000,
   /** A docker exec without its own limit (solutions' helpers, `lab` bookkeeping): no lab command takes longer. */

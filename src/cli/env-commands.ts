@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { execInContainer } from '../docker/client.js';
 import { down, incompleteError, keptStopped, loadEnv, pidsExhausted, requireServer, type LabEnv } from '../env/env.js';
 import { canonicalRole, envName } from '../env/naming.js';
-import { studentId, studentSubnet } from '../env/roster.js';
+import { studentId, studentSubnet, className } from '../env/roster.js';
+import { dockerCliFlags, swarmMode } from '../swarm/nodes.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { localTime } from '../i18n/time.js';
@@ -39,15 +40,22 @@ export function registerEnvCommands(program: Command): void {
     .option('--image <tag>', 'imagen ya construida / prebuilt image (docker/README.md)')
     .option('--platform <platform>', 'linux/amd64 | linux/arm64: otra arquitectura, emulada (PGLAB_PLATFORM) / another architecture, emulated')
     .option('--student <legajo>', 'tu legajo: tu entorno tiene sus propias direcciones / your student ID: your env gets its own addresses')
+    .option('--class <name>', 'docente: la clase del entorno / instructors: the env\'s class')
+    .option('--node <names>', 'Swarm: nodo(s) del entorno, maestro primero (a,b) / Swarm: the env\'s node(s), maestro first (a,b)')
     .action(async (opts) => {
       if (opts.platform) platformArch(opts.platform); // malformed: exit 2 before any Docker call
+      const nodes = opts.node === undefined ? undefined : parseNodeList(opts.node);
+      if (opts.class !== undefined) className(opts.class);
       const env = envName(opts.env);
       const standbys = opts.standbys === undefined ? undefined : parseIntOption(opts.standbys, '--standbys', STANDBYS);
       if (opts.lab) readManifest(opts.lab); // an unknown lab: exit 2 before any Docker call
       const legajo = opts.student === undefined ? undefined : studentId(opts.student);
       const student = legajo ? { student: { legajo }, subnet: studentSubnet(legajo) } : {};
       const { env: lab, changed, notAccepting, resumed, continued } = await upLab(
-        { env, lab: opts.lab, pg: parsePg(opts.pg), standbys, image: opts.image, platform: opts.platform, ...student }, progressLine);
+        {
+          env, lab: opts.lab, pg: parsePg(opts.pg), standbys, image: opts.image, platform: opts.platform, ...student,
+          ...(nodes ? { nodes } : {}), ...(opts.class ? { className: opts.class } : {}),
+        }, progressLine);
       if (resumed) console.log(t('up.resumed', { env }));
       if (continued) console.log(t('up.continued', { env, lab: continued }));
       // Stopped by the student before the last `lab down` and kept so: said, not an error.
@@ -166,7 +174,7 @@ function checkUser(user: string): 'root' | 'postgres' {
 function dockerCliExec(container: string, user: 'root' | 'postgres', argv: string[]): number {
   const home = user === 'postgres' ? '/var/lib/postgresql' : '/root';
   const tty = process.stdin.isTTY ? ['-it'] : ['-i'];
-  const r = spawnSync('docker', ['exec', ...tty, '-u', user, '-w', home, '-e', `HOME=${home}`, container, ...argv], { stdio: 'inherit' });
+  const r = spawnSync('docker', [...dockerCliFlags(container), 'exec', ...tty, '-u', user, '-w', home, '-e', `HOME=${home}`, container, ...argv], { stdio: 'inherit' });
   if (r.error) throw new LabError('docker.missing', {}, 2, { cause: r.error });
   return r.status ?? 1;
 }
@@ -195,3 +203,11 @@ export async function statusText(env: LabEnv): Promise<string> {
   return lines.join('\n');
 }
 
+
+/** `--node a,b`: node names (maestro's first); checked before any Docker call. */
+export function parseNodeList(raw: string): string[] {
+  const names = raw.split(',').map((n) => n.trim());
+  if (!names.length || names.some((n) => !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(n))) throw new LabError('swarm.badSpread', {}, 2);
+  if (!swarmMode()) throw new LabError('swarm.noNodes', {}, 2);
+  return names;
+}

@@ -22,6 +22,10 @@ import { DEFAULT_SCALE, FORMATS, studentLine, renderReport, type RenderOptions, 
 import { statusText, parsePg } from './env-commands.js';
 import { confirm, progressLine } from './io.js';
 import { CLASS_SIZE, PARALLEL, parseIntOption, SCALE } from './options.js';
+import { NODE_DOWN, type LabEnv } from '../env/discovery.js';
+import { LAB_LABEL } from '../env/naming.js';
+import { listEverywhere, requireManager, serverLoad, swarmNodes } from '../swarm/cluster.js';
+import { addNode, registeredNodes, removeNode, swarmMode } from '../swarm/nodes.js';
 
 function checkFormat(format: string): ReportFormat {
   if (!(FORMATS as readonly string[]).includes(format)) throw new LabError('grade.badFormat', { format });
@@ -123,9 +127,13 @@ export function registerInstructorCommands(program: Command): void {
     .option('--lab <id>', 'lab de la clase / the class\'s lab')
     .option('--class <name>', 'nombre de la clase / class name', DEFAULT_CLASS)
     .option('--parallel <n>', 'entornos a la vez / envs at a time', '3')
+    .option('--swarm', 'en los nodos de un Docker Swarm (`lab class nodes`) / on the nodes of a Docker Swarm')
+    .option('--spread', 'Swarm: cada servidor de un entorno en otro nodo / Swarm: each server of an env on another node')
     .action(async (opts) => {
       // Every value is checked before the first env is created.
       className(opts.class);
+      if ((opts.swarm || opts.spread) && !swarmMode()) throw new LabError('swarm.noNodes', {}, 2);
+      if (swarmMode()) await requireManager();
       const parallel = parseIntOption(opts.parallel, '--parallel', PARALLEL);
       const count = opts.count !== undefined && !opts.roster ? parseIntOption(opts.count, '--count', CLASS_SIZE) : undefined;
       const pg = parsePg(opts.pg);
@@ -135,7 +143,9 @@ export function registerInstructorCommands(program: Command): void {
       // A missing image is built (or loaded) once, with its progress, before any env: not a minute of silence.
       const known = new Set(await listEnvNames());
       if (students.some((s) => !known.has(s.env))) await ensureImage(pg ?? DEFAULT_PG, progressLine);
-      const results = await classUp(students, { pg, className: opts.class, parallel, progress: progressLine, bringUp: (o) => upLab({ ...o, lab: opts.lab }) });
+      const results = await classUp(students, { pg, className: opts.class, parallel, progress: progressLine, 
+        bringUp: (o) => upLab({ ...o, lab: opts.lab, ...(opts.spread ? { spread: true } : {}) }),
+      });
       const failed = results.filter((r) => !r.ok);
       for (const f of failed) console.error(`  ${f.env}: ${f.error}`);
       console.log(t('class.upDone', { class: opts.class, ok: results.length - failed.length, failed: failed.length, seconds: ((Date.now() - t0) / 1000).toFixed(1) }));
@@ -151,7 +161,7 @@ export function registerInstructorCommands(program: Command): void {
       if (!envs.length) return console.log(t('class.none', { class: opts.class }));
       for (const env of envs) {
         if (opts.full) console.log(await statusText(env), '\n');
-        else console.log(`${env.name.padEnd(24)} PostgreSQL ${env.pg.padEnd(4)} ${env.subnet.padEnd(16)} ${env.servers.map((s) => `${s.role}:${s.state}`).join('  ')}${env.student ? `  ${studentLine(env.student)}` : ''}`);
+        else console.log(`${env.name.padEnd(24)} PostgreSQL ${env.pg.padEnd(4)} ${env.subnet.padEnd(16)} ${env.servers.map(serverCell).join('  ')}${env.student ? `  ${studentLine(env.student)}` : ''}`);
       }
     });
   klass.command('grade')
@@ -195,6 +205,7 @@ export function registerInstructorCommands(program: Command): void {
       if (students) report = applyRoster(report, students);
       emit(report, format, opts.out, render);
     });
+  registerNodeCommands(klass);
   klass.command('down')
     .option('--class <name>', '', DEFAULT_CLASS)
     .option('--purge')
@@ -204,5 +215,45 @@ export function registerInstructorCommands(program: Command): void {
       if (opts.purge && !(await confirm(t('down.confirmPurge', { env: `${opts.class} (*)` }), opts.yes))) return;
       const names = await classDown(opts.class, { purge: opts.purge, progress: progressLine, packagesOf: labPackages });
       console.log(t(opts.purge ? 'class.purgedDone' : 'class.downDone', { class: opts.class, count: names.length }));
+    });
+}
+
+/** `maestro:running`, on a Swarm `maestro:running@worker1` (a down node: `maestro:nodo caído@worker1`). */
+function serverCell(s: LabEnv['servers'][number]): string {
+  const state = s.state === NODE_DOWN ? t('swarm.nodeDownState') : s.state;
+  return `${s.role}:${state}${s.node ? `@${s.node}` : ''}`;
+}
+
+/** `lab class nodes`: the Swarm nodes lab places envs on (see README, «Una clase en varios servidores»). */
+function registerNodeCommands(klass: Command): void {
+  const nodes = klass.command('nodes')
+    .description('Swarm: los nodos donde van los entornos / Swarm: the nodes envs go on')
+    .action(async () => {
+      const registered = registeredNodes();
+      if (!registered.length) return console.log(t('swarm.noNodes'));
+      const [swarm, listing] = await Promise.all([swarmNodes(), listEverywhere([LAB_LABEL])]);
+      const load = serverLoad(listing);
+      console.log(t('swarm.nodesHeader'));
+      for (const n of swarm) {
+        const mine = registered.find((r) => r.name === n.name);
+        const reach = !mine ? '—' : listing.down.has(n.name) ? t('swarm.nodeDownState') : 'ok';
+        const labels = Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(',');
+        console.log(`${n.name.padEnd(21)} ${n.role.padEnd(8)} ${n.availability.padEnd(10)} ${n.state.padEnd(7)} ${reach.padEnd(7)} ${String(load.get(n.name) ?? 0).padEnd(11)} ${labels}`);
+      }
+      for (const r of registered) if (!swarm.some((n) => n.name === r.name)) console.log(`${r.name.padEnd(21)} ${t('swarm.reason.unknown')}`);
+    });
+  nodes.command('add <name>')
+    .description('agrega un nodo (su nombre en `docker node ls`) / adds a node (its name in `docker node ls`)')
+    .requiredOption('--host <url>', 'tcp://HOST:2376 (TLS) | ssh://USUARIO@HOST')
+    .option('--tls-dir <dir>', 'ca.pem, cert.pem, key.pem (certificado de cliente / client certificate)')
+    .action((name: string, opts) => {
+      const added = addNode({ name, host: opts.host, tlsDir: opts.tlsDir });
+      console.log(t('swarm.nodeAdded', { name: added.name, host: added.host }));
+    });
+  nodes.command('rm <name>')
+    .description('quita un nodo de la lista de lab / removes a node from lab\'s list')
+    .action((name: string) => {
+      if (!removeNode(name)) throw new LabError('swarm.nodeNotFound', { name }, 2);
+      console.log(t('swarm.nodeRemoved', { name }));
     });
 }

@@ -12,16 +12,34 @@ import { createRequire } from 'node:module';
 import { LabError } from '../errors.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { engineEndpoint, ping, runExec } from './engine.js';
+import { routedNode, type NodeEngine } from './route.js';
 
 let docker: Docker | undefined;
+const nodeClients = new Map<string, Docker>();
 
-/** dockerode, required on first use: `lab check` never pays its start-up (~0.2 s). */
-export function dockerClient(): Docker {
+/**
+ * dockerode, required on first use: `lab check` never pays its start-up (~0.2 s). With `object` (a
+ * container or volume name), the client of the Swarm node it lives on (route.ts), else the default engine's.
+ */
+export function dockerClient(object?: string): Docker {
+  const node = routedNode(object);
+  if (node) return nodeClient(node);
   if (!docker) {
     const Dockerode = createRequire(import.meta.url)('dockerode') as typeof Docker;
     docker = new Dockerode();
   }
   return docker;
+}
+
+/** dockerode for one Swarm node's engine (one client per node and process). */
+export function nodeClient(node: NodeEngine): Docker {
+  let client = nodeClients.get(node.name);
+  if (!client) {
+    const Dockerode = createRequire(import.meta.url)('dockerode') as typeof Docker;
+    client = new Dockerode(node.dockerode as Docker.DockerOptions);
+    nodeClients.set(node.name, client);
+  }
+  return client;
 }
 
 /** Fails with a clear LabError when Docker is missing, stopped or forbidden. */
@@ -93,7 +111,7 @@ export async function execInContainer(container: string, argv: string[], opts: E
     WorkingDir: opts.workdir ?? (user === 'postgres' ? '/var/lib/postgresql' : '/root'),
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
   };
-  const ep = engineEndpoint();
+  const ep = engineEndpoint(container);
   const r = ep
     ? await runExec(ep, container, spec, opts.stdin, timeoutMs + TIMEOUTS.execGraceMs, maxOutput)
     : await execWithDockerode(container, spec, opts.stdin, timeoutMs + TIMEOUTS.execGraceMs, maxOutput);
@@ -104,7 +122,7 @@ export async function execInContainer(container: string, argv: string[], opts: E
 
 /** The same exec through dockerode, for engines engine.ts does not reach (TLS). */
 async function execWithDockerode(container: string, spec: Docker.ExecCreateOptions, stdin: string | Buffer | undefined, deadlineMs: number, maxOutput: number) {
-  const client = dockerClient();
+  const client = dockerClient(container);
   const exec = await client.getContainer(container).exec(spec);
   const stream = await exec.start({ hijack: true, stdin: stdin !== undefined });
   const out: Buffer[] = [];

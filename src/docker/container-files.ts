@@ -192,7 +192,7 @@ export async function readArchive(container: string, path: string, limits: Archi
     return !tar.ended;
   };
   const timeoutMs = limits.timeoutMs ?? 10_000;
-  const ep = engineEndpoint();
+  const ep = engineEndpoint(container);
   let status: number;
   if (ep) {
     status = await archive(ep, container, path, onData, timeoutMs);
@@ -208,7 +208,7 @@ export async function readArchive(container: string, path: string, limits: Archi
 async function archiveWithDockerode(container: string, path: string, onData: (c: Buffer) => boolean, timeoutMs: number): Promise<number> {
   let stream: Readable;
   try {
-    stream = await dockerClient().getContainer(container).getArchive({ path }) as unknown as Readable;
+    stream = await dockerClient(container).getContainer(container).getArchive({ path }) as unknown as Readable;
   } catch (err) {
     return (err as { statusCode?: number }).statusCode ?? 500;
   }
@@ -227,9 +227,9 @@ export interface TopProcess { pid: number; ppid: number; comm: string; args: str
 
 /** The container's processes as the engine's ps sees them: pid and ppid (host namespace), the executable's name and the title. */
 export async function containerTop(container: string, timeoutMs = 5000): Promise<TopProcess[]> {
-  const ep = engineEndpoint();
+  const ep = engineEndpoint(container);
   const psArgs = '-o pid,ppid,comm,args';
   const r = ep ? await top(ep, container, psArgs, timeoutMs)
-    : await dockerClient().getContainer(container).top({ ps_args: psArgs }) as { Titles: string[]; Processes: string[][] };
+    : await dockerClient(container).getContainer(container).top({ ps_args: psArgs }) as { Titles: string[]; Processes: string[][] };
   return (r.Processes ?? []).slice(0, 5000).map((p) => ({ pid: Number(p[0]), ppid: Number(p[1]), comm: p[2] ?? '', args: (p.slice(3).join(' ') || '').slice(0, 4096) }));
 }

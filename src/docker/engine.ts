@@ -3,33 +3,74 @@
  * label, inspecting a container, and exec. dockerode costs ~0.2 s of start-up (more on a loaded
  * class server) and `lab check` must stay under half a second, so these go straight over the
  * engine's socket with node:http; dockerode is loaded only for builds, creation and removal.
- * Endpoints it cannot serve (TLS-protected tcp:// engines) make `engineEndpoint()` return
- * undefined, and callers use dockerode for everything.
+ * TLS-protected tcp:// engines (a Swarm node: DOCKER_TLS_VERIFY + DOCKER_CERT_PATH, or a node of
+ * `lab class nodes`) go over https with the client certificate; endpoints it cannot serve (ssh://)
+ * make `engineEndpoint()` return undefined, and callers use dockerode for everything.
  */
 import http from 'node:http';
+import type { PeerCertificate } from 'node:tls';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import type { Socket } from 'node:net';
+import { routedEndpoint, type EngineEndpoint, type EngineTls } from './route.js';
 
 /** API version every supported engine speaks (Docker 20.10+); the newest endpoints are not needed here. */
 const API = '/v1.41';
 
-export interface EngineEndpoint { socketPath?: string; host?: string; port?: number }
+export type { EngineEndpoint, EngineTls } from './route.js';
 
 let endpoint: EngineEndpoint | null | undefined;
 
-/** Where the engine listens, as dockerode would find it (DOCKER_HOST, else the platform's default socket). */
-export function engineEndpoint(): EngineEndpoint | undefined {
+/**
+ * Where the engine listens, as dockerode would find it (DOCKER_HOST, else the platform's default
+ * socket). With `object` (a container or volume name), the engine of the Swarm node that object
+ * lives on, when an env placed on nodes registered it (route.ts); else the default engine.
+ */
+export function engineEndpoint(object?: string): EngineEndpoint | undefined {
+  if (object !== undefined) {
+    const routed = routedEndpoint(object);
+    if (routed !== undefined) return routed ?? undefined;
+  }
   if (endpoint !== undefined) return endpoint ?? undefined;
-  endpoint = parseDockerHost(process.env.DOCKER_HOST, process.platform, process.env.DOCKER_TLS_VERIFY) ?? null;
+  endpoint = parseDockerHost(process.env.DOCKER_HOST, process.platform, process.env.DOCKER_TLS_VERIFY, process.env.DOCKER_CERT_PATH) ?? null;
   return endpoint ?? undefined;
 }
 
-export function parseDockerHost(raw: string | undefined, platform: string, tlsVerify?: string): EngineEndpoint | undefined {
+export function parseDockerHost(raw: string | undefined, platform: string, tlsVerify?: string, certPath?: string): EngineEndpoint | undefined {
   if (!raw) return { socketPath: platform === 'win32' ? '//./pipe/docker_engine' : '/var/run/docker.sock' };
   if (raw.startsWith('unix://')) return { socketPath: raw.slice('unix://'.length) };
   if (raw.startsWith('npipe://')) return { socketPath: raw.slice('npipe://'.length).replace(/\//g, '\\') };
   const tcp = /^tcp:\/\/([^:/]+):(\d+)\/?$/.exec(raw);
   if (tcp && !tlsVerify) return { host: tcp[1], port: Number(tcp[2]) };
-  return undefined; // TLS, ssh://…: dockerode (or its helpers) handle those
+  if (tcp) {
+    const tls = readTlsDir(certPath || path.join(homedir(), '.docker'));
+    return tls ? { host: tcp[1], port: Number(tcp[2]), tls } : undefined;
+  }
+  return undefined; // ssh://…: dockerode (or its helpers) handle those
+}
+
+/** ca.pem, cert.pem and key.pem of a directory (DOCKER_CERT_PATH's layout); undefined when one is missing. */
+export function readTlsDir(dir: string): EngineTls | undefined {
+  try {
+    return { ca: readFileSync(path.join(dir, 'ca.pem')), cert: readFileSync(path.join(dir, 'cert.pem')), key: readFileSync(path.join(dir, 'key.pem')) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** node:http for sockets and plain tcp, node:https with the client certificate for TLS. */
+function open(ep: EngineEndpoint, options: http.RequestOptions, onResponse?: (res: http.IncomingMessage) => void): http.ClientRequest {
+  const { tls, ...where } = ep;
+  if (!tls) return http.request({ ...where, ...options }, onResponse);
+  // Loaded only for TLS engines (a Swarm node): a local `lab check` does not pay for node:https.
+  const require = createRequire(import.meta.url);
+  const https = require('node:https') as typeof import('node:https');
+  const tlsModule = require('node:tls') as typeof import('node:tls');
+  // The certificate is checked against the engine's address, not the `Host: docker` header.
+  const checkServerIdentity = (_name: string, cert: PeerCertificate) => tlsModule.checkServerIdentity(where.host ?? 'localhost', cert);
+  return https.request({ ...where, ...options, ca: tls.ca, cert: tls.cert, key: tls.key, checkServerIdentity }, onResponse);
 }
 
 /** An answer of the engine that is not 2xx, shaped like dockerode's errors (statusCode, message). */
@@ -42,8 +83,8 @@ export class EngineError extends Error {
 function request(ep: EngineEndpoint, method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<{ status: number; data: Buffer }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = http.request({
-      ...ep, method, path: API + path, timeout: timeoutMs,
+    const req = open(ep, {
+      method, path: API + path, timeout: timeoutMs,
       headers: { Host: 'docker', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}) },
     }, (res) => {
       const chunks: Buffer[] = [];
@@ -77,12 +118,12 @@ export interface EngineContainer { Names?: string[]; Labels?: Record<string, str
 export interface EngineVolume { Name: string; Labels?: Record<string, string> | null; CreatedAt?: string }
 export interface EngineNetwork { Id: string; Name: string; Labels?: Record<string, string>; Created: string; IPAM?: { Config?: { Subnet?: string }[] } }
 
-export const listContainers = (ep: EngineEndpoint, filters: Record<string, string[]>) =>
-  json<EngineContainer[]>(ep, 'GET', `/containers/json?all=1&${filterQuery(filters)}`);
-export const listVolumes = (ep: EngineEndpoint, filters: Record<string, string[]>) =>
-  json<{ Volumes?: EngineVolume[] | null }>(ep, 'GET', `/volumes?${filterQuery(filters)}`).then((v) => v.Volumes ?? []);
-export const listNetworks = (ep: EngineEndpoint, filters?: Record<string, string[]>) =>
-  json<EngineNetwork[]>(ep, 'GET', `/networks${filters ? `?${filterQuery(filters)}` : ''}`);
+export const listContainers = (ep: EngineEndpoint, filters: Record<string, string[]>, timeoutMs?: number) =>
+  json<EngineContainer[]>(ep, 'GET', `/containers/json?all=1&${filterQuery(filters)}`, undefined, timeoutMs);
+export const listVolumes = (ep: EngineEndpoint, filters: Record<string, string[]>, timeoutMs?: number) =>
+  json<{ Volumes?: EngineVolume[] | null }>(ep, 'GET', `/volumes?${filterQuery(filters)}`, undefined, timeoutMs).then((v) => v.Volumes ?? []);
+export const listNetworks = (ep: EngineEndpoint, filters?: Record<string, string[]>, timeoutMs?: number) =>
+  json<EngineNetwork[]>(ep, 'GET', `/networks${filters ? `?${filterQuery(filters)}` : ''}`, undefined, timeoutMs);
 
 export interface EngineContainerInfo {
   Created: string; Image?: string; Config?: { Labels?: Record<string, string>; Env?: string[] }; State?: { Status?: string; Pid?: number; Running?: boolean };
@@ -119,8 +160,8 @@ export async function runExec(
   const { Id } = await json<{ Id: string }>(ep, 'POST', `/containers/${encodeURIComponent(container)}/exec`, spec);
   const socket = await new Promise<Socket>((resolve, reject) => {
     const payload = Buffer.from(JSON.stringify({ Detach: false, Tty: false }));
-    const req = http.request({
-      ...ep, method: 'POST', path: `${API}/exec/${Id}/start`,
+    const req = open(ep, {
+      method: 'POST', path: `${API}/exec/${Id}/start`,
       headers: { Host: 'docker', 'Content-Type': 'application/json', 'Content-Length': payload.length, Connection: 'Upgrade', Upgrade: 'tcp' },
     });
     req.on('upgrade', (_res, sock: Socket) => resolve(sock));
@@ -192,8 +233,8 @@ export function archive(ep: EngineEndpoint, container: string, path: string, onD
   return new Promise((resolve, reject) => {
     let settled = false;
     const finish = (status: number) => { if (!settled) { settled = true; resolve(status); } };
-    const req = http.request({
-      ...ep, method: 'GET', path: `${API}/containers/${encodeURIComponent(container)}/archive?path=${encodeURIComponent(path)}`, timeout: timeoutMs,
+    const req = open(ep, {
+      method: 'GET', path: `${API}/containers/${encodeURIComponent(container)}/archive?path=${encodeURIComponent(path)}`, timeout: timeoutMs,
       headers: { Host: 'docker' },
     }, (res) => {
       const status = res.statusCode ?? 0;

@@ -5,8 +5,9 @@
  * command is meant to be safe to repeat (304 already started, 404 already gone, 409 exists/busy).
  */
 import type Docker from 'dockerode';
-import { dockerClient, ensureDocker, withTimeout } from './client.js';
+import { dockerClient, ensureDocker, nodeClient, withTimeout } from './client.js';
 import * as engine from './engine.js';
+import type { NodeEngine } from './route.js';
 
 export type Labels = Record<string, string>;
 /** What `createContainer` / `createNetwork` take (built by src/env/spec.ts). */
@@ -21,12 +22,16 @@ export interface ContainerFacts {
   /** running, exited, created, paused, restarting… */
   state: string;
   imageId: string;
+  /** The Swarm node it was listed on (src/swarm/); undefined on one engine. */
+  node?: string;
 }
 
 export interface VolumeFacts {
   name: string;
   labels: Labels;
   createdAt: string;
+  /** The Swarm node it was listed on (src/swarm/); undefined on one engine. */
+  node?: string;
 }
 
 export interface NetworkFacts {
@@ -59,15 +64,21 @@ export const isSubnetTaken = (err: unknown) => /overlap|in use/i.test(errorText(
 
 // ── Listing ────────────────────────────────────────────────────────────────────────────────
 
-/** Containers, volumes and networks carrying one of these labels (`key` or `key=value`). */
-export async function listLabelled(label: string[]): Promise<{ containers: ContainerFacts[]; volumes: VolumeFacts[]; networks: NetworkFacts[] }> {
+/**
+ * Containers, volumes and networks carrying one of these labels (`key` or `key=value`), on the
+ * default engine or on one Swarm node's (then bounded by `timeoutMs`: a node that does not answer is down).
+ */
+export async function listLabelled(
+  label: string[], node?: NodeEngine, timeoutMs?: number,
+): Promise<{ containers: ContainerFacts[]; volumes: VolumeFacts[]; networks: NetworkFacts[] }> {
   const filters = { label };
-  const ep = engine.engineEndpoint(); // every command lists its env: no dockerode start-up for that
-  const docker = ep ? undefined : dockerClient();
+  const ep = node ? node.endpoint : engine.engineEndpoint(); // every command lists its env: no dockerode start-up for that
+  const docker = ep ? undefined : node ? nodeClient(node) : dockerClient();
+  const bounded = <T>(p: Promise<T>) => (timeoutMs ? withTimeout(p, timeoutMs, 'docker list') : p);
   const [containers, volumes, networks] = await Promise.all([
-    ep ? engine.listContainers(ep, filters) : docker!.listContainers({ all: true, filters }),
-    ep ? engine.listVolumes(ep, filters) : docker!.listVolumes({ filters }).then((v) => v.Volumes ?? []),
-    ep ? engine.listNetworks(ep, filters) : docker!.listNetworks({ filters }),
+    bounded(ep ? engine.listContainers(ep, filters, timeoutMs) : docker!.listContainers({ all: true, filters })),
+    bounded(ep ? engine.listVolumes(ep, filters, timeoutMs) : docker!.listVolumes({ filters }).then((v) => v.Volumes ?? [])),
+    bounded(ep ? engine.listNetworks(ep, filters, timeoutMs) : docker!.listNetworks({ filters })),
   ]);
   return {
     containers: containers.map((c) => ({ name: (c.Names?.[0] ?? '').replace(/^\//, ''), labels: c.Labels ?? {}, state: c.State, imageId: c.ImageID })),
@@ -115,12 +126,12 @@ export async function removeNetwork(id: string): Promise<void> {
 
 /** Creates a volume; Docker answers an existing one of that name with itself (idempotent). */
 export async function createVolume(name: string, labels: Labels): Promise<void> {
-  await dockerClient().createVolume({ Name: name, Labels: labels });
+  await dockerClient(name).createVolume({ Name: name, Labels: labels });
 }
 
 /** Removes a volume; 404 (removed meanwhile by a concurrent or interrupted `down --purge`) is fine. */
 export async function removeVolume(name: string): Promise<void> {
-  await dockerClient().getVolume(name).remove().catch(ignoreStatus(404));
+  await dockerClient(name).getVolume(name).remove().catch(ignoreStatus(404));
 }
 
 // ── Images ─────────────────────────────────────────────────────────────────────────────────
@@ -139,7 +150,7 @@ export async function imageLabels(image: string): Promise<Labels | undefined> {
 /** Creates a container; false when one of that name exists already (409). */
 export async function createContainer(spec: ContainerSpec): Promise<boolean> {
   try {
-    await dockerClient().createContainer(spec);
+    await dockerClient(spec.name).createContainer(spec);
     return true;
   } catch (err) {
     if (statusOf(err) === 409) return false;
@@ -149,27 +160,27 @@ export async function createContainer(spec: ContainerSpec): Promise<boolean> {
 
 /** Starts a container; "already started" (304, a concurrent `lab up`) is fine. */
 export async function startContainer(name: string): Promise<void> {
-  await dockerClient().getContainer(name).start().catch(ignoreStatus(304));
+  await dockerClient(name).getContainer(name).start().catch(ignoreStatus(304));
 }
 
 /** Resumes a paused container; already running (304) or changing state (409) is fine. */
 export async function unpauseContainer(name: string): Promise<void> {
-  await dockerClient().getContainer(name).unpause().catch(ignoreStatus(304, 409));
+  await dockerClient(name).getContainer(name).unpause().catch(ignoreStatus(304, 409));
 }
 
 /** Gives a stopped container new resource settings; false when the engine refuses (not fatal for callers). */
 export async function updateContainer(name: string, update: ContainerUpdate): Promise<boolean> {
-  return dockerClient().getContainer(name).update(update).then(() => true, () => false);
+  return dockerClient(name).getContainer(name).update(update).then(() => true, () => false);
 }
 
 /** Stops a container, giving it `graceS` seconds before SIGKILL; quiet when it is stopped or gone. */
 export async function stopContainer(name: string, graceS: number): Promise<void> {
-  await dockerClient().getContainer(name).stop({ t: graceS }).catch(() => {});
+  await dockerClient(name).getContainer(name).stop({ t: graceS }).catch(() => {});
 }
 
 /** Removes a container (stopping it); gone already (404) or being removed by a concurrent run (409) is fine. */
 export async function removeContainer(name: string): Promise<void> {
-  await dockerClient().getContainer(name).remove({ force: true }).catch(ignoreStatus(404, 409));
+  await dockerClient(name).getContainer(name).remove({ force: true }).catch(ignoreStatus(404, 409));
 }
 
 /** When a container was created, its labels, state, environment (`KEY=value`), first process (host pid) and image id. */
@@ -177,8 +188,8 @@ export interface ContainerInspect { created: string; labels: Labels; state: stri
 
 /** A container's facts (see ContainerInspect); undefined when it does not exist. */
 export async function inspectContainer(name: string): Promise<ContainerInspect | undefined> {
-  const ep = engine.engineEndpoint();
-  const info = await (ep ? engine.inspectContainer(ep, name) : dockerClient().getContainer(name).inspect()).catch(() => undefined);
+  const ep = engine.engineEndpoint(name);
+  const info = await (ep ? engine.inspectContainer(ep, name) : dockerClient(name).getContainer(name).inspect()).catch(() => undefined);
   if (!info) return undefined;
   return {
     created: info.Created, labels: info.Config?.Labels ?? {}, state: info.State?.Status ?? '', env: info.Config?.Env ?? [],
@@ -191,11 +202,41 @@ export async function inspectContainer(name: string): Promise<ContainerInspect |
  * bomb inside cannot hide it, and nothing has to fork in there to ask). undefined when unknown.
  */
 export async function containerPids(name: string, timeoutMs = 5000): Promise<{ current: number; limit: number } | undefined> {
-  const ep = engine.engineEndpoint();
+  const ep = engine.engineEndpoint(name);
   const stats = await (ep
     ? engine.containerStats(ep, name, timeoutMs)
-    : withTimeout(dockerClient().getContainer(name).stats({ stream: false, 'one-shot': true } as { stream: false }) as Promise<engine.EngineStats>, timeoutMs, 'stats')
+    : withTimeout(dockerClient(name).getContainer(name).stats({ stream: false, 'one-shot': true } as { stream: false }) as Promise<engine.EngineStats>, timeoutMs, 'stats')
   ).catch(() => undefined);
   const { current, limit } = stats?.pids_stats ?? {};
   return typeof current === 'number' && typeof limit === 'number' && limit > 0 ? { current, limit } : undefined;
+}
+
+// ── Swarm: a container's endpoint on an overlay network ────────────────────────────────────
+
+/** The address and aliases a container was given on `network` (by id or name); undefined when it has no endpoint there. */
+export async function containerEndpoint(
+  name: string, network: string,
+): Promise<{ attached: boolean; ip?: string; exitCode?: number; error?: string } | undefined> {
+  const info = await withTimeout(dockerClient(name).getContainer(name).inspect(), 15_000, 'inspect').catch(() => undefined);
+  if (!info) return undefined;
+  const nets = info.NetworkSettings?.Networks ?? {};
+  const ep = Object.entries(nets).find(([k, v]) => k === network || v.NetworkID === network)?.[1];
+  return {
+    attached: Boolean(ep), ip: ep?.IPAMConfig?.IPv4Address || ep?.IPAddress || undefined, exitCode: info.State?.ExitCode, error: info.State?.Error || undefined,
+  };
+}
+
+/**
+ * Detaches a container from a network whatever state the engine thinks the endpoint is in (`docker
+ * network disconnect -f`), then attaches it again with its fixed address and aliases.
+ */
+export async function reattachContainer(name: string, network: string, ip: string, aliases: string[], timeoutMs: number): Promise<void> {
+  const client = dockerClient(name);
+  await withTimeout(client.getNetwork(network).disconnect({ Container: name, Force: true }), timeoutMs, 'network disconnect').catch(() => {});
+  await withTimeout(client.getNetwork(network).connect({ Container: name, EndpointConfig: { IPAMConfig: { IPv4Address: ip }, Aliases: aliases } }), timeoutMs, 'network connect');
+}
+
+/** Whether an image is on the engine of the node `object` lives on (route.ts). */
+export async function imageOnEngineOf(object: string, image: string, timeoutMs: number): Promise<boolean> {
+  return withTimeout(dockerClient(object).getImage(image).inspect(), timeoutMs, 'image inspect').then(() => true, () => false);
 }

@@ -5,6 +5,7 @@
  */
 import { dockerClient, withTimeout } from './client.js';
 import { createContainer, inspectContainer, startContainer } from './objects.js';
+import { nodeOf, routeObjects } from './route.js';
 import { writeTar } from './tar.js';
 
 export interface ProbeFile { name: string; content: Buffer; mode?: number; dir?: boolean }
@@ -25,10 +26,12 @@ export async function runProbeContainer(
   opts: {
     image: string; network: string; env: string; script: string; args: string[]; files?: ProbeFile[]; timeoutMs: number; maxOutput?: number;
     pidOf?: string;
+    /** A container of the env: the probe runs on the same engine (its Swarm node, src/docker/route.ts). */
+    near?: string;
   },
 ):
   Promise<{ exitCode: number; stdout: string }> {
-  const docker = dockerClient();
+  const docker = dockerClient(opts.pidOf ?? opts.near);
   const container = await docker.createContainer({
     Image: opts.image,
     Entrypoint: ['bash', '-c', opts.script, 'pglab-probe'],
@@ -72,8 +75,11 @@ function demux(buf: Buffer): string {
  * the host's cannot (processes of a child namespace do not see their parent's). One per image (its
  * files are what the servers' are compared with), made on first use and left running (a sleep).
  */
-export async function ensureInspector(image: string, timeoutMs: number): Promise<string> {
-  const name = `pglab-inspector-${image.replace(/^sha256:/, '').slice(0, 12)}`;
+export async function ensureInspector(image: string, timeoutMs: number, near?: string): Promise<string> {
+  // On a Swarm, the node of the server looked at (`near`): a pid means something on its own host only.
+  const node = nodeOf(near);
+  const name = `pglab-inspector-${image.replace(/^sha256:/, '').slice(0, 12)}${node ? `-${node.replace(/[^\w.-]/g, '_')}` : ''}`;
+  if (node) routeObjects(node, [name]);
   const info = await inspectContainer(name);
   if (info?.state === 'running') return name;
   if (!info) {

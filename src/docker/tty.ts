@@ -25,7 +25,7 @@ const HOMES = { root: '/root', postgres: '/var/lib/postgresql' } as const;
 
 export async function openTty(container: string, opts: TtyOptions): Promise<TtySession> {
   const home = HOMES[opts.user];
-  const exec = await dockerClient().getContainer(container).exec({
+  const exec = await dockerClient(container).getContainer(container).exec({
     Cmd: opts.argv,
     User: opts.user,
     WorkingDir: home,

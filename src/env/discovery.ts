@@ -3,6 +3,8 @@
  * labels (no local state file that could drift from what is really running).
  */
 import { listLabelled, requireDocker } from '../docker/objects.js';
+import { NODE_DOWN, listEverywhere, recordedPlacement, routeEnv } from '../swarm/cluster.js';
+import { swarmMode } from '../swarm/nodes.js';
 import { imagePlatform } from '../images/recipe.js';
 import { LabError } from '../errors.js';
 import { isPgMajor, type PgMajor } from '../pg/profile.js';
@@ -17,8 +19,10 @@ export interface ServerInfo {
   role: string;
   container: string;
   ip: string;
-  /** Docker state: running, exited, … or 'missing' (removed by hand). */
+  /** Docker state: running, exited, … or 'missing' (removed by hand), or NODE_DOWN (its Swarm node does not answer). */
   state: string;
+  /** The Swarm node it lives on (src/swarm/); undefined on one engine. */
+  node?: string;
   /** Its image's architecture (amd64, arm64); undefined without a container. */
   arch?: string;
   /** That architecture is not the engine's: the server runs emulated (and lab's time limits are stretched). */
@@ -53,10 +57,13 @@ export interface LabEnv {
 
 export interface StudentInfo { legajo?: string; name?: string; email?: string }
 
-/** Reads an environment from Docker; undefined when nothing of it exists. */
+export { NODE_DOWN } from '../swarm/cluster.js';
+
+/** Reads an environment from Docker (on a Swarm, from every node); undefined when nothing of it exists. */
 export async function findEnv(name: string): Promise<LabEnv | undefined> {
   await requireDocker();
-  const listed = await listLabelled([`${ENV_LABEL}=${name}`]);
+  const swarm = swarmMode();
+  const listed = swarm ? await listEverywhere([`${ENV_LABEL}=${name}`]) : await listLabelled([`${ENV_LABEL}=${name}`]);
   const { volumes: all, networks } = listed;
   // The env's observer (src/observer/) carries the env's labels but is not one of its servers.
   const containers = listed.containers.filter((c) => c.labels[ROLE_LABEL]);
@@ -67,8 +74,13 @@ export async function findEnv(name: string): Promise<LabEnv | undefined> {
   const labels = containers[0]?.labels ?? vols[0]?.labels ?? network?.labels ?? {};
   const pg = labels[PG_LABEL];
   if (!pg || !isPgMajor(pg)) throw new LabError('env.corrupt', { env: name });
-  const incomplete = !containers.length && !vols.length;
+  const placement = swarm ? recordedPlacement(name, listed as Awaited<ReturnType<typeof listEverywhere>>, network) : {};
+  const down = swarm ? (listed as Awaited<ReturnType<typeof listEverywhere>>).down : new Set<string>();
+  if (swarm) routeEnv(name, placement);
+  const onDownNode = Object.values(placement).some((n) => down.has(n));
+  const incomplete = !containers.length && !vols.length && !onDownNode;
   const roles = new Set<string>(incomplete ? serverRoles(1) : []);
+  for (const role of Object.keys(placement)) if (down.has(placement[role])) roles.add(role);
   for (const c of containers) roles.add(c.labels[ROLE_LABEL]);
   for (const v of vols) if (v.labels[ROLE_LABEL]) roles.add(v.labels[ROLE_LABEL]);
   const subnet = labels[SUBNET_LABEL];
@@ -78,8 +90,10 @@ export async function findEnv(name: string): Promise<LabEnv | undefined> {
   const servers = [...roles].sort(roleOrder).map((role) => {
     const c = containers.find((x) => x.labels[ROLE_LABEL] === role);
     const p = c ? platforms.get(c.imageId) : undefined;
+    const node = placement[role];
     return {
-      role, container: containerName(name, role), ip: serverIp(subnet, role), state: c?.state ?? 'missing',
+      role, container: containerName(name, role), ip: serverIp(subnet, role), state: c?.state ?? (node && down.has(node) ? NODE_DOWN : 'missing'),
+      ...(node ? { node } : {}),
       ...(p?.arch ? { arch: p.arch, emulated: p.emulated } : {}),
     };
   });
@@ -112,7 +126,8 @@ function roleOrder(a: string, b: string): number {
 export async function listEnvNames(className?: string): Promise<string[]> {
   await requireDocker();
   // An env reduced to its network still counts (and gets purged).
-  const { containers, volumes, networks } = await listLabelled([className ? `${CLASS_LABEL}=${className}` : LAB_LABEL]);
+  const label = [className ? `${CLASS_LABEL}=${className}` : LAB_LABEL];
+  const { containers, volumes, networks } = swarmMode() ? await listEverywhere(label) : await listLabelled(label);
   const names = new Set<string>();
   for (const c of containers) names.add(c.labels[ENV_LABEL]);
   for (const v of volumes) if (v.labels[ENV_LABEL]) names.add(v.labels[ENV_LABEL]);
@@ -134,6 +149,7 @@ export function requireServer(env: LabEnv, role: string): ServerInfo {
   if (!server) throw new LabError('env.noServer', { role, env: env.name, roles: env.servers.map((s) => s.role).join(', ') });
   // After `lab down` every container is gone on purpose; one missing alone was removed by hand.
   if (env.servers.every((s) => s.state === 'missing')) throw new LabError('env.stopped', { env: env.name });
+  if (server.state === NODE_DOWN) throw new LabError('swarm.nodeDown', { role, env: env.name, node: server.node ?? '?' });
   if (server.state === 'missing') throw new LabError('env.containerMissing', { role, env: env.name });
   if (server.state !== 'running') throw new LabError('env.containerStopped', { role, env: env.name });
   return server;

@@ -21,13 +21,17 @@ import { clearStaleLock, withEnvLock } from './lock.js';
 import {
   DEFAULT_LAB,
   CLASS_LABEL, CONTINUED_LABEL, CREATED_LABEL, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
-  STUDENT_EMAIL_LABEL, STUDENT_LABEL, STUDENT_NAME_LABEL, MAX_STANDBYS, containerName, continuationVolumeName, serverIp, serverRoles, volumeName,
+  STUDENT_EMAIL_LABEL, STUDENT_LABEL, STUDENT_NAME_LABEL, MAX_STANDBYS, PRIMARY_ROLE, containerName, continuationVolumeName, networkName, serverIp,
+  serverRoles, volumeName,
 } from './naming.js';
 import { createNetwork, ensureNetwork, removeNetworks } from './network.js';
 import { rememberPackages } from './packages.js';
 import { awaitServers, type NotAccepting } from './readiness.js';
 import { ensureObserver, OBSERVER_LABEL, removeObserver, runVolume } from '../observer/observer.js';
 import { SERVER_MOUNTS, SERVER_UPDATE, checkImageContract, needsDockerInit, serverSpec } from './spec.js';
+import { swarmMode } from '../swarm/nodes.js';
+import { listEverywhere, startOnNode } from '../swarm/cluster.js';
+import { nodeLabel, placeEnv, placementLabels } from '../swarm/up.js';
 
 // What other modules import from here (kept so importers need not know the split).
 export { findEnv, incompleteError, listEnvNames, loadEnv, requireServer, type LabEnv, type ServerInfo, type StudentInfo } from './discovery.js';
@@ -56,6 +60,10 @@ export interface UpOptions {
   student?: StudentInfo;
   /** Preferred subnet (reset keeps the IPs the student knows), used when free. */
   subnet?: string;
+  /** On a Swarm: `--node a,b` puts maestro on a, esclavo on b… (else placement chooses). */
+  nodes?: string[];
+  /** On a Swarm: each server of a new env on a different node. */
+  spread?: boolean;
 }
 
 export interface UpResult {
@@ -92,7 +100,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     const resumed = staleLock;
     // Running containers are not enough to say "ya está en marcha": PostgreSQL must accept connections.
     const env = continued ? { ...first.existing!, lab: continued } : first.existing!;
-    await ensureEnvObserver(env, first.roles);
+    await ensureEnvObserver(env, observedRoles(env, first.roles));
     return { env, changed: false, notAccepting: await awaitServers(opts.env, first.roles, first.pg), resumed, continued };
   }
   // `||`: an env reduced to its network has no image label ('').
@@ -106,7 +114,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     // Read under the lock, so a concurrent `lab up` half-way through is never taken for a leftover.
     const resumed = staleLock || Boolean(plan.existing?.leftover);
     if (plan.running) {
-      await ensureEnvObserver(plan.existing!, plan.roles);
+      await ensureEnvObserver(plan.existing!, observedRoles(plan.existing!, plan.roles));
       return { env: plan.existing!, changed: false, notAccepting: await awaitServers(opts.env, plan.roles, plan.pg), resumed, continued };
     }
     const created = !plan.existing || plan.existing.servers.every((s) => s.state === 'missing');
@@ -195,12 +203,28 @@ async function createOrStart(opts: UpOptions, plan: UpPlan, image: string, progr
     ...(className ? { [CLASS_LABEL]: className } : {}),
     ...studentLabels(opts.student ?? existing?.student),
   });
+  // On a Swarm: every server's node, chosen (or read back) before anything is created, and routed.
+  const placement = swarmMode()
+    ? await placeEnv({ env: opts.env, roles, existing, wanted: opts.nodes, spread: opts.spread, image, pg, subnet: existing?.subnet }, progress)
+    : undefined;
+  const networkLabels = (subnet: string) => ({ ...envLabels(subnet), ...(placement ? placementLabels(placement) : {}) });
   const network = existing
-    ? await ensureNetwork(opts.env, envLabels(existing.subnet))
-    : await createNetwork(opts.env, envLabels, progress, opts.subnet);
+    ? await ensureNetwork(opts.env, networkLabels(existing.subnet))
+    : await createNetwork(opts.env, networkLabels, progress, opts.subnet);
   const subnet = network.subnet;
   const created = existing?.created || new Date().toISOString();
-  const labels = (role: string) => ({ ...envLabels(subnet), [ROLE_LABEL]: role, [CREATED_LABEL]: created, [IMAGE_LABEL]: image });
+  const labels = (role: string) => ({
+    ...envLabels(subnet), [ROLE_LABEL]: role, [CREATED_LABEL]: created, [IMAGE_LABEL]: image, ...(placement ? nodeLabel(placement[role]) : {}),
+  });
+  // A Swarm server is started through its node, repairing an attachment a manager restart broke.
+  const start = async (role: string, name: string, state: string) => {
+    if (!placement || state === 'paused') return startContainer(name, state);
+    if (state !== 'created') await updateContainer(name, SERVER_UPDATE);
+    const ip = serverIp(subnet, role);
+    if (await startOnNode({ env: opts.env, role, network: network.id, networkName: networkName(opts.env), ip, node: placement[role] })) {
+      progress(t('swarm.repaired', { role, network: networkName(opts.env), ip }));
+    }
+  };
   const dockerInit = needsDockerInit(await imageLabels(image));
 
   await Promise.all(roles.map(async (role) => {
@@ -209,7 +233,7 @@ async function createOrStart(opts: UpOptions, plan: UpPlan, image: string, progr
     if (state === 'running') return;
     if (state && state !== 'missing') {
       progress(t('up.starting', { role }));
-      await startContainer(name, state);
+      await start(role, name, state);
       return;
     }
     progress(t('up.creating', { role, ip: serverIp(subnet, role) }));
@@ -217,13 +241,15 @@ async function createOrStart(opts: UpOptions, plan: UpPlan, image: string, progr
     await createVolume(runVolume(opts.env, role), { ...envLabels(subnet), [OBSERVER_LABEL]: 'run' });
     // Already there (409): a concurrent `lab up` created it first; start that one.
     await createContainer(serverSpec({ env: opts.env, role, image, pg, labels: labels(role), networkId: network.id, subnet, dockerInit }));
-    await startContainer(name, 'created');
+    await start(role, name, 'created');
   }));
 
-  // The observer starts with the servers (it must see them as standbys before any promotion).
+  // The observer starts with the servers (it must see them as standbys before any promotion); on a
+  // Swarm it runs beside maestro and watches the servers on that node (it mounts their volumes).
+  const observed = placement ? roles.filter((r) => placement[r] === placement[PRIMARY_ROLE]) : roles;
   await ensureObserver({
-    env: opts.env, image, pg, roles, labels: { ...envLabels(subnet), [CREATED_LABEL]: created, [IMAGE_LABEL]: image },
-    emulated: (await imagePlatform(image)).emulated,
+    env: opts.env, image, pg, roles: observed, emulated: (await imagePlatform(image)).emulated,
+    labels: { ...envLabels(subnet), [CREATED_LABEL]: created, [IMAGE_LABEL]: image, ...(placement ? nodeLabel(placement[PRIMARY_ROLE]) : {}) },
   });
   progress(t('up.waitingServers'));
   const notAccepting = await awaitServers(opts.env, roles, pg);
@@ -293,14 +319,21 @@ async function downUnlocked(opts: DownOptions, env: LabEnv): Promise<boolean> {
   await removeObserver(opts.env, env.servers.map((s) => s.role));
   // Containers first, then the network, then the volumes: a run interrupted anywhere leaves an env
   // that findEnv still sees (by its volumes or network), so the same command run again finishes it.
-  if (!opts.keepNetwork) await removeNetworks(opts.env); // every one of that name (a concurrent up may have left two)
+  // On a Swarm the network stays until a purge: it records where each server is and keeps its addresses.
+  if (!opts.keepNetwork && (opts.purge || !swarmMode())) await removeNetworks(opts.env); // every one of that name (a concurrent up may have left two)
   if (opts.purge) {
     progress(t('down.removingVolumes'));
-    const vols = await listVolumes([`${ENV_LABEL}=${opts.env}`]);
+    const vols = swarmMode() ? (await listEverywhere([`${ENV_LABEL}=${opts.env}`])).volumes : await listVolumes([`${ENV_LABEL}=${opts.env}`]);
     // Removed meanwhile by a concurrent or interrupted `down --purge` is fine.
     await Promise.all(vols.map((v) => removeVolume(v.name)));
   }
   return true;
+}
+
+/** The servers the observer watches: all of them, or on a Swarm those on maestro's node. */
+function observedRoles(env: LabEnv, roles: string[]): string[] {
+  const home = env.servers.find((s) => s.role === PRIMARY_ROLE)?.node;
+  return home ? roles.filter((r) => (env.servers.find((s) => s.role === r)?.node ?? home) === home) : roles;
 }
 
 /** An env that is already running gets its observer if it has none (an env made before observers, a removed one). */

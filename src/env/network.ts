@@ -11,20 +11,41 @@ import { t } from '../i18n/index.js';
 import type { ProgressLine } from '../progress-line.js';
 import { SUBNET_LABEL, candidateSubnets, networkName } from './naming.js';
 import { networkSpec } from './spec.js';
+import { listEverywhere } from '../swarm/cluster.js';
+import { swarmMode } from '../swarm/nodes.js';
 
 export interface EnvNetwork { id: string; subnet: string }
 
+/**
+ * On a Swarm, an overlapping overlay is accepted by the API and fails later in the manager's allocator
+ * ("Pool overlaps with other one"), leaving containers that never attach: envs of one `class up`
+ * choose their subnets one at a time, and a network that shares its subnet with an older one is dropped.
+ */
+let overlayTurn: Promise<unknown> = Promise.resolve();
+
 /** A new env's network, on the preferred subnet when free, else the first free one. */
 export async function createNetwork(env: string, labelsFor: (subnet: string) => Labels, progress: ProgressLine, preferred?: string): Promise<EnvNetwork> {
+  if (!swarmMode()) return createNetworkNow(env, labelsFor, progress, preferred);
+  const run = overlayTurn.then(() => createNetworkNow(env, labelsFor, progress, preferred));
+  overlayTurn = run.catch(() => undefined);
+  return run;
+}
+
+async function createNetworkNow(env: string, labelsFor: (subnet: string) => Labels, progress: ProgressLine, preferred?: string): Promise<EnvNetwork> {
   const found = await settleNetwork(env); // a concurrent `lab up` may have made it since findEnv
   if (found) return found;
   const used = await usedSubnets();
   for (const subnet of [...(preferred ? [preferred] : []), ...candidateSubnets()]) {
     if (used.has(subnet)) continue;
     try {
-      await createDockerNetwork(networkSpec(env, labelsFor(subnet)));
+      await createDockerNetwork(networkSpec(env, labelsFor(subnet), swarmMode()));
+      const mine = (await settleNetwork(env))!;
+      if (swarmMode() && (await overlapsOlder(mine.id, subnet))) {
+        await removeNetwork(mine.id);
+        continue;
+      }
       progress(t('up.network', { network: networkName(env), subnet }));
-      return (await settleNetwork(env))!;
+      return mine;
     } catch (err) {
       if (!isNameTaken(err) && !isSubnetTaken(err)) throw err;
       // A concurrent `lab up` of this env made it first: use that one (and its subnet).
@@ -42,7 +63,7 @@ export async function ensureNetwork(env: string, labels: Labels): Promise<EnvNet
   const found = await settleNetwork(env);
   if (found) return found;
   try {
-    await createDockerNetwork(networkSpec(env, labels));
+    await createDockerNetwork(networkSpec(env, labels, swarmMode()));
   } catch (err) {
     if (!isNameTaken(err) && !isSubnetTaken(err)) throw err;
     // Taken by a concurrent `lab up` of this same env is fine; by anything else, the student must know.
@@ -81,9 +102,17 @@ export async function removeNetworks(env: string): Promise<void> {
 
 async function usedSubnets(): Promise<Set<string>> {
   const used = new Set<string>();
-  const [nets, vols] = await Promise.all([allNetworks(), listVolumes([SUBNET_LABEL])]);
+  // On a Swarm, stopped envs' volumes are on the nodes (the manager lists every overlay network).
+  const [nets, vols] = await Promise.all([allNetworks(), swarmMode() ? listEverywhere([SUBNET_LABEL]).then((l) => l.volumes) : listVolumes([SUBNET_LABEL])]);
   for (const n of nets) for (const s of n.subnets) used.add(s);
   // Subnets reserved by stopped envs (their volumes remember them).
   for (const v of vols) if (v.labels[SUBNET_LABEL]) used.add(v.labels[SUBNET_LABEL]);
   return used;
+}
+
+/** Another network, made before this one, has the same subnet (a concurrent `lab up` elsewhere). */
+async function overlapsOlder(id: string, subnet: string): Promise<boolean> {
+  const nets = await allNetworks();
+  const mine = nets.find((n) => n.id === id);
+  return nets.some((n) => n.id !== id && n.subnets.includes(subnet) && createdKey(n.created) <= createdKey(mine?.created));
 }

@@ -105,9 +105,10 @@ export const SERVER_MOUNTS = Object.keys(PERSISTENT_MOUNTS) as MountName[];
  */
 export const SERVER_UPDATE: ContainerUpdate = { RestartPolicy: { Name: RESTART_POLICY }, PidsLimit: SERVER_LIMITS.pids, NanoCpus: SERVER_LIMITS.nanoCpus };
 
-/** The env's private network on its own /24. */
-export function networkSpec(env: string, labels: Labels): NetworkSpec {
+/** The env's private network on its own /24 (on a Swarm, an overlay: see overlaySpec). */
+export function networkSpec(env: string, labels: Labels, overlay = false): NetworkSpec {
   const subnet = labels[SUBNET_LABEL];
+  if (overlay) return overlaySpec(env, labels);
   return {
     Name: networkName(env),
     // No route out: the servers only see each other (and apt works from the image's cache).
@@ -133,3 +134,23 @@ export function checkImageContract(image: string, labels: Labels | undefined, pg
 
 /** Images that need Docker's init as PID 1 say so in a label. */
 export const needsDockerInit = (labels: Labels | undefined) => labels?.['pglab.docker-init'] === 'true';
+
+/**
+ * An env's network on a Docker Swarm: an attachable overlay (standalone containers on any node join
+ * it, keeping their fixed addresses), internal (no route out: from a student container on a
+ * non-internal overlay every node's engine port answered), on its own /24; Docker's own addresses
+ * (a probe container, a re-attached endpoint) come from the upper half only, away from the servers'
+ * fixed .10–.14.
+ */
+export function overlaySpec(env: string, labels: Labels): NetworkSpec {
+  const subnet = labels[SUBNET_LABEL];
+  return {
+    Name: networkName(env),
+    Driver: 'overlay',
+    Attachable: true,
+    Internal: true,
+    CheckDuplicate: true,
+    Labels: labels,
+    IPAM: { Driver: 'default', Config: [{ Subnet: subnet, Gateway: subnet.replace(/\.0\/24$/, '.1'), IPRange: subnet.replace(/\.0\/24$/, '.128/25') }] },
+  };
+}

@@ -4,6 +4,7 @@
  * in two ways. Only the graders' own probe objects are touched (and cleaned up).
  */
 import { findEnv, type LabEnv, type StudentInfo } from '../env/env.js';
+import { NODE_DOWN } from '../env/discovery.js';
 import type { Student } from '../env/roster.js';
 import { LabError } from '../errors.js';
 import { t } from '../i18n/index.js';
@@ -122,6 +123,9 @@ export async function gradeEnvWith(
     const found = await findEnv(name);
     if (!found) throw new LabError('env.notFound', { env: name });
     env = found;
+    // A server on a Swarm node that does not answer: the env is reported so, never graded 0 as if empty.
+    const away = found.servers.filter((s) => s.state === NODE_DOWN);
+    if (away.length) throw new LabError('swarm.envNodeDown', { nodes: [...new Set(away.map((s) => s.node ?? '?'))].join(', '), roles: away.map((s) => s.role).join(', ') });
     lab = await loadLab(labId ?? found.lab);
     const graded = lab;
     // Display only (first-passed times): grading believes nothing from the log and writes nothing into the env.

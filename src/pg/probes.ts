@@ -12,6 +12,7 @@ import { execInContainer } from '../docker/client.js';
 import { containerTop, readArchive, type ArchiveLimits, type ArchiveRead, type TopProcess } from '../docker/container-files.js';
 import { inspectContainer } from '../docker/objects.js';
 import { ensureInspector, runProbeContainer, type ProbeFile } from '../docker/probe-container.js';
+import { nodeOf } from '../docker/route.js';
 import { networkName } from '../env/naming.js';
 import { imageFileSums, imagePackageMd5s } from '../images/image-files.js';
 import { TIMEOUTS } from '../timeouts.js';
@@ -626,6 +627,7 @@ export class EnvProbes extends FactProbes {
     if (!this.env.imageId) return Promise.reject(new Error('env without an image id'));
     return traced('probe container', () => runProbeContainer({
       image: this.env.imageId!, network: networkName(this.env.name), env: this.env.name, script, args, files, timeoutMs: TIMEOUTS.probeContainerMs,
+      near: this.container(this.env.servers[0]?.role ?? 'maestro'),
     }));
   }
 
@@ -636,7 +638,10 @@ export class EnvProbes extends FactProbes {
     // An image of another architecture runs under qemu-user: its processes' executable is the emulator (discovery.ts says so).
     const emulated = this.env.servers.find((s) => s.role === role)?.emulated ? '1' : '0';
     // Every running server in one exec of the image's inspector (each exec costs ~50 ms of the engine's CPU).
-    const inspected = await (this.inspectorLook ??= this.identityByInspector(image, emulated)).catch(() => undefined);
+    const node = nodeOf(container) ?? '';
+    let look = this.inspectorLooks.get(node);
+    if (!look) this.inspectorLooks.set(node, (look = this.identityByInspector(image, emulated, role)));
+    const inspected = await look.catch(() => undefined);
     const r = inspected?.get(role) ?? await runProbeContainer({
       // No inspector (an engine that refuses the host's pid namespace): a probe container in the server's.
       image, network: 'none', env: this.env.name, pidOf: container,
@@ -648,13 +653,16 @@ export class EnvProbes extends FactProbes {
     return r;
   }
 
-  private inspectorLook?: Promise<Map<string, { exitCode: number; stdout: string }>>;
+  /** One inspector look per node (one on a single machine), shared by every server on it. */
+  private inspectorLooks = new Map<string, Promise<Map<string, { exitCode: number; stdout: string }>>>();
 
   /** The identity script exec'd once in the image's inspector (host pid namespace) about every running server: its output per role. */
-  private async identityByInspector(image: string, emulated: string): Promise<Map<string, { exitCode: number; stdout: string }>> {
-    const running = this.env.servers.filter((s) => s.state === 'running');
+  private async identityByInspector(image: string, emulated: string, role: string): Promise<Map<string, { exitCode: number; stdout: string }>> {
+    // On a Swarm, the servers on the asked server's node (another node's pids mean nothing there).
+    const node = nodeOf(this.container(role));
+    const running = this.env.servers.filter((s) => s.state === 'running' && nodeOf(s.container) === node);
     const [inspector, ...servers] = await Promise.all([
-      ensureInspector(image, TIMEOUTS.probeContainerMs), ...running.map((s) => inspectContainer(s.container)),
+      ensureInspector(image, TIMEOUTS.probeContainerMs, this.container(role)), ...running.map((s) => inspectContainer(s.container)),
     ]);
     const pids = running.map((s, i) => ({ role: s.role, container: s.container, pid: servers[i]?.pid ?? 0 })).filter((s) => s.pid > 0);
     const known = pids.map((s) => knownHashes(image, s.container)).join('');

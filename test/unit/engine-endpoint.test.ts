@@ -1,4 +1,7 @@
 /** Where the light engine client connects: as dockerode would, or not at all (then dockerode does everything). */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDockerHost } from '../../src/docker/engine.js';
 
@@ -11,8 +14,17 @@ describe('Docker engine endpoint', () => {
     expect(parseDockerHost('tcp://127.0.0.1:2375', 'linux')).toEqual({ host: '127.0.0.1', port: 2375 });
   });
 
-  it('leaves TLS and ssh engines to dockerode', () => {
-    expect(parseDockerHost('tcp://127.0.0.1:2376', 'linux', '1')).toBeUndefined();
+  it('leaves ssh engines, and TLS ones without a client certificate, to dockerode', () => {
+    expect(parseDockerHost('tcp://127.0.0.1:2376', 'linux', '1', '/nonexistent/pglab-certs')).toBeUndefined();
     expect(parseDockerHost('ssh://ana@server', 'linux')).toBeUndefined();
+  });
+
+  it('speaks TLS itself with DOCKER_CERT_PATH\'s ca.pem, cert.pem and key.pem (a Swarm manager)', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pglab-certs-'));
+    for (const f of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(path.join(dir, f), f);
+    expect(parseDockerHost('tcp://10.0.0.5:2376', 'linux', '1', dir)).toEqual({
+      host: '10.0.0.5', port: 2376, tls: { ca: Buffer.from('ca.pem'), cert: Buffer.from('cert.pem'), key: Buffer.from('key.pem') },
+    });
+    rmSync(dir, { recursive: true });
   });
 });

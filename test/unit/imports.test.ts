@@ -25,6 +25,8 @@ const LAYERS: [string, RegExp][] = [
   // The env's observer sidecar: made with the env (env/ imports it), read by the checks.
   ['observer', /^src\/observer\//],
   ['probes', /^src\/pg\/(probes|probe-transport|plan-cache)\.ts$/],
+  // Envs on the nodes of a Docker Swarm: what env/ asks about nodes and placement.
+  ['swarm', /^src\/swarm\//],
   ['env', /^src\/env\/(?!naming\.ts)/],
   ['checks', /^src\/checks\//],
   ['lab', /^src\/lab\//],
