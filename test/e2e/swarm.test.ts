@@ -133,6 +133,10 @@ describe.skipIf(!!skip)('a class on a Docker Swarm (dind nodes)', () => {
     expect(report.envs).toHaveLength(4);
     for (const g of report.envs) expect(g.error, g.env).toBeUndefined();
     expect(report.envs.find((g) => g.env === 'swb-alumno01')!.score).toBeGreaterThan(0);
+    // The servers' identity is looked at on their own node (a pid means something on its host only).
+    const inspectors = async (n: string) => (await bed.docker(n, ['ps', '--filter', 'name=pglab-inspector-', '--format', '{{.Names}}'])).stdout.trim();
+    expect(await inspectors(W1)).toMatch(/^pglab-inspector-[0-9a-f]{12}-/);
+    expect(await inspectors(MGR)).toBe('');
     // Memory per node (envs and dockerd inside each dind node).
     for (const n of [MGR, W1, W2]) {
       const s = await run(['docker', 'stats', '--no-stream', '--format', '{{.MemUsage}}', n], { timeoutMs: 30_000 });
