@@ -17,7 +17,7 @@ import type { Progress } from '../lab/progress.js';
 import type { ArchiveLimits, ArchiveRead, TopProcess } from '../docker/container-files.js';
 import type { ProbeFile } from '../docker/probe-container.js';
 import { createHash } from 'node:crypto';
-import { observedControl, readObservation } from '../observer/observer.js';
+import { observedControl } from '../observer/observer.js';
 import type { Observation } from '../observer/records.js';
 
 export interface RecordedAnswer {
@@ -157,8 +157,8 @@ export class RecordingProbes extends EnvProbes {
   }
 
   /** The observer's verified records as the graders got them (checks/observer.ts prefers this method). */
-  observation(): Promise<Observation | undefined> {
-    return this.host('observation', [], () => readObservation(this.env.name));
+  override observation(): Promise<Observation | undefined> {
+    return this.host('observation', [], () => super.observation());
   }
 
   observedControl(role: string): Promise<{ sysid?: string; tli?: number; state?: string } | undefined> {

@@ -34,6 +34,8 @@ export const FACT_KINDS = {
   databases: [],
   userTables: [],
   serverTimes: [],
+  // The observer's records after a look now (its role: the env's first server, whose running it needs).
+  observation: [],
 } as const satisfies Record<string, readonly ArgKind[]>;
 
 type ArgKind = 'sql' | 'database' | 'path' | 'bytes' | 'user';

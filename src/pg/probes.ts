@@ -27,7 +27,8 @@ import { ProbeTimeoutError, ProbeTransport, SEP, ServerDownError, type ExecResul
 import { type ProcessLine } from './ps.js';
 import { knownHashes, rememberHashes } from './identity-cache.js';
 import { identityOf, identityScript, identityScriptFile, splitByServer, type ServerIdentity } from './server-identity.js';
-import { OBSERVER_TMP, observerName, observerSocketDir } from '../observer/observer.js';
+import { OBSERVER_TMP, observerName, observerSocketDir, readObservation } from '../observer/observer.js';
+import type { Observation } from '../observer/records.js';
 import { profileFor, type PgMajor, type PgProfile } from './profile.js';
 import { parseReadiness, readinessArgv, type Readiness } from './readiness.js';
 import { parseRecording, type Recording } from './recorder.js';
@@ -678,6 +679,15 @@ export class EnvProbes extends FactProbes {
     return byRole;
   }
 
+  /**
+   * The observer's verified records after a fresh look (checks/observer.ts prefers this method): a
+   * fact of the plan, so a step whose last run needed them asks at once, beside the live probes.
+   */
+  observation(): Promise<Observation | undefined> {
+    const role = this.env.servers[0]?.role ?? 'maestro';
+    return this.once('observation', { kind: 'observation', role, args: [] }, () => traced('observation', () => readObservation(this.env.name)));
+  }
+
   override packageMd5s(packages: string[]): Promise<Map<string, Map<string, string>> | undefined> {
     return this.once(`debsums:${packages.join(',')}`, undefined, async () => (this.env.imageId ? imagePackageMd5s(this.env.imageId, packages) : undefined));
   }
@@ -733,6 +743,7 @@ export class EnvProbes extends FactProbes {
         case 'timeline': p = this.timeline(f.role); break;
         case 'processes': p = this.processes(f.role); break;
         case 'configFiles': p = this.configFiles(f.role); break;
+        case 'observation': p = this.observation(); break;
         case 'startupBlockers': p = this.startupBlockers(f.role); break;
         case 'recording': p = this.recording(f.role); break;
         case 'databases': p = this.databases(f.role); break;
