@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureImage } from '../../src/images/images.js';
 import { lab as runLab, type CliResult } from './helpers.js';
 import { dindUnavailable, makeTestBed, removeBed, run, waitEngine, type TestBed } from './swarm/testbed.js';
 
@@ -42,6 +43,8 @@ describe.skipIf(!!skip)('a class on a Docker Swarm (dind nodes)', () => {
     ok(await lab(['exec', role, '--env', name, '--user', 'postgres', '--', 'psql', '-AtX', '-c', query])).stdout.trim();
 
   beforeAll(async () => {
+    // The image and its base on this machine's engine (built once per run, or already there): the bed loads them into its nodes.
+    await ensureImage(PG, () => {}, { registry: false });
     const started = Date.now();
     bed = await makeTestBed({ count: 3, images: [IMAGE] });
     numbers.bedSetupS = (Date.now() - started) / 1000;
