@@ -15,7 +15,7 @@ export function observation(probes: Probes): Promise<Observation | undefined> {
   let p = memo.get(probes);
   // Unit tests' fixture probes bring their own records.
   const own = (probes as unknown as { observation?: () => Promise<Observation | undefined> }).observation;
-  if (!p) memo.set(probes, (p = typeof own === 'function' ? own.call(probes) : traced('observation', () => readObservation(probes.env.name))));
+  if (!p) memo.set(probes, (p = typeof own === 'function' ? own.call(probes) : traced('observation', () => readObservation(probes.env.name, probes.env.servers))));
   return p;
 }
 
@@ -23,7 +23,7 @@ export function observation(probes: Probes): Promise<Observation | undefined> {
 export function observedControlOf(probes: Probes, role: string) {
   type ObservedControl = (role: string) => Promise<{ sysid?: string; tli?: number; state?: string } | undefined>;
   const own = (probes as unknown as { observedControl?: ObservedControl }).observedControl;
-  return typeof own === 'function' ? own.call(probes, role) : observedControl(probes.env.name, probes.env.pg, role);
+  return typeof own === 'function' ? own.call(probes, role) : observedControl(probes.env.name, probes.env.pg, role, probes.env.servers);
 }
 
 /** "19:18" in the machine's local time. */

@@ -21,13 +21,13 @@ import { clearStaleLock, withEnvLock } from './lock.js';
 import {
   DEFAULT_LAB,
   CLASS_LABEL, CONTINUED_LABEL, CREATED_LABEL, ENV_LABEL, IMAGE_LABEL, LAB_LABEL, PG_LABEL, ROLE_LABEL, SUBNET_LABEL,
-  STUDENT_EMAIL_LABEL, STUDENT_LABEL, STUDENT_NAME_LABEL, MAX_STANDBYS, PRIMARY_ROLE, containerName, continuationVolumeName, networkName, serverIp,
+  STUDENT_EMAIL_LABEL, STUDENT_LABEL, STUDENT_NAME_LABEL, MAX_STANDBYS, containerName, continuationVolumeName, networkName, serverIp,
   serverRoles, volumeName,
 } from './naming.js';
 import { createNetwork, ensureNetwork, removeNetworks } from './network.js';
 import { rememberPackages } from './packages.js';
 import { awaitServers, type NotAccepting } from './readiness.js';
-import { ensureObserver, OBSERVER_LABEL, removeObserver, runVolume } from '../observer/observer.js';
+import { ensureObserver, OBSERVER_LABEL, observerGroups, removeObserver, runVolume } from '../observer/observer.js';
 import { SERVER_MOUNTS, SERVER_UPDATE, checkImageContract, needsDockerInit, serverSpec } from './spec.js';
 import { swarmMode } from '../swarm/nodes.js';
 import { listEverywhere, startOnNode } from '../swarm/cluster.js';
@@ -100,7 +100,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     const resumed = staleLock;
     // Running containers are not enough to say "ya está en marcha": PostgreSQL must accept connections.
     const env = continued ? { ...first.existing!, lab: continued } : first.existing!;
-    await ensureEnvObserver(env, observedRoles(env, first.roles));
+    await ensureEnvObservers(env, first.roles);
     return { env, changed: false, notAccepting: await awaitServers(opts.env, first.roles, first.pg), resumed, continued };
   }
   // `||`: an env reduced to its network has no image label ('').
@@ -114,7 +114,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     // Read under the lock, so a concurrent `lab up` half-way through is never taken for a leftover.
     const resumed = staleLock || Boolean(plan.existing?.leftover);
     if (plan.running) {
-      await ensureEnvObserver(plan.existing!, observedRoles(plan.existing!, plan.roles));
+      await ensureEnvObservers(plan.existing!, plan.roles);
       return { env: plan.existing!, changed: false, notAccepting: await awaitServers(opts.env, plan.roles, plan.pg), resumed, continued };
     }
     const created = !plan.existing || plan.existing.servers.every((s) => s.state === 'missing');
@@ -245,12 +245,14 @@ async function createOrStart(opts: UpOptions, plan: UpPlan, image: string, progr
   }));
 
   // The observer starts with the servers (it must see them as standbys before any promotion); on a
-  // Swarm it runs beside maestro and watches the servers on that node (it mounts their volumes).
-  const observed = placement ? roles.filter((r) => placement[r] === placement[PRIMARY_ROLE]) : roles;
-  await ensureObserver({
-    env: opts.env, image, pg, roles: observed, emulated: (await imagePlatform(image)).emulated,
-    labels: { ...envLabels(subnet), [CREATED_LABEL]: created, [IMAGE_LABEL]: image, ...(placement ? nodeLabel(placement[PRIMARY_ROLE]) : {}) },
-  });
+  // Swarm, one beside the servers of each node (it mounts their volumes, which live on that node).
+  const emulated = (await imagePlatform(image)).emulated;
+  for (const g of observerGroups(opts.env, roles.map((role) => ({ role, node: placement?.[role] })))) {
+    await ensureObserver({
+      env: opts.env, name: g.name, image, pg, roles: g.roles, emulated,
+      labels: { ...envLabels(subnet), [CREATED_LABEL]: created, [IMAGE_LABEL]: image, ...(g.node ? nodeLabel(g.node) : {}) },
+    });
+  }
   progress(t('up.waitingServers'));
   const notAccepting = await awaitServers(opts.env, roles, pg);
   const env = await loadEnv(opts.env);
@@ -330,22 +332,22 @@ async function downUnlocked(opts: DownOptions, env: LabEnv): Promise<boolean> {
   return true;
 }
 
-/** The servers the observer watches: all of them, or on a Swarm those on maestro's node. */
-function observedRoles(env: LabEnv, roles: string[]): string[] {
-  const home = env.servers.find((s) => s.role === PRIMARY_ROLE)?.node;
-  return home ? roles.filter((r) => (env.servers.find((s) => s.role === r)?.node ?? home) === home) : roles;
-}
-
-/** An env that is already running gets its observer if it has none (an env made before observers, a removed one). */
-async function ensureEnvObserver(env: LabEnv, roles: string[]): Promise<void> {
+/**
+ * An env that is already running gets its observers if it has none (an env made before observers, a
+ * removed one, an older kind): one per node its servers are on (one on a single engine).
+ */
+async function ensureEnvObservers(env: LabEnv, roles: string[]): Promise<void> {
   if (!env.image) return;
-  await ensureObserver({
-    env: env.name, image: env.image, pg: env.pg, roles, emulated: env.servers.some((s) => s.emulated),
-    labels: {
-      [LAB_LABEL]: env.lab, [ENV_LABEL]: env.name, [PG_LABEL]: env.pg, [SUBNET_LABEL]: env.subnet, [CREATED_LABEL]: env.created, [IMAGE_LABEL]: env.image,
-      ...(env.className ? { [CLASS_LABEL]: env.className } : {}),
-    },
-  }).catch(() => {}); // grading says so when there is no observer; `lab up` still works
+  const placed = roles.map((role) => ({ role, node: env.servers.find((s) => s.role === role)?.node }));
+  for (const g of observerGroups(env.name, placed)) {
+    await ensureObserver({
+      env: env.name, name: g.name, image: env.image, pg: env.pg, roles: g.roles, emulated: env.servers.some((s) => s.emulated),
+      labels: {
+        [LAB_LABEL]: env.lab, [ENV_LABEL]: env.name, [PG_LABEL]: env.pg, [SUBNET_LABEL]: env.subnet, [CREATED_LABEL]: env.created, [IMAGE_LABEL]: env.image,
+        ...(env.className ? { [CLASS_LABEL]: env.className } : {}), ...(g.node ? nodeLabel(g.node) : {}),
+      },
+    }).catch(() => {}); // grading says so when there is no observer; `lab up` still works
+  }
 }
 
 export function sleep(ms: number): Promise<void> {

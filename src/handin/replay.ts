@@ -162,7 +162,7 @@ export class RecordingProbes extends EnvProbes {
   }
 
   observedControl(role: string): Promise<{ sysid?: string; tli?: number; state?: string } | undefined> {
-    return this.host('observed-control', [role], () => observedControl(this.env.name, this.env.pg, role));
+    return this.host('observed-control', [role], () => observedControl(this.env.name, this.env.pg, role, this.env.servers));
   }
 }
 

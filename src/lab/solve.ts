@@ -78,6 +78,6 @@ export async function applySolution(env: LabEnv, lab: LabManifest, step: StepSpe
     }
     if (action.capture) vars[action.capture] = r.stdout.toString().trim();
     // A script goes through states in seconds (a standby started, then promoted): the observer looks at each.
-    await lookNow(env.name);
+    await lookNow(env.name, env.servers);
   }
 }

@@ -16,11 +16,36 @@ import { PROJECT_ROOT } from '../paths.js';
 import { profileFor, type PgMajor } from '../pg/profile.js';
 import { identityScript } from '../pg/server-identity.js';
 import { TIMEOUTS } from '../timeouts.js';
-import { signLine, verifyRecords, type Observation } from './records.js';
+import { mergeObservations, signLine, verifyRecords, type Observation } from './records.js';
 
 export const OBSERVER_LABEL = 'pglab.observer';
 export const observerName = (env: string) => `pglab-${env}-observer`;
 export const observerVolume = (env: string) => `pglab-${env}-observer`;
+
+/** A server and the Swarm node it lives on (undefined on one engine). */
+export interface PlacedServer { role: string; node?: string }
+
+/** One observer of an env: its container (and volume, same name), the servers it watches, its node. */
+export interface ObserverGroup { name: string; roles: string[]; node?: string }
+
+/**
+ * The observers of an env: one per node its servers live on, since a volume can be mounted only on
+ * its own node. maestro's is `pglab-<env>-observer` (it also keeps lab's marks); on a Swarm where a
+ * standby lives elsewhere, that node's is `pglab-<env>-observer-<its first server>`. One engine: one.
+ */
+export function observerGroups(env: string, servers: readonly PlacedServer[]): ObserverGroup[] {
+  if (!servers.length) return [{ name: observerName(env), roles: [] }];
+  const home = servers.find((s) => s.role === 'maestro')?.node;
+  const byNode = new Map<string | undefined, string[]>([[home, []]]);
+  for (const s of servers) byNode.set(s.node, [...(byNode.get(s.node) ?? []), s.role]);
+  return [...byNode].filter(([, roles]) => roles.length)
+    .map(([node, roles]) => ({ name: node === home ? observerName(env) : `${observerName(env)}-${roles[0]}`, roles, ...(node ? { node } : {}) }));
+}
+
+/** The observer watching `role` (maestro's when the env's placement is not known). */
+export function observerOf(env: string, servers: readonly PlacedServer[] | undefined, role: string): string {
+  return observerGroups(env, servers ?? []).find((g) => g.roles.includes(role))?.name ?? observerName(env);
+}
 /** The server's socket directory, shared read-only with the observer (emptied at every `lab down`). */
 export const runVolume = (env: string, role: string) => `pglab-${env}-${role}-run`;
 export const SOCKET_DIR = '/run/postgresql';
@@ -48,7 +73,7 @@ let script: string | undefined;
 const observerScript = () => (script ??= readFileSync(path.join(PROJECT_ROOT, 'observer', 'pglab-observer.pl'), 'utf8').replace(/\r\n/g, '\n'));
 
 /** The env's image runs emulated (qemu-user): the identity probe then looks for the guest program. */
-export interface ObserverInput { env: string; image: string; pg: PgMajor; roles: string[]; labels: Labels; emulated?: boolean }
+export interface ObserverInput { env: string; image: string; pg: PgMajor; roles: string[]; labels: Labels; emulated?: boolean; name?: string }
 
 /**
  * What an observer is made as, in its label: one of an older kind is made again at `lab up` (its
@@ -59,7 +84,7 @@ const OBSERVER_KIND = '2';
 export function observerSpec(o: ObserverInput): ContainerSpec {
   const magic = String(profileFor(o.pg).walPageMagic);
   return {
-    name: observerName(o.env),
+    name: o.name ?? observerName(o.env),
     Image: o.image,
     Hostname: 'observer',
     User: 'postgres',
@@ -92,7 +117,7 @@ export function observerSpec(o: ObserverInput): ContainerSpec {
 
 /** Creates the observer (and its volume) if missing, starts it if stopped. Idempotent. */
 export async function ensureObserver(o: ObserverInput): Promise<void> {
-  const name = observerName(o.env);
+  const name = o.name ?? observerName(o.env);
   const info = await inspectContainer(name);
   // A new standby (esclavo2…) needs the observer to mount its volumes: made again, records stay.
   const roles = info?.labels['pglab.observer.roles'];
@@ -102,7 +127,7 @@ export async function ensureObserver(o: ObserverInput): Promise<void> {
     if (info.state !== 'running') await startContainer(name);
     return;
   }
-  await createVolume(observerVolume(o.env), { ...o.labels, [OBSERVER_LABEL]: 'true' });
+  await createVolume(name, { ...o.labels, [OBSERVER_LABEL]: 'true' });
   const spec = observerSpec(o);
   spec.Labels = { ...spec.Labels, 'pglab.observer.roles': o.roles.join(',') };
   await createContainer(spec);
@@ -111,9 +136,11 @@ export async function ensureObserver(o: ObserverInput): Promise<void> {
 
 /** `lab down`: the observer goes with the servers; its records stay on its volume. */
 export async function removeObserver(env: string, roles: string[]): Promise<void> {
-  const name = observerName(env);
-  await stopContainer(name, 5);
-  await removeContainer(name);
+  // maestro's, and any a Swarm placement made for standbys on other nodes (each gone already is fine).
+  await Promise.all([observerName(env), ...roles.map((role) => `${observerName(env)}-${role}`)].map(async (name) => {
+    await stopContainer(name, 5);
+    await removeContainer(name);
+  }));
   // Stale sockets and lock files must not outlive the servers (the socket directory was a tmpfs before).
   await Promise.all(roles.map((role) => removeVolume(runVolume(env, role)).catch(() => {})));
 }
@@ -134,16 +161,16 @@ const LOOK_NOW = [
 const lookArgs = () => [LOOK_REQUESTS, `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`, String(Math.ceil(TIMEOUTS.observerLookMs / 100))];
 
 /** A fresh look, waited for (bounded): `lab solve` asks after each action, so states a script passes through quickly are seen. */
-export async function lookNow(env: string): Promise<void> {
-  await execInContainer(observerName(env), ['sh', '-c', LOOK_NOW, 'look', ...lookArgs()], {
+export async function lookNow(env: string, servers?: readonly PlacedServer[]): Promise<void> {
+  await Promise.all(observerGroups(env, servers ?? []).map((g) => execInContainer(g.name, ['sh', '-c', LOOK_NOW, 'look', ...lookArgs()], {
     user: 'postgres', timeoutMs: TIMEOUTS.observerLookMs + TIMEOUTS.progressLogMs,
-  }).catch(() => undefined);
+  }).catch(() => undefined)));
 }
 
 /** The observer's key and its signed lines as they are on its volume (after a fresh look); undefined when the env has no observer. */
-export async function readObservationText(env: string): Promise<{ key: string; log: string } | undefined> {
+export async function readObservationText(env: string, name = observerName(env)): Promise<{ key: string; log: string } | undefined> {
   const script = `{ ${LOOK_NOW}; } ; cat "$4" && head -c "$6" "$5" 2>/dev/null; true`;
-  const r = await execInContainer(observerName(env), ['sh', '-c', script, 'read', ...lookArgs(), KEY, LOG, String(READ_LIMIT)], {
+  const r = await execInContainer(name, ['sh', '-c', script, 'read', ...lookArgs(), KEY, LOG, String(READ_LIMIT)], {
     user: 'postgres', timeoutMs: TIMEOUTS.observerLookMs + TIMEOUTS.progressLogMs,
   }).catch(() => undefined);
   if (!r || r.exitCode !== 0) return undefined;
@@ -155,9 +182,14 @@ export async function readObservationText(env: string): Promise<{ key: string; l
 }
 
 /** The observer's records, verified with its key; undefined when the observer is not there. */
-export async function readObservation(env: string): Promise<Observation | undefined> {
-  const raw = await readObservationText(env);
-  return raw && verifyRecords(raw.log, raw.key);
+export async function readObservation(env: string, servers?: readonly PlacedServer[]): Promise<Observation | undefined> {
+  const groups = observerGroups(env, servers ?? []);
+  const read = await Promise.all(groups.map(async (g) => {
+    const raw = await readObservationText(env, g.name);
+    return raw && verifyRecords(raw.log, raw.key);
+  }));
+  // maestro's observer is the env's: without it there is nothing to grade from.
+  return read[0] && mergeObservations(read.filter((o): o is Observation => !!o));
 }
 
 /** Appends lab's own authenticated mark (e.g. `lab solve`); false when the observer is not there. */
@@ -171,8 +203,10 @@ export async function markObservation(env: string, mark: Record<string, string |
 }
 
 /** pg_controldata of a server's data volume, read by the observer's own binary (a replaced one in the server cannot lie). */
-export async function observedControl(env: string, pg: PgMajor, role: string): Promise<{ sysid?: string; tli?: number; state?: string } | undefined> {
-  const r = await execInContainer(observerName(env), [`/usr/lib/postgresql/${pg}/bin/pg_controldata`, `/srv/${role}/home/${pg}/main`], {
+export async function observedControl(
+  env: string, pg: PgMajor, role: string, servers?: readonly PlacedServer[],
+): Promise<{ sysid?: string; tli?: number; state?: string } | undefined> {
+  const r = await execInContainer(observerOf(env, servers, role), [`/usr/lib/postgresql/${pg}/bin/pg_controldata`, `/srv/${role}/home/${pg}/main`], {
     user: 'postgres', env: { LC_ALL: 'C' }, timeoutMs: TIMEOUTS.progressLogMs,
   }).catch(() => undefined);
   if (!r || r.exitCode !== 0) return undefined;

@@ -33,6 +33,18 @@ export interface Observation {
   impostor?: number;
 }
 
+/**
+ * Several observers' records as one history (an env whose servers are on several Swarm nodes has an
+ * observer per node, each with its own key and sequence): by time, each log's order kept.
+ */
+export function mergeObservations(all: Observation[]): Observation {
+  if (all.length === 1) return all[0];
+  const records = all.flatMap((o, log) => o.records.map((r, i) => ({ r, log, i })))
+    .sort((a, b) => a.r.at - b.r.at || a.log - b.log || a.i - b.i).map((x) => x.r);
+  const impostor = all.reduce((s, o) => s + (o.impostor ?? 0), 0);
+  return { records, tampered: all.reduce((s, o) => s + o.tampered, 0), full: all.some((o) => o.full), ...(impostor ? { impostor } : {}) };
+}
+
 export function hmac(key: string, text: string): string {
   return createHmac('sha256', key).update(text).digest('hex');
 }
@@ -145,8 +157,9 @@ export function walk(obs: Observation, visit: (m: Moment, r: ObsRecord) => void)
       if (prev.inRecovery && prev.lsn && lsnBytes(lsn) > lsnBytes(prev.lsn)) replayAdvanced.add(role);
       servers.set(role, { ...prev, lsn });
     } else if (r.t === 'start') {
-      // The observer restarted: what it knew before may have changed while it was not looking.
-      servers.clear();
+      // The observer restarted: what it knew before of its servers may have changed while it was not looking.
+      const roles = typeof r.roles === 'string' && r.roles ? r.roles.split(',') : [...servers.keys()];
+      for (const role of roles) servers.delete(role);
     } else continue;
     visit({ at: r.at, servers, replayAdvanced }, r);
   }

@@ -156,7 +156,7 @@ export function parseBatch(out: Buffer): Map<number, { exitCode: number; stdout:
  * Where a server's SQL is run from instead of the server itself: a container of lab's own (the env's
  * observer) holding the version's psql and the server's socket directory (`socketDir` there).
  */
-export interface SqlClientHost { container: string; socketDir: (role: string) => string; tmpDir: string }
+export interface SqlClientHost { container: (role: string) => string; socketDir: (role: string) => string; tmpDir: string }
 
 export class ProbeTransport {
   /**
@@ -182,7 +182,7 @@ export class ProbeTransport {
   private async execSql(role: string, argv: string[], opts: ProbeExecOptions): Promise<ExecResult> {
     const host = this.sqlHost!;
     if (!this.containerOf(role)) throw new ServerDownError(role);
-    return this.execCounted(host.container, `${role} (sql host)`, argv, { ...opts, user: 'postgres', env: { ...opts.env, PGHOST: host.socketDir(role) } },
+    return this.execCounted(host.container(role), `${role} (sql host)`, argv, { ...opts, user: 'postgres', env: { ...opts.env, PGHOST: host.socketDir(role) } },
       () => this.execDirect(role, argv, opts));
   }
 
@@ -308,9 +308,14 @@ export class ProbeTransport {
     // Each session on its own server's socket; a server gone since it was queued answers as before.
     const items = queued.filter(({ role, item }) => this.containerOf(role) || void alone(role, item))
       .map(({ role, item }) => ({ ...item, env: { ...item.env, PGHOST: host.socketDir(role) }, role }));
-    const exec = (argv: string[], opts: ProbeExecOptions) => this.execCounted(host.container, 'sql host', argv,
-      { ...opts, user: 'postgres', env: { TMPDIR: host.tmpDir } }, () => Promise.reject(new Error('no sql host')));
-    await this.runBatch(items, exec, (i) => alone(i.role, i));
+    // One exec per SQL host (one on a single engine; one per node on a Swarm, each beside its servers).
+    const byHost = new Map<string, typeof items>();
+    for (const i of items) byHost.set(host.container(i.role), [...(byHost.get(host.container(i.role)) ?? []), i]);
+    await Promise.all([...byHost].map(([container, group]) => {
+      const exec = (argv: string[], opts: ProbeExecOptions) => this.execCounted(container, 'sql host', argv,
+        { ...opts, user: 'postgres', env: { TMPDIR: host.tmpDir } }, () => Promise.reject(new Error('no sql host')));
+      return this.runBatch(group, exec, (i) => alone(i.role, i));
+    }));
   }
 
   /**

@@ -27,7 +27,7 @@ import { ProbeTimeoutError, ProbeTransport, SEP, ServerDownError, type ExecResul
 import { type ProcessLine } from './ps.js';
 import { knownHashes, rememberHashes } from './identity-cache.js';
 import { identityOf, identityScript, identityScriptFile, splitByServer, type ServerIdentity } from './server-identity.js';
-import { OBSERVER_TMP, observerName, observerSocketDir, readObservation } from '../observer/observer.js';
+import { OBSERVER_TMP, observerOf, observerSocketDir, readObservation } from '../observer/observer.js';
 import type { Observation } from '../observer/records.js';
 import { profileFor, type PgMajor, type PgProfile } from './profile.js';
 import { parseReadiness, readinessArgv, type Readiness } from './readiness.js';
@@ -70,7 +70,7 @@ export interface ProbeEnv {
   created: string;
   imageId?: string;
   /** emulated: the image is of another architecture than the engine's (discovery.ts), so it runs under qemu-user. */
-  servers: readonly { role: string; container: string; ip: string; state: string; emulated?: boolean }[];
+  servers: readonly { role: string; container: string; ip: string; state: string; emulated?: boolean; node?: string }[];
 }
 
 export type ControlFacts = ReturnType<typeof controlFacts>;
@@ -587,7 +587,7 @@ export class EnvProbes extends FactProbes {
     // SQL on a server's socket runs from the env's observer (its own psql; the server's socket shared
     // read-only with it), never from a psql the student could replace inside the server.
     this.transport = new ProbeTransport((role) => this.env.servers.find((s) => s.role === role)?.container, this.psql, {
-      container: observerName(env.name), socketDir: observerSocketDir, tmpDir: OBSERVER_TMP,
+      container: (role) => observerOf(env.name, env.servers, role), socketDir: observerSocketDir, tmpDir: OBSERVER_TMP,
     });
   }
 
@@ -685,7 +685,7 @@ export class EnvProbes extends FactProbes {
    */
   observation(): Promise<Observation | undefined> {
     const role = this.env.servers[0]?.role ?? 'maestro';
-    return this.once('observation', { kind: 'observation', role, args: [] }, () => traced('observation', () => readObservation(this.env.name)));
+    return this.once('observation', { kind: 'observation', role, args: [] }, () => traced('observation', () => readObservation(this.env.name, this.env.servers)));
   }
 
   override packageMd5s(packages: string[]): Promise<Map<string, Map<string, string>> | undefined> {

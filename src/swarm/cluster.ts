@@ -15,6 +15,7 @@ import {
 import { nodeEngine, routeObjects } from '../docker/route.js';
 import { LabError } from '../errors.js';
 import { TIMEOUTS } from '../timeouts.js';
+import { observerGroups } from '../observer/observer.js';
 import { ENV_LABEL, PRIMARY_ROLE, ROLE_LABEL, STANDBY_ROLE, containerName, volumeName, type MountName, PERSISTENT_MOUNTS } from '../env/naming.js';
 import { registeredNodes } from './nodes.js';
 import type { SwarmNode } from './placement.js';
@@ -98,11 +99,10 @@ export function serverObjects(env: string, role: string): string[] {
   return [containerName(env, role), ...(Object.keys(PERSISTENT_MOUNTS) as MountName[]).map((m) => volumeName(env, role, m)), `pglab-${env}-${role}-run`];
 }
 
-/** From now on every Docker call about this env's objects goes to their node; the observer lives beside maestro. */
+/** From now on every Docker call about this env's objects goes to their node; each observer (and its volume) beside its servers. */
 export function routeEnv(env: string, placement: Record<string, string>): void {
   for (const [role, node] of Object.entries(placement)) routeObjects(node, serverObjects(env, role));
-  const home = placement[PRIMARY_ROLE];
-  if (home) routeObjects(home, [`pglab-${env}-observer`]);
+  for (const g of observerGroups(env, Object.entries(placement).map(([role, node]) => ({ role, node })))) if (g.node) routeObjects(g.node, [g.name]);
 }
 
 /** Servers per node (what lab counts for placement). */

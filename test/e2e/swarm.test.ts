@@ -127,6 +127,12 @@ describe.skipIf(!!skip)('a class on a Docker Swarm (dind nodes)', () => {
     expect(await sql('swb-split', 'maestro', 'SELECT client_addr FROM pg_stat_replication')).toMatch(/\.11$/);
     const check = await lab(['check', 'step-4', '--env', 'swb-split', '--json']);
     numbers.checkStep4SplitMs = check.ms;
+    // Graded as on one machine: an observer beside the servers of each node (a volume mounts on its own node only).
+    expect(check.code, check.stdout).toBe(0);
+    const step2 = await lab(['check', 'step-2', '--env', 'swb-split', '--json']);
+    expect(step2.code, step2.stdout).toBe(0);
+    const observers = await Promise.all([W1, W2].map(async (n) => (await bed.docker(n, ['ps', '--filter', 'name=pglab-swb-split-observer', '--format', '{{.Names}}'])).stdout.trim()));
+    expect(observers.filter(Boolean).sort()).toEqual(['pglab-swb-split-observer', 'pglab-swb-split-observer-esclavo'].sort());
   });
 
   it('class grade reaches every env through its node', async () => {

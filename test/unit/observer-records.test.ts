@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { archivedSegments, periods, promotions, signLine, solvedSteps, streaming, verifyRecords } from '../../src/observer/records.js';
+import { observerGroups } from '../../src/observer/observer.js';
+import { archivedSegments, mergeObservations, periods, promotions, signLine, solvedSteps, streaming, verifyRecords } from '../../src/observer/records.js';
 import { profileFor } from '../../src/pg/profile.js';
 
 const KEY = 'a'.repeat(64);
@@ -114,5 +115,25 @@ describe('observer records', () => {
     expect([...solvedSteps(verifyRecords(text, KEY))]).toEqual([['wal-streaming/step-3', 500]]);
     const forged = log(HONEST) + `${JSON.stringify({ at: 500, t: 'solved', lab: 'wal-streaming', step: 'step-3', src: 'lab' })}\t${'0'.repeat(64)}\n`;
     expect(solvedSteps(verifyRecords(forged, KEY)).size).toBe(0);
+  });
+
+  it('an env split across Swarm nodes: an observer per node, their records read as one history', () => {
+    expect(observerGroups('e', [{ role: 'maestro' }, { role: 'esclavo' }])).toEqual([{ name: 'pglab-e-observer', roles: ['maestro', 'esclavo'] }]);
+    expect(observerGroups('e', [{ role: 'esclavo', node: 'n2' }, { role: 'maestro', node: 'n1' }, { role: 'esclavo2', node: 'n2' }])).toEqual([
+      { name: 'pglab-e-observer', roles: ['maestro'], node: 'n1' }, { name: 'pglab-e-observer-esclavo', roles: ['esclavo', 'esclavo2'], node: 'n2' },
+    ]);
+    // Each observer signs with its own key: HONEST's records split by server, read back as one history.
+    const KEY2 = 'c'.repeat(64);
+    const signed = (key: string, recs: Record<string, string | number>[]) => verifyRecords(recs.map((r, i) => signLine(key, { n: i + 1, ...r })).join(''), key);
+    const of = (role: string) => [{ at: 100, t: 'start', roles: role }, ...HONEST.filter((r) => (r as { role?: string }).role === role)] as Record<string, string | number>[];
+    const merged = mergeObservations([signed(KEY, of('maestro')), signed(KEY2, of('esclavo'))]);
+    expect(merged.tampered).toBe(0);
+    const whole = verifyRecords(log(HONEST), KEY);
+    expect(promotions(merged, 'esclavo', IP)).toEqual(promotions(whole, 'esclavo', IP));
+    expect(periods(merged, (m) => streaming(m, 'esclavo', IP))).toEqual(periods(whole, (m) => streaming(m, 'esclavo', IP)));
+    // esclavo's observer restarting forgets only its own server, not maestro's.
+    const restarted = mergeObservations([signed(KEY, of('maestro')),
+      signed(KEY2, [...of('esclavo').slice(0, 3), { at: 250, t: 'start', roles: 'esclavo' }, { ...of('esclavo')[2], at: 250 }, ...of('esclavo').slice(3)])]);
+    expect(periods(restarted, (m) => streaming(m, 'esclavo', IP))).toEqual([{ from: 205, to: 250 }, { from: 250, to: 300 }]);
   });
 });
