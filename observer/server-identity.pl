@@ -104,6 +104,8 @@ sub foreignMappings {
     my $key = "$path\0$inode\0" . ($st[1] // '') . "\0" . ($st[9] // '');
     my $same = $checked{$key} //= ($path !~ / \(deleted\)$/ && @st && $st[1] == $inode && sameAsOwn($theirs, $path)) ? 1 : 0;
     push @foreign, $path unless $same;
+    # Enough to say it is not the image's (and a process mapping thousands of files cannot make the probe run out of time).
+    last if @foreign >= 3;
   }
   close $maps;
   return @foreign;
@@ -213,8 +215,12 @@ sub inspectServer {
     my $preload = $environ =~ /(?:^|\0)LD_(?:PRELOAD|LIBRARY_PATH|AUDIT)=/ ? 1 : 0;
     # Its backends too (the graders' sessions run beside this probe): a library a setting loads into
     # every new session (session_preload_libraries) shows in theirs, not in the postmaster's.
-    my %foreign = map { $_ => 1 } foreignMappings($pid);
-    for my $child (childrenOf($pid, @pids)) { $foreign{$_} = 1 for foreignMappings($child); }
+    # Its mappings only matter when its executable is the image's (otherwise it is not, whatever it maps).
+    my %foreign = $exeOk ? map { $_ => 1 } foreignMappings($pid) : ();
+    for my $child ($exeOk && !%foreign ? childrenOf($pid, @pids) : ()) {
+      $foreign{$_} = 1 for foreignMappings($child);
+      last if %foreign;
+    }
     my @foreign = sort keys %foreign;
     my $paths = join(',', map { $listening{$_} } sort keys %sockets);
     print join("\t", 'listener', serverPid($pid), $paths, $exeOk, $preload, join(',', map { s/[,\t\n]/_/gr } @foreign), $exe =~ s/[\t\n]/_/gr), "\n";
