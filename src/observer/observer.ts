@@ -130,7 +130,13 @@ export async function ensureObserver(o: ObserverInput): Promise<void> {
   await createVolume(name, { ...o.labels, [OBSERVER_LABEL]: 'true' });
   const spec = observerSpec(o);
   spec.Labels = { ...spec.Labels, 'pglab.observer.roles': o.roles.join(',') };
-  await createContainer(spec);
+  try {
+    await createContainer(spec);
+  } catch {
+    // An engine that refuses the host's pid namespace (user namespace remapping): an observer in its
+    // own, which records as before without checking the servers' identity (lab's inspector still does).
+    await createContainer({ ...spec, HostConfig: { ...spec.HostConfig, PidMode: '' } });
+  }
   await startContainer(name);
 }
 
