@@ -158,13 +158,15 @@ export async function runExec(
 ):
   Promise<{ exitCode: number; stdout: Buffer; stderr: Buffer; cutOff: boolean; truncated?: boolean }> {
   const { Id } = await json<{ Id: string }>(ep, 'POST', `/containers/${encodeURIComponent(container)}/exec`, spec);
-  const socket = await new Promise<Socket>((resolve, reject) => {
+  // `head`: what came in the same read as the 101 answer is given beside the socket, never emitted on
+  // it again (a short command's whole output, often: `uname -m` lost its answer under load).
+  const { socket, head } = await new Promise<{ socket: Socket; head: Buffer }>((resolve, reject) => {
     const payload = Buffer.from(JSON.stringify({ Detach: false, Tty: false }));
     const req = open(ep, {
       method: 'POST', path: `${API}/exec/${Id}/start`,
       headers: { Host: 'docker', 'Content-Type': 'application/json', 'Content-Length': payload.length, Connection: 'Upgrade', Upgrade: 'tcp' },
     });
-    req.on('upgrade', (_res, sock: Socket) => resolve(sock));
+    req.on('upgrade', (_res, sock: Socket, first: Buffer) => resolve({ socket: sock, head: first ?? Buffer.alloc(0) }));
     req.on('response', (res) => {
       // An engine that answers without upgrading sends an error, or the stream as the body.
       if ((res.statusCode ?? 0) >= 300) {
@@ -172,7 +174,7 @@ export async function runExec(
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => reject(new EngineError(res.statusCode ?? 0, `(HTTP code ${res.statusCode}) ${Buffer.concat(chunks).toString()}`)));
       } else {
-        resolve(res.socket as Socket);
+        resolve({ socket: res.socket as Socket, head: Buffer.alloc(0) });
       }
     });
     req.on('error', reject);
@@ -184,7 +186,7 @@ export async function runExec(
   let kept = 0;
   let truncated = false;
   // Multiplexed stream: 8-byte header (stream 1 = stdout, 2 = stderr; big-endian length), then the payload.
-  socket.on('data', (chunk: Buffer) => {
+  const onData = (chunk: Buffer) => {
     if (truncated) return;
     pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
     while (pending.length >= 8) {
@@ -203,7 +205,9 @@ export async function runExec(
       kept += payload.length;
       into.push(payload);
     }
-  });
+  };
+  if (head.length) onData(head);
+  socket.on('data', onData);
   if (stdin !== undefined) socket.end(stdin); // half-close: the command sees EOF on stdin
   let cutOff = false;
   await new Promise<void>((resolve) => {

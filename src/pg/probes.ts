@@ -70,7 +70,7 @@ export interface ProbeEnv {
   created: string;
   imageId?: string;
   /** emulated: the image is of another architecture than the engine's (discovery.ts), so it runs under qemu-user. */
-  servers: readonly { role: string; container: string; ip: string; state: string; emulated?: boolean; node?: string }[];
+  servers: readonly { role: string; container: string; ip: string; state: string; emulated?: boolean; node?: string; arch?: string }[];
 }
 
 export type ControlFacts = ReturnType<typeof controlFacts>;

@@ -4,8 +4,13 @@ import { clientError, fail, pass, type CheckContext, type CheckFn } from '../../
 
 const SERVERS = ['maestro', 'esclavo'] as const;
 
+/** Docker's architecture names as `uname -m` says them (what the exercise has the student run). */
+const UNAME_ARCH: Record<string, string> = { amd64: 'x86_64', arm64: 'aarch64', arm: 'armv7l', '386': 'i686', ppc64le: 'ppc64le', s390x: 's390x' };
+
 /**
- * Read by the engine from the files (PG_VERSION, the image's architecture): true by construction
+ * Read by the engine: PG_VERSION from the files, the architecture from each server's image (Docker's
+ * own fact; a `uname` inside the server is the student's to replace, and its answer was once lost to a
+ * loaded engine). True by construction
  * in a lab env, so it is shown but worth 0 points in the manifest (a fresh env earns nothing).
  */
 export const sameMajorAndArch: CheckFn = async ({ probes }) => {
@@ -14,7 +19,7 @@ export const sameMajorAndArch: CheckFn = async ({ probes }) => {
     const etc = await probes.archive(role, '/etc/postgresql', { maxEntries: 200, maxStreamBytes: 8 << 20 }).catch(() => undefined);
     const majors = [...new Set((etc?.entries ?? []).map((e) => /^postgresql\/([^/]+)\/main$/.exec(e.name)?.[1]).filter((m): m is string => !!m))].sort();
     const versions = await Promise.all(majors.map(async (m) => (await probes.readText(role, `/var/lib/postgresql/${m}/main/PG_VERSION`).catch(() => undefined))?.trim()));
-    const arch = (await probes.exec(role, ['uname', '-m'])).stdout.toString().trim();
+    const arch = UNAME_ARCH[probes.env.servers.find((s) => s.role === role)?.arch ?? 'amd64'] ?? '?';
     return { major: versions.filter(Boolean).join('+') || '—', arch };
   }));
   const evidence = { maestro: `${facts[0].major} ${facts[0].arch}`, esclavo: `${facts[1].major} ${facts[1].arch}` };
