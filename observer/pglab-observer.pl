@@ -172,7 +172,6 @@ sub scanDone {
 # Is what answers on this server's socket the image's PostgreSQL? ok, bad, or '' (no verdict: no
 # socket, the probe failed, an observer that cannot see the servers). Hashes it computed are kept
 # on this volume (server-identity.pl reads them back), so a look rehashes only what changed.
-my %identity;
 sub identity {
   my $role = shift;
   return '' unless $IDENTITY && $HOSTPID;
@@ -243,9 +242,9 @@ sub observe {
     my ($count, $seg) = ($1, $2 // '');
     if ($seg ne '' && ($lastArch{$role} // '') ne "$count/$seg") {
       $lastArch{$role} = "$count/$seg";
-      my $aid = $shipped{$seg} ? '' : lookId($role);
       if (!$shipped{$seg}) {
         # What a fake server says it archived is recorded as such (not believed), and asked again later.
+        my $aid = lookId($role);
         $shipped{$seg} = 1 unless $aid eq 'bad';
         record(t => 'shipped', role => $role, seg => $seg, how => 'pg_stat_archiver', count => $count, ($aid ne '' ? (id => $aid) : ()));
       }

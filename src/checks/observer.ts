@@ -4,7 +4,6 @@
  */
 import { lang } from '../i18n/index.js';
 import { observedControl, readObservation } from '../observer/observer.js';
-import { traced } from '../trace.js';
 import type { Observation } from '../observer/records.js';
 import type { Probes } from '../pg/probes.js';
 
@@ -15,7 +14,7 @@ export function observation(probes: Probes): Promise<Observation | undefined> {
   let p = memo.get(probes);
   // Unit tests' fixture probes bring their own records.
   const own = (probes as unknown as { observation?: () => Promise<Observation | undefined> }).observation;
-  if (!p) memo.set(probes, (p = typeof own === 'function' ? own.call(probes) : traced('observation', () => readObservation(probes.env.name, probes.env.servers))));
+  if (!p) memo.set(probes, (p = typeof own === 'function' ? own.call(probes) : readObservation(probes.env.name, probes.env.servers)));
   return p;
 }
 

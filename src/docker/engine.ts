@@ -126,7 +126,7 @@ export const listNetworks = (ep: EngineEndpoint, filters?: Record<string, string
   json<EngineNetwork[]>(ep, 'GET', `/networks${filters ? `?${filterQuery(filters)}` : ''}`, undefined, timeoutMs);
 
 export interface EngineContainerInfo {
-  Created: string; Image?: string; Config?: { Labels?: Record<string, string>; Env?: string[] }; State?: { Status?: string; Pid?: number; Running?: boolean };
+  Created: string; Config?: { Labels?: Record<string, string>; Env?: string[] }; State?: { Status?: string; Pid?: number };
 }
 export const inspectContainer = (ep: EngineEndpoint, name: string) =>
   json<EngineContainerInfo>(ep, 'GET', `/containers/${encodeURIComponent(name)}/json`);

@@ -183,8 +183,8 @@ export async function removeContainer(name: string): Promise<void> {
   await dockerClient(name).getContainer(name).remove({ force: true }).catch(ignoreStatus(404, 409));
 }
 
-/** When a container was created, its labels, state, environment (`KEY=value`), first process (host pid) and image id. */
-export interface ContainerInspect { created: string; labels: Labels; state: string; env: string[]; pid: number; image: string }
+/** When a container was created, its labels, state, environment (`KEY=value`) and first process (its pid on the host). */
+export interface ContainerInspect { created: string; labels: Labels; state: string; env: string[]; pid: number }
 
 /** A container's facts (see ContainerInspect); undefined when it does not exist. */
 export async function inspectContainer(name: string): Promise<ContainerInspect | undefined> {
@@ -193,7 +193,7 @@ export async function inspectContainer(name: string): Promise<ContainerInspect |
   if (!info) return undefined;
   return {
     created: info.Created, labels: info.Config?.Labels ?? {}, state: info.State?.Status ?? '', env: info.Config?.Env ?? [],
-    pid: info.State?.Pid ?? 0, image: info.Image ?? '',
+    pid: info.State?.Pid ?? 0,
   };
 }
 

@@ -82,8 +82,9 @@ export async function ensureInspector(image: string, timeoutMs: number, near?: s
   if (node) routeObjects(node, [name]);
   const info = await inspectContainer(name);
   if (info?.state === 'running') return name;
+  // Made by a concurrent look first (409, createContainer says false): started all the same.
   if (!info) {
-    const created = await createContainer({
+    await createContainer({
       name, Image: image, User: 'root',
       Entrypoint: ['sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'],
       Labels: { 'pglab.inspector': image },
@@ -93,8 +94,6 @@ export async function ensureInspector(image: string, timeoutMs: number, near?: s
         RestartPolicy: { Name: 'unless-stopped' }, Memory: 256 * 1024 * 1024, PidsLimit: 64,
       },
     });
-    // false: a concurrent look made it first (same name): start it all the same.
-    void created;
   }
   await withTimeout(startContainer(name), timeoutMs, 'inspector start');
   return name;

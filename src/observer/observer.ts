@@ -20,7 +20,6 @@ import { mergeObservations, signLine, verifyRecords, type Observation } from './
 
 export const OBSERVER_LABEL = 'pglab.observer';
 export const observerName = (env: string) => `pglab-${env}-observer`;
-export const observerVolume = (env: string) => `pglab-${env}-observer`;
 
 /** A server and the Swarm node it lives on (undefined on one engine). */
 export interface PlacedServer { role: string; node?: string }
@@ -83,8 +82,10 @@ const OBSERVER_KIND = '2';
 
 export function observerSpec(o: ObserverInput): ContainerSpec {
   const magic = String(profileFor(o.pg).walPageMagic);
+  // Its container and its volume share the name (maestro's observer, or another node's).
+  const name = o.name ?? observerName(o.env);
   return {
-    name: o.name ?? observerName(o.env),
+    name,
     Image: o.image,
     Hostname: 'observer',
     User: 'postgres',
@@ -101,7 +102,7 @@ export function observerSpec(o: ObserverInput): ContainerSpec {
       // namespace does not see its parent's).
       PidMode: 'host',
       Binds: [
-        `${observerVolume(o.env)}:${HOME}`,
+        `${name}:${HOME}`,
         ...o.roles.flatMap((role) => [`pglab-${o.env}-${role}-home:/srv/${role}/home:ro`, `${runVolume(o.env, role)}:${observerSocketDir(role)}:ro`]),
       ],
       ReadonlyRootfs: true,

@@ -19,7 +19,8 @@ export const sameMajorAndArch: CheckFn = async ({ probes }) => {
     const etc = await probes.archive(role, '/etc/postgresql', { maxEntries: 200, maxStreamBytes: 8 << 20 }).catch(() => undefined);
     const majors = [...new Set((etc?.entries ?? []).map((e) => /^postgresql\/([^/]+)\/main$/.exec(e.name)?.[1]).filter((m): m is string => !!m))].sort();
     const versions = await Promise.all(majors.map(async (m) => (await probes.readText(role, `/var/lib/postgresql/${m}/main/PG_VERSION`).catch(() => undefined))?.trim()));
-    const arch = UNAME_ARCH[probes.env.servers.find((s) => s.role === role)?.arch ?? 'amd64'] ?? '?';
+    const image = probes.env.servers.find((s) => s.role === role)?.arch;
+    const arch = image ? UNAME_ARCH[image] ?? image : '?';
     return { major: versions.filter(Boolean).join('+') || '—', arch };
   }));
   const evidence = { maestro: `${facts[0].major} ${facts[0].arch}`, esclavo: `${facts[1].major} ${facts[1].arch}` };
