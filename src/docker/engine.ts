@@ -127,6 +127,7 @@ export const listNetworks = (ep: EngineEndpoint, filters?: Record<string, string
 
 export interface EngineContainerInfo {
   Created: string; Config?: { Labels?: Record<string, string>; Env?: string[] }; State?: { Status?: string; Pid?: number };
+  GraphDriver?: { Name?: string; Data?: Record<string, string> | null };
 }
 export const inspectContainer = (ep: EngineEndpoint, name: string) =>
   json<EngineContainerInfo>(ep, 'GET', `/containers/${encodeURIComponent(name)}/json`);

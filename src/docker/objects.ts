@@ -183,8 +183,17 @@ export async function removeContainer(name: string): Promise<void> {
   await dockerClient(name).getContainer(name).remove({ force: true }).catch(ignoreStatus(404, 409));
 }
 
-/** When a container was created, its labels, state, environment (`KEY=value`) and first process (its pid on the host). */
-export interface ContainerInspect { created: string; labels: Labels; state: string; env: string[]; pid: number }
+/**
+ * When a container was created, its labels, state, environment (`KEY=value`), first process (its
+ * pid on the host) and, with the overlay2 driver, the upper layer of its root filesystem (what the
+ * inspector's file reader checks a process's root against).
+ */
+export interface ContainerInspect { created: string; labels: Labels; state: string; env: string[]; pid: number; upperDir?: string }
+
+function upperDirOf(driver: { Name?: string; Data?: unknown } | undefined): string | undefined {
+  const data = driver?.Name === 'overlay2' ? driver.Data as Record<string, unknown> | null | undefined : undefined;
+  return typeof data?.UpperDir === 'string' && data.UpperDir ? data.UpperDir : undefined;
+}
 
 /** A container's facts (see ContainerInspect); undefined when it does not exist. */
 export async function inspectContainer(name: string): Promise<ContainerInspect | undefined> {
@@ -194,6 +203,7 @@ export async function inspectContainer(name: string): Promise<ContainerInspect |
   return {
     created: info.Created, labels: info.Config?.Labels ?? {}, state: info.State?.Status ?? '', env: info.Config?.Env ?? [],
     pid: info.State?.Pid ?? 0,
+    upperDir: upperDirOf(info.GraphDriver),
   };
 }
 

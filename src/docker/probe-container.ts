@@ -4,7 +4,7 @@
  * For network facts that must be proven from outside the servers (an SSH key exchange, a login).
  */
 import { dockerClient, withTimeout } from './client.js';
-import { createContainer, inspectContainer, startContainer } from './objects.js';
+import { createContainer, inspectContainer, removeContainer, startContainer } from './objects.js';
 import { nodeOf, routeObjects } from './route.js';
 import { writeTar } from './tar.js';
 
@@ -68,28 +68,37 @@ function demux(buf: Buffer): string {
 
 /**
  * A long-lived inspector of an image: a container of lab's own in the host's pid namespace (no
- * network, no volumes, read-only root, of all capabilities only CAP_SYS_PTRACE and
- * CAP_DAC_READ_SEARCH), into which lab execs a script about a server's processes. Cheaper than a
+ * network, no volumes, read-only root, of all capabilities only CAP_SYS_PTRACE,
+ * CAP_DAC_READ_SEARCH and CAP_SYS_CHROOT), into which lab execs scripts about a server's processes
+ * (server-identity.pl) and files (file-reader.pl). Cheaper than a
  * probe container per look (~0.1 s instead of ~0.5 s), and out of the student's sight: a probe
  * joined to the server's pid namespace can be seen, stopped or killed from inside the server, one in
  * the host's cannot (processes of a child namespace do not see their parent's). One per image (its
  * files are what the servers' are compared with), made on first use and left running (a sleep).
  */
+/** Bumped when the inspector's container changes (2: CAP_SYS_CHROOT, for the file reader). */
+const INSPECTOR_KIND = '2';
+
 export async function ensureInspector(image: string, timeoutMs: number, near?: string): Promise<string> {
   // On a Swarm, the node of the server looked at (`near`): a pid means something on its own host only.
   const node = nodeOf(near);
   const name = `pglab-inspector-${image.replace(/^sha256:/, '').slice(0, 12)}${node ? `-${node.replace(/[^\w.-]/g, '_')}` : ''}`;
   if (node) routeObjects(node, [name]);
-  const info = await inspectContainer(name);
+  let info = await inspectContainer(name);
+  // One made before it could chroot (file-reader.pl): made again.
+  if (info && info.labels['pglab.inspector.kind'] !== INSPECTOR_KIND) {
+    await removeContainer(name);
+    info = undefined;
+  }
   if (info?.state === 'running') return name;
   // Made by a concurrent look first (409, createContainer says false): started all the same.
   if (!info) {
     await createContainer({
       name, Image: image, User: 'root',
       Entrypoint: ['sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'],
-      Labels: { 'pglab.inspector': image },
+      Labels: { 'pglab.inspector': image, 'pglab.inspector.kind': INSPECTOR_KIND },
       HostConfig: {
-        NetworkMode: 'none', PidMode: 'host', CapDrop: ['ALL'], CapAdd: ['SYS_PTRACE', 'DAC_READ_SEARCH'],
+        NetworkMode: 'none', PidMode: 'host', CapDrop: ['ALL'], CapAdd: ['SYS_PTRACE', 'DAC_READ_SEARCH', 'SYS_CHROOT'],
         ReadonlyRootfs: true, Tmpfs: { '/tmp': 'rw,size=16m' }, SecurityOpt: ['no-new-privileges'],
         RestartPolicy: { Name: 'unless-stopped' }, Memory: 256 * 1024 * 1024, PidsLimit: 64,
       },

@@ -135,6 +135,10 @@ export class RecordingProbes extends EnvProbes {
     return this.host('archive', [role, path, limits], () => super.readArchiveOf(role, path, limits));
   }
 
+  protected override inspectorRead(role: string, path: string, limits: ArchiveLimits): Promise<ArchiveRead | undefined | 'unread'> {
+    return this.host('inspector-read', [role, path, limits], () => super.inspectorRead(role, path, limits));
+  }
+
   protected override topOf(role: string): Promise<TopProcess[]> {
     return this.host('top', [role], () => super.topOf(role));
   }
@@ -242,6 +246,10 @@ export class ReplayProbes extends FactProbes {
 
   protected override readArchiveOf(role: string, path: string, limits: ArchiveLimits): Promise<ArchiveRead | undefined> {
     return this.host('archive', [role, path, limits]);
+  }
+
+  protected override inspectorRead(role: string, path: string, limits: ArchiveLimits): Promise<ArchiveRead | undefined | 'unread'> {
+    return this.host('inspector-read', [role, path, limits]);
   }
 
   protected override topOf(role: string): Promise<TopProcess[]> {

@@ -50,6 +50,8 @@ export const runVolume = (env: string, role: string) => `pglab-${env}-${role}-ru
 export const SOCKET_DIR = '/run/postgresql';
 /** Where the observer sees a server's socket directory (its run volume, read-only). */
 export const observerSocketDir = (role: string) => `/srv/${role}/run`;
+/** Where the observer mounts a server's /var/lib/postgresql (read-only). */
+export const observerHomeDir = (role: string) => `/srv/${role}/home`;
 
 const HOME = '/var/lib/postgresql';
 /** Where probes run from the observer keep their temporary files (its root is read-only, its home a volume). */

@@ -36,9 +36,12 @@ export const FACT_KINDS = {
   serverTimes: [],
   // The observer's records after a look now (its role: the env's first server, whose running it needs).
   observation: [],
+  // Reads by the inspector (or the engine's archive API): in the first batch when planned.
+  archive: ['path', 'limits'],
+  fileInfo: ['path', 'bytes'],
 } as const satisfies Record<string, readonly ArgKind[]>;
 
-type ArgKind = 'sql' | 'database' | 'path' | 'bytes' | 'user';
+type ArgKind = 'sql' | 'database' | 'path' | 'bytes' | 'user' | 'limits';
 export type FactKind = keyof typeof FACT_KINDS;
 
 /** One fact a run asked for: enough to ask for it again through the facts API. */
@@ -110,6 +113,20 @@ export function readOnlySql(query: string, known: ReadonlySet<string> = new Set(
   return true;
 }
 
+/** ArchiveLimits as JSON: only its own keys, each a bounded whole number (a read the facts API itself would make). */
+function isLimits(v: unknown): boolean {
+  if (typeof v !== 'string' || v.length > 200) return false;
+  let o: unknown;
+  try {
+    o = JSON.parse(v);
+  } catch {
+    return false;
+  }
+  if (!o || typeof o !== 'object' || Array.isArray(o)) return false;
+  const max: Record<string, number> = { maxEntries: 5000, maxDataPerFile: MAX_BYTES, maxStreamBytes: 64 * 1024 * 1024, stopAfter: 5000 };
+  return Object.entries(o).every(([k, n]) => Object.hasOwn(max, k) && Number.isInteger(n) && (n as number) >= 0 && (n as number) <= max[k]);
+}
+
 const isPath = (v: unknown) => typeof v === 'string' && v.startsWith('/') && v.length <= 4096 && !v.includes('\0');
 
 /** A well-formed fact whose arguments are what its kind takes (roles are checked against the env by the caller). */
@@ -127,6 +144,7 @@ export function validFact(f: unknown, knownSql?: ReadonlySet<string>): f is Plan
       case 'path': return isPath(v);
       case 'bytes': return Number.isInteger(v) && (v as number) > 0 && (v as number) <= MAX_BYTES;
       case 'user': return v === 'root' || v === 'postgres';
+      case 'limits': return isLimits(v);
     }
   });
 }

@@ -156,7 +156,14 @@ export function parseBatch(out: Buffer): Map<number, { exitCode: number; stdout:
  * Where a server's SQL is run from instead of the server itself: a container of lab's own (the env's
  * observer) holding the version's psql and the server's socket directory (`socketDir` there).
  */
-export interface SqlClientHost { container: (role: string) => string; socketDir: (role: string) => string; tmpDir: string }
+export interface SqlClientHost {
+  container: (role: string) => string; socketDir: (role: string) => string; tmpDir: string;
+  /** pg_controldata of a server's data directory runs there too, on the server's /var/lib/postgresql mounted at homeDir(role). */
+  pgControldata?: string; homeDir?: (role: string) => string;
+}
+
+/** The server's postgres home, which the SQL host mounts elsewhere (homeDir). */
+const SERVER_HOME = '/var/lib/postgresql/';
 
 export class ProbeTransport {
   /**
@@ -174,15 +181,27 @@ export class ProbeTransport {
   private viaSqlHost(i: { argv: string[]; user: string }): boolean {
     if (!this.sqlHost || i.user !== 'postgres') return false;
     const a = i.argv;
+    if (this.isControldata(a)) return true;
     if (a[0] === this.psql) return !a.includes('-h') && !a.some((x) => /(^|\s)(host|hostaddr)\s*=/.test(x));
     return a[0] === 'sh' && a[3] === 'pglab-sql' && a[5] === this.psql;
+  }
+
+  /** pg_controldata of a data directory under the server's postgres home: the SQL host's own binary reads it there (the server's can be replaced). */
+  private isControldata(a: string[]): boolean {
+    return !!this.sqlHost?.pgControldata && !!this.sqlHost.homeDir && a.length === 2 && a[0] === this.sqlHost.pgControldata
+      && a[1].startsWith(SERVER_HOME) && !a[1].split('/').includes('..');
+  }
+
+  /** argv as the SQL host runs it: a data directory by where the host mounts it. */
+  private hostArgv(role: string, argv: string[]): string[] {
+    return this.isControldata(argv) ? [argv[0], `${this.sqlHost!.homeDir!(role)}/${argv[1].slice(SERVER_HOME.length)}`] : argv;
   }
 
   /** Runs a psql probe in the SQL host on the server's socket; a host that is not there (an env made before it) falls back to the server. */
   private async execSql(role: string, argv: string[], opts: ProbeExecOptions): Promise<ExecResult> {
     const host = this.sqlHost!;
     if (!this.containerOf(role)) throw new ServerDownError(role);
-    return this.execCounted(host.container(role), `${role} (sql host)`, argv, { ...opts, user: 'postgres', env: { ...opts.env, PGHOST: host.socketDir(role) } },
+    return this.execCounted(host.container(role), `${role} (sql host)`, this.hostArgv(role, argv), { ...opts, user: 'postgres', env: { ...opts.env, PGHOST: host.socketDir(role) } },
       () => this.execDirect(role, argv, opts));
   }
 
@@ -304,10 +323,13 @@ export class ProbeTransport {
     const queued = this.sqlQueue;
     this.sqlQueue = [];
     const host = this.sqlHost!;
-    const alone = (role: string, i: BatchItem) => this.execSql(role, i.argv, { user: i.user, timeoutMs: i.timeoutMs, env: i.env }).then(i.resolve, i.reject);
+    const alone = (role: string, i: BatchItem & { original?: string[] }) =>
+      this.execSql(role, i.original ?? i.argv, { user: i.user, timeoutMs: i.timeoutMs, env: i.env }).then(i.resolve, i.reject);
     // Each session on its own server's socket; a server gone since it was queued answers as before.
     const items = queued.filter(({ role, item }) => this.containerOf(role) || void alone(role, item))
-      .map(({ role, item }) => ({ ...item, env: { ...item.env, PGHOST: host.socketDir(role) }, role }));
+      // The server's own argv kept: a probe that must run alone runs as it was asked (execSql maps it again).
+      .map(({ role, item }) => ({ ...item, argv: this.hostArgv(role, item.argv), env: { ...item.env, PGHOST: host.socketDir(role) }, role,
+        original: item.argv }));
     // One exec per SQL host (one on a single engine; one per node on a Swarm, each beside its servers).
     const byHost = new Map<string, typeof items>();
     for (const i of items) byHost.set(host.container(i.role), [...(byHost.get(host.container(i.role)) ?? []), i]);

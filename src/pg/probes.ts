@@ -10,7 +10,8 @@
  */
 import { execInContainer } from '../docker/client.js';
 import { containerTop, readArchive, type ArchiveLimits, type ArchiveRead, type TopProcess } from '../docker/container-files.js';
-import { inspectContainer } from '../docker/objects.js';
+import { inspectContainer, type ContainerInspect } from '../docker/objects.js';
+import { InspectorFiles } from '../docker/inspector-files.js';
 import { ensureInspector, runProbeContainer, type ProbeFile } from '../docker/probe-container.js';
 import { nodeOf } from '../docker/route.js';
 import { networkName } from '../env/naming.js';
@@ -27,7 +28,7 @@ import { ProbeTimeoutError, ProbeTransport, SEP, ServerDownError, type ExecResul
 import { type ProcessLine } from './ps.js';
 import { knownHashes, rememberHashes } from './identity-cache.js';
 import { identityOf, identityScript, identityScriptFile, splitByServer, type ServerIdentity } from './server-identity.js';
-import { OBSERVER_TMP, observerOf, observerSocketDir, readObservation } from '../observer/observer.js';
+import { OBSERVER_TMP, observerHomeDir, observerOf, observerSocketDir, readObservation } from '../observer/observer.js';
 import type { Observation } from '../observer/records.js';
 import { profileFor, type PgMajor, type PgProfile } from './profile.js';
 import { parseReadiness, readinessArgv, type Readiness } from './readiness.js';
@@ -149,6 +150,11 @@ export abstract class FactProbes implements Probes {
    */
   protected readArchiveOf(_role: string, _path: string, _limits: ArchiveLimits): Promise<ArchiveRead | undefined> {
     return Promise.reject(new Error('archive API not available'));
+  }
+
+  /** A read by lab's inspector only; 'unread' where it cannot vouch for it (and in fakes). */
+  protected inspectorRead(_role: string, _path: string, _limits: ArchiveLimits): Promise<ArchiveRead | undefined | 'unread'> {
+    return Promise.resolve('unread');
   }
 
   protected topOf(_role: string): Promise<TopProcess[]> {
@@ -324,7 +330,7 @@ export abstract class FactProbes implements Probes {
   }
 
   fileInfo(role: string, path: string, maxBytes: number): Promise<FileInfo | undefined> {
-    return this.once(`finfo:${role}:${path}:${maxBytes}`, undefined, async () => {
+    return this.once(`finfo:${role}:${path}:${maxBytes}`, { kind: 'fileInfo', role, args: [path, maxBytes] }, async () => {
       const r = await this.readArchiveOf(role, path, { maxDataPerFile: maxBytes, stopAfter: 1, maxStreamBytes: maxBytes + 64 * 1024 });
       const e = r?.entries[0];
       return e && e.type === 'f' ? { data: e.data, size: e.size, uid: e.uid, mtime: e.mtime } : undefined;
@@ -332,7 +338,8 @@ export abstract class FactProbes implements Probes {
   }
 
   archive(role: string, path: string, limits: ArchiveLimits = {}): Promise<ArchiveRead | undefined> {
-    return this.once(`archive:${role}:${path}:${JSON.stringify(limits)}`, undefined, () => this.readArchiveOf(role, path, limits));
+    const json = JSON.stringify(limits);
+    return this.once(`archive:${role}:${path}:${json}`, { kind: 'archive', role, args: [path, json] }, () => this.readArchiveOf(role, path, limits));
   }
 
   /** User names by uid from the container's /etc/passwd (names only label the uids the engine reports). */
@@ -353,12 +360,34 @@ export abstract class FactProbes implements Probes {
   }
 
   /**
-   * Entries of a directory (depth 1); undefined when it does not exist. Names are candidates only
-   * (find is the container's): what earns points is read again by the engine (readFile, fileInfo).
+   * Entries of a directory (depth 1); undefined when it does not exist. Read by the inspector
+   * (headers only) where it can vouch for the server's root; else by the container's find, whose
+   * names are candidates only: what earns points is read again by the engine (readFile, fileInfo).
    * At most MAX_DIR_ENTRIES; `truncated` says the listing was cut.
    */
   listDir(role: string, dir: string): Promise<(DirEntry[] & { truncated?: boolean }) | undefined> {
     return this.once(`ls:${role}:${dir}`, { kind: 'listDir', role, args: [dir] }, async () => {
+      const read = await this.inspectorRead(role, dir, { maxEntries: MAX_DIR_ENTRIES + 1, maxStreamBytes: 16 << 20 });
+      if (read !== 'unread') {
+        const top = read?.entries[0];
+        if (!top || top.type !== 'd') return undefined;
+        // /etc/passwd: usually in the same first read, by the plan.
+        const names = await this.users(role).catch(() => new Map<number, string>());
+        const out: DirEntry[] & { truncated?: boolean } = [];
+        const prefix = `${top.name}/`;
+        for (const e of read.entries.slice(1)) {
+          // Children only (the read goes on into subdirectories).
+          const name = e.name.startsWith(prefix) ? e.name.slice(prefix.length) : '';
+          if (!name || name.includes('/')) continue;
+          if (out.length >= MAX_DIR_ENTRIES) {
+            out.truncated = true;
+            break;
+          }
+          out.push({ name, size: e.size, type: e.type === 'h' ? 'f' : e.type === 'o' ? 'p' : e.type, owner: names.get(e.uid) ?? String(e.uid), mtime: e.mtime });
+        }
+        if (read.truncated) out.truncated = true;
+        return out;
+      }
       const r = await this.exec(role, ['find', dir, '-mindepth', '1', '-maxdepth', '1', '-printf', '%f\\t%s\\t%y\\t%u\\t%T@\\n'], { user: 'root' });
       if (r.exitCode !== 0 && !r.stdout.length) return undefined;
       const out: DirEntry[] & { truncated?: boolean } = [];
@@ -379,10 +408,13 @@ export abstract class FactProbes implements Probes {
   /** Stat of one path: type (d/f/l…), owner, mtime; undefined when absent. Read by the engine (archive API). */
   stat(role: string, path: string): Promise<{ type: string; owner: string; mtime: number; size: number; mode: number } | undefined> {
     return this.once(`stat:${role}:${path}`, { kind: 'stat', role, args: [path] }, async () => {
+      // /etc/passwd asked for at once (one read of the inspector for both).
+      const users = this.users(role);
+      users.catch(() => {});
       const r = await this.readArchiveOf(role, path, { stopAfter: 1 });
       const e = r?.entries[0];
       if (!e) return undefined;
-      const owner = (await this.users(role)).get(e.uid) ?? String(e.uid);
+      const owner = (await users).get(e.uid) ?? String(e.uid);
       return { type: e.type, owner, mtime: e.mtime, size: e.size, mode: e.mode & 0o7777 };
     });
   }
@@ -430,24 +462,45 @@ export abstract class FactProbes implements Probes {
 
   /**
    * postgresql.conf as written, plus conf.d/*.conf and postgresql.auto.conf on modern versions,
-   * in the server's reading order. One exec for all files (each exec costs ~70 ms).
+   * in the server's reading order. Read by the inspector or the engine, never by the container's
+   * own tools (a link is followed, as the server does).
    */
   configFiles(role: string): Promise<{ main?: ParsedConf; mainText?: string; extra: ParsedConf[] }> {
     return this.once(`conf:${role}`, { kind: 'configFiles', role, args: [] }, async () => {
       const { confDir, dataDir, recoveryConfFile } = this.profile;
-      const files = recoveryConfFile ? [`${confDir}/postgresql.conf`] : [`${confDir}/postgresql.conf`, `${confDir}/conf.d/*.conf`, `${dataDir}/postgresql.auto.conf`];
-      // Fixed script; the paths are ours and arrive as arguments (the glob is expanded by the shell).
-      const script = `for p in "$@"; do for f in $p; do [ -f "$f" ] && { printf "\\036%s\\n" "$f"; head -c ${MAX_FILE_BYTES + 1} "$f"; }; done; done; true`;
-      const r = await this.exec(role, ['sh', '-c', script, 'sh', ...files], { user: 'root' });
-      const chunks = r.stdout.toString().split('\x1e').slice(1).map((chunk) => {
-        const nl = chunk.indexOf('\n');
-        return { path: chunk.slice(0, nl), text: chunk.slice(nl + 1) };
-      });
-      const big = chunks.find((c) => Buffer.byteLength(c.text) > MAX_FILE_BYTES);
-      if (big) throw new FileTooLargeError(role, big.path, MAX_FILE_BYTES);
-      const main = chunks.find((c) => c.path === files[0]);
-      return { main: main ? parseConf(main.text) : undefined, mainText: main?.text, extra: chunks.filter((c) => c !== main).map((c) => parseConf(c.text)) };
+      const mainPath = `${confDir}/postgresql.conf`;
+      const [main, confD, auto] = await Promise.all([
+        this.confText(role, mainPath),
+        recoveryConfFile ? undefined : this.archive(role, `${confDir}/conf.d`, { maxEntries: 200, maxDataPerFile: MAX_FILE_BYTES + 1, maxStreamBytes: 64 << 20 }).catch(() => undefined),
+        recoveryConfFile ? undefined : this.confText(role, `${dataDir}/postgresql.auto.conf`),
+      ]);
+      const extra: string[] = [];
+      // conf.d/*.conf in name order, as the shell's glob and the server's include_dir take them (no hidden files).
+      const children = (confD?.entries ?? []).slice(1).filter((e) => /^[^/]+\/[^./][^/]*\.conf$/.test(e.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
+      for (const e of children) {
+        const text = e.type === 'f' ? e.data.toString('utf8') : e.type === 'l' ? await this.confText(role, `${confDir}/${e.name}`) : undefined;
+        if (text !== undefined) extra.push(text);
+      }
+      if (auto !== undefined) extra.push(auto);
+      for (const [text, file] of [[main, mainPath], ...extra.map((t) => [t, `${confDir}/conf.d`])] as [string | undefined, string][]) {
+        if (text !== undefined && Buffer.byteLength(text) > MAX_FILE_BYTES) throw new FileTooLargeError(role, file, MAX_FILE_BYTES);
+      }
+      return { main: main === undefined ? undefined : parseConf(main), mainText: main, extra: extra.map((t) => parseConf(t)) };
     });
+  }
+
+  /** A config file's text, through up to 8 links (the server follows them); undefined when it is not a readable regular file. */
+  private async confText(role: string, filePath: string): Promise<string | undefined> {
+    let at = filePath;
+    for (let hops = 0; hops < 8; hops++) {
+      const r = await this.archive(role, at, { maxDataPerFile: MAX_FILE_BYTES + 1, stopAfter: 1, maxStreamBytes: MAX_FILE_BYTES + (64 << 10) });
+      const e = r?.entries[0];
+      if (!e) return undefined;
+      if (e.type === 'f') return e.data.toString('utf8');
+      if (e.type !== 'l' || !e.linkname) return undefined;
+      at = e.linkname.startsWith('/') ? e.linkname : path.posix.join(path.posix.dirname(at), e.linkname);
+    }
+    return undefined;
   }
 
   /**
@@ -588,6 +641,7 @@ export class EnvProbes extends FactProbes {
     // read-only with it), never from a psql the student could replace inside the server.
     this.transport = new ProbeTransport((role) => this.env.servers.find((s) => s.role === role)?.container, this.psql, {
       container: (role) => observerOf(env.name, env.servers, role), socketDir: observerSocketDir, tmpDir: OBSERVER_TMP,
+      pgControldata: `${this.profile.binDir}/pg_controldata`, homeDir: observerHomeDir,
     });
   }
 
@@ -616,8 +670,48 @@ export class EnvProbes extends FactProbes {
     return server.container;
   }
 
+  /**
+   * A path of a server read by the image's inspector, with every other read of the same tick (one
+   * exec); through the engine's archive API where the inspector cannot vouch for it (a stopped
+   * server, a root that is not the container's own, no inspector): see inspector-files.ts.
+   */
   protected override readArchiveOf(role: string, path: string, limits: ArchiveLimits): Promise<ArchiveRead | undefined> {
-    return traced(`archive ${role} ${path}`, () => readArchive(this.container(role), path, { timeoutMs: TIMEOUTS.archiveReadMs, ...limits }));
+    return traced(`archive ${role} ${path}`, async () => {
+      const read = await this.inspectorRead(role, path, limits);
+      return read !== 'unread' ? read : readArchive(this.container(role), path, { timeoutMs: TIMEOUTS.archiveReadMs, ...limits });
+    });
+  }
+
+  protected override async inspectorRead(role: string, path: string, limits: ArchiveLimits): Promise<ArchiveRead | undefined | 'unread'> {
+    const container = this.container(role);
+    const info = this.containerRunning(role) && this.env.imageId ? await this.inspected(role) : undefined;
+    if (!info?.pid || !info.upperDir) return 'unread';
+    return this.inspectorFiles.read(container, { pid: info.pid, upperDir: info.upperDir }, path, limits);
+  }
+
+  private readonly inspectorFiles = new InspectorFiles((near) => this.inspector(near), TIMEOUTS.archiveReadMs);
+
+  /** The image's inspector on the node of `near` (one lookup per node and run). */
+  private inspector(near: string): Promise<string> {
+    const node = nodeOf(near) ?? '';
+    let p = this.inspectors.get(node);
+    if (!p) this.inspectors.set(node, (p = ensureInspector(this.env.imageId!, TIMEOUTS.probeContainerMs, near)));
+    return p;
+  }
+
+  private inspectors = new Map<string, Promise<string>>();
+
+  /** A server container's inspect (its first process's pid, its upper layer), once a run. */
+  private async inspected(role: string): Promise<ContainerInspect | undefined> {
+    // All servers at once: their reads then resolve together and go out in one batch.
+    const all = await this.once('inspect', undefined, () => Promise.all(this.env.servers.map((s) =>
+      s.state === 'missing' ? undefined : inspectContainer(s.container).catch(() => undefined))));
+    return all[this.env.servers.findIndex((s) => s.role === role)];
+  }
+
+  /** Reads the inspector made (batches: one exec each), for benchmarks and tests. */
+  get inspectorReads(): number {
+    return this.inspectorFiles.execs;
   }
 
   protected override topOf(role: string): Promise<TopProcess[]> {
@@ -662,9 +756,7 @@ export class EnvProbes extends FactProbes {
     // On a Swarm, the servers on the asked server's node (another node's pids mean nothing there).
     const node = nodeOf(this.container(role));
     const running = this.env.servers.filter((s) => s.state === 'running' && nodeOf(s.container) === node);
-    const [inspector, ...servers] = await Promise.all([
-      ensureInspector(image, TIMEOUTS.probeContainerMs, this.container(role)), ...running.map((s) => inspectContainer(s.container)),
-    ]);
+    const [inspector, ...servers] = await Promise.all([this.inspector(this.container(role)), ...running.map((s) => this.inspected(s.role))]);
     const pids = running.map((s, i) => ({ role: s.role, container: s.container, pid: servers[i]?.pid ?? 0 })).filter((s) => s.pid > 0);
     const known = pids.map((s) => knownHashes(image, s.container)).join('');
     const r = await execInContainer(inspector, ['perl', '-e', identityScript(), this.env.pg, '/dev/stdin', emulated, ...pids.map((s) => String(s.pid))], {
@@ -744,6 +836,8 @@ export class EnvProbes extends FactProbes {
         case 'processes': p = this.processes(f.role); break;
         case 'configFiles': p = this.configFiles(f.role); break;
         case 'observation': p = this.observation(); break;
+        case 'archive': p = this.archive(f.role, s(a), JSON.parse(s(b)) as ArchiveLimits); break;
+        case 'fileInfo': p = this.fileInfo(f.role, s(a), Number(b)); break;
         case 'startupBlockers': p = this.startupBlockers(f.role); break;
         case 'recording': p = this.recording(f.role); break;
         case 'databases': p = this.databases(f.role); break;

@@ -6,6 +6,10 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookNow, readObservation } from '../../src/observer/observer.js';
+import { readArchive, type ArchiveLimits, type ArchiveRead } from '../../src/docker/container-files.js';
+import { InspectorFiles } from '../../src/docker/inspector-files.js';
+import { inspectContainer } from '../../src/docker/objects.js';
+import { ensureInspector } from '../../src/docker/probe-container.js';
 import { LabCluster } from './cluster.js';
 
 const cluster = new LabCluster('adv', { pg: '15' });
@@ -194,12 +198,63 @@ describe('graders are not fooled (PostgreSQL 15)', () => {
     const image = docker(['inspect', '-f', '{{.Image}}', `pglab-${cluster.env}-maestro`]);
     const inspector = `pglab-inspector-${image.replace(/^sha256:/, '').slice(0, 12)}`;
     expect(docker(['inspect', '-f', '{{.HostConfig.PidMode}} {{.HostConfig.NetworkMode}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapAdd}}', inspector]))
-      .toBe('host none true [SYS_PTRACE DAC_READ_SEARCH]');
+      .toBe('host none true [SYS_PTRACE DAC_READ_SEARCH SYS_CHROOT]');
     // Root in a server sees only its own namespace: the inspector (and every look exec'd in it) cannot be seen, stopped or killed from there.
     const seen = (await cluster.exec('maestro', 'root', ['sh', '-c', 'cat /proc/[0-9]*/cmdline | tr "\\0" " "'])).stdout;
     expect(seen).not.toMatch(/sleep 3600|server-identity|pglab-probe/);
     const inspectorSleeps = docker(['top', inspector, '-o', 'pid,args']);
     expect(inspectorSleeps).toMatch(/sleep 3600/);
+  });
+
+  it('reads a server\'s files from inside its own root, as the archive API does, in one exec; a root that is not the container\'s is refused', async () => {
+    const docker = (args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
+    const container = `pglab-${cluster.env}-maestro`;
+    const image = docker(['inspect', '-f', '{{.Image}}', container]);
+    // A file the inspector's image has too, changed in the server; links with absolute targets (they
+    // must resolve in the server's tree, not the inspector's); a hard link, a fifo, a directory tree.
+    const setup = 'echo "pglab-test:x:4242:4242::/nonexistent:/bin/false" >> /etc/passwd && ln -sfn /etc /tmp/etc-link && ln -sfn /etc/passwd /tmp/pw-link'
+      + ' && mkfifo /tmp/pglab-fifo && mkdir -p /tmp/tree/sub && echo a > /tmp/tree/a && ln /tmp/tree/a /tmp/tree/sub/b';
+    expect((await cluster.exec('maestro', 'root', ['sh', '-c', setup])).code).toBe(0);
+    try {
+      const info = (await inspectContainer(container))!;
+      expect(info.upperDir, 'the overlay2 driver').toBeTruthy();
+      const files = new InspectorFiles((near) => ensureInspector(image, 40_000, near), 10_000);
+      const asked: [string, ArchiveLimits][] = [
+        ['/etc/passwd', { maxDataPerFile: 1 << 20, stopAfter: 1 }], ['/tmp/etc-link/passwd', { maxDataPerFile: 1 << 20, stopAfter: 1 }],
+        ['/tmp/pw-link', { stopAfter: 1 }], ['/tmp/tree', { maxDataPerFile: 100 }], ['/tmp/pglab-fifo', {}], ['/etc/ssh', { maxEntries: 100, maxDataPerFile: 65536 }],
+        ['/nonexistent', {}], [`${DATA}/global/pg_control`, { maxDataPerFile: 8192, stopAfter: 1 }], ['/etc/postgresql', { maxEntries: 3 }],
+      ];
+      const reads = await Promise.all(asked.map(([p, l]) => files.read(container, { pid: info.pid, upperDir: info.upperDir! }, p, l)));
+      expect(files.execs).toBe(1);
+      const summary = (r: ArchiveRead | undefined | 'unread', stopAfter?: number) => (r === 'unread' || r === undefined ? r : {
+        truncated: r.truncated, entries: r.entries.slice(0, stopAfter ?? r.entries.length).map((e) => ({ ...e, data: e.data.toString('base64') })),
+      });
+      for (const [i, [p, l]] of asked.entries()) {
+        const api = await readArchive(container, p, l);
+        expect(summary(reads[i]), p).toEqual(summary(api, l.stopAfter));
+      }
+      const passwd = reads[1] as ArchiveRead;
+      expect(passwd.entries[0].data.toString()).toMatch(/^pglab-test:/m);
+      expect((reads[2] as ArchiveRead).entries[0]).toMatchObject({ type: 'l', linkname: '/etc/passwd' });
+      expect((reads[3] as ArchiveRead).entries.map((e) => `${e.name} ${e.type}`)).toEqual(['tree d', 'tree/a f', 'tree/sub d', 'tree/sub/b h']);
+      expect((reads[8] as ArchiveRead).truncated).toBe(true);
+
+      // Not the container's own root: another container's upper layer, or a process chrooted into a
+      // tree of the student's (root in the server may chroot, or inject a chroot into its init).
+      expect(await files.read(container, { pid: info.pid, upperDir: `${info.upperDir}x` }, '/etc/passwd', { stopAfter: 1 })).toBe('unread');
+      const jail = 'set -e; mkdir -p /tmp/fr/bin /tmp/fr/etc; cp /bin/sleep /tmp/fr/bin/; for l in $(ldd /bin/sleep | grep -o "/[^ ]*"); do mkdir -p "/tmp/fr$(dirname "$l")"; cp "$l" "/tmp/fr$l"; done;'
+        + ' echo "forged" > /tmp/fr/etc/passwd; setsid chroot /tmp/fr /bin/sleep 4242 >/dev/null 2>&1 < /dev/null &';
+      expect((await cluster.exec('maestro', 'root', ['sh', '-c', jail])).code).toBe(0);
+      let jailed = 0;
+      for (let i = 0; i < 20 && !jailed; i++) {
+        jailed = Number(/^\s*(\d+)\s+\/bin\/sleep 4242/m.exec(docker(['top', container, '-o', 'pid,args']))?.[1] ?? 0);
+        if (!jailed) await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(jailed).toBeGreaterThan(0);
+      expect(await files.read(container, { pid: jailed, upperDir: info.upperDir! }, '/etc/passwd', { maxDataPerFile: 100, stopAfter: 1 })).toBe('unread');
+    } finally {
+      await cluster.exec('maestro', 'root', ['sh', '-c', 'pkill -f "sleep 4242"; sed -i "/^pglab-test:/d" /etc/passwd; rm -rf /tmp/etc-link /tmp/pw-link /tmp/pglab-fifo /tmp/tree /tmp/fr']);
+    }
   });
 
   it('does not accept a "promotion" made by deleting standby.signal and restarting', async () => {
