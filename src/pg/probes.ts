@@ -19,7 +19,7 @@ import { imageFileSums, imagePackageMd5s } from '../images/image-files.js';
 import { TIMEOUTS } from '../timeouts.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { userCacheDir } from '../paths.js';
 import path from 'node:path';
 import { parseConf, type ParsedConf } from './conf.js';
 import { controlFacts } from './controldata.js';
@@ -887,7 +887,7 @@ export class SqlError extends Error {}
  */
 const SSH_FACTS_TTL_MS = 10 * 60 * 1000;
 const SSH_FACTS_CACHE = {
-  file: () => path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'pglab', 'ssh-facts.json'),
+  file: () => path.join(userCacheDir(), 'ssh-facts.json'),
   read(): Record<string, { at: number; ttl?: number; facts: SshFacts }> {
     try {
       const data = JSON.parse(readFileSync(this.file(), 'utf8')) as unknown;
