@@ -4,7 +4,7 @@
  * archive call costs the engine ~50 ms of CPU each; step 1 asked for ~25). The result is what the
  * archive API gives (container-files.ts: the path, then its children, links not followed, under
  * the same limits). A read the inspector cannot vouch for (no inspector, a server whose root is not
- * its container's own overlay, a timeout) is answered `undefined`, and the caller asks the archive
+ * its container's own overlay, a timeout) is answered 'unread', and the caller asks the archive
  * API, which is always right, only slower.
  */
 import { readFileSync } from 'node:fs';

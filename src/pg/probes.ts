@@ -367,42 +367,40 @@ export abstract class FactProbes implements Probes {
    */
   listDir(role: string, dir: string): Promise<(DirEntry[] & { truncated?: boolean }) | undefined> {
     return this.once(`ls:${role}:${dir}`, { kind: 'listDir', role, args: [dir] }, async () => {
-      const read = await this.inspectorRead(role, dir, { maxEntries: MAX_DIR_ENTRIES + 1, maxStreamBytes: 16 << 20 });
-      if (read !== 'unread') {
-        const top = read?.entries[0];
-        if (!top || top.type !== 'd') return undefined;
-        // /etc/passwd: usually in the same first read, by the plan.
-        const names = await this.users(role).catch(() => new Map<number, string>());
-        const out: DirEntry[] & { truncated?: boolean } = [];
-        const prefix = `${top.name}/`;
-        for (const e of read.entries.slice(1)) {
-          // Children only (the read goes on into subdirectories).
-          const name = e.name.startsWith(prefix) ? e.name.slice(prefix.length) : '';
-          if (!name || name.includes('/')) continue;
-          if (out.length >= MAX_DIR_ENTRIES) {
-            out.truncated = true;
-            break;
-          }
-          out.push({ name, size: e.size, type: e.type === 'h' ? 'f' : e.type === 'o' ? 'p' : e.type, owner: names.get(e.uid) ?? String(e.uid), mtime: e.mtime });
-        }
-        if (read.truncated) out.truncated = true;
-        return out;
-      }
-      const r = await this.exec(role, ['find', dir, '-mindepth', '1', '-maxdepth', '1', '-printf', '%f\\t%s\\t%y\\t%u\\t%T@\\n'], { user: 'root' });
-      if (r.exitCode !== 0 && !r.stdout.length) return undefined;
-      const out: DirEntry[] & { truncated?: boolean } = [];
-      for (const line of r.stdout.toString().split('\n')) {
-        if (!line) continue;
-        if (out.length >= MAX_DIR_ENTRIES) {
-          out.truncated = true;
-          break;
-        }
-        const [name, size, type, owner, mtime] = line.split('\t');
-        out.push({ name, size: Number(size), type, owner, mtime: Number(mtime) });
-      }
-      if (r.truncated) out.truncated = true;
+      const read = await this.listDirByInspector(role, dir);
+      const found = read === 'unread' ? await this.listDirByFind(role, dir) : read;
+      if (!found) return undefined;
+      const out: DirEntry[] & { truncated?: boolean } = found.entries.slice(0, MAX_DIR_ENTRIES);
+      if (found.truncated || found.entries.length > MAX_DIR_ENTRIES) out.truncated = true;
       return out;
     });
+  }
+
+  /** listDir by the inspector (headers only): undefined when there is no such directory, 'unread' where it cannot vouch for the read. */
+  private async listDirByInspector(role: string, dir: string): Promise<{ entries: DirEntry[]; truncated: boolean } | undefined | 'unread'> {
+    const read = await this.inspectorRead(role, dir, { maxEntries: MAX_DIR_ENTRIES + 1, maxStreamBytes: 16 << 20 });
+    if (read === 'unread') return read;
+    const top = read?.entries[0];
+    if (!top || top.type !== 'd') return undefined;
+    // /etc/passwd: usually in the same first read, by the plan.
+    const names = await this.users(role).catch(() => new Map<number, string>());
+    const prefix = `${top.name}/`;
+    // Children only (the read goes on into subdirectories).
+    const entries = read.entries.slice(1).filter((e) => e.name.startsWith(prefix) && !e.name.slice(prefix.length).includes('/')).map((e) => ({
+      name: e.name.slice(prefix.length), size: e.size, type: e.type === 'h' ? 'f' : e.type === 'o' ? 'p' : e.type, owner: names.get(e.uid) ?? String(e.uid), mtime: e.mtime,
+    }));
+    return { entries, truncated: read.truncated };
+  }
+
+  /** listDir by the container's find: its names are candidates only (see listDir). */
+  private async listDirByFind(role: string, dir: string): Promise<{ entries: DirEntry[]; truncated: boolean } | undefined> {
+    const r = await this.exec(role, ['find', dir, '-mindepth', '1', '-maxdepth', '1', '-printf', '%f\\t%s\\t%y\\t%u\\t%T@\\n'], { user: 'root' });
+    if (r.exitCode !== 0 && !r.stdout.length) return undefined;
+    const entries = r.stdout.toString().split('\n').filter(Boolean).slice(0, MAX_DIR_ENTRIES + 1).map((line) => {
+      const [name, size, type, owner, mtime] = line.split('\t');
+      return { name, size: Number(size), type, owner, mtime: Number(mtime) };
+    });
+    return { entries, truncated: Boolean(r.truncated) };
   }
 
   /** Stat of one path: type (d/f/l…), owner, mtime; undefined when absent. Read by the engine (archive API). */
@@ -478,13 +476,11 @@ export abstract class FactProbes implements Probes {
       // conf.d/*.conf in name order, as the shell's glob and the server's include_dir take them (no hidden files).
       const children = (confD?.entries ?? []).slice(1).filter((e) => /^[^/]+\/[^./][^/]*\.conf$/.test(e.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
       for (const e of children) {
-        const text = e.type === 'f' ? e.data.toString('utf8') : e.type === 'l' ? await this.confText(role, `${confDir}/${e.name}`) : undefined;
+        const file = `${confDir}/${e.name}`;
+        const text = e.type === 'f' ? confData(role, file, e.data) : e.type === 'l' ? await this.confText(role, file) : undefined;
         if (text !== undefined) extra.push(text);
       }
       if (auto !== undefined) extra.push(auto);
-      for (const [text, file] of [[main, mainPath], ...extra.map((t) => [t, `${confDir}/conf.d`])] as [string | undefined, string][]) {
-        if (text !== undefined && Buffer.byteLength(text) > MAX_FILE_BYTES) throw new FileTooLargeError(role, file, MAX_FILE_BYTES);
-      }
       return { main: main === undefined ? undefined : parseConf(main), mainText: main, extra: extra.map((t) => parseConf(t)) };
     });
   }
@@ -496,7 +492,7 @@ export abstract class FactProbes implements Probes {
       const r = await this.archive(role, at, { maxDataPerFile: MAX_FILE_BYTES + 1, stopAfter: 1, maxStreamBytes: MAX_FILE_BYTES + (64 << 10) });
       const e = r?.entries[0];
       if (!e) return undefined;
-      if (e.type === 'f') return e.data.toString('utf8');
+      if (e.type === 'f') return confData(role, filePath, e.data);
       if (e.type !== 'l' || !e.linkname) return undefined;
       at = e.linkname.startsWith('/') ? e.linkname : path.posix.join(path.posix.dirname(at), e.linkname);
     }
@@ -677,12 +673,17 @@ export class EnvProbes extends FactProbes {
    */
   protected override readArchiveOf(role: string, path: string, limits: ArchiveLimits): Promise<ArchiveRead | undefined> {
     return traced(`archive ${role} ${path}`, async () => {
-      const read = await this.inspectorRead(role, path, limits);
+      const read = await this.readByInspector(role, path, limits);
       return read !== 'unread' ? read : readArchive(this.container(role), path, { timeoutMs: TIMEOUTS.archiveReadMs, ...limits });
     });
   }
 
-  protected override async inspectorRead(role: string, path: string, limits: ArchiveLimits): Promise<ArchiveRead | undefined | 'unread'> {
+  protected override inspectorRead(role: string, path: string, limits: ArchiveLimits): Promise<ArchiveRead | undefined | 'unread'> {
+    return this.readByInspector(role, path, limits);
+  }
+
+  /** Not the overridable inspectorRead: a hand-in records readArchiveOf's answer, and need not record the same read twice. */
+  private async readByInspector(role: string, path: string, limits: ArchiveLimits): Promise<ArchiveRead | undefined | 'unread'> {
     const container = this.container(role);
     const info = this.containerRunning(role) && this.env.imageId ? await this.inspected(role) : undefined;
     if (!info?.pid || !info.upperDir) return 'unread';
@@ -707,11 +708,6 @@ export class EnvProbes extends FactProbes {
     const all = await this.once('inspect', undefined, () => Promise.all(this.env.servers.map((s) =>
       s.state === 'missing' ? undefined : inspectContainer(s.container).catch(() => undefined))));
     return all[this.env.servers.findIndex((s) => s.role === role)];
-  }
-
-  /** Reads the inspector made (batches: one exec each), for benchmarks and tests. */
-  get inspectorReads(): number {
-    return this.inspectorFiles.execs;
   }
 
   protected override topOf(role: string): Promise<TopProcess[]> {
@@ -880,6 +876,12 @@ export class EnvProbes extends FactProbes {
 }
 
 export class SqlError extends Error {}
+
+/** A config file's text; one past MAX_FILE_BYTES (it is read one byte further) is said, not judged cut. */
+function confData(role: string, file: string, data: Buffer): string {
+  if (data.length > MAX_FILE_BYTES) throw new FileTooLargeError(role, file, MAX_FILE_BYTES);
+  return data.toString('utf8');
+}
 
 /**
  * sshFacts by the fingerprint of their inputs, for SSH_FACTS_TTL_MS, in this process and in a small
